@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything dbkeep needs to build, test and benchmark on Debian 12. Idempotent: packages already
+# present are skipped, so a second run takes seconds.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+build_pkgs=(build-essential cmake ninja-build pkg-config git clang-format
+  libcurl4-openssl-dev libssl-dev libsodium-dev libzstd-dev zlib1g-dev libpq-dev
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev)
+service_pkgs=(postgresql-15 postgresql-client-15 redis-server redis-tools zstd age awscli
+  openssh-server openssh-client curl ca-certificates procps util-linux nodejs npm python3)
+
+missing=()
+for p in "${build_pkgs[@]}" "${service_pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+# nodejs from other sources ships npm inside it: do not ask apt for npm then.
+if command -v npm >/dev/null 2>&1; then
+  filtered=(); for p in "${missing[@]}"; do [ "$p" = npm ] || [ "$p" = nodejs ] || filtered+=("$p"); done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The SigV4-checking S3 server for the tests, installed once into a cache folder.
+S3RVER_DIR=${DBKEEP_S3RVER_DIR:-/opt/dbkeep-test/s3rver}
+if [ ! -f "$S3RVER_DIR/node_modules/@20minutes/s3rver/package.json" ]; then
+  mkdir -p "$S3RVER_DIR"
+  (cd "$S3RVER_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install -s --no-audit --no-fund @20minutes/s3rver@5.0.0 >/dev/null 2>&1) ||
+    echo "install-deps: could not install @20minutes/s3rver (S3 tests will skip)" >&2
+fi
+echo "install-deps: done" >&2

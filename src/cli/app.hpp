@@ -1,0 +1,14 @@
+// The command line: parses arguments, calls the layers below, maps errors to exit codes.
+#pragma once
+
+namespace dbkeep::cli {
+
+// Exit codes: 0 success; 1 an operation failed; 2 usage or configuration error; 3 `check` found a problem.
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_failed = 1;
+inline constexpr int k_exit_usage = 2;
+inline constexpr int k_exit_check = 3;
+
+int run(int argc, char** argv);
+
+} // namespace dbkeep::cli

@@ -1,0 +1,39 @@
+#include "core/cancel.hpp"
+
+#include <atomic>
+#include <csignal>
+
+namespace dbkeep::cancel {
+namespace {
+std::atomic<int> g_signal{0};
+std::atomic<bool> g_requested{false};
+
+extern "C" void on_signal(int sig)
+{
+    g_signal.store(sig);
+    g_requested.store(true);
+}
+} // namespace
+
+void install_signal_handlers()
+{
+    struct sigaction sa = {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART: blocking reads return EINTR so loops notice
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    // A closed pipe to a child is reported through EPIPE, not by killing us.
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+bool requested() noexcept { return g_requested.load(); }
+int signal_number() noexcept { return g_signal.load(); }
+void request() noexcept { g_requested.store(true); }
+void reset() noexcept
+{
+    g_requested.store(false);
+    g_signal.store(0);
+}
+
+} // namespace dbkeep::cancel

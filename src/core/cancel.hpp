@@ -1,0 +1,21 @@
+// Process-wide cancellation: SIGINT/SIGTERM set it; long loops poll it and abort cleanly.
+#pragma once
+
+namespace dbkeep::cancel {
+
+// Installs SIGINT/SIGTERM handlers (without SA_RESTART, so blocking calls return EINTR) that request
+// cancellation. Idempotent.
+void install_signal_handlers();
+
+// True once a signal arrived or request() was called. Async-signal-safe to read.
+bool requested() noexcept;
+
+// The signal that requested cancellation, or 0.
+int signal_number() noexcept;
+
+void request() noexcept;
+
+// For tests only.
+void reset() noexcept;
+
+} // namespace dbkeep::cancel

@@ -1,0 +1,59 @@
+// A database engine: how to dump it into a byte stream and restore it from one. Each engine lives in its
+// own file pair that exposes only a factory (postgres.hpp, redis.hpp).
+#pragma once
+
+#include "stream/sink.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace dbkeep::config {
+struct TargetConfig;
+}
+namespace dbkeep::runner {
+class Runner;
+}
+
+namespace dbkeep::engine {
+
+struct DumpInfo {
+    std::string server_version;                 // "15.18"
+    std::string tool;                           // "pg_dump", "redis-replication"
+    std::string tool_version;                   // "15.18"
+    std::map<std::string, std::int64_t> stats;  // "public.orders" -> rows; "db0" -> keys
+    std::map<std::string, std::string> details; // engine-specific facts: "rdb_version" -> "11"
+};
+
+struct RestoreOptions {
+    std::string to_url;              // destination database; secrets only through password
+    std::string password;            // from the URL or environment, never logged
+    int jobs = 1;                    // parallel restore where the engine supports it
+    bool flush = false;              // empty the destination first (redis)
+    std::filesystem::path temp_dir;  // where a seekable temp copy may be written (jobs > 1)
+};
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+
+    // The object's format suffix before compression: "pgdump", "rdb".
+    virtual std::string format() const = 0;
+
+    // Streams a consistent dump into out (write() only: the caller finishes or aborts out). Fails when the
+    // dump tool fails, the stream is empty, or cancel::requested(); out is then to be aborted.
+    virtual Result<DumpInfo> dump(stream::Sink& out) = 0;
+
+    // Restores a dump read from in (already decrypted and decompressed).
+    virtual Status restore(stream::Source& in, const RestoreOptions& options) = 0;
+
+    // Statistics of a live database in the same shape as DumpInfo::stats (for verify --restore).
+    virtual Result<std::map<std::string, std::int64_t>> stats(const std::string& url, const std::string& password) = 0;
+};
+
+// The engine named by target.engine, running its tools through runner (which must outlive the engine).
+Result<std::unique_ptr<Engine>> make_engine(const config::TargetConfig& target, runner::Runner& runner);
+
+} // namespace dbkeep::engine

@@ -1,0 +1,10 @@
+// Runs commands on this machine with fork/exec.
+#pragma once
+
+#include "runner/runner.hpp"
+
+namespace dbkeep::runner {
+
+std::unique_ptr<Runner> make_local_runner();
+
+} // namespace dbkeep::runner

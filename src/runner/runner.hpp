@@ -1,0 +1,64 @@
+// Where a command runs: on this machine, in a container, over ssh, ... A Runner starts a process whose
+// stdin/stdout are byte streams (binary-safe) and whose exit status is known.
+#pragma once
+
+#include "stream/sink.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dbkeep::runner {
+
+struct Command {
+    std::vector<std::string> argv;             // argv[0] is looked up in PATH where the command runs
+    std::map<std::string, std::string> env;    // added to (or replacing in) the environment; secrets go here
+    bool with_stdin = false;                   // give the process a writable stdin; otherwise /dev/null
+};
+
+struct ExitStatus {
+    int code = -1;   // exit code when exited normally, else -1
+    int signal = 0;  // terminating signal, else 0
+    bool ok() const noexcept { return signal == 0 && code == 0; }
+    std::string describe() const; // "exited with code 3", "killed by signal 9"
+};
+
+class Process {
+public:
+    // Kills the process (if still running) and reaps it.
+    virtual ~Process() = default;
+
+    // The process's stdout. Reading past its end returns 0. Honours cancel::requested().
+    virtual stream::Source& out() = 0;
+
+    // The process's stdin when Command::with_stdin; finish() closes it. nullptr otherwise.
+    virtual stream::Sink* in() = 0;
+
+    // Waits for the process to exit. Safe to call more than once.
+    virtual Result<ExitStatus> wait() = 0;
+
+    // The last part (up to 64 KiB) of what the process wrote to stderr, available after wait().
+    virtual std::string error_output() const = 0;
+
+    // Kills the process now (SIGTERM, then SIGKILL). Safe from any thread, any number of times.
+    virtual void kill() noexcept = 0;
+};
+
+class Runner {
+public:
+    virtual ~Runner() = default;
+    virtual Result<std::unique_ptr<Process>> start(const Command& command) = 0;
+    // "local", "docker container legacy-postgres": for messages.
+    virtual std::string describe() const = 0;
+};
+
+// Runs a command to completion, collecting stdout (up to max_bytes) and stderr.
+struct CommandOutput {
+    ExitStatus status;
+    std::string out;
+    std::string err;
+};
+Result<CommandOutput> run_capture(Runner& runner, const Command& command, std::size_t max_bytes = 16 << 20);
+
+} // namespace dbkeep::runner

@@ -1,0 +1,70 @@
+// Where backup objects live. One interface for every backend (local directory, S3); wrappers (retry,
+// fault injection) implement the same interface around another Storage.
+//
+// Keys are '/'-separated relative paths without a leading '/', e.g. "orders/2026/11/20261125T000000Z-ab12.pgdump.zst".
+// All methods are safe to call from several threads on one Storage; an ObjectWriter or a Source is used by
+// one thread at a time.
+#pragma once
+
+#include "stream/sink.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dbkeep::storage {
+
+struct ObjectInfo {
+    std::string key;
+    std::uint64_t size = 0;
+    std::int64_t modified_unix = 0; // seconds since the epoch, UTC
+};
+
+// An object being written. write() streams data; finish() commits: only then does the object become
+// visible under its key (local: rename of a temp file; S3: PUT or CompleteMultipartUpload). abort(), or
+// destruction without finish(), removes every trace (temp file, multipart upload).
+class ObjectWriter : public stream::Sink {};
+
+struct ByteRange {
+    std::uint64_t offset = 0;
+    std::optional<std::uint64_t> length; // empty: to the end
+};
+
+class Storage {
+public:
+    virtual ~Storage() = default;
+
+    // A new object at key, replacing any existing one when committed.
+    virtual Result<std::unique_ptr<ObjectWriter>> open_writer(const std::string& key) = 0;
+
+    // Reads an object. A missing key fails with ErrorKind::not_found.
+    virtual Result<std::unique_ptr<stream::Source>> open_reader(const std::string& key, ByteRange range = {}) = 0;
+
+    // Size and time of one object; not_found when missing.
+    virtual Result<ObjectInfo> stat(const std::string& key) = 0;
+
+    // Every object whose key starts with prefix (a plain string prefix, not only folders), in key order.
+    // Fails rather than returning a partial list.
+    virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;
+
+    // Removes the keys; a key that is already missing is not an error.
+    virtual Status remove(const std::vector<std::string>& keys) = 0;
+
+    // Writes a small object only if no object exists at key: returns true when created, false when one
+    // already existed (the caller lost the race). Backends that cannot do this atomically say so through
+    // supports_conditional_create().
+    virtual Result<bool> create_if_absent(const std::string& key, const std::string& bytes) = 0;
+    virtual bool supports_conditional_create() const = 0;
+
+    // "local /mnt/efs/backups", "s3 s3://bucket/prefix": for messages, never containing a secret.
+    virtual std::string describe() const = 0;
+};
+
+// Writes a small object in one go (manifests, leases).
+Status put_object(Storage& storage, const std::string& key, const std::string& bytes);
+// Reads a small object whole.
+Result<std::string> get_object(Storage& storage, const std::string& key, std::size_t max_bytes = 64 << 20);
+
+} // namespace dbkeep::storage

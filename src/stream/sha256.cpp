@@ -1,0 +1,82 @@
+#include "stream/sha256.hpp"
+
+#include <openssl/evp.h>
+
+namespace dbkeep::stream {
+namespace {
+EVP_MD_CTX* new_ctx()
+{
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    return ctx;
+}
+
+std::string final_hex(void* ctx)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx), md, &len);
+    return to_hex(Bytes(md, len));
+}
+} // namespace
+
+std::string to_hex(Bytes data)
+{
+    static constexpr char k_digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(data.size() * 2);
+    for (std::uint8_t b : data) {
+        out.push_back(k_digits[b >> 4]);
+        out.push_back(k_digits[b & 15]);
+    }
+    return out;
+}
+
+std::string sha256_hex(Bytes data)
+{
+    EVP_MD_CTX* ctx = new_ctx();
+    EVP_DigestUpdate(ctx, data.data(), data.size());
+    std::string hex = final_hex(ctx);
+    EVP_MD_CTX_free(ctx);
+    return hex;
+}
+
+HashingSink::HashingSink(Sink& next) : m_next(next), m_ctx(new_ctx()) {}
+HashingSink::~HashingSink() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx)); }
+
+Status HashingSink::write(Bytes data)
+{
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), data.data(), data.size());
+    m_bytes += data.size();
+    return m_next.write(data);
+}
+
+Status HashingSink::finish()
+{
+    m_hex = final_hex(m_ctx);
+    return m_next.finish();
+}
+
+void HashingSink::abort() noexcept { m_next.abort(); }
+
+HashingSource::HashingSource(Source& inner) : m_inner(inner), m_ctx(new_ctx()) {}
+HashingSource::~HashingSource() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx)); }
+
+Result<std::size_t> HashingSource::read(MutableBytes out)
+{
+    auto n = m_inner.read(out);
+    if (!n) {
+        return n;
+    }
+    if (*n == 0) {
+        if (m_hex.empty()) {
+            m_hex = final_hex(m_ctx);
+        }
+        return 0;
+    }
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), out.data(), *n);
+    m_bytes += *n;
+    return n;
+}
+
+} // namespace dbkeep::stream

@@ -1,0 +1,83 @@
+#include "support/temp_dir.hpp"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+namespace dbkeep::test {
+
+TempDir::TempDir(const std::string& tag)
+{
+    std::string tmpl = (std::filesystem::temp_directory_path() / (tag + "-XXXXXX")).string();
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    m_path = buf.data();
+}
+
+TempDir::~TempDir()
+{
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+}
+
+void write_file(const std::filesystem::path& path, const std::string& content)
+{
+    std::ofstream f(path, std::ios::binary);
+    f << content;
+    if (!f) {
+        throw std::runtime_error("cannot write " + path.string());
+    }
+}
+
+std::string read_file(const std::filesystem::path& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+std::vector<std::string> list_files(const std::filesystem::path& dir)
+{
+    std::vector<std::string> out;
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+        return out;
+    }
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+        if (e.is_regular_file()) {
+            out.push_back(std::filesystem::relative(e.path(), dir).string());
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+int free_port()
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        close(fd);
+        throw std::runtime_error("bind failed");
+    }
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    int port = ntohs(addr.sin_port);
+    close(fd);
+    return port;
+}
+
+} // namespace dbkeep::test
