@@ -2,6 +2,8 @@
 
 #include "core/cancel.hpp"
 
+#include <algorithm>
+
 #include <vector>
 
 namespace dbkeep::stream {
