@@ -1,0 +1,48 @@
+// The manifest: the record of one backup, written last as its commit point. A backup exists when, and only
+// when, its manifest exists. docs/format.md specifies the JSON.
+#pragma once
+
+#include "core/error.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dbkeep::catalog {
+
+inline constexpr int k_manifest_format = 1;
+
+struct Manifest {
+    int format = k_manifest_format;
+    std::string id;           // 20261125T000000Z-a1b2c3
+    std::string target;
+    std::string engine;       // postgres | redis
+    std::string server_version;
+    std::string tool;         // pg_dump, redis-replication
+    std::string tool_version;
+    std::string started_at;   // RFC 3339 UTC, e.g. 2026-11-25T00:00:00.123Z
+    std::string finished_at;
+    std::int64_t started_unix_ms = 0;
+    std::int64_t finished_unix_ms = 0;
+    std::string object_key;   // the data object, relative to the storage root
+    std::uint64_t raw_bytes = 0;    // the dump before compression
+    std::uint64_t stored_bytes = 0; // the object as stored
+    std::string sha256;             // of the stored object, lowercase hex
+    std::string compression = "zstd";
+    int compression_level = 3;
+    std::string encryption;                           // "" or "age"
+    std::vector<std::string> encryption_recipients;   // public keys only
+    std::string runner;                               // "local", "docker container x"
+    std::string dbkeep_version;
+    std::map<std::string, std::int64_t> stats;        // table -> rows, db -> keys
+    std::map<std::string, std::string> details;       // engine-specific facts
+};
+
+std::string to_json(const Manifest& manifest);
+
+// Parses a manifest; `where` names the key for messages. Unknown fields are ignored (forward compatible);
+// missing required fields or a newer format fail with ErrorKind::corruption.
+Result<Manifest> parse_manifest(const std::string& json, const std::string& where);
+
+} // namespace dbkeep::catalog
