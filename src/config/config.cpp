@@ -1,0 +1,675 @@
+#include "config/config.hpp"
+
+#include "catalog/naming.hpp"
+#include "config/url.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <yaml-cpp/yaml.h>
+
+namespace dbkeep::config {
+namespace {
+
+// Thrown inside the loader only, turned into an Error at its boundary.
+struct LoadError {
+    Mark mark;
+    std::string message;
+};
+
+Mark mark_of(const YAML::Node& node)
+{
+    const auto m = node.Mark();
+    if (m.is_null()) {
+        return {};
+    }
+    return {m.line + 1, m.column + 1};
+}
+
+[[noreturn]] void error_at(const YAML::Node& node, std::string message) { throw LoadError{mark_of(node), std::move(message)}; }
+
+std::string type_name(const YAML::Node& n)
+{
+    switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "empty";
+    default: return "undefined";
+    }
+}
+
+// A mapping whose keys are checked against the allowed set; remembers the node for messages.
+class Section {
+public:
+    Section(const YAML::Node& node, std::string what, std::set<std::string> allowed)
+        : m_node(node), m_what(std::move(what))
+    {
+        if (!node.IsMap()) {
+            error_at(node, m_what + " must be a mapping, found " + type_name(node));
+        }
+        for (const auto& kv : node) {
+            auto key = kv.first.as<std::string>();
+            if (!allowed.contains(key)) {
+                std::string list;
+                for (const auto& a : allowed) {
+                    list += (list.empty() ? "" : ", ") + a;
+                }
+                error_at(kv.first, "unknown key '" + key + "' in " + m_what + " (allowed: " + list + ")");
+            }
+        }
+    }
+
+    bool has(const std::string& key) const { return static_cast<bool>(m_node[key]); }
+    YAML::Node node(const std::string& key) const { return m_node[key]; }
+    const YAML::Node& self() const { return m_node; }
+
+    std::optional<std::string> str(const std::string& key) const
+    {
+        YAML::Node n = m_node[key];
+        if (!n || n.IsNull()) {
+            return std::nullopt;
+        }
+        if (!n.IsScalar()) {
+            error_at(n, "'" + key + "' in " + m_what + " must be a string, found " + type_name(n));
+        }
+        auto v = interpolate(n.Scalar());
+        if (!v) {
+            error_at(n, "'" + key + "': " + v.error().message);
+        }
+        return *v;
+    }
+
+    std::string str_or(const std::string& key, std::string fallback) const { return str(key).value_or(fallback); }
+
+    std::optional<long long> integer(const std::string& key, long long min, long long max) const
+    {
+        auto s = str(key);
+        if (!s) {
+            return std::nullopt;
+        }
+        YAML::Node n = m_node[key];
+        char* end = nullptr;
+        errno = 0;
+        long long v = std::strtoll(s->c_str(), &end, 10);
+        if (s->empty() || *end != '\0' || errno != 0) {
+            error_at(n, "'" + key + "' in " + m_what + " must be an integer, found '" + *s + "'");
+        }
+        if (v < min || v > max) {
+            error_at(n, "'" + key + "' in " + m_what + " must be between " + std::to_string(min) + " and " +
+                            std::to_string(max) + ", found " + *s);
+        }
+        return v;
+    }
+
+    std::optional<bool> boolean(const std::string& key) const
+    {
+        auto s = str(key);
+        if (!s) {
+            return std::nullopt;
+        }
+        if (*s == "true" || *s == "yes" || *s == "on") {
+            return true;
+        }
+        if (*s == "false" || *s == "no" || *s == "off") {
+            return false;
+        }
+        error_at(m_node[key], "'" + key + "' in " + m_what + " must be true or false, found '" + *s + "'");
+    }
+
+    std::vector<std::string> list(const std::string& key) const
+    {
+        YAML::Node n = m_node[key];
+        std::vector<std::string> out;
+        if (!n || n.IsNull()) {
+            return out;
+        }
+        if (!n.IsSequence()) {
+            error_at(n, "'" + key + "' in " + m_what + " must be a list, found " + type_name(n));
+        }
+        for (const auto& item : n) {
+            if (!item.IsScalar()) {
+                error_at(item, "items of '" + key + "' must be strings, found " + type_name(item));
+            }
+            auto v = interpolate(item.Scalar());
+            if (!v) {
+                error_at(item, "'" + key + "': " + v.error().message);
+            }
+            out.push_back(*v);
+        }
+        return out;
+    }
+
+    std::string require(const std::string& key) const
+    {
+        auto v = str(key);
+        if (!v || v->empty()) {
+            error_at(m_node, m_what + " needs '" + key + "'");
+        }
+        return *v;
+    }
+
+private:
+    YAML::Node m_node;
+    std::string m_what;
+};
+
+std::filesystem::path resolve_path(const std::filesystem::path& base, const std::string& p)
+{
+    std::filesystem::path path(p);
+    if (!p.empty() && p[0] == '~') {
+        const char* home = std::getenv("HOME");
+        path = std::filesystem::path(home ? home : "/") / p.substr(p.size() > 1 && p[1] == '/' ? 2 : 1);
+    }
+    return path.is_absolute() ? path.lexically_normal() : (base / path).lexically_normal();
+}
+
+StorageConfig load_storage(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
+{
+    if (!node.IsMap()) {
+        error_at(node, "storage '" + name + "' must be a mapping, found " + type_name(node));
+    }
+    StorageConfig sc;
+    sc.name = name;
+    sc.mark = mark_of(node);
+    std::string type = node["type"] && node["type"].IsScalar() ? node["type"].Scalar() : "";
+    if (type == "local") {
+        Section s(node, "storage '" + name + "'", {"type", "path"});
+        sc.type = "local";
+        sc.local.path = resolve_path(base, s.require("path"));
+    } else if (type == "s3") {
+        Section s(node, "storage '" + name + "'",
+                  {"type", "bucket", "prefix", "region", "endpoint", "path_style", "storage_class",
+                   "server_side_encryption", "sse_kms_key_id", "part_size", "concurrency", "access_key_id",
+                   "secret_access_key", "session_token", "profile"});
+        sc.type = "s3";
+        auto& s3 = sc.s3;
+        s3.bucket = s.require("bucket");
+        s3.prefix = s.str_or("prefix", "");
+        while (!s3.prefix.empty() && s3.prefix.front() == '/') {
+            s3.prefix.erase(0, 1);
+        }
+        while (!s3.prefix.empty() && s3.prefix.back() == '/') {
+            s3.prefix.pop_back();
+        }
+        s3.region = s.str_or("region", std::getenv("AWS_REGION") ? std::getenv("AWS_REGION") : "us-east-1");
+        s3.endpoint = s.str_or("endpoint", "");
+        s3.path_style = s.str_or("path_style", "auto");
+        if (s3.path_style != "auto" && s3.path_style != "true" && s3.path_style != "false") {
+            error_at(s.node("path_style"), "'path_style' must be auto, true or false");
+        }
+        s3.storage_class = s.str_or("storage_class", "");
+        s3.sse = s.str_or("server_side_encryption", "");
+        if (!s3.sse.empty() && s3.sse != "AES256" && s3.sse != "aws:kms") {
+            error_at(s.node("server_side_encryption"), "'server_side_encryption' must be AES256 or aws:kms");
+        }
+        s3.sse_kms_key_id = s.str_or("sse_kms_key_id", "");
+        if (auto ps = s.str("part_size")) {
+            // Accept plain bytes or a unit suffix: 16MiB, 64MB, 8M.
+            std::string v = *ps;
+            std::uint64_t mult = 1;
+            auto strip = [&](std::string_view suffix, std::uint64_t m) {
+                if (v.size() > suffix.size() && v.ends_with(suffix)) {
+                    v.resize(v.size() - suffix.size());
+                    mult = m;
+                    return true;
+                }
+                return false;
+            };
+            strip("MiB", 1ull << 20) || strip("MB", 1000000) || strip("M", 1ull << 20) || strip("GiB", 1ull << 30) ||
+                strip("G", 1ull << 30);
+            char* end = nullptr;
+            unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || n * mult < (5ull << 20) || n * mult > (5ull << 30)) {
+                error_at(s.node("part_size"), "'part_size' must be between 5MiB and 5GiB, found '" + *ps + "'");
+            }
+            s3.part_size = n * mult;
+        }
+        s3.concurrency = static_cast<int>(s.integer("concurrency", 1, 64).value_or(4));
+        s3.access_key_id = s.str_or("access_key_id", "");
+        s3.secret_access_key = Secret(s.str_or("secret_access_key", ""));
+        s3.session_token = Secret(s.str_or("session_token", ""));
+        if (s3.access_key_id.empty() != s3.secret_access_key.empty()) {
+            error_at(node, "storage '" + name + "' needs both 'access_key_id' and 'secret_access_key', or neither");
+        }
+        s3.profile = s.str_or("profile", "");
+    } else if (!node["type"]) {
+        error_at(node, "storage '" + name + "' needs 'type' (local or s3)");
+    } else {
+        error_at(node["type"], "unknown storage type '" + type + "' (expected local or s3)");
+    }
+    return sc;
+}
+
+RunnerConfig load_runner(const YAML::Node& node, const std::string& target)
+{
+    RunnerConfig rc;
+    rc.mark = mark_of(node);
+    if (node.IsScalar()) {
+        rc.type = node.Scalar();
+        if (rc.type != "local") {
+            error_at(node, "runner '" + rc.type + "' needs a mapping with its settings, e.g. {type: " + rc.type + ", ...}");
+        }
+        return rc;
+    }
+    std::string what = "runner of target '" + target + "'";
+    std::string type = node.IsMap() && node["type"] && node["type"].IsScalar() ? node["type"].Scalar() : "";
+    if (type == "local") {
+        Section s(node, what, {"type"});
+    } else if (type == "docker" || type == "podman") {
+        Section s(node, what, {"type", "container", "host"});
+        rc.container = s.require("container");
+        rc.host = s.str_or("host", "");
+    } else if (type == "kubectl") {
+        Section s(node, what, {"type", "pod", "namespace", "container", "context"});
+        rc.pod = s.require("pod");
+        rc.namespace_ = s.str_or("namespace", "");
+        rc.kube_container = s.str_or("container", "");
+        rc.context = s.str_or("context", "");
+    } else if (type == "ssh") {
+        Section s(node, what, {"type", "host", "user", "port", "identity_file", "known_hosts"});
+        rc.host = s.require("host");
+        rc.user = s.str_or("user", "");
+        rc.port = static_cast<int>(s.integer("port", 1, 65535).value_or(0));
+        rc.identity_file = s.str_or("identity_file", "");
+        rc.known_hosts = s.str_or("known_hosts", "");
+    } else if (type == "command") {
+        Section s(node, what, {"type", "argv"});
+        rc.argv = s.list("argv");
+        if (rc.argv.empty()) {
+            error_at(node, what + " needs 'argv', the command prefix, e.g. [docker, exec, -i, NAME]");
+        }
+    } else if (type == "ecs") {
+        Section s(node, what, {"type", "argv", "shared_dir", "remote_shared_dir", "timeout", "cluster", "task", "container"});
+        rc.argv = s.list("argv");
+        rc.shared_dir = s.require("shared_dir");
+        rc.remote_shared_dir = s.str_or("remote_shared_dir", rc.shared_dir);
+        rc.timeout_seconds = static_cast<int>(s.integer("timeout", 0, 7 * 86400).value_or(0));
+        rc.pod = s.str_or("task", "");
+        rc.namespace_ = s.str_or("cluster", "");
+        rc.container = s.str_or("container", "");
+        if (rc.argv.empty() && (rc.pod.empty() || rc.namespace_.empty() || rc.container.empty())) {
+            error_at(node, what + " needs 'cluster', 'task' and 'container', or a launcher 'argv'");
+        }
+    } else if (!node.IsMap()) {
+        error_at(node, what + " must be a mapping, found " + type_name(node));
+    } else if (!node["type"]) {
+        error_at(node, what + " needs 'type' (local, docker, podman, kubectl, ssh, command or ecs)");
+    } else {
+        error_at(node["type"], "unknown runner type '" + type + "' (expected local, docker, podman, kubectl, ssh, command or ecs)");
+    }
+    rc.type = type == "podman" ? "docker" : type;
+    return rc;
+}
+
+RetentionConfig load_keep(const YAML::Node& node, const std::string& target)
+{
+    Section s(node, "keep of target '" + target + "'", {"last", "hourly", "daily", "weekly", "monthly", "yearly", "within"});
+    RetentionConfig k;
+    auto get = [&](const char* key) -> std::optional<int> {
+        auto v = s.integer(key, 0, 1000000);
+        return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
+    };
+    k.last = get("last");
+    k.hourly = get("hourly");
+    k.daily = get("daily");
+    k.weekly = get("weekly");
+    k.monthly = get("monthly");
+    k.yearly = get("yearly");
+    k.within = s.str_or("within", "");
+    return k;
+}
+
+EncryptionConfig load_encryption(const YAML::Node& node, const std::string& target, const std::filesystem::path& base)
+{
+    Section s(node, "encryption of target '" + target + "'", {"recipients", "recipients_file", "passphrase"});
+    EncryptionConfig e;
+    e.recipients = s.list("recipients");
+    for (std::size_t i = 0; i < e.recipients.size(); ++i) {
+        const auto& r = e.recipients[i];
+        if (r.rfind("age1", 0) != 0 || r.size() < 50) {
+            error_at(s.node("recipients")[i], "not an age recipient (age1...): '" + r + "'");
+        }
+    }
+    if (auto f = s.str("recipients_file")) {
+        e.recipients_file = resolve_path(base, *f).string();
+    }
+    e.passphrase = Secret(s.str_or("passphrase", ""));
+    if (!e.enabled()) {
+        error_at(node, "encryption of target '" + target + "' needs 'recipients', 'recipients_file' or 'passphrase'");
+    }
+    return e;
+}
+
+void apply_postgres_url(TargetConfig& t, const YAML::Node& at, const std::string& url)
+{
+    auto u = parse_url(url);
+    if (!u || (u->scheme != "postgres" && u->scheme != "postgresql")) {
+        error_at(at, "'url' of target '" + t.name + "' must look like postgres://user@host:port/dbname");
+    }
+    t.postgres.host = u->host;
+    t.postgres.port = u->port;
+    t.postgres.user = u->user;
+    t.postgres.dbname = u->path;
+    if (!u->password.empty()) {
+        t.postgres.password = Secret(u->password);
+    }
+    if (auto it = u->query.find("sslmode"); it != u->query.end()) {
+        t.postgres.sslmode = it->second;
+    }
+    t.url = redact_url(url);
+}
+
+void apply_redis_url(TargetConfig& t, const YAML::Node& at, const std::string& url)
+{
+    auto u = parse_url(url);
+    if (!u || (u->scheme != "redis" && u->scheme != "rediss")) {
+        error_at(at, "'url' of target '" + t.name + "' must look like redis://[user:password@]host:port[/db]");
+    }
+    if (!u->host.empty()) {
+        t.redis.host = u->host;
+    }
+    if (u->port) {
+        t.redis.port = u->port;
+    }
+    t.redis.username = u->user;
+    if (!u->password.empty()) {
+        t.redis.password = Secret(u->password);
+    }
+    t.redis.tls = u->scheme == "rediss";
+    if (!u->path.empty()) {
+        char* end = nullptr;
+        long db = std::strtol(u->path.c_str(), &end, 10);
+        if (*end != '\0' || db < 0 || db > 15) {
+            error_at(at, "the database in 'url' of target '" + t.name + "' must be a number 0-15");
+        }
+        t.redis.db = static_cast<int>(db);
+    }
+    t.url = redact_url(url);
+}
+
+TargetConfig load_target(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
+{
+    if (!catalog::valid_target_name(name)) {
+        error_at(node, "target name '" + name + "' may only use letters, digits, '-', '_' and '.'");
+    }
+    if (!node.IsMap()) {
+        error_at(node, "target '" + name + "' must be a mapping, found " + type_name(node));
+    }
+    std::string engine = node["engine"] && node["engine"].IsScalar() ? node["engine"].Scalar() : "";
+    std::set<std::string> common{"engine", "url", "storage", "schedule", "timezone", "keep", "encryption", "runner",
+                                 "compression", "host", "port", "password"};
+    std::set<std::string> allowed = common;
+    if (engine == "postgres" || engine == "postgresql") {
+        allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path"});
+    } else if (engine == "redis") {
+        allowed.insert({"username", "db", "mode", "tls"});
+    } else if (!node["engine"]) {
+        error_at(node, "target '" + name + "' needs 'engine' (postgres or redis)");
+    } else {
+        error_at(node["engine"], "unknown engine '" + engine + "' (expected postgres or redis)");
+    }
+    std::string what = "target '" + name + "'";
+    Section s(node, what, allowed);
+    TargetConfig t;
+    t.name = name;
+    t.mark = mark_of(node);
+    t.engine = engine == "postgresql" ? "postgres" : engine;
+    if (t.engine == "postgres") {
+        if (auto url = s.str("url")) {
+            apply_postgres_url(t, s.node("url"), *url);
+        }
+        auto& pg = t.postgres;
+        pg.host = s.str_or("host", pg.host);
+        pg.port = static_cast<int>(s.integer("port", 1, 65535).value_or(pg.port));
+        pg.user = s.str_or("user", pg.user);
+        pg.dbname = s.str_or("dbname", s.str_or("database", pg.dbname));
+        if (auto pw = s.str("password")) {
+            pg.password = Secret(*pw);
+        }
+        if (auto pf = s.str("passfile")) {
+            pg.passfile = resolve_path(base, *pf).string();
+        }
+        pg.sslmode = s.str_or("sslmode", pg.sslmode);
+        pg.pg_dump_path = s.str_or("pg_dump_path", "");
+        pg.pg_restore_path = s.str_or("pg_restore_path", "");
+        if (t.url.empty()) {
+            t.url = "postgres://" + (pg.user.empty() ? "" : pg.user + "@") + (pg.host.empty() ? "" : pg.host) +
+                    (pg.port ? ":" + std::to_string(pg.port) : "") + "/" + pg.dbname;
+        }
+    } else {
+        if (auto url = s.str("url")) {
+            apply_redis_url(t, s.node("url"), *url);
+        }
+        auto& r = t.redis;
+        r.host = s.str_or("host", r.host);
+        r.port = static_cast<int>(s.integer("port", 1, 65535).value_or(r.port));
+        r.username = s.str_or("username", r.username);
+        if (auto pw = s.str("password")) {
+            r.password = Secret(*pw);
+        }
+        r.db = static_cast<int>(s.integer("db", 0, 15).value_or(r.db));
+        r.tls = s.boolean("tls").value_or(r.tls);
+        r.mode = s.str_or("mode", r.mode);
+        if (r.mode != "replication" && r.mode != "bgsave") {
+            error_at(s.node("mode"), "'mode' of target '" + name + "' must be replication or bgsave");
+        }
+        if (t.url.empty()) {
+            t.url = "redis://" + r.host + ":" + std::to_string(r.port);
+        }
+    }
+    t.storage = s.str_or("storage", "");
+    if (auto sched = s.str("schedule")) {
+        t.schedule = *sched;
+        t.schedule_mark = mark_of(s.node("schedule"));
+    }
+    t.timezone = s.str_or("timezone", "UTC");
+    if (s.has("keep")) {
+        t.keep = load_keep(s.node("keep"), name);
+    }
+    if (s.has("encryption")) {
+        t.encryption = load_encryption(s.node("encryption"), name, base);
+    }
+    if (s.has("runner")) {
+        t.runner = load_runner(s.node("runner"), name);
+    }
+    if (s.has("compression")) {
+        Section c(s.node("compression"), "compression of target '" + name + "'", {"level", "workers"});
+        t.compression_level = static_cast<int>(c.integer("level", 1, 19).value_or(3));
+        t.compression_workers = static_cast<int>(c.integer("workers", 0, 64).value_or(2));
+    }
+    return t;
+}
+
+Config load_root(const YAML::Node& root, const std::filesystem::path& base)
+{
+    Config cfg;
+    if (root.IsNull()) {
+        error_at(root, "the file is empty: it needs a 'targets:' mapping");
+    }
+    Section s(root, "the configuration", {"storages", "targets", "daemon"});
+    if (s.has("storages") && !s.node("storages").IsNull()) {
+        const YAML::Node storages = s.node("storages");
+        if (!storages.IsMap()) {
+            error_at(storages, "'storages' must be a mapping of names to storages, found " + type_name(storages));
+        }
+        for (const auto& kv : storages) {
+            auto name = kv.first.as<std::string>();
+            cfg.storages[name] = load_storage(name, kv.second, base);
+        }
+    }
+    if (!s.has("targets") || s.node("targets").IsNull()) {
+        error_at(root, "the configuration needs a 'targets:' mapping");
+    }
+    const YAML::Node targets = s.node("targets");
+    if (!targets.IsMap()) {
+        error_at(targets, "'targets' must be a mapping of names to targets, found " + type_name(targets));
+    }
+    for (const auto& kv : targets) {
+        auto name = kv.first.as<std::string>();
+        cfg.targets[name] = load_target(name, kv.second, base);
+    }
+    // Storage references: explicit name, else the only storage or the one named "default", else ./backups.
+    if (cfg.storages.empty()) {
+        StorageConfig def;
+        def.name = "default";
+        def.type = "local";
+        def.local.path = (base / "backups").lexically_normal();
+        cfg.storages["default"] = def;
+    }
+    for (auto& [name, t] : cfg.targets) {
+        const YAML::Node tnode = targets[name];
+        if (t.storage.empty()) {
+            if (cfg.storages.size() == 1) {
+                t.storage = cfg.storages.begin()->first;
+            } else if (cfg.storages.contains("default")) {
+                t.storage = "default";
+            } else {
+                error_at(tnode, "target '" + name + "' needs 'storage': there are several storages and none is named 'default'");
+            }
+        } else if (!cfg.storages.contains(t.storage)) {
+            std::string names;
+            for (const auto& [sn, sc] : cfg.storages) {
+                names += (names.empty() ? "" : ", ") + sn;
+            }
+            error_at(tnode["storage"], "target '" + name + "' names storage '" + t.storage + "', which is not defined (defined: " + names + ")");
+        }
+    }
+    if (s.has("daemon")) {
+        Section d(s.node("daemon"), "daemon", {"max_concurrent", "jitter", "shutdown_grace", "listen"});
+        cfg.daemon.max_concurrent = static_cast<int>(d.integer("max_concurrent", 1, 64).value_or(1));
+        cfg.daemon.jitter_seconds = static_cast<int>(d.integer("jitter", 0, 3600).value_or(30));
+        cfg.daemon.shutdown_grace_seconds = static_cast<int>(d.integer("shutdown_grace", 0, 86400).value_or(300));
+        cfg.daemon.listen = d.str_or("listen", "");
+    }
+    return cfg;
+}
+
+} // namespace
+
+Result<std::string> interpolate(const std::string& text)
+{
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c != '$') {
+            out.push_back(c);
+            continue;
+        }
+        if (i + 1 < text.size() && text[i + 1] == '$') {
+            out.push_back('$');
+            ++i;
+            continue;
+        }
+        if (i + 1 >= text.size() || text[i + 1] != '{') {
+            out.push_back(c);
+            continue;
+        }
+        auto close = text.find('}', i + 2);
+        if (close == std::string::npos) {
+            return fail(ErrorKind::config, "interpolate", "", "unterminated '${' (write $$ for a literal '$')");
+        }
+        std::string inner = text.substr(i + 2, close - i - 2);
+        std::string name = inner, fallback;
+        bool has_default = false;
+        if (auto d = inner.find(":-"); d != std::string::npos) {
+            name = inner.substr(0, d);
+            fallback = inner.substr(d + 2);
+            has_default = true;
+        }
+        if (name.empty()) {
+            return fail(ErrorKind::config, "interpolate", "", "empty variable name in '${}'");
+        }
+        for (char n : name) {
+            if (!(std::isalnum(static_cast<unsigned char>(n)) || n == '_')) {
+                return fail(ErrorKind::config, "interpolate", "", "invalid variable name '" + name + "'");
+            }
+        }
+        const char* value = std::getenv(name.c_str());
+        if (value && *value) {
+            out += value;
+        } else if (has_default) {
+            out += fallback;
+        } else {
+            return fail(ErrorKind::config, "interpolate", "",
+                        "environment variable " + name + " is not set (use ${" + name + ":-default} for a default)");
+        }
+        i = close;
+    }
+    return out;
+}
+
+Result<Config> load_from_string(const std::string& yaml, const std::string& name, const std::filesystem::path& base_dir)
+{
+    auto where = [&](Mark m, const std::string& msg) {
+        return fail(ErrorKind::config, "", "", name + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": " + msg);
+    };
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml);
+    } catch (const YAML::ParserException& e) {
+        return where({e.mark.line + 1, e.mark.column + 1}, e.msg);
+    }
+    try {
+        Config cfg = load_root(root, base_dir);
+        cfg.path = name;
+        return cfg;
+    } catch (const LoadError& e) {
+        Mark m = e.mark.line ? e.mark : Mark{1, 1};
+        return where(m, e.message);
+    } catch (const YAML::Exception& e) {
+        return where({e.mark.line + 1, e.mark.column + 1}, e.msg);
+    }
+}
+
+Result<Config> load(const std::filesystem::path& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    if (!f) {
+        return fail(ErrorKind::config, "read configuration", path.string(), "cannot open the file",
+                    "create it or pass --config FILE");
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto base = std::filesystem::absolute(path).parent_path();
+    return load_from_string(ss.str(), path.string(), base);
+}
+
+std::string to_string(const Config& config)
+{
+    std::ostringstream o;
+    o << "storages:\n";
+    for (const auto& [name, s] : config.storages) {
+        o << "  " << name << ": " << s.type << " ";
+        if (s.type == "local") {
+            o << s.local.path.string();
+        } else {
+            o << "s3://" << s.s3.bucket << "/" << s.s3.prefix << " region " << s.s3.region;
+            if (!s.s3.endpoint.empty()) {
+                o << " endpoint " << s.s3.endpoint;
+            }
+            if (!s.s3.access_key_id.empty()) {
+                o << " key " << s.s3.access_key_id << " secret " << s.s3.secret_access_key.to_string();
+            }
+        }
+        o << "\n";
+    }
+    o << "targets:\n";
+    for (const auto& [name, t] : config.targets) {
+        o << "  " << name << ": " << t.engine << " " << t.url << " -> " << t.storage;
+        if (!t.schedule.empty()) {
+            o << " schedule '" << t.schedule << "' " << t.timezone;
+        }
+        if (t.runner.type != "local") {
+            o << " runner " << t.runner.type;
+        }
+        if (t.encryption.enabled()) {
+            o << " encrypted";
+        }
+        o << "\n";
+    }
+    return o.str();
+}
+
+} // namespace dbkeep::config
