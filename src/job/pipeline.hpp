@@ -1,0 +1,51 @@
+// The stages between an engine and storage, assembled for a target: counter -> zstd -> [age] -> sha256 ->
+// object writer; and the reverse for reading a backup back.
+#pragma once
+
+#include "catalog/manifest.hpp"
+#include "stream/sink.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dbkeep::config {
+struct TargetConfig;
+}
+namespace dbkeep::runner {
+class Runner;
+}
+namespace dbkeep::storage {
+class Storage;
+}
+
+namespace dbkeep::job {
+
+class WritePipeline {
+public:
+    virtual ~WritePipeline() = default;
+    // Where the engine writes the raw dump. finish()/abort() on it reach the object writer.
+    virtual stream::Sink& head() = 0;
+    virtual std::uint64_t raw_bytes() const = 0;
+    virtual std::uint64_t stored_bytes() const = 0;
+    virtual std::string sha256() const = 0; // after finish()
+    virtual std::vector<std::string> recipients() const = 0;
+};
+
+Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object, const config::TargetConfig& target);
+
+struct ReadOptions {
+    std::vector<std::string> identity_files; // age identities for encrypted backups
+    std::string passphrase;                  // age passphrase, when the backup used one
+};
+
+// A Source of the raw dump of a stored backup: the object is read, its SHA-256 and size checked against the
+// manifest when the stream ends (a mismatch is a corruption error naming the backup), decrypted and
+// decompressed.
+Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
+                                                    const ReadOptions& options);
+
+// The runner a target names.
+Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& target);
+
+} // namespace dbkeep::job

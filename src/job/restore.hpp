@@ -1,0 +1,47 @@
+// Restoring a stored backup: into a live database through the engine, or into a file (the plain dump).
+#pragma once
+
+#include "catalog/manifest.hpp"
+#include "job/pipeline.hpp"
+
+#include <filesystem>
+#include <string>
+
+namespace dbkeep::config {
+struct TargetConfig;
+}
+namespace dbkeep::storage {
+class Storage;
+}
+
+namespace dbkeep::job {
+
+struct RestoreRequest {
+    std::string selector = "latest";  // backup id, "latest" or an RFC 3339 time (--at)
+    std::string to_url;               // restore into this database ...
+    std::filesystem::path output;     // ... or write the plain dump here ("-" = stdout)
+    int jobs = 1;
+    bool flush = false;
+    std::string password;             // for to_url, from the environment; never logged
+    ReadOptions read;
+};
+
+// Returns the manifest of the restored backup.
+Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storage::Storage& storage,
+                                      const RestoreRequest& request);
+
+struct VerifyRequest {
+    std::string selector;  // empty: every backup of the target
+    ReadOptions read;
+};
+struct VerifyResult {
+    catalog::Manifest manifest;
+    std::optional<Error> error; // empty when the backup verified
+};
+
+// Reads each selected backup whole: size and SHA-256 against the manifest, and a full decompression (and
+// decryption) so a damaged frame is found.
+Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target, storage::Storage& storage,
+                                             const VerifyRequest& request);
+
+} // namespace dbkeep::job
