@@ -5,7 +5,9 @@
 #include "job/pipeline.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace dbkeep::config {
 struct TargetConfig;
