@@ -1,11 +1,49 @@
 #include "cli/app.hpp"
 
-#include <cstdio>
+#include "cli/context.hpp"
+#include "core/cancel.hpp"
+#include "observe/log.hpp"
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
 
 namespace dbkeep::cli {
-int run(int, char**)
+
+int run(int argc, char** argv)
 {
-    std::puts("dbkeep " DBKEEP_VERSION);
-    return k_exit_ok;
+    cancel::install_signal_handlers();
+    CLI::App app{"dbkeep: database backups that stream through zstd (and age) into local or S3 storage", "dbkeep"};
+    app.set_version_flag("--version", std::string("dbkeep ") + DBKEEP_VERSION);
+    app.require_subcommand(1);
+    Context ctx;
+    app.add_option("-c,--config", ctx.config_path, "configuration file (default: $DBKEEP_CONFIG or ./dbkeep.yaml)");
+    app.add_flag("--json", ctx.json, "JSON output and JSON log lines");
+    app.add_option("--log-level", ctx.log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+
+    int exit_code = k_exit_ok;
+    add_backup_command(app, ctx, exit_code);
+    add_list_command(app, ctx, exit_code);
+    add_restore_command(app, ctx, exit_code);
+    add_verify_command(app, ctx, exit_code);
+    add_config_command(app, ctx, exit_code);
+
+    // Logging is configured before any subcommand callback runs.
+    app.parse_complete_callback([&] {
+        observe::Level level = observe::Level::info;
+        observe::parse_level(ctx.log_level, level);
+        observe::configure_logging({.level = level, .json = ctx.json || !::isatty(2)});
+    });
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? k_exit_ok : k_exit_usage;
+    }
+    if (cancel::requested() && exit_code == k_exit_ok) {
+        exit_code = k_exit_failed;
+    }
+    return exit_code;
 }
+
 } // namespace dbkeep::cli

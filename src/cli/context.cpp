@@ -1,0 +1,88 @@
+#include "cli/context.hpp"
+
+#include "cli/app.hpp"
+#include "observe/log.hpp"
+#include "storage/open.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace dbkeep::cli {
+
+int exit_code_for(const Error& error) { return error.kind == ErrorKind::config ? k_exit_usage : k_exit_failed; }
+
+int report(const Error& error)
+{
+    std::string line = "dbkeep: " + observe::redact(error.to_string()) + "\n";
+    std::fputs(line.c_str(), stderr);
+    return exit_code_for(error);
+}
+
+const config::Config* Context::config()
+{
+    if (m_config) {
+        return &*m_config;
+    }
+    if (m_failed) {
+        return nullptr;
+    }
+    std::string path = config_path;
+    if (path.empty()) {
+        const char* env = std::getenv("DBKEEP_CONFIG");
+        path = env && *env ? env : "dbkeep.yaml";
+    }
+    auto loaded = config::load(path);
+    if (!loaded) {
+        m_failed = true;
+        report(loaded.error());
+        return nullptr;
+    }
+    // Every secret of the file is redacted from logs from now on.
+    for (const auto& [name, t] : loaded->targets) {
+        observe::register_secret(t.postgres.password.reveal());
+        observe::register_secret(t.redis.password.reveal());
+        observe::register_secret(t.encryption.passphrase.reveal());
+    }
+    for (const auto& [name, s] : loaded->storages) {
+        observe::register_secret(s.s3.secret_access_key.reveal());
+        observe::register_secret(s.s3.session_token.reveal());
+    }
+    m_config = std::move(*loaded);
+    return &*m_config;
+}
+
+std::optional<std::vector<const config::TargetConfig*>> Context::targets(const std::vector<std::string>& names)
+{
+    const auto* cfg = config();
+    if (!cfg) {
+        return std::nullopt;
+    }
+    std::vector<const config::TargetConfig*> out;
+    if (names.empty()) {
+        for (const auto& [name, t] : cfg->targets) {
+            out.push_back(&t);
+        }
+        return out;
+    }
+    for (const auto& n : names) {
+        auto it = cfg->targets.find(n);
+        if (it == cfg->targets.end()) {
+            std::string known;
+            for (const auto& [name, t] : cfg->targets) {
+                known += (known.empty() ? "" : ", ") + name;
+            }
+            report(Error{ErrorKind::config, "select target", n, "not defined in " + cfg->path.string(),
+                         "defined: " + known});
+            return std::nullopt;
+        }
+        out.push_back(&it->second);
+    }
+    return out;
+}
+
+Result<std::unique_ptr<storage::Storage>> Context::storage_for(const config::TargetConfig& target)
+{
+    return storage::open_storage(config()->storage_for(target));
+}
+
+} // namespace dbkeep::cli

@@ -1,0 +1,48 @@
+// What every subcommand shares: global options, loading the configuration, opening a target's storage,
+// printing errors with the right exit code.
+#pragma once
+
+#include "config/config.hpp"
+#include "core/error.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+namespace dbkeep::storage {
+class Storage;
+}
+
+namespace dbkeep::cli {
+
+struct Context {
+    std::string config_path; // --config; empty: $DBKEEP_CONFIG or ./dbkeep.yaml
+    bool json = false;
+    std::string log_level = "info";
+
+    // Loads the configuration once; prints the error and returns nullptr on failure.
+    const config::Config* config();
+    // The named targets, or all when names is empty; prints an error for an unknown name.
+    std::optional<std::vector<const config::TargetConfig*>> targets(const std::vector<std::string>& names);
+    Result<std::unique_ptr<storage::Storage>> storage_for(const config::TargetConfig& target);
+
+private:
+    std::optional<config::Config> m_config;
+    bool m_failed = false;
+};
+
+// Prints "dbkeep: <message>" (redacted) on stderr and returns the exit code for the error's kind.
+int report(const Error& error);
+int exit_code_for(const Error& error);
+
+// The subcommands, one file each.
+void add_backup_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_list_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_restore_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_verify_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_config_command(CLI::App& app, Context& ctx, int& exit_code);
+
+} // namespace dbkeep::cli

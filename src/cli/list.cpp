@@ -1,0 +1,85 @@
+#include "catalog/catalog.hpp"
+#include "catalog/naming.hpp"
+#include "cli/app.hpp"
+#include "cli/context.hpp"
+#include "storage/storage.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace dbkeep::cli {
+namespace {
+std::string human_size(std::uint64_t bytes)
+{
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::string human_duration(std::int64_t ms)
+{
+    if (ms < 60000) {
+        return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
+    }
+    return fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60);
+}
+} // namespace
+
+void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
+{
+    auto* cmd = app.add_subcommand("list", "backups, newest first, from the manifests in storage");
+    auto target_name = std::make_shared<std::string>();
+    auto json_flag = std::make_shared<bool>(false);
+    cmd->add_option("target", *target_name, "only this target");
+    cmd->add_flag("--json", *json_flag, "print JSON");
+    cmd->callback([&ctx, &exit_code, target_name, json_flag] {
+        std::vector<std::string> names;
+        if (!target_name->empty()) {
+            names.push_back(*target_name);
+        }
+        auto targets = ctx.targets(names);
+        if (!targets) {
+            exit_code = k_exit_usage;
+            return;
+        }
+        bool as_json = *json_flag || ctx.json;
+        nlohmann::json all = nlohmann::json::array();
+        if (!as_json) {
+            std::printf("%-12s %-24s %-24s %10s %10s %9s\n", "TARGET", "ID", "STARTED", "SIZE", "RAW", "DURATION");
+        }
+        for (const auto* t : *targets) {
+            auto storage = ctx.storage_for(*t);
+            if (!storage) {
+                exit_code = report(storage.error());
+                return;
+            }
+            auto listing = catalog::list_backups(**storage, t->name);
+            if (!listing) {
+                exit_code = report(listing.error());
+                return;
+            }
+            for (const auto& m : listing->backups) {
+                if (as_json) {
+                    all.push_back(nlohmann::json::parse(catalog::to_json(m)));
+                } else {
+                    std::printf("%-12s %-24s %-24s %10s %10s %9s\n", t->name.c_str(), m.id.c_str(),
+                                m.started_at.c_str(), human_size(m.stored_bytes).c_str(),
+                                human_size(m.raw_bytes).c_str(),
+                                human_duration(m.finished_unix_ms - m.started_unix_ms).c_str());
+                }
+            }
+        }
+        if (as_json) {
+            std::printf("%s\n", all.dump(2).c_str());
+        }
+    });
+}
+
+} // namespace dbkeep::cli

@@ -1,0 +1,81 @@
+#include "cli/app.hpp"
+#include "cli/context.hpp"
+#include "job/restore.hpp"
+#include "storage/storage.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+namespace dbkeep::cli {
+
+struct RestoreArgs {
+    std::string target, backup = "latest", at, to, output, identity;
+    int jobs = 1;
+    bool flush = false, yes = false;
+};
+
+void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
+{
+    auto* cmd = app.add_subcommand("restore", "restore a backup into a database (--to) or a file (--output)");
+    auto a = std::make_shared<RestoreArgs>();
+    cmd->add_option("target", a->target, "the target whose backup to restore")->required();
+    auto* backup = cmd->add_option("--backup", a->backup, "backup id or 'latest' (default)");
+    cmd->add_option("--at", a->at, "the newest backup at or before this time (RFC 3339)")->excludes(backup);
+    auto* to = cmd->add_option("--to", a->to, "destination database URL (password from DBKEEP_RESTORE_PASSWORD)");
+    auto* out = cmd->add_option("--output", a->output, "write the plain dump to this file ('-' for stdout)");
+    to->excludes(out);
+    cmd->add_option("--jobs", a->jobs, "parallel restore jobs (PostgreSQL; uses a temp file)")->check(CLI::Range(1, 64));
+    cmd->add_flag("--flush", a->flush, "empty the destination first (Redis; needs --yes)");
+    cmd->add_flag("--yes", a->yes, "confirm destructive options");
+    cmd->add_option("--identity", a->identity, "age identity file for encrypted backups (or DBKEEP_IDENTITY_FILE)");
+    cmd->callback([&ctx, &exit_code, a] {
+        if (a->to.empty() && a->output.empty()) {
+            exit_code = report(Error{ErrorKind::config, "restore", a->target, "say where to: --to URL or --output FILE"});
+            return;
+        }
+        if (a->flush && !a->yes) {
+            exit_code = report(Error{ErrorKind::config, "restore", a->target, "--flush deletes every key first: add --yes"});
+            return;
+        }
+        auto targets = ctx.targets({a->target});
+        if (!targets) {
+            exit_code = k_exit_usage;
+            return;
+        }
+        const auto& t = *targets->front();
+        auto storage = ctx.storage_for(t);
+        if (!storage) {
+            exit_code = report(storage.error());
+            return;
+        }
+        job::RestoreRequest req;
+        req.selector = a->at.empty() ? a->backup : a->at;
+        req.to_url = a->to;
+        req.output = a->output;
+        req.jobs = a->jobs;
+        req.flush = a->flush;
+        if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
+            req.password = pw;
+        }
+        std::string identity = a->identity;
+        if (identity.empty()) {
+            if (const char* env = std::getenv("DBKEEP_IDENTITY_FILE")) {
+                identity = env;
+            }
+        }
+        if (!identity.empty()) {
+            req.read.identity_files.push_back(identity);
+        }
+        auto m = job::run_restore(t, **storage, req);
+        if (!m) {
+            exit_code = report(m.error());
+            return;
+        }
+        if (a->output != "-") {
+            std::printf("restored %s %s\n", t.name.c_str(), m->id.c_str());
+        }
+    });
+}
+
+} // namespace dbkeep::cli

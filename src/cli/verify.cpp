@@ -1,0 +1,69 @@
+#include "cli/app.hpp"
+#include "cli/context.hpp"
+#include "job/restore.hpp"
+#include "observe/log.hpp"
+#include "storage/storage.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+namespace dbkeep::cli {
+
+void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
+{
+    auto* cmd = app.add_subcommand("verify", "read backups back: size, SHA-256 and a full decompression");
+    auto target = std::make_shared<std::string>();
+    auto backup = std::make_shared<std::string>();
+    auto identity = std::make_shared<std::string>();
+    cmd->add_option("target", *target, "only this target");
+    cmd->add_option("--backup", *backup, "only this backup id (or 'latest')");
+    cmd->add_option("--identity", *identity, "age identity file (or DBKEEP_IDENTITY_FILE)");
+    cmd->callback([&ctx, &exit_code, target, backup, identity] {
+        std::vector<std::string> names;
+        if (!target->empty()) {
+            names.push_back(*target);
+        }
+        auto targets = ctx.targets(names);
+        if (!targets) {
+            exit_code = k_exit_usage;
+            return;
+        }
+        job::VerifyRequest req;
+        req.selector = *backup;
+        std::string id = *identity;
+        if (id.empty() && std::getenv("DBKEEP_IDENTITY_FILE")) {
+            id = std::getenv("DBKEEP_IDENTITY_FILE");
+        }
+        if (!id.empty()) {
+            req.read.identity_files.push_back(id);
+        }
+        int bad = 0;
+        for (const auto* t : *targets) {
+            auto storage = ctx.storage_for(*t);
+            if (!storage) {
+                exit_code = report(storage.error());
+                return;
+            }
+            auto results = job::run_verify(*t, **storage, req);
+            if (!results) {
+                exit_code = report(results.error());
+                return;
+            }
+            for (const auto& r : *results) {
+                if (r.error) {
+                    ++bad;
+                    std::printf("%s %s FAILED %s\n", t->name.c_str(), r.manifest.id.c_str(),
+                                observe::redact(r.error->to_string()).c_str());
+                } else {
+                    std::printf("%s %s ok\n", t->name.c_str(), r.manifest.id.c_str());
+                }
+            }
+        }
+        if (bad > 0) {
+            exit_code = k_exit_failed;
+        }
+    });
+}
+
+} // namespace dbkeep::cli
