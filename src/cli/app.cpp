@@ -15,6 +15,7 @@ int run(int argc, char** argv)
     CLI::App app{"dbkeep: database backups that stream through zstd (and age) into local or S3 storage", "dbkeep"};
     app.set_version_flag("--version", std::string("dbkeep ") + DBKEEP_VERSION);
     app.require_subcommand(1);
+    app.fallthrough(); // global options may follow the subcommand
     Context ctx;
     app.add_option("-c,--config", ctx.config_path, "configuration file (default: $DBKEEP_CONFIG or ./dbkeep.yaml)");
     app.add_flag("--json", ctx.json, "JSON output and JSON log lines");

@@ -3,6 +3,7 @@
 #include "core/cancel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -133,6 +134,7 @@ public:
             kill();
             (void)wait();
         }
+        m_stop_err.store(true);
         if (m_err_thread.joinable()) {
             m_err_thread.join();
         }
@@ -156,7 +158,7 @@ public:
                 }
                 // EINTR from a signal: keep waiting; cancellation kills the child through kill().
                 if (cancel::requested()) {
-                    ::kill(m_pid, SIGTERM);
+                    ::kill(-m_pid, SIGTERM);
                 }
             }
             m_status.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -164,6 +166,7 @@ public:
             m_reaped = true;
         }
         if (m_err_thread.joinable()) {
+            m_stop_err.store(true);
             m_err_thread.join();
         }
         return m_status;
@@ -178,9 +181,10 @@ public:
     void kill() noexcept override
     {
         if (reaped()) {
+            ::kill(-m_pid, SIGKILL); // leftovers of the group (children of a wrapper script)
             return;
         }
-        ::kill(m_pid, SIGTERM);
+        ::kill(-m_pid, SIGTERM);
         // Give it a moment to exit, then SIGKILL.
         for (int i = 0; i < 50; ++i) {
             int status = 0;
@@ -190,11 +194,12 @@ public:
                 m_status.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
                 m_status.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
                 m_reaped = true;
+                ::kill(-m_pid, SIGKILL);
                 return;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
-        ::kill(m_pid, SIGKILL);
+        ::kill(-m_pid, SIGKILL);
     }
 
 private:
@@ -208,6 +213,15 @@ private:
     {
         char buf[8192];
         for (;;) {
+            pollfd p{fd, POLLIN, 0};
+            int pr = ::poll(&p, 1, 100);
+            if (pr == 0) {
+                // A grandchild may hold stderr open after the process exited: stop waiting for EOF then.
+                if (m_stop_err.load()) {
+                    break;
+                }
+                continue;
+            }
             ssize_t n = ::read(fd, buf, sizeof buf);
             if (n < 0 && errno == EINTR) {
                 continue;
@@ -233,6 +247,7 @@ private:
     FdSource m_out;
     std::unique_ptr<FdSink> m_in;
     std::thread m_err_thread;
+    std::atomic<bool> m_stop_err{false};
     mutable std::mutex m_err_mutex;
     std::string m_err;
     std::mutex m_wait_mutex;
@@ -305,6 +320,8 @@ public:
             ::sigaction(SIGINT, &sa, nullptr);
             ::sigaction(SIGTERM, &sa, nullptr);
             ::sigaction(SIGPIPE, &sa, nullptr);
+            // Own process group, so kill() reaches a shell's children (pg_dump under a wrapper script).
+            ::setpgid(0, 0);
             int devnull = -1;
             if (command.with_stdin) {
                 ::dup2(in[0], 0);

@@ -1,0 +1,363 @@
+// End-to-end PostgreSQL backups through the dbkeep binary against a real PostgreSQL 15.
+#include "support/postgres_server.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/mount.h>
+#include <thread>
+
+using namespace dbkeep::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A table with every awkward type, a second schema, a quoted mixed-case name and a large object.
+constexpr const char* k_sample_sql = R"SQL(
+CREATE TABLE public.kitchen_sink (
+    id serial PRIMARY KEY,
+    blob bytea,
+    doc jsonb,
+    txt text,
+    tags text[],
+    nums int[],
+    maybe int
+);
+INSERT INTO public.kitchen_sink (blob, doc, txt, tags, nums, maybe)
+SELECT decode(lpad(to_hex(g), 8, '0') || '00ff0a0d5c', 'hex'),
+       jsonb_build_object('n', g, 'nested', jsonb_build_array(g, 'x', null)),
+       'zażółć gęślą jaźń ✓ 🐘 ' || g || E'\ttab\nnewline\\backslash',
+       ARRAY['a', 'b"q', NULL, 'ü'],
+       ARRAY[g, -g, 0],
+       CASE WHEN g % 3 = 0 THEN NULL ELSE g END
+FROM generate_series(1, 5000) g;
+CREATE TABLE public.all_bytes (b bytea);
+INSERT INTO public.all_bytes SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;
+CREATE SCHEMA billing;
+CREATE TABLE billing."Invoices" ("Id" int, "Amount" numeric(12,2));
+INSERT INTO billing."Invoices" SELECT g, g * 1.25 FROM generate_series(1, 1234) g;
+CREATE TABLE public.empty_table (x int);
+SELECT lo_from_bytea(424242, decode(repeat('deadbeef', 1000), 'hex'));
+)SQL";
+
+class PostgresBackup : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (auto reason = PostgresServer::skip_reason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        m_pg = std::make_unique<PostgresServer>();
+        m_pg->create_database("app");
+        m_pg->psql("app", k_sample_sql);
+        m_dir = std::make_unique<TempDir>("dbkeep-it");
+        write_config("");
+    }
+
+    void write_config(const std::string& extra_target_lines, const std::string& url_override = "")
+    {
+        std::string url = url_override.empty() ? m_pg->url("app") : url_override;
+        write_file(config_path(), "storages:\n  default:\n    type: local\n    path: " + backups().string() +
+                                      "\ntargets:\n  app:\n    engine: postgres\n    url: " + url + "\n" +
+                                      extra_target_lines);
+    }
+
+    fs::path config_path() const { return m_dir->path() / "dbkeep.yaml"; }
+    fs::path backups() const { return m_dir->path() / "backups"; }
+
+    RunResult dbkeep(std::vector<std::string> args, RunOptions options = {})
+    {
+        args.insert(args.begin(), {"--config", config_path().string()});
+        return run_dbkeep(args, options);
+    }
+
+    std::vector<std::string> stored_files() const { return list_files(backups()); }
+
+    std::vector<std::string> files_ending(const std::string& suffix) const
+    {
+        std::vector<std::string> out;
+        for (const auto& f : stored_files()) {
+            if (f.ends_with(suffix)) {
+                out.push_back(f);
+            }
+        }
+        return out;
+    }
+
+    // A pg_dump stand-in: answers --version like the real one, then runs `body`.
+    std::string fake_pg_dump(const std::string& name, const std::string& body)
+    {
+        auto path = m_dir->path() / name;
+        write_file(path, "#!/bin/sh\ncase \"$1\" in --version) exec " + PostgresServer::bin_dir() +
+                             "/pg_dump --version;; esac\n" + body + "\n");
+        fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+        return path.string();
+    }
+
+    std::unique_ptr<PostgresServer> m_pg;
+    std::unique_ptr<TempDir> m_dir;
+};
+
+std::string table_digest(PostgresServer& pg, const std::string& db)
+{
+    return pg.psql(db, "SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.kitchen_sink t") + "/" +
+           pg.psql(db, "SELECT md5(b) FROM public.all_bytes") + "/" +
+           pg.psql(db, "SELECT md5(string_agg(i::text, '|' ORDER BY \"Id\")) FROM billing.\"Invoices\" i") + "/" +
+           pg.psql(db, "SELECT md5(lo_get(424242))");
+}
+
+} // namespace
+
+TEST_F(PostgresBackup, BackupIsAZstdStreamThatPgRestoreLists)
+{
+    auto r = dbkeep({"backup", "app"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto objects = files_ending(".pgdump.zst");
+    ASSERT_EQ(objects.size(), 1u);
+    ASSERT_EQ(files_ending(".manifest.json").size(), 1u);
+    auto listed = sh("zstd -dc '" + (backups() / objects[0]).string() + "' | " + PostgresServer::bin_dir() + "/pg_restore -l");
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    EXPECT_NE(listed.out.find("TABLE DATA public kitchen_sink"), std::string::npos) << listed.out;
+    EXPECT_NE(listed.out.find("TABLE DATA billing Invoices"), std::string::npos) << listed.out;
+    EXPECT_NE(listed.out.find("BLOB"), std::string::npos) << listed.out;
+}
+
+TEST_F(PostgresBackup, ManifestRecordsExactRowCountsChecksumAndVersions)
+{
+    auto r = dbkeep({"backup", "app"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto manifests = files_ending(".manifest.json");
+    ASSERT_EQ(manifests.size(), 1u);
+    auto m = nlohmann::json::parse(read_file(backups() / manifests[0]));
+    EXPECT_EQ(m["target"], "app");
+    EXPECT_EQ(m["engine"], "postgres");
+    EXPECT_EQ(m["stats"]["public.kitchen_sink"], 5000);
+    EXPECT_EQ(m["stats"]["billing.Invoices"], 1234);
+    EXPECT_EQ(m["stats"]["public.empty_table"], 0);
+    EXPECT_EQ(m["server_version"].get<std::string>().substr(0, 3), "15.");
+    EXPECT_EQ(m["tool"], "pg_dump");
+    auto object = backups() / m["object"]["key"].get<std::string>();
+    auto sum = sh("sha256sum '" + object.string() + "'");
+    EXPECT_EQ(sum.out.substr(0, 64), m["object"]["sha256"].get<std::string>());
+    EXPECT_EQ(fs::file_size(object), m["object"]["stored_bytes"].get<std::uint64_t>());
+    auto raw = sh("zstd -dc '" + object.string() + "' | wc -c");
+    EXPECT_EQ(std::stoull(raw.out), m["object"]["raw_bytes"].get<std::uint64_t>());
+}
+
+TEST_F(PostgresBackup, RestoreIntoANewDatabaseReproducesEveryRowAndType)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto list = dbkeep({"list", "app", "--json"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    auto listed = nlohmann::json::parse(list.out);
+    ASSERT_EQ(listed.size(), 1u);
+    auto r = dbkeep({"restore", "app", "--backup", listed[0]["id"], "--to", m_pg->url("copy")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM public.kitchen_sink"), "5000");
+    EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM billing.\"Invoices\""), "1234");
+    EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM public.kitchen_sink WHERE maybe IS NULL"), "1666");
+    EXPECT_EQ(table_digest(*m_pg, "copy"), table_digest(*m_pg, "app"));
+}
+
+TEST_F(PostgresBackup, ParallelRestoreUsesATempFileAndRemovesIt)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    TempDir tmp("dbkeep-restore-tmp");
+    RunOptions o;
+    o.env["TMPDIR"] = tmp.path().string();
+    auto r = dbkeep({"restore", "app", "--to", m_pg->url("parallel"), "--jobs", "2"}, o);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("temp file"), std::string::npos) << "the user is told about the temp file: " << r.err;
+    EXPECT_EQ(table_digest(*m_pg, "parallel"), table_digest(*m_pg, "app"));
+    EXPECT_TRUE(list_files(tmp.path()).empty());
+}
+
+TEST_F(PostgresBackup, RestoreToAFileWritesThePlainCustomFormatDump)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto out = m_dir->path() / "app.dump";
+    auto r = dbkeep({"restore", "app", "--output", out.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto listed = run({PostgresServer::bin_dir() + "/pg_restore", "-l", out.string()});
+    EXPECT_EQ(listed.exit_code, 0) << listed.err;
+    EXPECT_NE(listed.out.find("kitchen_sink"), std::string::npos);
+}
+
+TEST_F(PostgresBackup, ChecksumMismatchStopsTheRestoreAndNamesTheBackup)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto manifests = files_ending(".manifest.json");
+    ASSERT_EQ(manifests.size(), 1u);
+    // Rewrite the recorded checksum: the object is intact, so only the SHA-256 comparison can catch it.
+    auto mpath = backups() / manifests[0];
+    auto m = nlohmann::json::parse(read_file(mpath));
+    std::string id = m["id"];
+    m["object"]["sha256"] = std::string(64, '0');
+    write_file(mpath, m.dump(2));
+    auto out = m_dir->path() / "bad.dump";
+    auto r = dbkeep({"restore", "app", "--output", out.string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("SHA-256 mismatch"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(id), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+    auto partials = sh("ls '" + m_dir->path().string() + "' | grep -c partial");
+    EXPECT_EQ(partials.out, "0\n");
+    auto v = dbkeep({"verify", "app"});
+    EXPECT_EQ(v.exit_code, 1);
+    EXPECT_NE(v.out.find("FAILED"), std::string::npos);
+}
+
+TEST_F(PostgresBackup, CorruptObjectIsDetectedByVerify)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    ASSERT_EQ(dbkeep({"verify", "app"}).exit_code, 0);
+    auto object = backups() / files_ending(".pgdump.zst")[0];
+    // Flip one byte in the middle.
+    sh("printf 'X' | dd of='" + object.string() + "' bs=1 seek=1000 conv=notrunc 2>/dev/null");
+    auto v = dbkeep({"verify", "app"});
+    EXPECT_EQ(v.exit_code, 1);
+    EXPECT_NE(v.out.find("FAILED"), std::string::npos) << v.out;
+}
+
+TEST_F(PostgresBackup, WrongPasswordFailsNamingTheTargetWithoutThePassword)
+{
+    // A second server that requires a password.
+    PostgresServer secured(PostgresOptions{.superuser_password = "right-horse-battery"});
+    secured.create_database("app");
+    write_config("    password: ${APP_DB_PASSWORD}\n", secured.url("app"));
+    RunOptions o;
+    o.env["APP_DB_PASSWORD"] = "Wr0ngPassw0rd-XYZZY";
+    auto r = dbkeep({"backup", "app"}, o);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("app"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("password authentication failed"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("Wr0ngPassw0rd-XYZZY"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("Wr0ngPassw0rd-XYZZY"), std::string::npos);
+    EXPECT_TRUE(stored_files().empty());
+
+    o.env["APP_DB_PASSWORD"] = "right-horse-battery";
+    auto ok = dbkeep({"backup", "app", "--log-level", "debug"}, o);
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_EQ(ok.err.find("right-horse-battery"), std::string::npos) << "the log never shows the password";
+}
+
+TEST_F(PostgresBackup, UnknownDatabaseFailsWithNoManifest)
+{
+    write_config("", m_pg->url("no_such_db"));
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no_such_db"), std::string::npos) << r.err;
+    EXPECT_TRUE(stored_files().empty());
+}
+
+TEST_F(PostgresBackup, PgDumpKilledMidStreamLeavesNoManifestNoTempFileAndEarlierBackupsIntact)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto before = stored_files();
+    ASSERT_EQ(before.size(), 2u);
+    auto fake = fake_pg_dump("pg_dump_killed", PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 20000\nkill -9 $$");
+    write_config("    pg_dump_path: " + fake + "\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("killed by signal 9"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("app"), std::string::npos) << r.err;
+    EXPECT_EQ(stored_files(), before) << "no new manifest, no object, no temp file";
+}
+
+TEST_F(PostgresBackup, EmptyDumpIsAFailure)
+{
+    auto fake = fake_pg_dump("pg_dump_empty", "exit 0");
+    write_config("    pg_dump_path: " + fake + "\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no output"), std::string::npos) << r.err;
+    EXPECT_TRUE(stored_files().empty());
+}
+
+TEST_F(PostgresBackup, PgDumpOlderThanTheServerIsRefusedWithTheVersionNeeded)
+{
+    auto old = m_dir->path() / "pg_dump_old";
+    write_file(old, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.4'\n");
+    fs::permissions(old, fs::perms::owner_all);
+    write_config("    pg_dump_path: " + old.string() + "\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("needs pg_dump 15 or newer"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("postgresql-client-15"), std::string::npos) << r.err;
+    EXPECT_TRUE(stored_files().empty());
+}
+
+TEST_F(PostgresBackup, SigtermMidBackupAbortsCleanly)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto before = stored_files();
+    auto fake = fake_pg_dump("pg_dump_slow", PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 20000\nsleep 60");
+    write_config("    pg_dump_path: " + fake + "\n");
+    Background bg({dbkeep_binary(), "--config", config_path().string(), "backup", "app"}, {},
+                  (m_dir->path() / "bg.log").string());
+    // Wait until the object's temp file exists: the dump is streaming.
+    bool streaming = false;
+    for (int i = 0; i < 200 && !streaming; ++i) {
+        for (const auto& f : list_files(backups())) {
+            streaming = streaming || f.find(".tmp-") != std::string::npos;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(streaming) << read_file(m_dir->path() / "bg.log");
+    bg.signal(SIGTERM);
+    int rc = bg.wait(std::chrono::seconds(20));
+    EXPECT_EQ(rc, 1) << read_file(m_dir->path() / "bg.log");
+    EXPECT_NE(read_file(m_dir->path() / "bg.log").find("cancelled"), std::string::npos);
+    EXPECT_EQ(stored_files(), before);
+}
+
+TEST_F(PostgresBackup, DiskFullFailsWithNoPartialObject)
+{
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "mounting a small tmpfs needs root";
+    }
+    auto small = m_dir->path() / "small";
+    fs::create_directories(small);
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=64k") != 0) {
+        GTEST_SKIP() << "cannot mount tmpfs here";
+    }
+    m_pg->psql("app", "CREATE TABLE filler AS SELECT md5(g::text) || md5((g*7)::text) AS s FROM generate_series(1, 200000) g");
+    write_file(config_path(), "storages:\n  default:\n    type: local\n    path: " + small.string() +
+                                  "\ntargets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") + "\n");
+    auto r = dbkeep({"backup", "app"});
+    auto left = list_files(small);
+    ::umount(small.c_str());
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+    EXPECT_TRUE(left.empty()) << left.front();
+}
+
+TEST_F(PostgresBackup, ConfigMistakeNamesFileLineAndColumnAndExitsTwo)
+{
+    write_file(config_path(), "targets:\n  app:\n    engine: postgres\n    ur1: postgres://x@y/z\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find(config_path().string() + ":4:5: unknown key 'ur1'"), std::string::npos) << r.err;
+    auto v = dbkeep({"config", "validate"});
+    EXPECT_EQ(v.exit_code, 2);
+    EXPECT_NE(v.err.find(":4:5:"), std::string::npos) << v.err;
+}
+
+TEST_F(PostgresBackup, ListShowsNewestFirstWithSizeAndDuration)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto r = dbkeep({"list", "app", "--json"});
+    ASSERT_EQ(r.exit_code, 0);
+    auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j.size(), 2u);
+    EXPECT_GT(j[0]["id"].get<std::string>(), j[1]["id"].get<std::string>());
+    auto human = dbkeep({"list"});
+    EXPECT_NE(human.out.find(j[0]["id"].get<std::string>()), std::string::npos);
+    EXPECT_NE(human.out.find("KiB"), std::string::npos) << human.out;
+}
