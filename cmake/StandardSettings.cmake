@@ -2,7 +2,7 @@
 add_library(dbkeep_warnings INTERFACE)
 target_compile_options(dbkeep_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Werror -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
-  -Wnull-dereference -Wimplicit-fallthrough -Wno-missing-field-initializers)
+  -Wimplicit-fallthrough -Wno-missing-field-initializers)
 
 add_library(dbkeep_sanitizers INTERFACE)
 if(DBKEEP_SANITIZE)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs dependencies, builds release and ASan/UBSan, runs every unit
+# and integration test against real services (PostgreSQL, Redis, s3rver, sshd, dockerd) on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs=$(nproc)
+
+echo "== format check" >&2
+if command -v clang-format >/dev/null; then
+  git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' | xargs -r clang-format --dry-run --Werror
+fi
+
+echo "== release build and tests" >&2
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+ctest --preset release -j "$jobs" --timeout 600
+
+echo "== asan-ubsan build and tests" >&2
+cmake --preset asan-ubsan >/dev/null
+cmake --build --preset asan-ubsan -j "$jobs"
+ctest --preset asan-ubsan -j "$jobs" --timeout 900
