@@ -10,6 +10,7 @@
 #include "storage/storage.hpp"
 
 #include <chrono>
+#include <sys/resource.h>
 
 namespace dbkeep::job {
 
@@ -87,11 +88,14 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
         return wrap(st.error(), op + ": write manifest");
     }
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_steady).count();
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);
     observe::info("backup complete", {{"target", target.name},
                                       {"id", id},
                                       {"raw_bytes", std::to_string(m.raw_bytes)},
                                       {"stored_bytes", std::to_string(m.stored_bytes)},
-                                      {"seconds", std::to_string(secs)}});
+                                      {"seconds", std::to_string(secs)},
+                                      {"peak_rss_kib", std::to_string(usage.ru_maxrss)}});
     return m;
 }
 
