@@ -28,6 +28,7 @@ int run(int argc, char** argv)
     add_restore_command(app, ctx, exit_code);
     add_verify_command(app, ctx, exit_code);
     add_config_command(app, ctx, exit_code);
+    add_check_command(app, ctx, exit_code);
 
     // Logging is configured before any subcommand callback runs.
     app.parse_complete_callback([&] {

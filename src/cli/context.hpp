@@ -44,5 +44,6 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_restore_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_verify_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_config_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_check_command(CLI::App& app, Context& ctx, int& exit_code);
 
 } // namespace dbkeep::cli

@@ -2,6 +2,7 @@
 // own file pair that exposes only a factory (postgres.hpp, redis.hpp).
 #pragma once
 
+#include "check/finding.hpp"
 #include "stream/sink.hpp"
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace dbkeep::config {
 struct TargetConfig;
@@ -51,6 +53,10 @@ public:
 
     // Statistics of a live database in the same shape as DumpInfo::stats (for verify --restore).
     virtual Result<std::map<std::string, std::int64_t>> stats(const std::string& url, const std::string& password) = 0;
+
+    // `dbkeep check`: one finding per prerequisite (reachable, authenticated, permissions, tool versions).
+    // Never throws or fails: problems are findings.
+    virtual std::vector<check::Finding> probe() = 0;
 };
 
 // The engine named by target.engine, running its tools through runner (which must outlive the engine).

@@ -1,0 +1,97 @@
+#include "check/check.hpp"
+#include "cli/app.hpp"
+#include "cli/context.hpp"
+#include "observe/log.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+namespace dbkeep::cli {
+namespace {
+const char* mark(check::Outcome o)
+{
+    switch (o) {
+    case check::Outcome::pass: return "✓";
+    case check::Outcome::warn: return "!";
+    case check::Outcome::fail: return "✗";
+    }
+    return "?";
+}
+const char* word(check::Outcome o)
+{
+    switch (o) {
+    case check::Outcome::pass: return "pass";
+    case check::Outcome::warn: return "warn";
+    case check::Outcome::fail: return "fail";
+    }
+    return "fail";
+}
+} // namespace
+
+void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
+{
+    auto* cmd = app.add_subcommand("check", "diagnose every prerequisite; exit 0 only if nothing failed, else 3");
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto identity = std::make_shared<std::string>();
+    auto json_flag = std::make_shared<bool>(false);
+    cmd->add_option("targets", *names, "targets to check (all when none)");
+    cmd->add_option("--identity", *identity, "age identity file: check it matches a recipient");
+    cmd->add_flag("--json", *json_flag, "print JSON");
+    cmd->callback([&ctx, &exit_code, names, identity, json_flag] {
+        bool as_json = *json_flag || ctx.json;
+        struct Row {
+            std::string target;
+            check::Finding f;
+        };
+        std::vector<Row> rows;
+        const auto* cfg = ctx.config();
+        if (!cfg) {
+            // The loader already printed FILE:LINE:COL; the table repeats it as a failed probe.
+            rows.push_back({"-", check::failed("config", "the configuration does not load",
+                                               "fix the error printed above, then run `dbkeep config validate`")});
+        } else {
+            auto targets = ctx.targets(*names);
+            if (!targets) {
+                exit_code = k_exit_usage;
+                return;
+            }
+            check::CheckOptions options;
+            std::string id = *identity;
+            if (id.empty() && std::getenv("DBKEEP_IDENTITY_FILE")) {
+                id = std::getenv("DBKEEP_IDENTITY_FILE");
+            }
+            if (!id.empty()) {
+                options.identity_files.push_back(id);
+            }
+            for (const auto* t : *targets) {
+                for (auto& f : check::check_target(*cfg, *t, options)) {
+                    rows.push_back({t->name, std::move(f)});
+                }
+            }
+        }
+        bool any_fail = false;
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& r : rows) {
+            any_fail = any_fail || r.f.outcome == check::Outcome::fail;
+            std::string finding = observe::redact(r.f.finding);
+            std::string remedy = observe::redact(r.f.remedy);
+            if (as_json) {
+                out.push_back({{"target", r.target}, {"probe", r.f.probe}, {"outcome", word(r.f.outcome)},
+                               {"finding", finding}, {"remedy", remedy}});
+            } else {
+                std::printf("%-12s %-20s %s %s\n", r.target.c_str(), r.f.probe.c_str(), mark(r.f.outcome), finding.c_str());
+                if (r.f.outcome != check::Outcome::pass && !remedy.empty()) {
+                    std::printf("%-12s %-20s   → %s\n", "", "", remedy.c_str());
+                }
+            }
+        }
+        if (as_json) {
+            std::printf("%s\n", out.dump(2).c_str());
+        }
+        exit_code = any_fail ? k_exit_check : k_exit_ok;
+    });
+}
+
+} // namespace dbkeep::cli
