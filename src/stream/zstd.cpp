@@ -9,6 +9,7 @@ namespace dbkeep::stream {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int k_job_size = 2 << 20;
 
 class ZstdCompressor final : public Sink {
 public:
@@ -21,6 +22,9 @@ public:
         if (options.workers > 0) {
             // Fails harmlessly (stays single-threaded) if libzstd was built without threads.
             ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_nbWorkers, options.workers);
+            // Jobs of 2 MiB bound memory to a few jobs in flight per worker (the default, 4 windows per
+            // job, costs ~60 MiB at level 3 with 2 workers) at a negligible cost in ratio.
+            ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_jobSize, k_job_size);
         }
     }
     ~ZstdCompressor() override
