@@ -317,6 +317,7 @@ private:
         }
         PayloadPump pump(out);
         std::vector<std::uint8_t> buf(k_chunk);
+        info.details["replication_payload"] = header->starts_with("$EOF:") ? "diskless" : "disk";
         if (header->starts_with("$EOF:")) {
             // Diskless: the RDB is followed by a 40-byte random mark instead of being announced by length.
             std::string mark = header->substr(5);
