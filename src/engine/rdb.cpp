@@ -238,7 +238,7 @@ std::uint64_t crc64(std::uint64_t crc, Bytes data) noexcept
 Result<std::string> lzf_decompress(Bytes in, std::size_t out_len)
 {
     std::string out;
-    out.reserve(out_len);
+    out.reserve(std::min<std::size_t>(out_len, 1 << 20)); // the announced length is not trusted for allocation
     std::size_t i = 0;
     while (i < in.size()) {
         std::size_t ctrl = in[i++];

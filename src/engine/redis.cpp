@@ -9,6 +9,7 @@
 #include "observe/log.hpp"
 #include "runner/runner.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -142,6 +143,18 @@ void fill_info(DumpInfo& info, const rdb::Summary& s, std::uint64_t bytes)
     for (const auto& [db, keys] : s.keys_per_db) {
         info.stats["db" + std::to_string(db)] = keys;
     }
+}
+
+// An INFO field as a number; -1 when absent or not a number.
+std::int64_t info_int(const std::map<std::string, std::string>& info, const std::string& name)
+{
+    auto it = info.find(name);
+    if (it == info.end()) {
+        return -1;
+    }
+    std::int64_t v = -1;
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    return ec == std::errc() ? v : -1;
 }
 
 std::string strip_newlines(std::string line)
@@ -396,9 +409,9 @@ private:
             if ((*p)["rdb_bgsave_in_progress"] == "0") {
                 bool finished = false;
                 if (have_saves) {
-                    finished = std::stoll((*p)["rdb_saves"]) > saves_before;
+                    finished = info_int(*p, "rdb_saves") > saves_before;
                 } else {
-                    finished = std::stoll((*p)["rdb_last_save_time"]) != lastsave_before;
+                    finished = info_int(*p, "rdb_last_save_time") != lastsave_before;
                 }
                 if (finished || (*p)["rdb_last_bgsave_status"] != "ok") {
                     if ((*p)["rdb_last_bgsave_status"] != "ok") {
@@ -421,8 +434,8 @@ private:
                 return std::unexpected(before.error());
             }
             bool have_saves = before->contains("rdb_saves");
-            std::int64_t saves = have_saves ? std::stoll((*before)["rdb_saves"]) : 0;
-            std::int64_t lastsave = std::stoll((*before)["rdb_last_save_time"]);
+            std::int64_t saves = info_int(*before, "rdb_saves");
+            std::int64_t lastsave = info_int(*before, "rdb_last_save_time");
             auto r = conn.command({"BGSAVE"});
             if (!r) {
                 return std::unexpected(r.error());
@@ -514,6 +527,7 @@ private:
         std::int64_t restored = 0, expired = 0, functions = 0;
         std::vector<std::string> labels; // what each pending reply answers, for messages
         std::size_t queued = 0;
+        auto last_report = std::chrono::steady_clock::now();
         rdb::Parser* self = nullptr; // the parser below, for the file's rdb version inside its callback
 
         auto drain = [&]() -> Status {
@@ -567,6 +581,10 @@ private:
                                       "REPLACE", "ABSTTL"});
                 labels.push_back("key '" + std::string(e.key.substr(0, 200)) + "'");
                 ++restored;
+                if (auto now = std::chrono::steady_clock::now(); now - last_report >= std::chrono::seconds(10)) {
+                    last_report = now;
+                    observe::info("restoring redis keys", {{"server", ep}, {"keys", std::to_string(restored)}});
+                }
                 return maybe_drain();
             },
             [&](std::string_view code) -> Status {
