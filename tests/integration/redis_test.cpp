@@ -1,6 +1,8 @@
 // The Redis engine against real redis-server 7 instances: backup as a replica (diskless and disk-based payloads)
 // and through BGSAVE, restore with RESTORE into a fresh server, and the failures users meet first.
+#include "check/finding.hpp"
 #include "config/config.hpp"
+#include "core/cancel.hpp"
 #include "engine/rdb.hpp"
 #include "engine/redis.hpp"
 #include "runner/local.hpp"
@@ -121,6 +123,24 @@ config::TargetConfig target_for(const RedisServer& server, const std::string& mo
 struct Backup {
     Result<engine::DumpInfo> info;
     std::string data;
+    int writes = 0;
+};
+
+// Appends to a string and counts the writes: the payload must arrive in pieces, never staged whole.
+class CountingSink final : public stream::Sink {
+public:
+    explicit CountingSink(Backup& b) : m_b(b) {}
+    Status write(Bytes data) override
+    {
+        ++m_b.writes;
+        m_b.data.append(as_chars(data));
+        return {};
+    }
+    Status finish() override { return {}; }
+    void abort() noexcept override {}
+
+private:
+    Backup& m_b;
 };
 
 Backup backup(const config::TargetConfig& target)
@@ -129,8 +149,8 @@ Backup backup(const config::TargetConfig& target)
     auto eng = engine::make_redis_engine(target, *runner);
     EXPECT_TRUE(eng.has_value());
     Backup b;
-    auto sink = stream::make_string_sink(b.data);
-    b.info = (*eng)->dump(*sink);
+    CountingSink sink(b);
+    b.info = (*eng)->dump(sink);
     return b;
 }
 
@@ -206,6 +226,7 @@ TEST_F(RedisEngine, BacksUpDisklessAsAReplicaAndRestoresIdenticalData)
     EXPECT_EQ(b.info->details.at("replication_payload"), "diskless");
     EXPECT_EQ(source.cli({"HLEN", "hash:big"}), "100000");
     EXPECT_GT(b.data.size(), 3'000'000u);
+    EXPECT_GT(b.writes, 1) << "the payload must be streamed as it arrives";
     EXPECT_NE(source.cli({"INFO", "replication"}).find("connected_slaves:0"), std::string::npos)
         << "the engine must disconnect as soon as the payload ends";
 
@@ -328,4 +349,47 @@ TEST_F(RedisEngine, ReportsKeyCountsOfALiveServer)
     auto stats = (*eng)->stats(server.url(), "");
     ASSERT_TRUE(stats.has_value()) << stats.error().to_string();
     EXPECT_EQ(*stats, (std::map<std::string, std::int64_t>{{"db0", 1}, {"db3", 1}}));
+}
+
+TEST_F(RedisEngine, StopsWithACancelledErrorWhenCancellationWasRequested)
+{
+    RedisServer server;
+    server.cli({"SET", "a", "1"});
+    cancel::request();
+    auto b = backup(target_for(server));
+    cancel::reset();
+    ASSERT_FALSE(b.info.has_value());
+    EXPECT_EQ(b.info.error().kind, ErrorKind::cancelled);
+}
+
+TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
+{
+    RedisServer server;
+    server.cli({"ACL", "SETUSER", "backup", "on", ">backup-pw", "~*", "&*", "+@all", "-psync", "-sync"});
+    auto runner = runner::make_local_runner();
+    auto good = target_for(server);
+    auto eng = engine::make_redis_engine(good, *runner);
+    ASSERT_TRUE(eng.has_value());
+    auto findings = (*eng)->probe();
+    ASSERT_EQ(findings.size(), 2u);
+    EXPECT_EQ(findings[0].outcome, check::Outcome::pass) << findings[0].finding;
+    EXPECT_EQ(findings[1].outcome, check::Outcome::pass) << findings[1].finding;
+
+    auto narrow = target_for(server);
+    narrow.redis.username = "backup";
+    narrow.redis.password = Secret("backup-pw");
+    auto eng2 = engine::make_redis_engine(narrow, *runner);
+    ASSERT_TRUE(eng2.has_value());
+    findings = (*eng2)->probe();
+    ASSERT_EQ(findings.size(), 2u);
+    EXPECT_EQ(findings[1].outcome, check::Outcome::fail) << findings[1].finding;
+    EXPECT_NE(findings[1].remedy.find("+psync"), std::string::npos);
+
+    auto wrong = narrow;
+    wrong.redis.password = Secret("nope");
+    auto eng3 = engine::make_redis_engine(wrong, *runner);
+    ASSERT_TRUE(eng3.has_value());
+    findings = (*eng3)->probe();
+    ASSERT_EQ(findings.size(), 1u);
+    EXPECT_EQ(findings[0].outcome, check::Outcome::fail);
 }
