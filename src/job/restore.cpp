@@ -109,20 +109,16 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
             return wrap(st.error(), op);
         }
     } else {
-        auto runner = open_runner(target);
-        if (!runner) {
-            return wrap(runner.error(), op);
-        }
-        auto engine = engine::make_engine(target, **runner);
-        if (!engine) {
-            return wrap(engine.error(), op);
+        auto handle = open_engine(target);
+        if (!handle) {
+            return wrap(handle.error(), op);
         }
         engine::RestoreOptions opts;
         opts.to_url = request.to_url;
         opts.password = request.password;
         opts.jobs = request.jobs;
         opts.flush = request.flush;
-        if (auto st = (*engine)->restore(**src, opts); !st) {
+        if (auto st = handle->engine->restore(**src, opts); !st) {
             return wrap(st.error(), op + " from backup " + manifest->id);
         }
     }
