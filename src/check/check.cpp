@@ -68,17 +68,12 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
         out.push_back(warn("config.retention", "no retention policy: backups are kept forever",
                            "set keep: {daily: 7, weekly: 4} (or keep: {last: N}) on target '" + target.name + "'"));
     }
-    auto runner = job::open_runner(target);
-    if (!runner) {
-        out.push_back(failed("runner", runner.error().to_string(), "fix the target's runner"));
+    auto handle = job::open_engine(target);
+    if (!handle) {
+        out.push_back(failed("runner", handle.error().to_string(), "fix the target's runner and engine settings"));
     } else {
-        auto engine = engine::make_engine(target, **runner);
-        if (!engine) {
-            out.push_back(failed("engine", engine.error().to_string(), "fix the target's engine"));
-        } else {
-            auto probes = (*engine)->probe();
-            out.insert(out.end(), probes.begin(), probes.end());
-        }
+        auto probes = handle->engine->probe();
+        out.insert(out.end(), probes.begin(), probes.end());
     }
     auto storage = check_storage(config, target);
     out.insert(out.end(), storage.begin(), storage.end());

@@ -16,10 +16,19 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
     auto target = std::make_shared<std::string>();
     auto backup = std::make_shared<std::string>();
     auto identity = std::make_shared<std::string>();
+    auto restore_to = std::make_shared<std::string>();
+    auto restore_flag = std::make_shared<bool>(false);
     cmd->add_option("target", *target, "only this target");
+    cmd->add_flag("--restore", *restore_flag, "test-restore into --to and compare row/key counts with the manifest");
+    cmd->add_option("--to", *restore_to, "scratch database URL for --restore (password: DBKEEP_RESTORE_PASSWORD)");
     cmd->add_option("--backup", *backup, "only this backup id (or 'latest')");
     cmd->add_option("--identity", *identity, "age identity file (or DBKEEP_IDENTITY_FILE)");
-    cmd->callback([&ctx, &exit_code, target, backup, identity] {
+    cmd->callback([&ctx, &exit_code, target, backup, identity, restore_to, restore_flag] {
+        if (*restore_flag && (restore_to->empty() || target->empty())) {
+            exit_code = report(Error{ErrorKind::config, "verify", *target,
+                                     "--restore needs a TARGET and --to URL of a scratch database"});
+            return;
+        }
         std::vector<std::string> names;
         if (!target->empty()) {
             names.push_back(*target);
@@ -31,6 +40,12 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
         }
         job::VerifyRequest req;
         req.selector = *backup;
+        if (*restore_flag) {
+            req.restore_to = *restore_to;
+            if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
+                req.restore_password = pw;
+            }
+        }
         std::string id = *identity;
         if (id.empty() && std::getenv("DBKEEP_IDENTITY_FILE")) {
             id = std::getenv("DBKEEP_IDENTITY_FILE");

@@ -7,10 +7,17 @@ namespace dbkeep::cancel {
 namespace {
 std::atomic<int> g_signal{0};
 std::atomic<bool> g_requested{false};
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_graceful{false};
 
 extern "C" void on_signal(int sig)
 {
     g_signal.store(sig);
+    if (g_graceful.load() && !g_stop.load()) {
+        g_stop.store(true);
+        return;
+    }
+    g_stop.store(true);
     g_requested.store(true);
 }
 } // namespace
@@ -28,11 +35,19 @@ void install_signal_handlers()
 }
 
 bool requested() noexcept { return g_requested.load(); }
+bool stop_requested() noexcept { return g_stop.load(); }
+void set_graceful(bool graceful) noexcept { g_graceful.store(graceful); }
 int signal_number() noexcept { return g_signal.load(); }
-void request() noexcept { g_requested.store(true); }
+void request() noexcept
+{
+    g_stop.store(true);
+    g_requested.store(true);
+}
 void reset() noexcept
 {
     g_requested.store(false);
+    g_stop.store(false);
+    g_graceful.store(false);
     g_signal.store(0);
 }
 

@@ -15,6 +15,11 @@ int signal_number() noexcept;
 
 void request() noexcept;
 
+// Graceful mode (the daemon): the first signal only asks to stop (stop_requested()), so running work can
+// finish; a second signal, or request(), cancels. Off by default: the first signal cancels.
+void set_graceful(bool graceful) noexcept;
+bool stop_requested() noexcept;
+
 // For tests only.
 void reset() noexcept;
 

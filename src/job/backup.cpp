@@ -23,16 +23,13 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     const std::string id = catalog::make_backup_id(started, catalog::random_suffix());
     const std::string op = "back up " + target.name;
 
-    auto runner = open_runner(target);
-    if (!runner) {
-        return wrap(runner.error(), op);
+    auto handle = open_engine(target);
+    if (!handle) {
+        return wrap(handle.error(), op);
     }
-    auto engine = engine::make_engine(target, **runner);
-    if (!engine) {
-        return wrap(engine.error(), op);
-    }
+    auto& engine = *handle->engine;
     const bool encrypted = target.encryption.enabled();
-    const std::string key = catalog::object_key(target.name, id, (*engine)->format(), encrypted);
+    const std::string key = catalog::object_key(target.name, id, engine.format(), encrypted);
     observe::info("backup started", {{"target", target.name}, {"id", id}, {"storage", storage.describe()}});
 
     auto writer = storage.open_writer(key);
@@ -44,7 +41,7 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
         (*writer)->abort();
         return wrap(pipeline.error(), op);
     }
-    auto info = (*engine)->dump((*pipeline)->head());
+    auto info = engine.dump((*pipeline)->head());
     if (!info) {
         (*pipeline)->head().abort();
         return wrap(info.error(), op);
@@ -77,7 +74,7 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     m.compression_level = target.compression_level;
     m.encryption = encrypted ? "age" : "";
     m.encryption_recipients = (*pipeline)->recipients();
-    m.runner = (*runner)->describe();
+    m.runner = handle->runner->describe();
     m.dbkeep_version = DBKEEP_VERSION;
     m.stats = std::move(info->stats);
     m.details = std::move(info->details);

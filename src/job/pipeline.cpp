@@ -1,6 +1,7 @@
 #include "job/pipeline.hpp"
 
 #include "config/config.hpp"
+#include "engine/engine.hpp"
 #include "runner/local.hpp"
 #include "storage/storage.hpp"
 #include "stream/sha256.hpp"
@@ -106,6 +107,29 @@ Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& 
         return runner::make_local_runner();
     }
     return fail(ErrorKind::config, "open runner for", target.name, "runner type '" + target.runner.type + "' is not supported yet");
+}
+
+EngineHandle::EngineHandle() = default;
+EngineHandle::EngineHandle(EngineHandle&&) noexcept = default;
+EngineHandle::~EngineHandle()
+{
+    engine.reset(); // before the runner it refers to
+}
+
+Result<EngineHandle> open_engine(const config::TargetConfig& target)
+{
+    EngineHandle h;
+    auto runner = open_runner(target);
+    if (!runner) {
+        return std::unexpected(runner.error());
+    }
+    h.runner = std::move(*runner);
+    auto engine = engine::make_engine(target, *h.runner);
+    if (!engine) {
+        return std::unexpected(engine.error());
+    }
+    h.engine = std::move(*engine);
+    return h;
 }
 
 } // namespace dbkeep::job

@@ -109,20 +109,16 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
             return wrap(st.error(), op);
         }
     } else {
-        auto runner = open_runner(target);
-        if (!runner) {
-            return wrap(runner.error(), op);
-        }
-        auto engine = engine::make_engine(target, **runner);
-        if (!engine) {
-            return wrap(engine.error(), op);
+        auto handle = open_engine(target);
+        if (!handle) {
+            return wrap(handle.error(), op);
         }
         engine::RestoreOptions opts;
         opts.to_url = request.to_url;
         opts.password = request.password;
         opts.jobs = request.jobs;
         opts.flush = request.flush;
-        if (auto st = (*engine)->restore(**src, opts); !st) {
+        if (auto st = handle->engine->restore(**src, opts); !st) {
             return wrap(st.error(), op + " from backup " + manifest->id);
         }
     }
@@ -130,9 +126,62 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
     return *manifest;
 }
 
+namespace {
+
+// Restores a backup into a scratch database and compares the live statistics with the manifest's.
+std::optional<Error> test_restore(const config::TargetConfig& target, storage::Storage& storage,
+                                  const catalog::Manifest& m, const VerifyRequest& request)
+{
+    RestoreRequest rr;
+    rr.selector = m.id;
+    rr.to_url = request.restore_to;
+    rr.password = request.restore_password;
+    rr.read = request.read;
+    if (auto restored = run_restore(target, storage, rr); !restored) {
+        return restored.error();
+    }
+    auto handle = open_engine(target);
+    if (!handle) {
+        return handle.error();
+    }
+    auto live = handle->engine->stats(request.restore_to, request.restore_password);
+    if (!live) {
+        return live.error();
+    }
+    std::string diff;
+    for (const auto& [name, expected] : m.stats) {
+        auto it = live->find(name);
+        std::int64_t got = it == live->end() ? -1 : it->second;
+        if (got != expected) {
+            diff += (diff.empty() ? "" : ", ") + name + " " + std::to_string(expected) + " in the manifest, " +
+                    (got < 0 ? std::string("missing") : std::to_string(got)) + " restored";
+        }
+    }
+    for (const auto& [name, got] : *live) {
+        if (!m.stats.contains(name)) {
+            diff += (diff.empty() ? "" : ", ") + name + " restored but not in the manifest";
+        }
+    }
+    if (!diff.empty()) {
+        return Error{ErrorKind::corruption, "test-restore", "backup " + m.id, "statistics differ: " + diff};
+    }
+    observe::info("test restore matches the manifest",
+                  {{"target", target.name}, {"id", m.id}, {"compared", std::to_string(m.stats.size())}});
+    return std::nullopt;
+}
+
+} // namespace
+
 Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target, storage::Storage& storage,
                                              const VerifyRequest& request)
 {
+    if (!request.restore_to.empty()) {
+        auto m = catalog::find_backup(storage, target.name, request.selector.empty() ? "latest" : request.selector);
+        if (!m) {
+            return std::unexpected(m.error());
+        }
+        return std::vector<VerifyResult>{{*m, test_restore(target, storage, *m, request)}};
+    }
     std::vector<catalog::Manifest> selected;
     if (request.selector.empty()) {
         auto listing = catalog::list_backups(storage, target.name);

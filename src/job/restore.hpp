@@ -33,8 +33,10 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
                                       const RestoreRequest& request);
 
 struct VerifyRequest {
-    std::string selector;  // empty: every backup of the target
+    std::string selector;  // empty: every backup of the target (with restore_to: the latest)
     ReadOptions read;
+    std::string restore_to;       // non-empty: test-restore into this scratch database and compare statistics
+    std::string restore_password; // for restore_to
 };
 struct VerifyResult {
     catalog::Manifest manifest;

@@ -178,20 +178,11 @@ public:
 
     Result<std::unique_ptr<ObjectWriter>> open_writer(const std::string& key) override
     {
-        auto path = resolve(key);
-        if (!path) {
-            return std::unexpected(path.error());
+        auto t = create_temp(key);
+        if (!t) {
+            return std::unexpected(t.error());
         }
-        if (auto st = make_parent(*path); !st) {
-            return std::unexpected(st.error());
-        }
-        fs::path temp = path->string() + k_temp_marker + random_hex(8);
-        int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0) {
-            int e = errno;
-            return fail(kind_for_errno(e), "create object", key, errno_message(e) + " in " + m_options.root.string());
-        }
-        return std::make_unique<LocalWriter>(fd, temp, *path, key);
+        return std::make_unique<LocalWriter>(t->fd, t->temp, t->final_path, key);
     }
 
     Result<std::unique_ptr<stream::Source>> open_reader(const std::string& key, ByteRange range) override
@@ -299,21 +290,15 @@ public:
 
     Result<bool> create_if_absent(const std::string& key, const std::string& bytes) override
     {
-        auto path = resolve(key);
-        if (!path) {
-            return std::unexpected(path.error());
-        }
-        if (auto st = make_parent(*path); !st) {
-            return std::unexpected(st.error());
-        }
         // Write a temp file, then link() it into place: link fails with EEXIST if the key exists, so the
         // object appears atomically and complete (O_EXCL alone could expose a half-written file).
-        fs::path temp = path->string() + k_temp_marker + random_hex(8);
-        int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0) {
-            int e = errno;
-            return fail(kind_for_errno(e), "create object", key, errno_message(e));
+        auto t = create_temp(key);
+        if (!t) {
+            return std::unexpected(t.error());
         }
+        const int fd = t->fd;
+        const fs::path& temp = t->temp;
+        const auto path = &t->final_path;
         auto st = write_all(fd, as_bytes(bytes), key);
         if (st && ::fsync(fd) != 0) {
             st = fail(ErrorKind::failed, "sync object", key, errno_message(errno));
@@ -341,6 +326,30 @@ public:
     std::string describe() const override { return "local " + m_options.root.string(); }
 
 private:
+    struct TempFile {
+        int fd;
+        fs::path temp, final_path;
+    };
+
+    // A new temp file beside the object's final path (its folders created).
+    Result<TempFile> create_temp(const std::string& key) const
+    {
+        auto path = resolve(key);
+        if (!path) {
+            return std::unexpected(path.error());
+        }
+        if (auto st = make_parent(*path); !st) {
+            return std::unexpected(st.error());
+        }
+        fs::path temp = path->string() + k_temp_marker + random_hex(8);
+        int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            int e = errno;
+            return fail(kind_for_errno(e), "create object", key, errno_message(e) + " in " + m_options.root.string());
+        }
+        return TempFile{fd, temp, *path};
+    }
+
     Result<fs::path> resolve(const std::string& key) const
     {
         if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos) {

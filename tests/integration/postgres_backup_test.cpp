@@ -361,3 +361,21 @@ TEST_F(PostgresBackup, ListShowsNewestFirstWithSizeAndDuration)
     EXPECT_NE(human.out.find(j[0]["id"].get<std::string>()), std::string::npos);
     EXPECT_NE(human.out.find("KiB"), std::string::npos) << human.out;
 }
+
+TEST_F(PostgresBackup, VerifyRestoreComparesRowCountsWithTheManifest)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto ok = dbkeep({"verify", "app", "--restore", "--to", m_pg->url("scratch")});
+    ASSERT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_NE(ok.out.find(" ok"), std::string::npos);
+    EXPECT_EQ(m_pg->psql("scratch", "SELECT count(*) FROM billing.\"Invoices\""), "1234");
+
+    // A manifest whose count disagrees with what the dump holds is reported, naming the table.
+    auto mpath = backups() / files_ending(".manifest.json")[0];
+    auto m = nlohmann::json::parse(read_file(mpath));
+    m["stats"]["billing.Invoices"] = 1235;
+    write_file(mpath, m.dump(2));
+    auto bad = dbkeep({"verify", "app", "--restore", "--to", m_pg->url("scratch2")});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.out.find("billing.Invoices 1235 in the manifest, 1234 restored"), std::string::npos) << bad.out;
+}
