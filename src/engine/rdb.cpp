@@ -761,6 +761,9 @@ struct Parser::State {
                     cap_pos = pos;
                 }
                 ++summary.keys;
+                if (expire >= 0) {
+                    ++summary.keys_with_expiry;
+                }
                 ++summary.keys_per_db[db];
                 if (on_key) {
                     Entry e{.db = db, .type = type, .expire_ms = expire, .key = key, .value = as_bytes(value)};

@@ -48,6 +48,7 @@ struct Summary {
     std::map<std::string, std::string> aux; // "redis-ver" -> "7.0.15", "ctime", ...
     std::map<int, std::int64_t> keys_per_db;
     std::int64_t keys = 0;
+    std::int64_t keys_with_expiry = 0; // may be gone by the time the dump is restored
     std::int64_t functions = 0;
     bool checksum_verified = false; // false when the writer disabled checksums (trailer of zeros)
 };

@@ -136,6 +136,7 @@ void fill_info(DumpInfo& info, const rdb::Summary& s, std::uint64_t bytes)
         }
     }
     info.details["rdb_bytes"] = std::to_string(bytes);
+    info.details["keys_with_expiry"] = std::to_string(s.keys_with_expiry);
     info.details["rdb_checksum"] = s.checksum_verified ? "verified" : "disabled by the server";
     if (s.functions > 0) {
         info.details["function_libraries"] = std::to_string(s.functions);

@@ -222,6 +222,7 @@ TEST_F(RedisEngine, BacksUpDisklessAsAReplicaAndRestoresIdenticalData)
     EXPECT_EQ(b.info->details.at("rdb_version"), "10");
     EXPECT_EQ(b.info->details.at("redis_version"), b.info->server_version);
     EXPECT_EQ(b.info->details.at("rdb_checksum"), "verified");
+    EXPECT_EQ(b.info->details.at("keys_with_expiry"), "101");
     EXPECT_EQ(b.info->tool, "redis-replication");
     EXPECT_EQ(b.info->details.at("replication_payload"), "diskless");
     EXPECT_EQ(source.cli({"HLEN", "hash:big"}), "100000");

@@ -250,6 +250,7 @@ TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndSkipsIdleAndFreq)
     EXPECT_EQ(run.c.expires, (std::vector<std::int64_t>{-1, 1'800'000'000'123LL, 1'800'000'000'000LL}));
     EXPECT_EQ(run.summary.keys_per_db.at(0), 1);
     EXPECT_EQ(run.summary.keys_per_db.at(3), 2);
+    EXPECT_EQ(run.summary.keys_with_expiry, 2);
     ASSERT_EQ(run.c.functions.size(), 1u);
     EXPECT_EQ(run.c.functions[0], "#!lua name=lib\nreturn 1");
 }
