@@ -394,3 +394,18 @@ TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
     ASSERT_EQ(findings.size(), 1u);
     EXPECT_EQ(findings[0].outcome, check::Outcome::fail);
 }
+
+TEST_F(RedisEngine, BacksUpAServerThatWritesNeitherChecksumsNorCompression)
+{
+    RedisServer source(RedisOptions{.extra_args = {"--rdbchecksum", "no", "--rdbcompression", "no"}});
+    load_dataset(source, false);
+    auto b = backup(target_for(source));
+    ASSERT_TRUE(b.info.has_value()) << b.info.error().to_string();
+    EXPECT_EQ(b.info->details.at("rdb_checksum"), "disabled by the server");
+    EXPECT_EQ(b.info->stats, keyspace(source));
+
+    RedisServer target;
+    auto st = restore(target_for(source), b.data, target);
+    ASSERT_TRUE(st.has_value()) << st.error().to_string();
+    expect_same_data(source, target);
+}
