@@ -409,3 +409,17 @@ TEST_F(RedisEngine, BacksUpAServerThatWritesNeitherChecksumsNorCompression)
     ASSERT_TRUE(st.has_value()) << st.error().to_string();
     expect_same_data(source, target);
 }
+
+TEST_F(RedisEngine, BacksUpWithTheMinimalUserTheReadmeRecommends)
+{
+    RedisServer source;
+    source.cli({"SET", "a", "1"});
+    source.cli({"ACL", "SETUSER", "backup", "on", ">backup-pw", "+psync", "+replconf", "+info"});
+    auto t = target_for(source);
+    t.redis.username = "backup";
+    t.redis.password = Secret("backup-pw");
+    auto b = backup(t);
+    ASSERT_TRUE(b.info.has_value()) << b.info.error().to_string();
+    EXPECT_EQ(b.info->stats.at("db0"), 1);
+    EXPECT_FALSE(b.info->server_version.empty());
+}
