@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# dbkeep's main job on an embedded default: installs and builds, starts a throwaway PostgreSQL 15 (and
-# Redis 7 once the Redis engine is built in) on loopback ports in a temp dir, loads a small sample database,
-# backs it up to a local directory, lists the backups, restores into a new database, compares row counts,
-# and stops everything it started.
+# dbkeep's main job on an embedded default: installs and builds, starts a throwaway PostgreSQL 15 and Redis 7
+# on loopback ports in a temp dir, loads small sample data, backs both up to a local directory, lists the
+# backups, restores into a new database / a second Redis, compares row counts and Redis digests, and stops
+# everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,7 +18,7 @@ PGBIN=/usr/lib/postgresql/15/bin
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cleanup() {
   [ -f "$WORK/pg/data/postmaster.pid" ] && runuser -u postgres -- $PGBIN/pg_ctl -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
-  [ -f "$WORK/redis/pid" ] && kill "$(cat "$WORK/redis/pid")" 2>/dev/null
+  for d in redis redis2; do [ -f "$WORK/$d/pid" ] && kill "$(cat "$WORK/$d/pid")" 2>/dev/null; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -39,6 +39,18 @@ INSERT INTO orders (customer_id, total, items)
   FROM generate_series(1, 100000) g;
 SQL
 
+echo "== starting a throwaway Redis 7"
+mkdir -p "$WORK/redis" "$WORK/redis2"
+RPORT=$(free_port); RPORT2=$(free_port)
+for p in "$RPORT:$WORK/redis" "$RPORT2:$WORK/redis2"; do
+  redis-server --port "${p%%:*}" --bind 127.0.0.1 --dir "${p#*:}" --daemonize yes --pidfile "${p#*:}/pid" \
+    --logfile "${p#*:}/log" --save '' --appendonly no --repl-diskless-sync-delay 0 --enable-debug-command yes
+done
+for i in $(seq 100); do redis-cli -p "$RPORT2" ping >/dev/null 2>&1 && redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+for i in $(seq 1 5000); do echo "SET session:$i user-$((i % 300))"; done | redis-cli -p "$RPORT" >/dev/null
+redis-cli -p "$RPORT" HSET cart:1 sku-1 2 sku-7 1 >/dev/null
+redis-cli -p "$RPORT" ZADD leaderboard 10 alice 20 bob >/dev/null
+
 cat > "$WORK/dbkeep.yaml" <<YAML
 storages:
   default:
@@ -49,6 +61,10 @@ targets:
     engine: postgres
     url: postgres://postgres@127.0.0.1:$PGPORT/shop
     keep: { daily: 7 }
+  cache:
+    engine: redis
+    url: redis://127.0.0.1:$RPORT
+    keep: { last: 3 }
 YAML
 
 echo "== dbkeep backup"
@@ -58,6 +74,9 @@ echo "== dbkeep list"
 echo "== dbkeep restore shop --to postgres://.../shop_restored"
 "$DBKEEP" --config "$WORK/dbkeep.yaml" restore shop --to "postgres://postgres@127.0.0.1:$PGPORT/shop_restored"
 
+echo "== dbkeep restore cache --to redis://.../ (a second, empty Redis)"
+"$DBKEEP" --config "$WORK/dbkeep.yaml" restore cache --to "redis://127.0.0.1:$RPORT2" --flush --yes
+
 echo "== row counts: original vs restored"
 status=0
 for t in customers orders; do
@@ -66,5 +85,8 @@ for t in customers orders; do
   printf '%-10s %8s %8s %s\n' "$t" "$a" "$b" "$([ "$a" = "$b" ] && echo same || echo DIFFERENT)"
   [ "$a" = "$b" ] || status=1
 done
-[ $status -eq 0 ] && echo "demo: backup, list and restore worked; row counts match" || echo "demo: row counts differ"
+a=$(redis-cli -p "$RPORT" DEBUG DIGEST); b=$(redis-cli -p "$RPORT2" DEBUG DIGEST)
+printf '%-10s %8s %8s %s\n' "redis keys" "$(redis-cli -p "$RPORT" DBSIZE)" "$(redis-cli -p "$RPORT2" DBSIZE)" "$([ "$a" = "$b" ] && echo "same digest" || echo DIFFERENT)"
+[ "$a" = "$b" ] || status=1
+[ $status -eq 0 ] && echo "demo: backup, list and restore worked; row counts and Redis digests match" || echo "demo: restored data differs"
 exit $status

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "engine/postgres.hpp"
+#include "engine/redis.hpp"
 
 namespace dbkeep::engine {
 
@@ -9,6 +10,9 @@ Result<std::unique_ptr<Engine>> make_engine(const config::TargetConfig& target, 
 {
     if (target.engine == "postgres") {
         return make_postgres_engine(target, runner);
+    }
+    if (target.engine == "redis") {
+        return make_redis_engine(target, runner);
     }
     return fail(ErrorKind::config, "open engine for", target.name, "engine '" + target.engine + "' is not supported yet");
 }

@@ -1,0 +1,73 @@
+// Redis through the dbkeep binary: backup, list, restore into a live server and to an RDB file.
+#include "support/process.hpp"
+#include "support/redis_server.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using namespace dbkeep::test;
+
+TEST(RedisCli, BackupListAndRestoreRoundTripThroughTheBinary)
+{
+    if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
+        GTEST_SKIP() << reason;
+    }
+    RedisServer source({.extra_args = {"--requirepass", "cache-S3cret"}});
+    source.set_auth("", "cache-S3cret");
+    std::string load;
+    for (int i = 0; i < 2000; ++i) {
+        load += "SET key:" + std::to_string(i) + " value-" + std::to_string(i) + "\n";
+    }
+    load += "HSET h f1 v1 f2 v2\nRPUSH l a b c\nSADD s x y\nZADD z 1 a 2 b\nSELECT 3\nSET other db3\nEXPIRE other 5000\n";
+    source.cli({}, load);
+    TempDir dir;
+    write_file(dir / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
+                                        "\ntargets:\n  cache:\n    engine: redis\n    url: " + source.url() +
+                                        "\n    password: ${CACHE_PASSWORD}\n");
+    RunOptions o;
+    o.env["CACHE_PASSWORD"] = "cache-S3cret";
+    auto cfg = (dir / "dbkeep.yaml").string();
+    auto b = run_dbkeep({"--config", cfg, "backup", "cache"}, o);
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_EQ(b.err.find("cache-S3cret"), std::string::npos);
+
+    auto l = run_dbkeep({"--config", cfg, "list", "cache", "--json"}, o);
+    ASSERT_EQ(l.exit_code, 0) << l.err;
+    auto listed = nlohmann::json::parse(l.out);
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0]["engine"], "redis");
+    EXPECT_EQ(listed[0]["stats"]["db0"], 2004);
+    EXPECT_EQ(listed[0]["stats"]["db3"], 1);
+    EXPECT_TRUE(listed[0]["object"]["key"].get<std::string>().ends_with(".rdb.zst"));
+
+    RedisServer target;
+    target.cli({"SET", "stale", "x"});
+    auto r = run_dbkeep({"--config", cfg, "restore", "cache", "--to", target.url(), "--flush", "--yes"}, o);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(target.cli({"DEBUG", "DIGEST"}), source.cli({"DEBUG", "DIGEST"}));
+    EXPECT_EQ(target.cli({"EXISTS", "stale"}), "0");
+
+    auto rdb = dir / "dump.rdb";
+    auto out = run_dbkeep({"--config", cfg, "restore", "cache", "--output", rdb.string()}, o);
+    ASSERT_EQ(out.exit_code, 0) << out.err;
+    auto check = run({"redis-check-rdb", rdb.string()});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+TEST(RedisCli, WrongPasswordFailsWithNoManifest)
+{
+    if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
+        GTEST_SKIP() << reason;
+    }
+    RedisServer source({.extra_args = {"--requirepass", "right"}});
+    TempDir dir;
+    write_file(dir / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
+                                        "\ntargets:\n  cache:\n    engine: redis\n    url: redis://:Wr0ngPw-123@127.0.0.1:" +
+                                        std::to_string(source.port()) + "\n");
+    auto b = run_dbkeep({"--config", (dir / "dbkeep.yaml").string(), "backup"});
+    EXPECT_EQ(b.exit_code, 1);
+    EXPECT_NE(b.err.find("cache"), std::string::npos) << b.err;
+    EXPECT_EQ(b.err.find("Wr0ngPw-123"), std::string::npos) << b.err;
+    EXPECT_TRUE(list_files(dir / "backups").empty());
+}
