@@ -2,6 +2,7 @@
 
 #include "catalog/naming.hpp"
 #include "config/url.hpp"
+#include "schedule/cron.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -462,9 +463,21 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     t.storage = s.str_or("storage", "");
     if (auto sched = s.str("schedule")) {
         t.schedule = *sched;
-        t.schedule_mark = mark_of(s.node("schedule"));
+        const YAML::Node sn = s.node("schedule");
+        t.schedule_mark = mark_of(sn);
+        auto parsed = schedule::parse_cron(*sched);
+        if (!parsed) {
+            // Point at the offending part: the value's column plus the offset inside the expression (plus the
+            // opening quote of a quoted value).
+            Mark m = t.schedule_mark;
+            m.column += parsed.error().column + (sn.Tag() == "!" ? 1 : 0);
+            throw LoadError{m, "schedule of target '" + name + "': " + parsed.error().message};
+        }
     }
     t.timezone = s.str_or("timezone", "UTC");
+    if (schedule::find_zone(t.timezone) == nullptr) {
+        error_at(s.node("timezone"), "unknown time zone '" + t.timezone + "' (an IANA name such as Europe/Berlin or UTC)");
+    }
     if (s.has("keep")) {
         t.keep = load_keep(s.node("keep"), name);
     }

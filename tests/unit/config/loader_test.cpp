@@ -186,6 +186,9 @@ TEST_F(Loader, EveryMistakeNamesLineAndColumn)
     expect_error("storages:\n  x: {type: local, path: /x}\n  y: {type: local, path: /y}\ntargets:\n  a:\n    engine: postgres\n",
                  6, 5, "needs 'storage'");
     expect_error("targets:\n  a:\n    engine: postgres\ndaemon:\n  max_concurrent: 0\n", 5, 19, "between 1 and 64");
+    expect_error("targets:\n  a:\n    engine: postgres\n    schedule: \"0 25 * * *\"\n", 4, 18, "hour value out of range");
+    expect_error("targets:\n  a:\n    engine: postgres\n    schedule: 0 0 * *\n", 4, 15, "expected 5 fields");
+    expect_error("targets:\n  a:\n    engine: postgres\n    timezone: Europe/Bonn\n", 4, 15, "unknown time zone 'Europe/Bonn'");
 }
 
 TEST_F(Loader, DefaultStorageRules)
