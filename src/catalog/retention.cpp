@@ -1,0 +1,168 @@
+#include "catalog/retention.hpp"
+
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <date/iso_week.h>
+#include <date/tz.h>
+#include <optional>
+
+namespace dbkeep::catalog {
+namespace {
+
+using namespace std::chrono;
+
+struct Rule {
+    const char* name;
+    std::optional<int> count;
+    std::string (*bucket)(const date::local_seconds&);
+};
+
+std::string fmt(const char* pattern, int a, int b = 0, int c = 0, int d = 0)
+{
+    char buf[48];
+    std::snprintf(buf, sizeof buf, pattern, a, b, c, d);
+    return buf;
+}
+
+std::string hour_bucket(const date::local_seconds& t)
+{
+    auto day = date::floor<date::days>(t);
+    date::year_month_day ymd{day};
+    auto h = date::floor<hours>(t - day).count();
+    return fmt("%04d-%02d-%02dT%02d", int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())), int(h));
+}
+std::string day_bucket(const date::local_seconds& t)
+{
+    date::year_month_day ymd{date::floor<date::days>(t)};
+    return fmt("%04d-%02d-%02d", int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())));
+}
+std::string week_bucket(const date::local_seconds& t)
+{
+    iso_week::year_weeknum_weekday w{date::floor<date::days>(t)};
+    return fmt("%04d-W%02d", int(w.year()), int(unsigned(w.weeknum())));
+}
+std::string month_bucket(const date::local_seconds& t)
+{
+    date::year_month_day ymd{date::floor<date::days>(t)};
+    return fmt("%04d-%02d", int(ymd.year()), int(unsigned(ymd.month())));
+}
+std::string year_bucket(const date::local_seconds& t)
+{
+    date::year_month_day ymd{date::floor<date::days>(t)};
+    return fmt("%04d", int(ymd.year()));
+}
+
+// newest - span, with years and months as calendar arithmetic (clamped to the month's last day).
+system_clock::time_point subtract(system_clock::time_point newest, const WithinSpan& w)
+{
+    auto secs = date::floor<seconds>(newest);
+    auto day = date::floor<date::days>(secs);
+    auto tod = secs - day;
+    date::year_month_day ymd{day};
+    auto ym = date::year_month{ymd.year(), ymd.month()} - date::years{w.years} - date::months{w.months};
+    auto last = date::year_month_day_last{ym.year(), date::month_day_last{ym.month()}}.day();
+    date::year_month_day shifted{ym.year(), ym.month(), std::min(ymd.day(), last)};
+    auto t = date::sys_days{shifted} + tod;
+    return t - date::days{w.weeks * 7 + w.days} - hours{w.hours};
+}
+
+} // namespace
+
+Result<WithinSpan> parse_within(const std::string& text)
+{
+    WithinSpan w;
+    if (text.empty()) {
+        return fail(ErrorKind::config, "parse within", text, "empty duration");
+    }
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t start = i;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+            ++i;
+        }
+        if (i == start || i == text.size() || i - start > 6) {
+            return fail(ErrorKind::config, "parse within", text,
+                        "expected numbers with units y, m, w, d or h, e.g. 30d, 2w, 1y6m, 12h");
+        }
+        int n = std::stoi(text.substr(start, i - start));
+        switch (text[i]) {
+        case 'y': w.years += n; break;
+        case 'm': w.months += n; break;
+        case 'w': w.weeks += n; break;
+        case 'd': w.days += n; break;
+        case 'h': w.hours += n; break;
+        default:
+            return fail(ErrorKind::config, "parse within", text,
+                        std::string("unknown unit '") + text[i] + "' (use y, m, w, d or h)");
+        }
+        ++i;
+    }
+    return w;
+}
+
+Result<std::vector<RetentionDecision>> apply_retention(std::vector<RetentionInput> backups,
+                                                       const config::RetentionConfig& policy,
+                                                       const date::time_zone* zone)
+{
+    std::sort(backups.begin(), backups.end(), [](const auto& a, const auto& b) {
+        return a.time != b.time ? a.time > b.time : a.id > b.id;
+    });
+    std::vector<RetentionDecision> out;
+    out.reserve(backups.size());
+    for (const auto& b : backups) {
+        out.push_back({b.id, false, {}});
+    }
+    if (backups.empty()) {
+        return out;
+    }
+    std::optional<system_clock::time_point> within_limit;
+    if (!policy.within.empty()) {
+        auto span = parse_within(policy.within);
+        if (!span) {
+            return std::unexpected(span.error());
+        }
+        within_limit = subtract(backups.front().time, *span);
+    }
+    Rule rules[] = {{"hourly", policy.hourly, hour_bucket},
+                    {"daily", policy.daily, day_bucket},
+                    {"weekly", policy.weekly, week_bucket},
+                    {"monthly", policy.monthly, month_bucket},
+                    {"yearly", policy.yearly, year_bucket}};
+    std::string last_bucket[5];
+    int remaining[5];
+    for (int r = 0; r < 5; ++r) {
+        remaining[r] = rules[r].count.value_or(0);
+    }
+    int last_remaining = policy.last.value_or(0);
+    for (std::size_t i = 0; i < backups.size(); ++i) {
+        auto& d = out[i];
+        if (i == 0) {
+            d.reasons.push_back("newest");
+        }
+        if (last_remaining > 0) {
+            --last_remaining;
+            d.reasons.push_back("last");
+        }
+        auto local = zone->to_local(date::floor<seconds>(backups[i].time));
+        for (int r = 0; r < 5; ++r) {
+            if (remaining[r] <= 0) {
+                continue;
+            }
+            auto bucket = rules[r].bucket(local);
+            if (bucket != last_bucket[r]) {
+                last_bucket[r] = bucket;
+                --remaining[r];
+                d.reasons.push_back(std::string(rules[r].name) + " " + bucket);
+            }
+        }
+        if (within_limit && backups[i].time >= *within_limit) {
+            d.reasons.push_back("within " + policy.within);
+        }
+        d.keep = !d.reasons.empty();
+    }
+    return out;
+}
+
+} // namespace dbkeep::catalog
