@@ -1,0 +1,146 @@
+#include "catalog/lease.hpp"
+#include "catalog/naming.hpp"
+#include "storage/local.hpp"
+#include "support/temp_dir.hpp"
+
+#include <atomic>
+#include <gtest/gtest.h>
+#include <thread>
+#include <vector>
+
+using namespace dbkeep;
+using namespace dbkeep::catalog;
+using namespace std::chrono_literals;
+
+namespace {
+struct Fixture {
+    test::TempDir dir{"dbkeep-lease"};
+    std::unique_ptr<storage::Storage> storage = storage::make_local_storage({.root = dir.path()});
+};
+auto now() { return std::chrono::system_clock::now(); }
+} // namespace
+
+TEST(Lease, FirstRunnerAcquiresSecondFindsItBusy)
+{
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(a) << a.error().to_string();
+    EXPECT_EQ(a->outcome, LeaseOutcome::acquired);
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->outcome, LeaseOutcome::busy);
+    EXPECT_EQ(b->other.owner, a->mine.owner);
+    EXPECT_EQ(b->other.pid, a->mine.pid);
+    EXPECT_FALSE(b->other.host.empty());
+    // Another target is independent.
+    EXPECT_EQ(acquire_lease(*f.storage, "cache", 60s, now())->outcome, LeaseOutcome::acquired);
+}
+
+TEST(Lease, ExpiredLeaseIsTakenOver)
+{
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 1s, now() - 10s);
+    ASSERT_EQ(a->outcome, LeaseOutcome::acquired);
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
+    EXPECT_EQ(b->other.owner, a->mine.owner);
+    // The old holder can no longer renew or release it.
+    EXPECT_FALSE(renew_lease(*f.storage, "orders", a->mine, 60s, now()));
+    ASSERT_TRUE(release_lease(*f.storage, "orders", a->mine));
+    EXPECT_EQ(acquire_lease(*f.storage, "orders", 60s, now())->outcome, LeaseOutcome::busy);
+    // A runner that read the expired lease late cannot take it over again.
+    auto late = acquire_lease(*f.storage, "orders", 60s, now() + 2h);
+    ASSERT_TRUE(late);
+    EXPECT_EQ(late->outcome, LeaseOutcome::took_over) << "only once b's own lease expired";
+    EXPECT_NE(late->other.owner, a->mine.owner);
+}
+
+TEST(Lease, ReleaseAfterTakeoverLeavesNothingBehind)
+{
+    Fixture f;
+    ASSERT_EQ(acquire_lease(*f.storage, "orders", 1s, now() - 1h)->outcome, LeaseOutcome::acquired);
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_EQ(b->outcome, LeaseOutcome::took_over);
+    ASSERT_TRUE(release_lease(*f.storage, "orders", b->mine));
+    EXPECT_TRUE(test::list_files(f.dir.path()).empty()) << test::list_files(f.dir.path()).front();
+}
+
+TEST(Lease, UnreadableLeaseCountsAsExpired)
+{
+    Fixture f;
+    test::write_file(f.dir.path() / "orders", "");
+    std::filesystem::remove(f.dir.path() / "orders");
+    std::filesystem::create_directories(f.dir.path() / "orders");
+    test::write_file(f.dir.path() / "orders" / "lease.json", "{garbage");
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
+}
+
+TEST(Lease, OfManyRunnersRacingExactlyOneWins)
+{
+    for (int round = 0; round < 20; ++round) {
+        Fixture f;
+        std::atomic<int> winners{0};
+        std::atomic<bool> go{false};
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 6; ++i) {
+            threads.emplace_back([&] {
+                while (!go.load()) {
+                }
+                auto a = acquire_lease(*f.storage, "orders", 60s, now());
+                if (a && a->outcome != LeaseOutcome::busy) {
+                    ++winners;
+                }
+            });
+        }
+        go = true;
+        for (auto& t : threads) {
+            t.join();
+        }
+        EXPECT_EQ(winners.load(), 1) << "round " << round;
+    }
+}
+
+TEST(Lease, RacingTakeoversOfAnExpiredLeaseHaveOneWinner)
+{
+    for (int round = 0; round < 20; ++round) {
+        Fixture f;
+        ASSERT_EQ(acquire_lease(*f.storage, "orders", 1s, now() - 1h)->outcome, LeaseOutcome::acquired);
+        std::atomic<int> winners{0};
+        std::atomic<bool> go{false};
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 4; ++i) {
+            threads.emplace_back([&] {
+                while (!go.load()) {
+                }
+                auto a = acquire_lease(*f.storage, "orders", 60s, now());
+                if (a && a->outcome != LeaseOutcome::busy) {
+                    ++winners;
+                }
+            });
+        }
+        go = true;
+        for (auto& t : threads) {
+            t.join();
+        }
+        EXPECT_EQ(winners.load(), 1) << "round " << round;
+    }
+}
+
+TEST(Lease, HeldLeaseRenewsWhileHeldAndReleasesAtTheEnd)
+{
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 1s, now());
+    ASSERT_EQ(a->outcome, LeaseOutcome::acquired);
+    {
+        HeldLease held(*f.storage, "orders", a->mine, 1s);
+        std::this_thread::sleep_for(1500ms); // longer than the ttl: only renewal keeps it alive
+        auto b = acquire_lease(*f.storage, "orders", 60s, now());
+        ASSERT_TRUE(b);
+        EXPECT_EQ(b->outcome, LeaseOutcome::busy);
+        EXPECT_GT(b->other.expires, now());
+    }
+    EXPECT_FALSE(std::filesystem::exists(f.dir.path() / "orders" / "lease.json"));
+}
