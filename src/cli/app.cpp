@@ -29,6 +29,9 @@ int run(int argc, char** argv)
     add_verify_command(app, ctx, exit_code);
     add_config_command(app, ctx, exit_code);
     add_check_command(app, ctx, exit_code);
+    add_run_command(app, ctx, exit_code);
+    add_prune_command(app, ctx, exit_code);
+    add_daemon_command(app, ctx, exit_code);
 
     // Logging is configured before any subcommand callback runs.
     app.parse_complete_callback([&] {

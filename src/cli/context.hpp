@@ -45,5 +45,8 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_verify_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_config_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_check_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_run_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_prune_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code);
 
 } // namespace dbkeep::cli

@@ -501,7 +501,8 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
     if (root.IsNull()) {
         error_at(root, "the file is empty: it needs a 'targets:' mapping");
     }
-    Section s(root, "the configuration", {"storages", "targets", "daemon"});
+    Section s(root, "the configuration", {"storages", "targets", "daemon", "lease_ttl"});
+    cfg.lease_ttl_seconds = static_cast<int>(s.integer("lease_ttl", 5, 86400).value_or(600));
     if (s.has("storages") && !s.node("storages").IsNull()) {
         const YAML::Node storages = s.node("storages");
         if (!storages.IsMap()) {

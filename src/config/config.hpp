@@ -134,6 +134,7 @@ struct Config {
     std::map<std::string, StorageConfig> storages;
     std::map<std::string, TargetConfig> targets;
     DaemonConfig daemon;
+    int lease_ttl_seconds = 600; // a lease not renewed for this long is taken over
 
     const StorageConfig& storage_for(const TargetConfig& target) const { return storages.at(target.storage); }
 };

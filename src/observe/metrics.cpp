@@ -38,6 +38,12 @@ void Metrics::failed(const std::string& target)
     ++t.failures_total;
 }
 
+void Metrics::idle(const std::string& target)
+{
+    std::lock_guard lock(m_mutex);
+    m_targets[target].running = false;
+}
+
 void Metrics::seed_last_success(const std::string& target, double unix_seconds, std::uint64_t bytes)
 {
     std::lock_guard lock(m_mutex);

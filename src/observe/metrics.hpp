@@ -27,6 +27,8 @@ public:
     void started(const std::string& target);
     void succeeded(const std::string& target, double finished_unix, double duration_seconds, std::uint64_t bytes);
     void failed(const std::string& target);
+    // Not running any more, without an outcome (another runner held the lease).
+    void idle(const std::string& target);
     // Seeds last_success from storage at start-up so the gauge is right before the first run.
     void seed_last_success(const std::string& target, double unix_seconds, std::uint64_t bytes);
     TargetMetrics get(const std::string& target) const;

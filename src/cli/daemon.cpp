@@ -1,0 +1,119 @@
+#include "catalog/catalog.hpp"
+#include "catalog/naming.hpp"
+#include "cli/app.hpp"
+#include "cli/context.hpp"
+#include "core/cancel.hpp"
+#include "job/scheduled.hpp"
+#include "observe/log.hpp"
+#include "observe/metrics.hpp"
+#include "schedule/cron.hpp"
+#include "schedule/daemon.hpp"
+#include "storage/storage.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace dbkeep::cli {
+
+void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
+{
+    auto* cmd = app.add_subcommand("daemon", "run every target's schedule in-process; /metrics and /healthz on --listen");
+    auto listen = std::make_shared<std::string>();
+    cmd->add_option("--listen", *listen, "HOST:PORT for /metrics and /healthz (default: daemon.listen)");
+    cmd->callback([&ctx, &exit_code, listen] {
+        const auto* cfg = ctx.config();
+        if (!cfg) {
+            exit_code = k_exit_usage;
+            return;
+        }
+        cancel::set_graceful(true);
+        observe::Metrics metrics;
+        std::unique_ptr<observe::HttpListener> listener;
+        std::string where = listen->empty() ? cfg->daemon.listen : *listen;
+        if (!where.empty()) {
+            auto l = observe::listen_http(where, metrics);
+            if (!l) {
+                exit_code = report(l.error());
+                return;
+            }
+            listener = std::move(*l);
+            observe::info("serving /metrics and /healthz", {{"listen", where}, {"port", std::to_string(listener->port())}});
+        }
+        std::vector<schedule::ScheduledTarget> targets;
+        std::map<std::string, std::pair<schedule::CronSchedule, const date::time_zone*>> schedules;
+        for (const auto& [name, t] : cfg->targets) {
+            if (t.schedule.empty()) {
+                observe::info("no schedule: not run by the daemon", {{"target", name}});
+                continue;
+            }
+            schedules[name] = {*schedule::parse_cron(t.schedule), schedule::find_zone(t.timezone)};
+            const auto* s = &schedules[name];
+            targets.push_back({name,
+                               [s](schedule::TimePoint after) {
+                                   return schedule::next_fire(s->first, s->second, after)
+                                       .value_or(after + std::chrono::hours(24 * 365 * 100));
+                               },
+                               [s](std::optional<schedule::TimePoint> last, schedule::TimePoint now) {
+                                   return schedule::due(s->first, s->second, last, now);
+                               }});
+        }
+        if (targets.empty()) {
+            exit_code = report(Error{ErrorKind::config, "start daemon", "", "no target has a schedule"});
+            return;
+        }
+        schedule::DaemonOptions options;
+        options.max_concurrent = cfg->daemon.max_concurrent;
+        options.jitter = std::chrono::seconds(cfg->daemon.jitter_seconds);
+        options.shutdown_grace = std::chrono::seconds(cfg->daemon.shutdown_grace_seconds);
+        options.last_success = [&](const std::string& name) -> Result<std::optional<schedule::TimePoint>> {
+            const auto& t = cfg->targets.at(name);
+            auto storage = ctx.storage_for(t);
+            if (!storage) {
+                return std::unexpected(storage.error());
+            }
+            auto listing = catalog::list_backups(**storage, name);
+            if (!listing) {
+                return std::unexpected(listing.error());
+            }
+            if (listing->backups.empty()) {
+                return std::optional<schedule::TimePoint>{};
+            }
+            const auto& m = listing->backups.front();
+            metrics.seed_last_success(name, static_cast<double>(m.finished_unix_ms) / 1000.0, m.stored_bytes);
+            return catalog::backup_time(m.id);
+        };
+        options.backup = [&](const std::string& name) -> Status {
+            const auto& t = cfg->targets.at(name);
+            metrics.started(name);
+            auto storage = ctx.storage_for(t);
+            if (!storage) {
+                metrics.failed(name);
+                return std::unexpected(storage.error());
+            }
+            auto r = job::backup_with_lease(*cfg, t, **storage, {});
+            if (!r) {
+                metrics.failed(name);
+                return std::unexpected(r.error());
+            }
+            if (!r->manifest) {
+                observe::info("skipped: another runner holds the lease", {{"target", name}, {"detail", r->skipped}});
+                metrics.idle(name);
+                return {};
+            }
+            const auto& m = *r->manifest;
+            metrics.succeeded(name, static_cast<double>(m.finished_unix_ms) / 1000.0,
+                              static_cast<double>(m.finished_unix_ms - m.started_unix_ms) / 1000.0, m.stored_bytes);
+            return {};
+        };
+        for (const auto& t : targets) {
+            metrics.seed_last_success(t.name, 0, 0);
+        }
+        observe::info("daemon started", {{"targets", std::to_string(targets.size())}});
+        auto st = schedule::run_daemon(targets, options);
+        observe::info("daemon stopped");
+        if (!st) {
+            exit_code = report(st.error());
+        }
+    });
+}
+
+} // namespace dbkeep::cli

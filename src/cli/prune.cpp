@@ -1,0 +1,58 @@
+#include "cli/app.hpp"
+#include "cli/context.hpp"
+#include "job/scheduled.hpp"
+#include "storage/storage.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+namespace dbkeep::cli {
+
+void add_prune_command(CLI::App& app, Context& ctx, int& exit_code)
+{
+    auto* cmd = app.add_subcommand("prune", "apply retention: prints keep/remove and the reason for each backup");
+    auto target = std::make_shared<std::string>();
+    auto dry_run = std::make_shared<bool>(false);
+    cmd->add_option("target", *target, "only this target");
+    cmd->add_flag("--dry-run", *dry_run, "print what would be removed, remove nothing");
+    cmd->callback([&ctx, &exit_code, target, dry_run] {
+        std::vector<std::string> names;
+        if (!target->empty()) {
+            names.push_back(*target);
+        }
+        auto targets = ctx.targets(names);
+        if (!targets) {
+            exit_code = k_exit_usage;
+            return;
+        }
+        for (const auto* t : *targets) {
+            auto storage = ctx.storage_for(*t);
+            if (!storage) {
+                exit_code = report(storage.error());
+                continue;
+            }
+            auto r = job::run_prune(*t, **storage, *dry_run, std::chrono::system_clock::now());
+            if (!r) {
+                exit_code = report(r.error());
+                continue;
+            }
+            if (!r->skipped.empty()) {
+                std::printf("%s: %s\n", t->name.c_str(), r->skipped.c_str());
+            }
+            for (const auto& d : r->decisions) {
+                std::string reasons;
+                for (const auto& why : d.reasons) {
+                    reasons += (reasons.empty() ? "" : ", ") + why;
+                }
+                std::printf("%-12s %-24s %-6s %s\n", t->name.c_str(), d.id.c_str(),
+                            d.keep ? "keep" : (*dry_run ? "would remove" : "remove"), reasons.c_str());
+            }
+            for (const auto& o : r->removed_orphans) {
+                std::printf("%-12s %-24s %s (no manifest: a failed run's leftover)\n", t->name.c_str(), o.c_str(),
+                            *dry_run ? "would remove" : "removed");
+            }
+        }
+    });
+}
+
+} // namespace dbkeep::cli

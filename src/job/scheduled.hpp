@@ -1,0 +1,53 @@
+// Backups under a lease, retention, and the "is it due?" question answered from storage alone (containers
+// are ephemeral: no local state).
+#pragma once
+
+#include "catalog/manifest.hpp"
+#include "catalog/retention.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dbkeep::config {
+struct Config;
+struct TargetConfig;
+} // namespace dbkeep::config
+namespace dbkeep::storage {
+class Storage;
+}
+
+namespace dbkeep::job {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct LeasedBackupOptions {
+    bool wait = false; // wait for a live lease to be released (backup --wait) instead of skipping
+    bool prune = true; // apply retention after a successful backup
+};
+
+struct LeasedBackupResult {
+    std::optional<catalog::Manifest> manifest; // empty when skipped
+    std::string skipped;                        // why nothing ran: "running on host h pid p until t"
+};
+
+// Takes the target's lease (renewed while the backup runs), backs up, applies retention, releases.
+Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const config::TargetConfig& target,
+                                             storage::Storage& storage, const LeasedBackupOptions& options);
+
+struct PruneReport {
+    std::vector<catalog::RetentionDecision> decisions; // newest first
+    std::vector<std::string> removed_orphans;          // objects of failed runs (no manifest), older than a day
+    std::string skipped;                               // non-empty: nothing applied, and why
+};
+
+// Applies the target's retention. Removes nothing when the listing failed or a manifest was unreadable;
+// removes a backup's manifest before its object so that a half-removed backup never looks complete.
+Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage, bool dry_run,
+                              TimePoint now);
+
+// The start time of the newest successful backup, from the manifests in storage.
+Result<std::optional<TimePoint>> last_success(const config::TargetConfig& target, storage::Storage& storage);
+
+} // namespace dbkeep::job
