@@ -2,6 +2,8 @@
 
 #include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
+#include "check/freshness.hpp"
+#include "job/scheduled.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "job/pipeline.hpp"
@@ -61,9 +63,9 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
 std::vector<Finding> check_target(const config::Config& config, const config::TargetConfig& target,
                                   const CheckOptions& options)
 {
-    (void)options;
     std::vector<Finding> out;
     out.push_back(pass("config", "loaded; storage '" + target.storage + "' (" + config.storage_for(target).type + ")"));
+    out.push_back(evaluate_schedule(target.schedule, target.timezone, options.now));
     if (target.keep.empty()) {
         out.push_back(warn("config.retention", "no retention policy: backups are kept forever",
                            "set keep: {daily: 7, weekly: 4} (or keep: {last: N}) on target '" + target.name + "'"));
@@ -77,6 +79,14 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
     }
     auto storage = check_storage(config, target);
     out.insert(out.end(), storage.begin(), storage.end());
+    if (auto opened = storage::open_storage(config.storage_for(target))) {
+        auto last = job::last_success(target, **opened);
+        if (!last) {
+            out.push_back(failed("freshness", "cannot list backups: " + last.error().message, "see the storage probes"));
+        } else {
+            out.push_back(evaluate_freshness(target.schedule, target.timezone, *last, options.now));
+        }
+    }
     return out;
 }
 

@@ -1,0 +1,24 @@
+// Pure evaluations behind two `check` probes: the schedule (next runs) and freshness (the dead-man's-switch
+// view: a scheduled instant passed well ago with no successful backup since).
+#pragma once
+
+#include "check/finding.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace dbkeep::check {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Parses the schedule and lists its next three runs in the target's time zone.
+Finding evaluate_schedule(const std::string& schedule, const std::string& timezone, TimePoint now);
+
+// fail when a scheduled instant older than `grace` passed with no successful backup since; warn when there
+// has never been a backup; pass otherwise.
+Finding evaluate_freshness(const std::string& schedule, const std::string& timezone,
+                           std::optional<TimePoint> last_success, TimePoint now,
+                           std::chrono::seconds grace = std::chrono::hours(1));
+
+} // namespace dbkeep::check
