@@ -32,6 +32,7 @@ int run(int argc, char** argv)
     add_run_command(app, ctx, exit_code);
     add_prune_command(app, ctx, exit_code);
     add_daemon_command(app, ctx, exit_code);
+    add_keygen_command(app, ctx, exit_code);
 
     // Logging is configured before any subcommand callback runs.
     app.parse_complete_callback([&] {

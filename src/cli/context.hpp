@@ -48,5 +48,6 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_run_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_prune_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_keygen_command(CLI::App& app, Context& ctx, int& exit_code);
 
 } // namespace dbkeep::cli

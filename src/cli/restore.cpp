@@ -67,6 +67,7 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!identity.empty()) {
             req.read.identity_files.push_back(identity);
         }
+        req.read.passphrase = t.encryption.passphrase.reveal();
         auto m = job::run_restore(t, **storage, req);
         if (!m) {
             exit_code = report(m.error());

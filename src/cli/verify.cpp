@@ -55,6 +55,7 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
         }
         int bad = 0;
         for (const auto* t : *targets) {
+            req.read.passphrase = t->encryption.passphrase.reveal();
             auto storage = ctx.storage_for(*t);
             if (!storage) {
                 exit_code = report(storage.error());

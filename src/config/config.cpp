@@ -337,6 +337,9 @@ EncryptionConfig load_encryption(const YAML::Node& node, const std::string& targ
         e.recipients_file = resolve_path(base, *f).string();
     }
     e.passphrase = Secret(s.str_or("passphrase", ""));
+    if (!e.passphrase.empty() && (!e.recipients.empty() || !e.recipients_file.empty())) {
+        error_at(s.node("passphrase"), "an age file is encrypted either to recipients or with a passphrase, not both");
+    }
     if (!e.enabled()) {
         error_at(node, "encryption of target '" + target + "' needs 'recipients', 'recipients_file' or 'passphrase'");
     }

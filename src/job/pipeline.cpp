@@ -4,32 +4,51 @@
 #include "engine/engine.hpp"
 #include "runner/local.hpp"
 #include "storage/storage.hpp"
+#include "stream/age.hpp"
 #include "stream/sha256.hpp"
 #include "stream/zstd.hpp"
+
+#include <optional>
 
 namespace dbkeep::job {
 namespace {
 
+// counter -> zstd -> [age] -> sha256 -> object
 class StandardWritePipeline final : public WritePipeline {
 public:
-    StandardWritePipeline(stream::Sink& object, const config::TargetConfig& target)
-        : m_hash(object),
-          m_zstd(stream::make_zstd_compressor(m_hash, {.level = target.compression_level,
-                                                        .workers = target.compression_workers,
-                                                        .adaptive = true})),
-          m_count(*m_zstd)
+    explicit StandardWritePipeline(stream::Sink& object) : m_hash(object) {}
+
+    // Assembles the stages above the hash; recipients empty and no passphrase: no encryption.
+    Status build(const config::TargetConfig& target, const stream::AgeRecipients* recipients)
     {
+        stream::Sink* below_zstd = &m_hash;
+        if (recipients != nullptr) {
+            auto age = stream::make_age_encryptor(m_hash, *recipients);
+            if (!age) {
+                return std::unexpected(age.error());
+            }
+            m_age = std::move(*age);
+            m_recipients = recipients->x25519;
+            below_zstd = m_age.get();
+        }
+        m_zstd = stream::make_zstd_compressor(*below_zstd, {.level = target.compression_level,
+                                                            .workers = target.compression_workers,
+                                                            .adaptive = true});
+        m_count = std::make_unique<stream::CountingSink>(*m_zstd);
+        return {};
     }
-    stream::Sink& head() override { return m_count; }
-    std::uint64_t raw_bytes() const override { return m_count.bytes(); }
+    stream::Sink& head() override { return *m_count; }
+    std::uint64_t raw_bytes() const override { return m_count->bytes(); }
     std::uint64_t stored_bytes() const override { return m_hash.bytes(); }
     std::string sha256() const override { return m_hash.hex_digest(); }
-    std::vector<std::string> recipients() const override { return {}; }
+    std::vector<std::string> recipients() const override { return m_recipients; }
 
 private:
     stream::HashingSink m_hash;
+    std::vector<std::string> m_recipients;
+    std::unique_ptr<stream::Sink> m_age;
     std::unique_ptr<stream::Sink> m_zstd;
-    stream::CountingSink m_count;
+    std::unique_ptr<stream::CountingSink> m_count;
 };
 
 // Checks size and SHA-256 of the stored object against the manifest when the stream ends.
@@ -64,16 +83,22 @@ private:
     catalog::Manifest m_manifest;
 };
 
+// object -> verify (size, sha256) -> [age] -> zstd
 class BackupSource final : public stream::Source {
 public:
-    explicit BackupSource(std::unique_ptr<stream::Source> verified)
-        : m_verified(std::move(verified)), m_zstd(stream::make_zstd_decompressor(*m_verified))
+    BackupSource(std::unique_ptr<stream::Source> verified, std::optional<stream::AgeIdentities> identities)
+        : m_verified(std::move(verified))
     {
+        if (identities) {
+            m_age = stream::make_age_decryptor(*m_verified, std::move(*identities));
+        }
+        m_zstd = stream::make_zstd_decompressor(m_age ? *m_age : *m_verified);
     }
     Result<std::size_t> read(MutableBytes out) override { return m_zstd->read(out); }
 
 private:
     std::unique_ptr<stream::Source> m_verified;
+    std::unique_ptr<stream::Source> m_age;
     std::unique_ptr<stream::Source> m_zstd;
 };
 
@@ -81,24 +106,56 @@ private:
 
 Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object, const config::TargetConfig& target)
 {
-    if (target.encryption.enabled()) {
-        return fail(ErrorKind::config, "set up encryption for", target.name, "encryption is not available in this build");
+    auto pipeline = std::make_unique<StandardWritePipeline>(object);
+    if (!target.encryption.enabled()) {
+        if (auto st = pipeline->build(target, nullptr); !st) {
+            return std::unexpected(st.error());
+        }
+        return pipeline;
     }
-    return std::make_unique<StandardWritePipeline>(object, target);
+    stream::AgeRecipients recipients;
+    recipients.x25519 = target.encryption.recipients;
+    if (!target.encryption.recipients_file.empty()) {
+        auto more = stream::read_recipients_file(target.encryption.recipients_file);
+        if (!more) {
+            return std::unexpected(more.error());
+        }
+        recipients.x25519.insert(recipients.x25519.end(), more->begin(), more->end());
+    }
+    recipients.passphrase = target.encryption.passphrase;
+    if (auto st = pipeline->build(target, &recipients); !st) {
+        return wrap(st.error(), "set up encryption for " + target.name);
+    }
+    return pipeline;
 }
 
 Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
-                                                    const ReadOptions&)
+                                                    const ReadOptions& options)
 {
-    if (!manifest.encryption.empty()) {
-        return fail(ErrorKind::config, "read backup", manifest.id, "encrypted backups are not supported in this build");
+    std::optional<stream::AgeIdentities> identities;
+    if (manifest.encryption == "age") {
+        identities.emplace();
+        for (const auto& file : options.identity_files) {
+            auto ids = stream::read_identity_file(file);
+            if (!ids) {
+                return std::unexpected(ids.error());
+            }
+            identities->x25519.insert(identities->x25519.end(), ids->begin(), ids->end());
+        }
+        identities->passphrase = Secret(options.passphrase);
+        if (identities->x25519.empty() && identities->passphrase.empty()) {
+            return fail(ErrorKind::config, "read backup", manifest.id, "the backup is encrypted",
+                        "pass --identity FILE or set DBKEEP_IDENTITY_FILE (or the target's passphrase)");
+        }
+    } else if (!manifest.encryption.empty()) {
+        return fail(ErrorKind::corruption, "read backup", manifest.id, "unknown encryption '" + manifest.encryption + "'");
     }
     auto object = storage.open_reader(manifest.object_key);
     if (!object) {
         return std::unexpected(object.error());
     }
     auto verified = std::make_unique<VerifiedObjectSource>(std::move(*object), manifest);
-    return std::make_unique<BackupSource>(std::move(verified));
+    return std::make_unique<BackupSource>(std::move(verified), std::move(identities));
 }
 
 Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& target)
