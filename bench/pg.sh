@@ -5,6 +5,7 @@
 #   replaced  pg_dump -Fc -f FILE; cp FILE STORAGE/        (the workflow dbkeep replaces)
 #   zstd-cli  pg_dump -Fc -Z0 | zstd -3 -T2 > FILE          (a hand-made pipe, for reference)
 #   dbkeep    dbkeep backup                                 (zstd + SHA-256 streaming into local storage)
+#   dbkeep+age  the same with age encryption to one X25519 recipient
 # and prints wall time, CPU time, peak RSS, output size, and ratios.
 set -euo pipefail
 ROWS=${1:-5000000}
@@ -43,6 +44,12 @@ storages: { default: { type: local, path: $WORK/storage/dbkeep } }
 targets: { app: { engine: postgres, url: "postgres://postgres@127.0.0.1:$PORT/app" } }
 YAML
 
+RECIPIENT=$("$DBKEEP" keygen -o "$WORK/key.txt" 2>/dev/null)
+cat > "$WORK/dbkeep-age.yaml" <<YAML
+storages: { default: { type: local, path: $WORK/storage/dbkeep-age } }
+targets: { app: { engine: postgres, url: "postgres://postgres@127.0.0.1:$PORT/app", encryption: { recipients: [$RECIPIENT] } } }
+YAML
+
 # measure NAME COMMAND...: wall seconds, CPU seconds (user+sys incl. children), peak RSS (largest process)
 declare -A WALL CPU RSS SIZE
 measure() {
@@ -60,16 +67,19 @@ SIZE[zstd-cli]=$(du -b "$WORK/storage/app.dump.zst" | cut -f1)
 measure dbkeep "$DBKEEP" --config "$WORK/dbkeep.yaml" --json backup app
 SIZE[dbkeep]=$(find "$WORK/storage/dbkeep" -name '*.pgdump.zst' -printf '%s\n')
 SELF_RSS=$(grep -o '"peak_rss_kib":"[0-9]*"' "$WORK/err.dbkeep" | grep -o '[0-9]*')
+measure dbkeep+age "$DBKEEP" --config "$WORK/dbkeep-age.yaml" --json backup app
+SIZE[dbkeep+age]=$(find "$WORK/storage/dbkeep-age" -name '*.pgdump.zst.age' -printf '%s\n')
 SIZE[floor]=$(psql -qAtX -d app -c "select pg_total_relation_size('events')")
 
 echo
 echo "PostgreSQL backup benchmark: $ROWS rows, $(nproc) cores"
 printf '%-10s %9s %9s %12s %14s\n' case wall_s cpu_s peak_rss_MiB output_MiB
-for n in floor replaced zstd-cli dbkeep; do
+for n in floor replaced zstd-cli dbkeep dbkeep+age; do
   printf '%-10s %9s %9s %12s %14s\n' "$n" "${WALL[$n]}" "${CPU[$n]}" "$(( ${RSS[$n]} / 1024 ))" "$(echo "scale=1; ${SIZE[$n]} / 1048576" | bc)"
 done
 echo "(floor output column: table size on disk)"
 echo "dbkeep's own peak RSS: $(( SELF_RSS / 1024 )) MiB (target < 64 MiB)"
 echo "ratios: dbkeep/floor wall $(echo "scale=2; ${WALL[dbkeep]} / ${WALL[floor]}" | bc) (target <= 1.2)," \
      "dbkeep/replaced wall $(echo "scale=2; ${WALL[dbkeep]} / ${WALL[replaced]}" | bc)," \
-     "dbkeep/replaced size $(echo "scale=2; ${SIZE[dbkeep]} / ${SIZE[replaced]}" | bc) (target <= 1.0)"
+     "dbkeep/replaced size $(echo "scale=2; ${SIZE[dbkeep]} / ${SIZE[replaced]}" | bc) (target <= 1.0)," \
+     "encrypted/plain wall $(echo "scale=2; ${WALL[dbkeep+age]} / ${WALL[dbkeep]}" | bc) (target <= 1.10)"

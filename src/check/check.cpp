@@ -7,9 +7,12 @@
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "job/pipeline.hpp"
+#include "stream/age.hpp"
 #include "runner/runner.hpp"
 #include "storage/open.hpp"
 #include "storage/storage.hpp"
+
+#include <algorithm>
 
 namespace dbkeep::check {
 
@@ -60,6 +63,47 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
     return out;
 }
 
+std::vector<Finding> check_encryption(const config::TargetConfig& target, const CheckOptions& options)
+{
+    std::vector<Finding> out;
+    std::vector<std::string> recipients = target.encryption.recipients;
+    if (!target.encryption.recipients_file.empty()) {
+        auto more = stream::read_recipients_file(target.encryption.recipients_file);
+        if (!more) {
+            out.push_back(failed("encryption", more.error().to_string(), "fix encryption.recipients_file"));
+            return out;
+        }
+        recipients.insert(recipients.end(), more->begin(), more->end());
+    }
+    for (const auto& r : recipients) {
+        if (auto st = stream::validate_recipient(r); !st) {
+            out.push_back(failed("encryption", st.error().to_string(), "use the recipient printed by `dbkeep keygen` or `age-keygen -y`"));
+            return out;
+        }
+    }
+    if (!target.encryption.passphrase.empty()) {
+        out.push_back(pass("encryption", "age with a passphrase (scrypt)"));
+        return out;
+    }
+    out.push_back(pass("encryption", "age to " + std::to_string(recipients.size()) + " recipient(s)"));
+    for (const auto& file : options.identity_files) {
+        auto ids = stream::read_identity_file(file);
+        if (!ids) {
+            out.push_back(failed("encryption.identity", ids.error().to_string(), "pass an age identity file"));
+            continue;
+        }
+        bool match = false;
+        for (const auto& id : *ids) {
+            auto r = stream::recipient_of(id);
+            match = match || (r && std::find(recipients.begin(), recipients.end(), *r) != recipients.end());
+        }
+        out.push_back(match ? pass("encryption.identity", file + " can decrypt this target's backups")
+                            : failed("encryption.identity", file + " matches none of the target's recipients",
+                                     "use the identity whose public key is in encryption.recipients"));
+    }
+    return out;
+}
+
 std::vector<Finding> check_target(const config::Config& config, const config::TargetConfig& target,
                                   const CheckOptions& options)
 {
@@ -69,6 +113,10 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
     if (target.keep.empty()) {
         out.push_back(warn("config.retention", "no retention policy: backups are kept forever",
                            "set keep: {daily: 7, weekly: 4} (or keep: {last: N}) on target '" + target.name + "'"));
+    }
+    if (target.encryption.enabled()) {
+        auto found = check_encryption(target, options);
+        out.insert(out.end(), found.begin(), found.end());
     }
     auto handle = job::open_engine(target);
     if (!handle) {

@@ -23,6 +23,9 @@ struct CheckOptions {
 std::vector<Finding> check_target(const config::Config& config, const config::TargetConfig& target,
                                   const CheckOptions& options);
 
+// Encryption probes: recipients parse; with identity files, one of them matches a recipient.
+std::vector<Finding> check_encryption(const config::TargetConfig& target, const CheckOptions& options);
+
 // Storage probes: write, read back, list and delete a probe object under the target's prefix.
 std::vector<Finding> check_storage(const config::Config& config, const config::TargetConfig& target);
 

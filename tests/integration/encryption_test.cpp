@@ -131,3 +131,14 @@ TEST_F(Encrypted, PassphraseFromTheEnvironmentNeverReachesLogsOrManifests)
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(m_pg->psql("copy2", "SELECT count(*) FROM secrets"), "3000");
 }
+
+TEST_F(Encrypted, CheckSaysWhetherTheIdentityMatchesARecipient)
+{
+    write_config("{ recipients: [" + m_online + "] }");
+    auto cfg = (m_dir->path() / "dbkeep.yaml").string();
+    auto good = run_dbkeep({"--config", cfg, "check", "--json", "--identity", (m_dir->path() / "online.txt").string()});
+    EXPECT_NE(good.out.find("can decrypt this target's backups"), std::string::npos) << good.out;
+    auto bad = run_dbkeep({"--config", cfg, "check", "--identity", (m_dir->path() / "offline.txt").string()});
+    EXPECT_EQ(bad.exit_code, 3);
+    EXPECT_NE(bad.out.find("✗ " + (m_dir->path() / "offline.txt").string() + " matches none"), std::string::npos) << bad.out;
+}
