@@ -52,7 +52,8 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
                              sc.type == "s3" ? "allow s3:DeleteObject (retention needs it)" : "check the folder's permissions"));
     }
     if (out.empty()) {
-        out.push_back(pass("storage", "write, read, list and delete work in " + where));
+        // Described again: after the first request it names the credential source.
+        out.push_back(pass("storage", "write, read, list and delete work in " + (*storage)->describe()));
     }
     if ((*storage)->supports_conditional_create()) {
         out.push_back(pass("storage.lease", "conditional create is supported: leases are exact"));

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "storage/local.hpp"
+#include "storage/s3.hpp"
 
 namespace dbkeep::storage {
 
@@ -10,7 +11,10 @@ Result<std::unique_ptr<Storage>> open_storage(const config::StorageConfig& confi
     if (config.type == "local") {
         return make_local_storage({.root = config.local.path});
     }
-    return fail(ErrorKind::config, "open storage", config.name, "storage type '" + config.type + "' is not supported yet");
+    if (config.type == "s3") {
+        return make_s3_storage(config.s3);
+    }
+    return fail(ErrorKind::config, "open storage", config.name, "unknown storage type '" + config.type + "'");
 }
 
 } // namespace dbkeep::storage
