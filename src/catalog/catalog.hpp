@@ -13,9 +13,9 @@ class Storage;
 namespace dbkeep::catalog {
 
 struct Listing {
-    std::vector<Manifest> backups;        // newest first
-    std::vector<std::string> orphans;     // object keys without a manifest (failed runs' leftovers)
-    std::vector<std::string> unreadable;  // manifest keys that failed to parse (reported, never deleted)
+    std::vector<Manifest> backups;       // newest first
+    std::vector<std::string> orphans;    // object keys without a manifest (failed runs' leftovers)
+    std::vector<std::string> unreadable; // manifest keys that failed to parse (reported, never deleted)
 };
 
 // Lists a target's backups. Fails (never returns a partial listing) when the storage listing fails.

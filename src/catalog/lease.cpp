@@ -52,7 +52,10 @@ Result<std::optional<LeaseInfo>> read_lease(storage::Storage& storage, const std
 
 std::string lease_to_json(const LeaseInfo& l)
 {
-    return nlohmann::json{{"owner", l.owner}, {"host", l.host}, {"pid", l.pid}, {"acquired_at", l.acquired_at},
+    return nlohmann::json{{"owner", l.owner},
+                          {"host", l.host},
+                          {"pid", l.pid},
+                          {"acquired_at", l.acquired_at},
                           {"expires_at", l.expires_at}}
         .dump(2);
 }

@@ -40,8 +40,8 @@ enum class LeaseOutcome { acquired, took_over, busy };
 
 struct LeaseAttempt {
     LeaseOutcome outcome = LeaseOutcome::busy;
-    LeaseInfo mine;   // when acquired or took_over
-    LeaseInfo other;  // busy: the live holder; took_over: the expired holder
+    LeaseInfo mine;  // when acquired or took_over
+    LeaseInfo other; // busy: the live holder; took_over: the expired holder
 };
 
 Result<LeaseAttempt> acquire_lease(storage::Storage& storage, const std::string& target, std::chrono::seconds ttl,

@@ -20,14 +20,15 @@ std::string to_json(const Manifest& m)
         {"finished_at", m.finished_at},
         {"started_unix_ms", m.started_unix_ms},
         {"finished_unix_ms", m.finished_unix_ms},
-        {"object", {{"key", m.object_key},
-                    {"raw_bytes", m.raw_bytes},
-                    {"stored_bytes", m.stored_bytes},
-                    {"sha256", m.sha256},
-                    {"compression", m.compression},
-                    {"compression_level", m.compression_level},
-                    {"encryption", m.encryption},
-                    {"recipients", m.encryption_recipients}}},
+        {"object",
+         {{"key", m.object_key},
+          {"raw_bytes", m.raw_bytes},
+          {"stored_bytes", m.stored_bytes},
+          {"sha256", m.sha256},
+          {"compression", m.compression},
+          {"compression_level", m.compression_level},
+          {"encryption", m.encryption},
+          {"recipients", m.encryption_recipients}}},
         {"runner", m.runner},
         {"dbkeep_version", m.dbkeep_version},
         {"stats", m.stats},
@@ -75,7 +76,8 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& wher
         m.details = j.value("details", std::map<std::string, std::string>{});
         return m;
     } catch (const json::exception& e) {
-        return fail(ErrorKind::corruption, "read manifest", where, std::string("missing or mistyped field: ") + e.what());
+        return fail(ErrorKind::corruption, "read manifest", where,
+                    std::string("missing or mistyped field: ") + e.what());
     }
 }
 

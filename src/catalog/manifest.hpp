@@ -15,28 +15,28 @@ inline constexpr int k_manifest_format = 1;
 
 struct Manifest {
     int format = k_manifest_format;
-    std::string id;           // 20261125T000000Z-a1b2c3
+    std::string id; // 20261125T000000Z-a1b2c3
     std::string target;
-    std::string engine;       // postgres | redis
+    std::string engine; // postgres | redis
     std::string server_version;
-    std::string tool;         // pg_dump, redis-replication
+    std::string tool; // pg_dump, redis-replication
     std::string tool_version;
-    std::string started_at;   // RFC 3339 UTC, e.g. 2026-11-25T00:00:00.123Z
+    std::string started_at; // RFC 3339 UTC, e.g. 2026-11-25T00:00:00.123Z
     std::string finished_at;
     std::int64_t started_unix_ms = 0;
     std::int64_t finished_unix_ms = 0;
-    std::string object_key;   // the data object, relative to the storage root
+    std::string object_key;         // the data object, relative to the storage root
     std::uint64_t raw_bytes = 0;    // the dump before compression
     std::uint64_t stored_bytes = 0; // the object as stored
     std::string sha256;             // of the stored object, lowercase hex
     std::string compression = "zstd";
     int compression_level = 3;
-    std::string encryption;                           // "" or "age"
-    std::vector<std::string> encryption_recipients;   // public keys only
-    std::string runner;                               // "local", "docker container x"
+    std::string encryption;                         // "" or "age"
+    std::vector<std::string> encryption_recipients; // public keys only
+    std::string runner;                             // "local", "docker container x"
     std::string dbkeep_version;
-    std::map<std::string, std::int64_t> stats;        // table -> rows, db -> keys
-    std::map<std::string, std::string> details;       // engine-specific facts
+    std::map<std::string, std::int64_t> stats;  // table -> rows, db -> keys
+    std::map<std::string, std::string> details; // engine-specific facts
 };
 
 std::string to_json(const Manifest& manifest);

@@ -91,9 +91,15 @@ std::string manifest_key(const std::string& target, const std::string& id)
     return backup_folder(target, id) + id + std::string(k_manifest_suffix);
 }
 
-std::string lease_key(const std::string& target) { return target + "/lease.json"; }
+std::string lease_key(const std::string& target)
+{
+    return target + "/lease.json";
+}
 
-std::string target_prefix(const std::string& target) { return target + "/"; }
+std::string target_prefix(const std::string& target)
+{
+    return target + "/";
+}
 
 std::optional<std::string> id_from_manifest_key(const std::string& key)
 {
@@ -121,8 +127,8 @@ std::string format_time(TimePoint t)
     auto secs = std::chrono::system_clock::time_point(std::chrono::seconds(ms >= 0 ? ms / 1000 : (ms - 999) / 1000));
     std::tm tm = to_utc_tm(secs);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(((ms % 1000) + 1000) % 1000));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(((ms % 1000) + 1000) % 1000));
     return buf;
 }
 
@@ -137,7 +143,8 @@ std::optional<TimePoint> parse_time(const std::string& text)
     long offset_s = 0;
     int ms = 0;
     if (pos < text.size()) {
-        if ((text[pos] != 'T' && text[pos] != ' ') || std::sscanf(text.c_str() + pos + 1, "%2d:%2d:%2d", &h, &mi, &s) != 3) {
+        if ((text[pos] != 'T' && text[pos] != ' ') ||
+            std::sscanf(text.c_str() + pos + 1, "%2d:%2d:%2d", &h, &mi, &s) != 3) {
             return std::nullopt;
         }
         pos += 9;
@@ -189,8 +196,8 @@ bool valid_target_name(const std::string& name)
         return false;
     }
     for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                  c == '_' || c == '.';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                  c == '.';
         if (!ok) {
             return false;
         }

@@ -102,13 +102,11 @@ Result<WithinSpan> parse_within(const std::string& text)
     return w;
 }
 
-Result<std::vector<RetentionDecision>> apply_retention(std::vector<RetentionInput> backups,
-                                                       const config::RetentionConfig& policy,
-                                                       const date::time_zone* zone)
+Result<std::vector<RetentionDecision>>
+apply_retention(std::vector<RetentionInput> backups, const config::RetentionConfig& policy, const date::time_zone* zone)
 {
-    std::sort(backups.begin(), backups.end(), [](const auto& a, const auto& b) {
-        return a.time != b.time ? a.time > b.time : a.id > b.id;
-    });
+    std::sort(backups.begin(), backups.end(),
+              [](const auto& a, const auto& b) { return a.time != b.time ? a.time > b.time : a.id > b.id; });
     std::vector<RetentionDecision> out;
     out.reserve(backups.size());
     for (const auto& b : backups) {

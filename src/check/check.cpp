@@ -3,14 +3,14 @@
 #include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
 #include "check/freshness.hpp"
-#include "job/scheduled.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "job/pipeline.hpp"
-#include "stream/age.hpp"
+#include "job/scheduled.hpp"
 #include "runner/runner.hpp"
 #include "storage/open.hpp"
 #include "storage/storage.hpp"
+#include "stream/age.hpp"
 
 #include <algorithm>
 
@@ -22,7 +22,8 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
     const auto& sc = config.storage_for(target);
     auto storage = storage::open_storage(sc);
     if (!storage) {
-        out.push_back(failed("storage.open", storage.error().to_string(), "fix storage '" + sc.name + "' in the configuration"));
+        out.push_back(
+            failed("storage.open", storage.error().to_string(), "fix storage '" + sc.name + "' in the configuration"));
         return out;
     }
     const std::string key = target.name + "/.dbkeep-check-" + catalog::random_suffix();
@@ -36,20 +37,23 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
     }
     auto back = storage::get_object(**storage, key);
     if (!back || *back != payload) {
-        out.push_back(failed("storage.read", "wrote a probe object but could not read it back from " + where +
-                                                 (back ? "" : ": " + back.error().message),
+        out.push_back(failed("storage.read",
+                             "wrote a probe object but could not read it back from " + where +
+                                 (back ? "" : ": " + back.error().message),
                              sc.type == "s3" ? "allow s3:GetObject" : "check the folder's permissions"));
     }
     auto listed = (*storage)->list(key);
     bool found = listed && !listed->empty() && listed->front().key == key;
     if (!found) {
-        out.push_back(failed("storage.list", "the probe object is not listed in " + where +
-                                                 (listed ? "" : ": " + listed.error().message),
-                             sc.type == "s3" ? "allow s3:ListBucket on the bucket" : "check the folder's permissions"));
+        out.push_back(
+            failed("storage.list",
+                   "the probe object is not listed in " + where + (listed ? "" : ": " + listed.error().message),
+                   sc.type == "s3" ? "allow s3:ListBucket on the bucket" : "check the folder's permissions"));
     }
     if (auto st = (*storage)->remove({key}); !st) {
-        out.push_back(failed("storage.delete", "cannot delete from " + where + ": " + st.error().message,
-                             sc.type == "s3" ? "allow s3:DeleteObject (retention needs it)" : "check the folder's permissions"));
+        out.push_back(
+            failed("storage.delete", "cannot delete from " + where + ": " + st.error().message,
+                   sc.type == "s3" ? "allow s3:DeleteObject (retention needs it)" : "check the folder's permissions"));
     }
     if (out.empty()) {
         // Described again: after the first request it names the credential source.
@@ -78,7 +82,8 @@ std::vector<Finding> check_encryption(const config::TargetConfig& target, const 
     }
     for (const auto& r : recipients) {
         if (auto st = stream::validate_recipient(r); !st) {
-            out.push_back(failed("encryption", st.error().to_string(), "use the recipient printed by `dbkeep keygen` or `age-keygen -y`"));
+            out.push_back(failed("encryption", st.error().to_string(),
+                                 "use the recipient printed by `dbkeep keygen` or `age-keygen -y`"));
             return out;
         }
     }
@@ -131,7 +136,8 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
     if (auto opened = storage::open_storage(config.storage_for(target))) {
         auto last = job::last_success(target, **opened);
         if (!last) {
-            out.push_back(failed("freshness", "cannot list backups: " + last.error().message, "see the storage probes"));
+            out.push_back(
+                failed("freshness", "cannot list backups: " + last.error().message, "see the storage probes"));
         } else {
             out.push_back(evaluate_freshness(target.schedule, target.timezone, *last, options.now));
         }

@@ -9,13 +9,16 @@ namespace dbkeep::check {
 enum class Outcome { pass, warn, fail };
 
 struct Finding {
-    std::string probe;   // "postgres.connect", "storage.write"
+    std::string probe; // "postgres.connect", "storage.write"
     Outcome outcome = Outcome::pass;
     std::string finding; // one line: what was found
     std::string remedy;  // for warn/fail: what to do (SQL, IAM action, config key)
 };
 
-inline Finding pass(std::string probe, std::string finding) { return {std::move(probe), Outcome::pass, std::move(finding), {}}; }
+inline Finding pass(std::string probe, std::string finding)
+{
+    return {std::move(probe), Outcome::pass, std::move(finding), {}};
+}
 inline Finding warn(std::string probe, std::string finding, std::string remedy)
 {
     return {std::move(probe), Outcome::warn, std::move(finding), std::move(remedy)};

@@ -58,8 +58,8 @@ Finding evaluate_freshness(const std::string& schedule, const std::string& timez
     }
     if (overdue_since && *overdue_since > *last_success) {
         return failed("freshness",
-                      "the backup scheduled for " + local_time(zone, *overdue_since) + " is missing; the last successful one was " +
-                          local_time(zone, *last_success),
+                      "the backup scheduled for " + local_time(zone, *overdue_since) +
+                          " is missing; the last successful one was " + local_time(zone, *last_success),
                       "check the scheduler (cron, CronJob, daemon) and its logs; `dbkeep run --due` backs up now");
     }
     return pass("freshness", "last successful backup " + local_time(zone, *last_success) + " is on schedule");

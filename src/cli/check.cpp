@@ -78,10 +78,14 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
             std::string finding = observe::redact(r.f.finding);
             std::string remedy = observe::redact(r.f.remedy);
             if (as_json) {
-                out.push_back({{"target", r.target}, {"probe", r.f.probe}, {"outcome", word(r.f.outcome)},
-                               {"finding", finding}, {"remedy", remedy}});
+                out.push_back({{"target", r.target},
+                               {"probe", r.f.probe},
+                               {"outcome", word(r.f.outcome)},
+                               {"finding", finding},
+                               {"remedy", remedy}});
             } else {
-                std::printf("%-12s %-20s %s %s\n", r.target.c_str(), r.f.probe.c_str(), mark(r.f.outcome), finding.c_str());
+                std::printf("%-12s %-20s %s %s\n", r.target.c_str(), r.f.probe.c_str(), mark(r.f.outcome),
+                            finding.c_str());
                 if (r.f.outcome != check::Outcome::pass && !remedy.empty()) {
                     std::printf("%-12s %-20s   → %s\n", "", "", remedy.c_str());
                 }

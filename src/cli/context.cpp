@@ -9,7 +9,10 @@
 
 namespace dbkeep::cli {
 
-int exit_code_for(const Error& error) { return error.kind == ErrorKind::config ? k_exit_usage : k_exit_failed; }
+int exit_code_for(const Error& error)
+{
+    return error.kind == ErrorKind::config ? k_exit_usage : k_exit_failed;
+}
 
 int report(const Error& error)
 {

@@ -1,3 +1,4 @@
+#include "schedule/daemon.hpp"
 #include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
 #include "cli/app.hpp"
@@ -7,7 +8,6 @@
 #include "observe/log.hpp"
 #include "observe/metrics.hpp"
 #include "schedule/cron.hpp"
-#include "schedule/daemon.hpp"
 #include "storage/storage.hpp"
 
 #include <CLI/CLI.hpp>
@@ -16,7 +16,8 @@ namespace dbkeep::cli {
 
 void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
 {
-    auto* cmd = app.add_subcommand("daemon", "run every target's schedule in-process; /metrics and /healthz on --listen");
+    auto* cmd =
+        app.add_subcommand("daemon", "run every target's schedule in-process; /metrics and /healthz on --listen");
     auto listen = std::make_shared<std::string>();
     cmd->add_option("--listen", *listen, "HOST:PORT for /metrics and /healthz (default: daemon.listen)");
     cmd->callback([&ctx, &exit_code, listen] {
@@ -36,7 +37,8 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
                 return;
             }
             listener = std::move(*l);
-            observe::info("serving /metrics and /healthz", {{"listen", where}, {"port", std::to_string(listener->port())}});
+            observe::info("serving /metrics and /healthz",
+                          {{"listen", where}, {"port", std::to_string(listener->port())}});
         }
         std::vector<schedule::ScheduledTarget> targets;
         std::map<std::string, std::pair<schedule::CronSchedule, const date::time_zone*>> schedules;

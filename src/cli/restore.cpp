@@ -1,6 +1,6 @@
+#include "job/restore.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
-#include "job/restore.hpp"
 #include "storage/storage.hpp"
 
 #include <CLI/CLI.hpp>
@@ -25,17 +25,20 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
     auto* to = cmd->add_option("--to", a->to, "destination database URL (password from DBKEEP_RESTORE_PASSWORD)");
     auto* out = cmd->add_option("--output", a->output, "write the plain dump to this file ('-' for stdout)");
     to->excludes(out);
-    cmd->add_option("--jobs", a->jobs, "parallel restore jobs (PostgreSQL; uses a temp file)")->check(CLI::Range(1, 64));
+    cmd->add_option("--jobs", a->jobs, "parallel restore jobs (PostgreSQL; uses a temp file)")
+        ->check(CLI::Range(1, 64));
     cmd->add_flag("--flush", a->flush, "empty the destination first (Redis; needs --yes)");
     cmd->add_flag("--yes", a->yes, "confirm destructive options");
     cmd->add_option("--identity", a->identity, "age identity file for encrypted backups (or DBKEEP_IDENTITY_FILE)");
     cmd->callback([&ctx, &exit_code, a] {
         if (a->to.empty() && a->output.empty()) {
-            exit_code = report(Error{ErrorKind::config, "restore", a->target, "say where to: --to URL or --output FILE"});
+            exit_code =
+                report(Error{ErrorKind::config, "restore", a->target, "say where to: --to URL or --output FILE"});
             return;
         }
         if (a->flush && !a->yes) {
-            exit_code = report(Error{ErrorKind::config, "restore", a->target, "--flush deletes every key first: add --yes"});
+            exit_code =
+                report(Error{ErrorKind::config, "restore", a->target, "--flush deletes every key first: add --yes"});
             return;
         }
         auto targets = ctx.targets({a->target});

@@ -1,9 +1,9 @@
+#include "catalog/naming.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "core/cancel.hpp"
 #include "job/scheduled.hpp"
 #include "observe/log.hpp"
-#include "catalog/naming.hpp"
 #include "schedule/cron.hpp"
 #include "storage/storage.hpp"
 

@@ -28,7 +28,10 @@ Mark mark_of(const YAML::Node& node)
     return {m.line + 1, m.column + 1};
 }
 
-[[noreturn]] void error_at(const YAML::Node& node, std::string message) { throw LoadError{mark_of(node), std::move(message)}; }
+[[noreturn]] void error_at(const YAML::Node& node, std::string message)
+{
+    throw LoadError{mark_of(node), std::move(message)};
+}
 
 std::string type_name(const YAML::Node& n)
 {
@@ -250,7 +253,8 @@ RunnerConfig load_runner(const YAML::Node& node, const std::string& target)
     if (node.IsScalar()) {
         rc.type = node.Scalar();
         if (rc.type != "local") {
-            error_at(node, "runner '" + rc.type + "' needs a mapping with its settings, e.g. {type: " + rc.type + ", ...}");
+            error_at(node,
+                     "runner '" + rc.type + "' needs a mapping with its settings, e.g. {type: " + rc.type + ", ...}");
         }
         return rc;
     }
@@ -282,7 +286,8 @@ RunnerConfig load_runner(const YAML::Node& node, const std::string& target)
             error_at(node, what + " needs 'argv', the command prefix, e.g. [docker, exec, -i, NAME]");
         }
     } else if (type == "ecs") {
-        Section s(node, what, {"type", "argv", "shared_dir", "remote_shared_dir", "timeout", "cluster", "task", "container"});
+        Section s(node, what,
+                  {"type", "argv", "shared_dir", "remote_shared_dir", "timeout", "cluster", "task", "container"});
         rc.argv = s.list("argv");
         rc.shared_dir = s.require("shared_dir");
         rc.remote_shared_dir = s.str_or("remote_shared_dir", rc.shared_dir);
@@ -298,7 +303,8 @@ RunnerConfig load_runner(const YAML::Node& node, const std::string& target)
     } else if (!node["type"]) {
         error_at(node, what + " needs 'type' (local, docker, podman, kubectl, ssh, command or ecs)");
     } else {
-        error_at(node["type"], "unknown runner type '" + type + "' (expected local, docker, podman, kubectl, ssh, command or ecs)");
+        error_at(node["type"],
+                 "unknown runner type '" + type + "' (expected local, docker, podman, kubectl, ssh, command or ecs)");
     }
     rc.type = type == "podman" ? "docker" : type;
     return rc;
@@ -306,7 +312,8 @@ RunnerConfig load_runner(const YAML::Node& node, const std::string& target)
 
 RetentionConfig load_keep(const YAML::Node& node, const std::string& target)
 {
-    Section s(node, "keep of target '" + target + "'", {"last", "hourly", "daily", "weekly", "monthly", "yearly", "within"});
+    Section s(node, "keep of target '" + target + "'",
+              {"last", "hourly", "daily", "weekly", "monthly", "yearly", "within"});
     RetentionConfig k;
     auto get = [&](const char* key) -> std::optional<int> {
         auto v = s.integer(key, 0, 1000000);
@@ -402,8 +409,8 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         error_at(node, "target '" + name + "' must be a mapping, found " + type_name(node));
     }
     std::string engine = node["engine"] && node["engine"].IsScalar() ? node["engine"].Scalar() : "";
-    std::set<std::string> common{"engine", "url", "storage", "schedule", "timezone", "keep", "encryption", "runner",
-                                 "compression", "host", "port", "password"};
+    std::set<std::string> common{"engine",     "url",    "storage",     "schedule", "timezone", "keep",
+                                 "encryption", "runner", "compression", "host",     "port",     "password"};
     std::set<std::string> allowed = common;
     if (engine == "postgres" || engine == "postgresql") {
         allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path"});
@@ -479,7 +486,8 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     }
     t.timezone = s.str_or("timezone", "UTC");
     if (schedule::find_zone(t.timezone) == nullptr) {
-        error_at(s.node("timezone"), "unknown time zone '" + t.timezone + "' (an IANA name such as Europe/Berlin or UTC)");
+        error_at(s.node("timezone"),
+                 "unknown time zone '" + t.timezone + "' (an IANA name such as Europe/Berlin or UTC)");
     }
     if (s.has("keep")) {
         t.keep = load_keep(s.node("keep"), name);
@@ -543,14 +551,16 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
             } else if (cfg.storages.contains("default")) {
                 t.storage = "default";
             } else {
-                error_at(tnode, "target '" + name + "' needs 'storage': there are several storages and none is named 'default'");
+                error_at(tnode, "target '" + name +
+                                    "' needs 'storage': there are several storages and none is named 'default'");
             }
         } else if (!cfg.storages.contains(t.storage)) {
             std::string names;
             for (const auto& [sn, sc] : cfg.storages) {
                 names += (names.empty() ? "" : ", ") + sn;
             }
-            error_at(tnode["storage"], "target '" + name + "' names storage '" + t.storage + "', which is not defined (defined: " + names + ")");
+            error_at(tnode["storage"], "target '" + name + "' names storage '" + t.storage +
+                                           "', which is not defined (defined: " + names + ")");
         }
     }
     if (s.has("daemon")) {
@@ -620,7 +630,8 @@ Result<std::string> interpolate(const std::string& text)
 Result<Config> load_from_string(const std::string& yaml, const std::string& name, const std::filesystem::path& base_dir)
 {
     auto where = [&](Mark m, const std::string& msg) {
-        return fail(ErrorKind::config, "", "", name + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": " + msg);
+        return fail(ErrorKind::config, "", "",
+                    name + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": " + msg);
     };
     YAML::Node root;
     try {

@@ -26,19 +26,19 @@ struct LocalStorageConfig {
 
 struct S3StorageConfig {
     std::string bucket;
-    std::string prefix;                 // no leading or trailing '/'
+    std::string prefix; // no leading or trailing '/'
     std::string region = "us-east-1";
-    std::string endpoint;               // empty: AWS, https://s3.<region>.amazonaws.com
-    std::string path_style = "auto";    // auto | true | false
-    std::string storage_class;          // empty: the bucket's default
-    std::string sse;                    // "", "AES256" or "aws:kms"
+    std::string endpoint;            // empty: AWS, https://s3.<region>.amazonaws.com
+    std::string path_style = "auto"; // auto | true | false
+    std::string storage_class;       // empty: the bucket's default
+    std::string sse;                 // "", "AES256" or "aws:kms"
     std::string sse_kms_key_id;
     std::uint64_t part_size = 16ull << 20;
     int concurrency = 4;
-    std::string access_key_id;          // explicit credentials, only through ${ENV} in the file
+    std::string access_key_id; // explicit credentials, only through ${ENV} in the file
     Secret secret_access_key;
     Secret session_token;
-    std::string profile;                // AWS profile name, else AWS_PROFILE or "default"
+    std::string profile; // AWS profile name, else AWS_PROFILE or "default"
 };
 
 struct StorageConfig {
@@ -108,7 +108,7 @@ struct TargetConfig {
     std::string name;
     std::string engine; // postgres | redis
     Mark mark;
-    std::string url;    // as written, secrets removed
+    std::string url; // as written, secrets removed
     PostgresConfig postgres;
     RedisConfig redis;
     std::string storage; // resolved storage name (never empty after load)

@@ -34,10 +34,22 @@ void install_signal_handlers()
     std::signal(SIGPIPE, SIG_IGN);
 }
 
-bool requested() noexcept { return g_requested.load(); }
-bool stop_requested() noexcept { return g_stop.load(); }
-void set_graceful(bool graceful) noexcept { g_graceful.store(graceful); }
-int signal_number() noexcept { return g_signal.load(); }
+bool requested() noexcept
+{
+    return g_requested.load();
+}
+bool stop_requested() noexcept
+{
+    return g_stop.load();
+}
+void set_graceful(bool graceful) noexcept
+{
+    g_graceful.store(graceful);
+}
+int signal_number() noexcept
+{
+    return g_signal.load();
+}
 void request() noexcept
 {
     g_stop.store(true);

@@ -31,8 +31,7 @@ struct Error {
     std::string to_string() const;
 };
 
-template <class T>
-using Result = std::expected<T, Error>;
+template <class T> using Result = std::expected<T, Error>;
 using Status = std::expected<void, Error>;
 
 inline std::unexpected<Error> fail(ErrorKind kind, std::string operation, std::string object, std::string message,

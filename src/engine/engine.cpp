@@ -14,7 +14,8 @@ Result<std::unique_ptr<Engine>> make_engine(const config::TargetConfig& target, 
     if (target.engine == "redis") {
         return make_redis_engine(target, runner);
     }
-    return fail(ErrorKind::config, "open engine for", target.name, "engine '" + target.engine + "' is not supported yet");
+    return fail(ErrorKind::config, "open engine for", target.name,
+                "engine '" + target.engine + "' is not supported yet");
 }
 
 } // namespace dbkeep::engine

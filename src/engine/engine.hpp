@@ -30,11 +30,11 @@ struct DumpInfo {
 };
 
 struct RestoreOptions {
-    std::string to_url;              // destination database; secrets only through password
-    std::string password;            // from the URL or environment, never logged
-    int jobs = 1;                    // parallel restore where the engine supports it
-    bool flush = false;              // empty the destination first (redis)
-    std::filesystem::path temp_dir;  // where a seekable temp copy may be written (jobs > 1)
+    std::string to_url;             // destination database; secrets only through password
+    std::string password;           // from the URL or environment, never logged
+    int jobs = 1;                   // parallel restore where the engine supports it
+    bool flush = false;             // empty the destination first (redis)
+    std::filesystem::path temp_dir; // where a seekable temp copy may be written (jobs > 1)
 };
 
 class Engine {

@@ -29,7 +29,10 @@ constexpr const char* k_tables_sql =
     "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
     "ORDER BY 1, 2";
 
-std::string table_key(const std::string& schema, const std::string& table) { return schema + "." + table; }
+std::string table_key(const std::string& schema, const std::string& table)
+{
+    return schema + "." + table;
+}
 
 Result<std::map<std::string, std::int64_t>> count_rows(pg::Connection& conn)
 {
@@ -113,10 +116,12 @@ public:
         const std::string snapshot = (*snap)[0][0];
 
         runner::Command cmd;
-        cmd.argv = {tool->path, "--format=custom", "--compress=0", "--snapshot=" + snapshot, "--no-password",
-                    "--dbname=" + pg::conninfo(params.keywords)};
+        cmd.argv = {tool->path,      "--format=custom",
+                    "--compress=0",  "--snapshot=" + snapshot,
+                    "--no-password", "--dbname=" + pg::conninfo(params.keywords)};
         add_password_env(cmd, pg);
-        observe::debug("starting pg_dump", {{"target", m_target.name}, {"tool", tool->path}, {"runner", m_runner.describe()}});
+        observe::debug("starting pg_dump",
+                       {{"target", m_target.name}, {"tool", tool->path}, {"runner", m_runner.describe()}});
         auto proc = m_runner.start(cmd);
         if (!proc) {
             return std::unexpected(proc.error());
@@ -281,9 +286,7 @@ public:
             case ErrorKind::auth:
                 remedy = "check the password (password:, passfile: or PGPASSWORD) and pg_hba.conf for this host";
                 break;
-            case ErrorKind::not_found:
-                remedy = "create the database or fix dbname in the target's url";
-                break;
+            case ErrorKind::not_found: remedy = "create the database or fix dbname in the target's url"; break;
             case ErrorKind::transient:
                 remedy = "check host and port, that the server is running, and security groups/firewalls";
                 break;
@@ -296,11 +299,13 @@ public:
         auto version = (*conn)->query("SHOW server_version");
         auto user = (*conn)->query("SELECT current_user");
         std::string role = user ? (*user)[0][0] : pg.user;
-        out.push_back(check::pass("postgres.connect", "connected to PostgreSQL " +
-                                                          (version ? first_line((*version)[0][0]) : std::to_string(server_major)) +
-                                                          " at " + where + " as " + role));
+        out.push_back(check::pass("postgres.connect",
+                                  "connected to PostgreSQL " +
+                                      (version ? first_line((*version)[0][0]) : std::to_string(server_major)) + " at " +
+                                      where + " as " + role));
         auto denied = (*conn)->query(
-            "SELECT n.nspname || '.' || c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "SELECT n.nspname || '.' || c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace "
             "WHERE c.relkind IN ('r', 'p', 'm', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
             "AND NOT (has_schema_privilege(n.oid, 'USAGE') AND CASE WHEN c.relkind = 'S' "
@@ -324,21 +329,25 @@ public:
             if (denied->size() > 10) {
                 names += " and " + std::to_string(denied->size() - 10) + " more";
             }
-            out.push_back(check::failed("postgres.read",
-                                        "role " + role + " cannot read " + std::to_string(denied->size()) + " relation(s): " + names,
-                                        (server_major >= 14 ? "GRANT pg_read_all_data TO " + pg::quote_ident(role) + "; or " : std::string()) +
-                                            grants));
+            out.push_back(check::failed(
+                "postgres.read",
+                "role " + role + " cannot read " + std::to_string(denied->size()) + " relation(s): " + names,
+                (server_major >= 14 ? "GRANT pg_read_all_data TO " + pg::quote_ident(role) + "; or " : std::string()) +
+                    grants));
         }
         conn->reset();
         for (const char* tool_name : {"pg_dump", "pg_restore"}) {
-            const std::string override_path = std::string(tool_name) == "pg_dump" ? pg.pg_dump_path : pg.pg_restore_path;
+            const std::string override_path =
+                std::string(tool_name) == "pg_dump" ? pg.pg_dump_path : pg.pg_restore_path;
             auto tool = find_tool(tool_name, override_path, server_major);
             if (!tool) {
-                out.push_back(check::failed(std::string("postgres.") + tool_name, tool.error().message, tool.error().hint));
+                out.push_back(
+                    check::failed(std::string("postgres.") + tool_name, tool.error().message, tool.error().hint));
             } else {
                 out.push_back(check::pass(std::string("postgres.") + tool_name,
                                           std::string(tool_name) + " " + tool->version + " at " + tool->path + " (" +
-                                              m_runner.describe() + ") matches server " + std::to_string(server_major)));
+                                              m_runner.describe() + ") matches server " +
+                                              std::to_string(server_major)));
             }
         }
         return out;
@@ -411,11 +420,12 @@ private:
                         "the server is PostgreSQL " + std::to_string(server_major) + ", which needs " + name + " " +
                             std::to_string(server_major) + " or newer; found " + (have.empty() ? "none" : have) +
                             " (looked at " + tried + " on " + m_runner.describe() + ")",
-                        "install postgresql-client-" + std::to_string(server_major) + " where the runner runs, or set " +
-                            name + "_path");
+                        "install postgresql-client-" + std::to_string(server_major) +
+                            " where the runner runs, or set " + name + "_path");
         }
         if (pick->major != server_major) {
-            observe::warn(name + " is newer than the server", {{"tool", pick->version}, {"server", std::to_string(server_major)}});
+            observe::warn(name + " is newer than the server",
+                          {{"tool", pick->version}, {"server", std::to_string(server_major)}});
         }
         return *pick;
     }

@@ -31,9 +31,8 @@ public:
             m_recipients = recipients->x25519;
             below_zstd = m_age.get();
         }
-        m_zstd = stream::make_zstd_compressor(*below_zstd, {.level = target.compression_level,
-                                                            .workers = target.compression_workers,
-                                                            .adaptive = true});
+        m_zstd = stream::make_zstd_compressor(
+            *below_zstd, {.level = target.compression_level, .workers = target.compression_workers, .adaptive = true});
         m_count = std::make_unique<stream::CountingSink>(*m_zstd);
         return {};
     }
@@ -148,7 +147,8 @@ Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, c
                         "pass --identity FILE or set DBKEEP_IDENTITY_FILE (or the target's passphrase)");
         }
     } else if (!manifest.encryption.empty()) {
-        return fail(ErrorKind::corruption, "read backup", manifest.id, "unknown encryption '" + manifest.encryption + "'");
+        return fail(ErrorKind::corruption, "read backup", manifest.id,
+                    "unknown encryption '" + manifest.encryption + "'");
     }
     auto object = storage.open_reader(manifest.object_key);
     if (!object) {
@@ -163,7 +163,8 @@ Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& 
     if (target.runner.type == "local") {
         return runner::make_local_runner();
     }
-    return fail(ErrorKind::config, "open runner for", target.name, "runner type '" + target.runner.type + "' is not supported yet");
+    return fail(ErrorKind::config, "open runner for", target.name,
+                "runner type '" + target.runner.type + "' is not supported yet");
 }
 
 EngineHandle::EngineHandle() = default;

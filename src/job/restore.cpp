@@ -54,7 +54,8 @@ Status restore_to_file(stream::Source& src, const std::filesystem::path& output)
     }
     std::error_code ec;
     if (std::filesystem::exists(output, ec)) {
-        return fail(ErrorKind::config, "write", output.string(), "the file exists", "remove it or choose another --output");
+        return fail(ErrorKind::config, "write", output.string(), "the file exists",
+                    "remove it or choose another --output");
     }
     std::string temp = output.string() + ".dbkeep-partial-" + std::to_string(::getpid());
     int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

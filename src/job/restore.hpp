@@ -19,12 +19,12 @@ class Storage;
 namespace dbkeep::job {
 
 struct RestoreRequest {
-    std::string selector = "latest";  // backup id, "latest" or an RFC 3339 time (--at)
-    std::string to_url;               // restore into this database ...
-    std::filesystem::path output;     // ... or write the plain dump here ("-" = stdout)
+    std::string selector = "latest"; // backup id, "latest" or an RFC 3339 time (--at)
+    std::string to_url;              // restore into this database ...
+    std::filesystem::path output;    // ... or write the plain dump here ("-" = stdout)
     int jobs = 1;
     bool flush = false;
-    std::string password;             // for to_url, from the environment; never logged
+    std::string password; // for to_url, from the environment; never logged
     ReadOptions read;
 };
 
@@ -33,7 +33,7 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
                                       const RestoreRequest& request);
 
 struct VerifyRequest {
-    std::string selector;  // empty: every backup of the target (with restore_to: the latest)
+    std::string selector; // empty: every backup of the target (with restore_to: the latest)
     ReadOptions read;
     std::string restore_to;       // non-empty: test-restore into this scratch database and compare statistics
     std::string restore_password; // for restore_to

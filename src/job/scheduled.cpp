@@ -43,9 +43,10 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
         }
     }
     if (attempt.outcome == catalog::LeaseOutcome::took_over) {
-        observe::warn("took over an expired lease",
-                      {{"target", target.name}, {"previous_host", attempt.other.host},
-                       {"previous_pid", std::to_string(attempt.other.pid)}, {"expired_at", attempt.other.expires_at}});
+        observe::warn("took over an expired lease", {{"target", target.name},
+                                                     {"previous_host", attempt.other.host},
+                                                     {"previous_pid", std::to_string(attempt.other.pid)},
+                                                     {"expired_at", attempt.other.expires_at}});
     }
     catalog::HeldLease held(storage, target.name, attempt.mine, ttl);
     auto m = run_backup(config, target, storage);

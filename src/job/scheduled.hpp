@@ -29,7 +29,7 @@ struct LeasedBackupOptions {
 
 struct LeasedBackupResult {
     std::optional<catalog::Manifest> manifest; // empty when skipped
-    std::string skipped;                        // why nothing ran: "running on host h pid p until t"
+    std::string skipped;                       // why nothing ran: "running on host h pid p until t"
 };
 
 // Takes the target's lease (renewed while the backup runs), backs up, applies retention, releases.

@@ -27,9 +27,21 @@ std::string redact(std::string text);
 using Field = std::pair<std::string_view, std::string>;
 void log(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
-inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { log(Level::debug, m, f); }
-inline void info(std::string_view m, std::initializer_list<Field> f = {}) { log(Level::info, m, f); }
-inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { log(Level::warn, m, f); }
-inline void error(std::string_view m, std::initializer_list<Field> f = {}) { log(Level::error, m, f); }
+inline void debug(std::string_view m, std::initializer_list<Field> f = {})
+{
+    log(Level::debug, m, f);
+}
+inline void info(std::string_view m, std::initializer_list<Field> f = {})
+{
+    log(Level::info, m, f);
+}
+inline void warn(std::string_view m, std::initializer_list<Field> f = {})
+{
+    log(Level::warn, m, f);
+}
+inline void error(std::string_view m, std::initializer_list<Field> f = {})
+{
+    log(Level::error, m, f);
+}
 
 } // namespace dbkeep::observe

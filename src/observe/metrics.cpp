@@ -144,8 +144,9 @@ private:
             status = "404 Not Found";
             body = "not found\n";
         }
-        std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: " + type + "\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+                           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+                           body;
         std::size_t off = 0;
         while (off < resp.size()) {
             ssize_t n = ::send(c, resp.data() + off, resp.size() - off, MSG_NOSIGNAL);

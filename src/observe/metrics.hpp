@@ -14,7 +14,7 @@
 namespace dbkeep::observe {
 
 struct TargetMetrics {
-    double last_success_unix = 0;   // 0: never
+    double last_success_unix = 0; // 0: never
     double last_duration_seconds = 0;
     std::uint64_t last_size_bytes = 0;
     std::uint64_t failures_total = 0;

@@ -92,7 +92,8 @@ public:
                     continue;
                 }
                 return fail(ErrorKind::failed, "write input of", m_what,
-                            errno == EPIPE ? "the process closed its input (it probably failed)" : errno_message(errno));
+                            errno == EPIPE ? "the process closed its input (it probably failed)"
+                                           : errno_message(errno));
             }
             off += static_cast<std::size_t>(n);
         }
@@ -119,7 +120,8 @@ private:
 class LocalProcess final : public Process {
 public:
     LocalProcess(pid_t pid, int out_fd, int in_fd, int err_fd, std::string what)
-        : m_pid(pid), m_what(what), m_out(out_fd, what), m_in(in_fd >= 0 ? std::make_unique<FdSink>(in_fd, what) : nullptr)
+        : m_pid(pid), m_what(what), m_out(out_fd, what),
+          m_in(in_fd >= 0 ? std::make_unique<FdSink>(in_fd, what) : nullptr)
     {
         m_err_thread = std::thread([this, err_fd] { drain_stderr(err_fd); });
     }
@@ -368,6 +370,9 @@ public:
 
 } // namespace
 
-std::unique_ptr<Runner> make_local_runner() { return std::make_unique<LocalRunner>(); }
+std::unique_ptr<Runner> make_local_runner()
+{
+    return std::make_unique<LocalRunner>();
+}
 
 } // namespace dbkeep::runner

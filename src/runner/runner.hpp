@@ -12,14 +12,14 @@
 namespace dbkeep::runner {
 
 struct Command {
-    std::vector<std::string> argv;             // argv[0] is looked up in PATH where the command runs
-    std::map<std::string, std::string> env;    // added to (or replacing in) the environment; secrets go here
-    bool with_stdin = false;                   // give the process a writable stdin; otherwise /dev/null
+    std::vector<std::string> argv;          // argv[0] is looked up in PATH where the command runs
+    std::map<std::string, std::string> env; // added to (or replacing in) the environment; secrets go here
+    bool with_stdin = false;                // give the process a writable stdin; otherwise /dev/null
 };
 
 struct ExitStatus {
-    int code = -1;   // exit code when exited normally, else -1
-    int signal = 0;  // terminating signal, else 0
+    int code = -1;  // exit code when exited normally, else -1
+    int signal = 0; // terminating signal, else 0
     bool ok() const noexcept { return signal == 0 && code == 0; }
     std::string describe() const; // "exited with code 3", "killed by signal 9"
 };

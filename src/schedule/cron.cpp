@@ -18,10 +18,10 @@ struct FieldSpec {
 constexpr const char* k_months[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
 constexpr const char* k_days[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 constexpr std::array<FieldSpec, 5> k_fields = {{{"minute", 0, 59, nullptr},
-                                               {"hour", 0, 23, nullptr},
-                                               {"day-of-month", 1, 31, nullptr},
-                                               {"month", 1, 12, k_months},
-                                               {"day-of-week", 0, 7, k_days}}};
+                                                {"hour", 0, 23, nullptr},
+                                                {"day-of-month", 1, 31, nullptr},
+                                                {"month", 1, 12, k_months},
+                                                {"day-of-week", 0, 7, k_days}}};
 
 std::optional<int> parse_value(const std::string& s, const FieldSpec& f)
 {
@@ -165,9 +165,10 @@ std::expected<CronSchedule, CronError> parse_cron(const std::string& expression)
                 return s;
             }
         }
-        return std::unexpected(CronError{"unknown macro '" + body +
-                                             "' (expected @hourly, @daily, @midnight, @weekly, @monthly, @yearly or @annually)",
-                                         static_cast<int>(lead)});
+        return std::unexpected(
+            CronError{"unknown macro '" + body +
+                          "' (expected @hourly, @daily, @midnight, @weekly, @monthly, @yearly or @annually)",
+                      static_cast<int>(lead)});
     }
     std::vector<std::pair<std::string, int>> fields;
     std::size_t i = lead;

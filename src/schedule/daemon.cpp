@@ -23,7 +23,10 @@ struct Worker {
     std::shared_ptr<std::atomic<bool>> done;
 };
 
-bool stopping(const DaemonOptions& options) { return cancel::stop_requested() || (options.stop && options.stop()); }
+bool stopping(const DaemonOptions& options)
+{
+    return cancel::stop_requested() || (options.stop && options.stop());
+}
 
 // Sleeps up to d, waking early when a stop is requested.
 void interruptible_sleep(std::chrono::milliseconds d, const DaemonOptions& options)
@@ -57,7 +60,8 @@ Status run_daemon(const std::vector<ScheduledTarget>& targets, const DaemonOptio
         // One catch-up run for a target whose scheduled instant passed while nothing ran.
         auto last = options.last_success(t.name);
         if (!last) {
-            observe::warn("cannot read the last backup; no catch-up run", {{"target", t.name}, {"error", last.error().to_string()}});
+            observe::warn("cannot read the last backup; no catch-up run",
+                          {{"target", t.name}, {"error", last.error().to_string()}});
         } else if (t.due(*last, start)) {
             enqueue(t.name, "catch-up");
         }
@@ -85,9 +89,10 @@ Status run_daemon(const std::vector<ScheduledTarget>& targets, const DaemonOptio
             std::string name = queue.front();
             queue.pop_front();
             auto done = std::make_shared<std::atomic<bool>>(false);
-            auto delay = options.jitter.count() > 0
-                             ? std::chrono::milliseconds(std::uniform_int_distribution<long>(0, options.jitter.count())(rng))
-                             : 0ms;
+            auto delay =
+                options.jitter.count() > 0
+                    ? std::chrono::milliseconds(std::uniform_int_distribution<long>(0, options.jitter.count())(rng))
+                    : 0ms;
             workers.push_back({name, std::thread([name, delay, done, &options] {
                                    interruptible_sleep(delay, options);
                                    if (!stopping(options)) {

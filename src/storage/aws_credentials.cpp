@@ -94,8 +94,8 @@ Result<std::string> http_get(const std::string& url, const std::string& authoriz
 } // namespace
 
 CredentialProvider::CredentialProvider(const config::S3StorageConfig& config)
-    : m_key_id(config.access_key_id), m_secret(config.secret_access_key.reveal()), m_token(config.session_token.reveal()),
-      m_profile(config.profile)
+    : m_key_id(config.access_key_id), m_secret(config.secret_access_key.reveal()),
+      m_token(config.session_token.reveal()), m_profile(config.profile)
 {
 }
 
@@ -133,14 +133,17 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         return sigv4::Credentials{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
     }
     tried += ", environment (AWS_ACCESS_KEY_ID)";
-    std::string profile = !m_profile.empty() ? m_profile : (!env("AWS_PROFILE").empty() ? env("AWS_PROFILE") : "default");
+    std::string profile =
+        !m_profile.empty() ? m_profile : (!env("AWS_PROFILE").empty() ? env("AWS_PROFILE") : "default");
     std::string home = env("HOME");
-    std::string cred_file = !env("AWS_SHARED_CREDENTIALS_FILE").empty() ? env("AWS_SHARED_CREDENTIALS_FILE") : home + "/.aws/credentials";
+    std::string cred_file =
+        !env("AWS_SHARED_CREDENTIALS_FILE").empty() ? env("AWS_SHARED_CREDENTIALS_FILE") : home + "/.aws/credentials";
     std::string conf_file = !env("AWS_CONFIG_FILE").empty() ? env("AWS_CONFIG_FILE") : home + "/.aws/config";
     for (const auto& file : {cred_file, conf_file}) {
         auto ini = read_ini(file);
         auto it = ini.find(profile);
-        if (it != ini.end() && it->second.contains("aws_access_key_id") && it->second.contains("aws_secret_access_key")) {
+        if (it != ini.end() && it->second.contains("aws_access_key_id") &&
+            it->second.contains("aws_secret_access_key")) {
             m_source = "profile " + profile + " (" + file + ")";
             auto& s = it->second;
             return sigv4::Credentials{s["aws_access_key_id"], s["aws_secret_access_key"],
@@ -164,7 +167,8 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         }
         auto body = http_get(url, token);
         if (!body) {
-            return fail(body.error().kind, "find AWS credentials", "", "ECS container credentials: " + body.error().message,
+            return fail(body.error().kind, "find AWS credentials", "",
+                        "ECS container credentials: " + body.error().message,
                         "tried " + tried + ", ECS container credentials");
         }
         auto j = nlohmann::json::parse(*body, nullptr, false);

@@ -138,7 +138,10 @@ private:
 
 class FileSource final : public stream::Source {
 public:
-    FileSource(int fd, std::uint64_t remaining, std::string key) : m_fd(fd), m_remaining(remaining), m_key(std::move(key)) {}
+    FileSource(int fd, std::uint64_t remaining, std::string key)
+        : m_fd(fd), m_remaining(remaining), m_key(std::move(key))
+    {
+    }
     ~FileSource() override { ::close(m_fd); }
 
     Result<std::size_t> read(MutableBytes out) override
@@ -353,7 +356,8 @@ private:
     Result<fs::path> resolve(const std::string& key) const
     {
         if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos) {
-            return fail(ErrorKind::config, "resolve object key", key, "keys must be relative and must not contain '..'");
+            return fail(ErrorKind::config, "resolve object key", key,
+                        "keys must be relative and must not contain '..'");
         }
         return m_options.root / key;
     }
@@ -363,6 +367,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<Storage> make_local_storage(LocalOptions options) { return std::make_unique<LocalStorage>(std::move(options)); }
+std::unique_ptr<Storage> make_local_storage(LocalOptions options)
+{
+    return std::make_unique<LocalStorage>(std::move(options));
+}
 
 } // namespace dbkeep::storage

@@ -59,8 +59,9 @@ std::string xml_escape(const std::string& s)
 
 std::string xml_unescape(std::string s)
 {
-    static const std::pair<const char*, const char*> k[] = {
-        {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&#13;", "\r"}, {"&#10;", "\n"}, {"&amp;", "&"}};
+    static const std::pair<const char*, const char*> k[] = {{"&lt;", "<"},   {"&gt;", ">"},   {"&quot;", "\""},
+                                                            {"&apos;", "'"}, {"&#13;", "\r"}, {"&#10;", "\n"},
+                                                            {"&amp;", "&"}};
     for (const auto& [from, to] : k) {
         std::size_t pos = 0;
         while ((pos = s.find(from, pos)) != std::string::npos) {
@@ -176,8 +177,9 @@ public:
             if (attempt > 0) {
                 auto base = std::min<long>(10000, 200L << attempt);
                 auto delay = std::uniform_int_distribution<long>(base / 2, base)(rng);
-                observe::debug("retrying S3 request", {{"operation", what}, {"attempt", std::to_string(attempt + 1)},
-                                                       {"error", last.message}});
+                observe::debug(
+                    "retrying S3 request",
+                    {{"operation", what}, {"attempt", std::to_string(attempt + 1)}, {"error", last.message}});
                 for (long waited = 0; waited < delay && (cleanup || !cancel::requested()); waited += 50) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(50));
                 }
@@ -232,7 +234,8 @@ private:
         }
         list = curl_slist_append(list, ("Authorization: " + s.authorization).c_str());
         list = curl_slist_append(list, "Expect:");
-        bool has_type = std::any_of(extra.begin(), extra.end(), [](const auto& h) { return h.first == "Content-Type"; });
+        bool has_type =
+            std::any_of(extra.begin(), extra.end(), [](const auto& h) { return h.first == "Content-Type"; });
         if (!has_type) {
             list = curl_slist_append(list, "Content-Type:");
         }
@@ -363,7 +366,8 @@ public:
         }
         std::string xml = "<CompleteMultipartUpload>";
         for (const auto& [n, etag] : m_etags) {
-            xml += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + xml_escape(etag) + "</ETag></Part>";
+            xml +=
+                "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + xml_escape(etag) + "</ETag></Part>";
         }
         xml += "</CompleteMultipartUpload>";
         auto r = m_client.call("POST", m_key, {{"uploadId", m_upload_id}}, {{"Content-Type", "application/xml"}}, xml,
@@ -391,7 +395,8 @@ public:
         }
         m_inflight.clear();
         if (!m_upload_id.empty()) {
-            auto r = m_client.call("DELETE", m_key, {{"uploadId", m_upload_id}}, {}, "", "abort multipart upload", true);
+            auto r =
+                m_client.call("DELETE", m_key, {{"uploadId", m_upload_id}}, {}, "", "abort multipart upload", true);
             if (!r) {
                 observe::warn("could not abort the multipart upload; a bucket lifecycle rule should clean it up",
                               {{"key", m_key}, {"error", r.error().to_string()}});
@@ -430,15 +435,15 @@ private:
         m_buf.reserve(m_part_size);
         S3Client* client = &m_client;
         std::string key = m_key, upload = m_upload_id;
-        m_inflight.emplace_back(number, std::async(std::launch::async, [client, key, upload, number, part]() -> Result<std::string> {
-                                    auto r = client->call("PUT", key,
-                                                          {{"partNumber", std::to_string(number)}, {"uploadId", upload}},
-                                                          {{"Content-MD5", content_md5(*part)}}, *part, "upload part");
-                                    if (!r) {
-                                        return std::unexpected(r.error());
-                                    }
-                                    return r->headers["etag"];
-                                }));
+        m_inflight.emplace_back(
+            number, std::async(std::launch::async, [client, key, upload, number, part]() -> Result<std::string> {
+                auto r = client->call("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload}},
+                                      {{"Content-MD5", content_md5(*part)}}, *part, "upload part");
+                if (!r) {
+                    return std::unexpected(r.error());
+                }
+                return r->headers["etag"];
+            }));
         return {};
     }
 
@@ -481,8 +486,9 @@ public:
                 return 0;
             }
             std::uint64_t last = std::min<std::uint64_t>(m_offset + k_read_chunk, m_end) - 1;
-            auto r = m_client.call("GET", m_key, {}, {{"Range", "bytes=" + std::to_string(m_offset) + "-" + std::to_string(last)}},
-                                   "", "read object");
+            auto r = m_client.call("GET", m_key, {},
+                                   {{"Range", "bytes=" + std::to_string(m_offset) + "-" + std::to_string(last)}}, "",
+                                   "read object");
             if (!r) {
                 return std::unexpected(r.error());
             }
@@ -579,7 +585,8 @@ public:
             }
             token = xml_value(r->body, "NextContinuationToken");
             if (token.empty()) {
-                return fail(ErrorKind::failed, "list objects", m_client.config().bucket, "truncated listing without a continuation token");
+                return fail(ErrorKind::failed, "list objects", m_client.config().bucket,
+                            "truncated listing without a continuation token");
             }
         }
         std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
@@ -601,7 +608,8 @@ public:
                 return std::unexpected(r.error());
             }
             if (r->body.find("<Error>") != std::string::npos) {
-                return fail(ErrorKind::failed, "delete objects", xml_value(r->body, "Key"), xml_value(r->body, "Message"));
+                return fail(ErrorKind::failed, "delete objects", xml_value(r->body, "Key"),
+                            xml_value(r->body, "Message"));
             }
         }
         return {};
@@ -614,7 +622,8 @@ public:
         headers.emplace_back("Content-MD5", content_md5(bytes));
         auto r = m_client.call("PUT", m_client.full_key(key), {}, headers, bytes, "create object");
         if (!r) {
-            if (r.error().message == "precondition failed" || r.error().message.find("ConditionalRequestConflict") != std::string::npos) {
+            if (r.error().message == "precondition failed" ||
+                r.error().message.find("ConditionalRequestConflict") != std::string::npos) {
                 return false;
             }
             return std::unexpected(r.error());
@@ -628,7 +637,8 @@ public:
     {
         const auto& c = m_client.config();
         std::string source = m_client.credentials().source();
-        return "s3 s3://" + c.bucket + (c.prefix.empty() ? "" : "/" + c.prefix) + (c.endpoint.empty() ? "" : " at " + c.endpoint) +
+        return "s3 s3://" + c.bucket + (c.prefix.empty() ? "" : "/" + c.prefix) +
+               (c.endpoint.empty() ? "" : " at " + c.endpoint) +
                (source.empty() ? "" : " (credentials: " + source + ")");
     }
 

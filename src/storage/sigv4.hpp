@@ -18,28 +18,28 @@ struct Credentials {
 };
 
 struct Request {
-    std::string method;          // GET, PUT, ...
-    std::string path;            // raw, not percent-encoded: "/bucket/my key"
-    Pairs query;                 // raw names and values
-    Pairs headers;               // as sent, including Host
-    std::string payload_sha256;  // lowercase hex, or "UNSIGNED-PAYLOAD"
+    std::string method;         // GET, PUT, ...
+    std::string path;           // raw, not percent-encoded: "/bucket/my key"
+    Pairs query;                // raw names and values
+    Pairs headers;              // as sent, including Host
+    std::string payload_sha256; // lowercase hex, or "UNSIGNED-PAYLOAD"
 };
 
 struct Options {
     std::string region;
-    std::string service;                          // "s3"
+    std::string service; // "s3"
     std::chrono::system_clock::time_point time;
-    bool normalize_path = false;                  // remove dot segments and duplicate slashes (not for S3)
-    bool sign_session_token = true;               // include X-Amz-Security-Token in the signed headers
-    bool add_content_sha256_header = true;        // S3 requires X-Amz-Content-Sha256
+    bool normalize_path = false;           // remove dot segments and duplicate slashes (not for S3)
+    bool sign_session_token = true;        // include X-Amz-Security-Token in the signed headers
+    bool add_content_sha256_header = true; // S3 requires X-Amz-Content-Sha256
 };
 
 struct Signed {
     std::string canonical_request;
     std::string string_to_sign;
     std::string signature;
-    std::string authorization;  // the Authorization header's value
-    Pairs added_headers;        // X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token to send
+    std::string authorization; // the Authorization header's value
+    Pairs added_headers;       // X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token to send
 };
 
 Signed sign(const Request& request, const Credentials& credentials, const Options& options);

@@ -620,13 +620,14 @@ private:
             }
         }
         if (!found) {
-            return fail(ErrorKind::auth, "decrypt", "",
-                        "no identity matches this file's recipients", "pass the right --identity (or passphrase)");
+            return fail(ErrorKind::auth, "decrypt", "", "no identity matches this file's recipients",
+                        "pass the right --identity (or passphrase)");
         }
         // Header MAC over everything up to and including "---".
         Key mac_key = hkdf(file_key.data(), file_key.size(), nullptr, 0, "header");
         auto mac_end = header.rfind("\n---") + 4;
-        Key expected = hmac_sha256(mac_key.data(), mac_key.size(), reinterpret_cast<const std::uint8_t*>(header.data()), mac_end);
+        Key expected =
+            hmac_sha256(mac_key.data(), mac_key.size(), reinterpret_cast<const std::uint8_t*>(header.data()), mac_end);
         if (sodium_memcmp(expected.data(), mac->data(), 32) != 0) {
             return header_error("header MAC mismatch: the header was altered");
         }
@@ -652,8 +653,8 @@ private:
         bool last = m_ct.size() <= full; // a full chunk followed by more data is not the last
         std::size_t n = last ? m_ct.size() : full;
         if (n < k_tag) {
-            return fail(ErrorKind::corruption, "decrypt", "", m_counter == 0 && n == 0 ? "no payload chunks"
-                                                                                      : "truncated payload chunk");
+            return fail(ErrorKind::corruption, "decrypt", "",
+                        m_counter == 0 && n == 0 ? "no payload chunks" : "truncated payload chunk");
         }
         if (last && n == k_tag && m_counter > 0) {
             return fail(ErrorKind::corruption, "decrypt", "", "empty final chunk");
@@ -663,7 +664,8 @@ private:
         m_pt.resize(n - k_tag);
         if (!aead_open(m_key, nonce, m_ct.data(), n, m_pt.data())) {
             return fail(ErrorKind::corruption, "decrypt", "",
-                        last ? "payload authentication failed: truncated or altered" : "payload authentication failed: altered");
+                        last ? "payload authentication failed: truncated or altered"
+                             : "payload authentication failed: altered");
         }
         ++m_counter;
         m_pt_pos = 0;
@@ -696,7 +698,8 @@ Result<std::unique_ptr<Sink>> make_age_encryptor(Sink& next, const AgeRecipients
     }
     if (!recipients.passphrase.empty() && !recipients.x25519.empty()) {
         return fail(ErrorKind::config, "set up encryption", "",
-                    "a passphrase cannot be combined with recipients in one age file", "use recipients only, or a passphrase only");
+                    "a passphrase cannot be combined with recipients in one age file",
+                    "use recipients only, or a passphrase only");
     }
     std::array<std::uint8_t, k_file_key> file_key;
     randombytes_buf(file_key.data(), file_key.size());
@@ -718,7 +721,8 @@ Result<std::unique_ptr<Sink>> make_age_encryptor(Sink& next, const AgeRecipients
         std::memcpy(salt, share.data(), 32);
         std::memcpy(salt + 32, pub->data(), 32);
         Key wrap = hkdf(shared.data(), 32, salt, 64, "age-encryption.org/v1/X25519");
-        header += format_stanza({{"X25519", b64_encode(share.data(), 32)}, aead_seal(wrap, zero_nonce, file_key.data(), file_key.size())});
+        header += format_stanza(
+            {{"X25519", b64_encode(share.data(), 32)}, aead_seal(wrap, zero_nonce, file_key.data(), file_key.size())});
     }
     if (!recipients.passphrase.empty()) {
         std::vector<std::uint8_t> salt(16);
@@ -727,12 +731,14 @@ Result<std::unique_ptr<Sink>> make_age_encryptor(Sink& next, const AgeRecipients
         if (!key) {
             return std::unexpected(key.error());
         }
-        header += format_stanza({{"scrypt", b64_encode(salt.data(), salt.size()), std::to_string(recipients.scrypt_work_factor)},
-                                 aead_seal(*key, zero_nonce, file_key.data(), file_key.size())});
+        header += format_stanza(
+            {{"scrypt", b64_encode(salt.data(), salt.size()), std::to_string(recipients.scrypt_work_factor)},
+             aead_seal(*key, zero_nonce, file_key.data(), file_key.size())});
     }
     header += "---";
     Key mac_key = hkdf(file_key.data(), file_key.size(), nullptr, 0, "header");
-    Key mac = hmac_sha256(mac_key.data(), mac_key.size(), reinterpret_cast<const std::uint8_t*>(header.data()), header.size());
+    Key mac = hmac_sha256(mac_key.data(), mac_key.size(), reinterpret_cast<const std::uint8_t*>(header.data()),
+                          header.size());
     header += " " + b64_encode(mac.data(), mac.size()) + "\n";
     auto enc = std::make_unique<AgeEncryptor>(next, std::move(header), file_key);
     sodium_memzero(file_key.data(), file_key.size());
@@ -847,8 +853,8 @@ Result<std::string> write_new_identity(const std::filesystem::path& path)
         return fail(e == EEXIST ? ErrorKind::config : ErrorKind::failed, "write identity", path.string(),
                     e == EEXIST ? "the file exists; refusing to overwrite an identity" : errno_message(e));
     }
-    std::string text = "# created: " + catalog::format_time(std::chrono::system_clock::now()) + "\n# public key: " +
-                       *recipient + "\n" + identity.reveal() + "\n";
+    std::string text = "# created: " + catalog::format_time(std::chrono::system_clock::now()) +
+                       "\n# public key: " + *recipient + "\n" + identity.reveal() + "\n";
     bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
     ::close(fd);
     sodium_memzero(text.data(), text.size());

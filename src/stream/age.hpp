@@ -21,7 +21,7 @@ struct AgeRecipients {
 struct AgeIdentities {
     std::vector<Secret> x25519; // "AGE-SECRET-KEY-1..." secret keys
     Secret passphrase;
-    int max_work_factor = 22;   // refuse files that would take longer to unlock
+    int max_work_factor = 22; // refuse files that would take longer to unlock
 };
 
 // Validates and decodes recipients up front (errors name the bad recipient, never a secret).

@@ -42,7 +42,10 @@ std::string sha256_hex(Bytes data)
 }
 
 HashingSink::HashingSink(Sink& next) : m_next(next), m_ctx(new_ctx()) {}
-HashingSink::~HashingSink() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx)); }
+HashingSink::~HashingSink()
+{
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx));
+}
 
 Status HashingSink::write(Bytes data)
 {
@@ -57,10 +60,16 @@ Status HashingSink::finish()
     return m_next.finish();
 }
 
-void HashingSink::abort() noexcept { m_next.abort(); }
+void HashingSink::abort() noexcept
+{
+    m_next.abort();
+}
 
 HashingSource::HashingSource(Source& inner) : m_inner(inner), m_ctx(new_ctx()) {}
-HashingSource::~HashingSource() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx)); }
+HashingSource::~HashingSource()
+{
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx));
+}
 
 Result<std::size_t> HashingSource::read(MutableBytes out)
 {

@@ -82,7 +82,13 @@ private:
 };
 } // namespace
 
-std::unique_ptr<Source> make_string_source(std::string data) { return std::make_unique<StringSource>(std::move(data)); }
-std::unique_ptr<Sink> make_string_sink(std::string& out) { return std::make_unique<StringSink>(out); }
+std::unique_ptr<Source> make_string_source(std::string data)
+{
+    return std::make_unique<StringSource>(std::move(data));
+}
+std::unique_ptr<Sink> make_string_sink(std::string& out)
+{
+    return std::make_unique<StringSink>(out);
+}
 
 } // namespace dbkeep::stream

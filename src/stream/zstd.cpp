@@ -134,10 +134,7 @@ private:
 
 class ZstdDecompressor final : public Source {
 public:
-    explicit ZstdDecompressor(Source& inner)
-        : m_inner(inner), m_ctx(ZSTD_createDCtx()), m_in(ZSTD_DStreamInSize())
-    {
-    }
+    explicit ZstdDecompressor(Source& inner) : m_inner(inner), m_ctx(ZSTD_createDCtx()), m_in(ZSTD_DStreamInSize()) {}
     ~ZstdDecompressor() override { ZSTD_freeDCtx(m_ctx); }
 
     Result<std::size_t> read(MutableBytes out) override
@@ -198,6 +195,9 @@ std::unique_ptr<Sink> make_zstd_compressor(Sink& next, ZstdOptions options)
     return std::make_unique<ZstdCompressor>(next, options);
 }
 
-std::unique_ptr<Source> make_zstd_decompressor(Source& compressed) { return std::make_unique<ZstdDecompressor>(compressed); }
+std::unique_ptr<Source> make_zstd_decompressor(Source& compressed)
+{
+    return std::make_unique<ZstdDecompressor>(compressed);
+}
 
 } // namespace dbkeep::stream

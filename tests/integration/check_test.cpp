@@ -22,19 +22,20 @@ protected:
         }
         m_pg = std::make_unique<PostgresServer>();
         m_pg->create_database("app");
-        m_pg->psql("app", "CREATE TABLE public.orders (id int); CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int);"
-                          "CREATE SEQUENCE public.order_numbers;"
-                          "CREATE ROLE backup LOGIN; GRANT USAGE ON SCHEMA billing TO backup;"
-                          "GRANT SELECT ON public.orders TO backup; GRANT SELECT ON public.order_numbers TO backup;");
+        m_pg->psql("app",
+                   "CREATE TABLE public.orders (id int); CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int);"
+                   "CREATE SEQUENCE public.order_numbers;"
+                   "CREATE ROLE backup LOGIN; GRANT USAGE ON SCHEMA billing TO backup;"
+                   "GRANT SELECT ON public.orders TO backup; GRANT SELECT ON public.order_numbers TO backup;");
         m_dir = std::make_unique<TempDir>("dbkeep-check");
     }
 
     void write_config(const std::string& url, const std::string& extra = "")
     {
-        write_file(m_dir->path() / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " +
-                                                      (m_dir->path() / "backups").string() +
-                                                      "\ntargets:\n  app:\n    engine: postgres\n    url: " + url +
-                                                      "\n    keep: {daily: 7}\n" + extra);
+        write_file(m_dir->path() / "dbkeep.yaml",
+                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
+                       "\ntargets:\n  app:\n    engine: postgres\n    url: " + url + "\n    keep: {daily: 7}\n" +
+                       extra);
     }
 
     RunResult check(std::vector<std::string> extra = {})
@@ -66,7 +67,8 @@ TEST_F(Check, HealthySetupPassesEveryProbeAndExitsZero)
     auto r = check();
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     auto rows = nlohmann::json::parse(r.out);
-    for (const auto& name : {"config", "postgres.connect", "postgres.read", "postgres.pg_dump", "postgres.pg_restore", "storage"}) {
+    for (const auto& name :
+         {"config", "postgres.connect", "postgres.read", "postgres.pg_dump", "postgres.pg_restore", "storage"}) {
         auto p = probe(rows, name);
         ASSERT_FALSE(p.is_null()) << name << " missing in " << r.out;
         EXPECT_EQ(p["outcome"], "pass") << p.dump();
@@ -89,7 +91,8 @@ TEST_F(Check, RoleWithoutSelectOnATableFailsWithTheGrantToRun)
     EXPECT_EQ(p["outcome"], "fail");
     EXPECT_NE(p["finding"].get<std::string>().find("billing.invoices"), std::string::npos) << p.dump();
     EXPECT_EQ(p["finding"].get<std::string>().find("public.orders"), std::string::npos) << p.dump();
-    EXPECT_NE(p["remedy"].get<std::string>().find("GRANT SELECT ON billing.invoices TO \"backup\""), std::string::npos) << p.dump();
+    EXPECT_NE(p["remedy"].get<std::string>().find("GRANT SELECT ON billing.invoices TO \"backup\""), std::string::npos)
+        << p.dump();
     EXPECT_NE(p["remedy"].get<std::string>().find("pg_read_all_data"), std::string::npos);
     // The human form shows the failure mark and the remedy arrow.
     auto human = run_dbkeep({"--config", (m_dir->path() / "dbkeep.yaml").string(), "check"});

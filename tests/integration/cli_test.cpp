@@ -47,7 +47,8 @@ TEST(Cli, MissingConfigFileSaysHowToProvideOne)
 TEST(Cli, ConfigValidatePrintsTheSummaryWithoutSecrets)
 {
     TempDir dir;
-    write_file(dir / "dbkeep.yaml", "targets:\n  app:\n    engine: postgres\n    url: postgres://u:Sup3rSecret@db/app\n");
+    write_file(dir / "dbkeep.yaml",
+               "targets:\n  app:\n    engine: postgres\n    url: postgres://u:Sup3rSecret@db/app\n");
     auto r = run_dbkeep({"--config", (dir / "dbkeep.yaml").string(), "config", "validate"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("ok"), std::string::npos);

@@ -24,7 +24,8 @@ protected:
         }
         m_pg = std::make_unique<PostgresServer>();
         m_pg->create_database("app");
-        m_pg->psql("app", "CREATE TABLE secrets AS SELECT g AS id, md5(g::text) AS token FROM generate_series(1, 3000) g");
+        m_pg->psql("app",
+                   "CREATE TABLE secrets AS SELECT g AS id, md5(g::text) AS token FROM generate_series(1, 3000) g");
         m_dir = std::make_unique<TempDir>("dbkeep-enc");
         // Two recipients: an online key made by dbkeep and an offline recovery key made by age-keygen.
         auto k = run_dbkeep({"keygen", "-o", (m_dir->path() / "online.txt").string()});
@@ -37,10 +38,10 @@ protected:
 
     void write_config(const std::string& encryption)
     {
-        write_file(m_dir->path() / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " +
-                                                      (m_dir->path() / "backups").string() +
-                                                      "\ntargets:\n  app:\n    engine: postgres\n    url: " +
-                                                      m_pg->url("app") + "\n    encryption: " + encryption + "\n");
+        write_file(m_dir->path() / "dbkeep.yaml",
+                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
+                       "\ntargets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") +
+                       "\n    encryption: " + encryption + "\n");
     }
     RunResult dbkeep(std::vector<std::string> args, RunOptions o = {})
     {
@@ -82,7 +83,8 @@ TEST_F(Encrypted, StandardAgeOpensTheBackupAndDbkeepRestoresIt)
         EXPECT_EQ(read_file(m_dir->path() / "backups" / f).find("AGE-SECRET-KEY"), std::string::npos);
     }
     // dbkeep restore with either identity, by flag or environment.
-    auto r = dbkeep({"restore", "app", "--to", m_pg->url("copy"), "--identity", (m_dir->path() / "online.txt").string()});
+    auto r =
+        dbkeep({"restore", "app", "--to", m_pg->url("copy"), "--identity", (m_dir->path() / "online.txt").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM secrets"), "3000");
     RunOptions env;
@@ -95,12 +97,14 @@ TEST_F(Encrypted, WrongOrMissingIdentityFailsAndWritesNothing)
     write_config("{ recipients: [" + m_online + "] }");
     ASSERT_EQ(dbkeep({"backup"}).exit_code, 0);
     auto out = m_dir->path() / "dump.pgdump";
-    auto wrong = dbkeep({"restore", "app", "--output", out.string(), "--identity", (m_dir->path() / "offline.txt").string()});
+    auto wrong =
+        dbkeep({"restore", "app", "--output", out.string(), "--identity", (m_dir->path() / "offline.txt").string()});
     EXPECT_EQ(wrong.exit_code, 1);
     EXPECT_NE(wrong.err.find("no identity matches"), std::string::npos) << wrong.err;
     EXPECT_EQ(wrong.err.find("AGE-SECRET-KEY"), std::string::npos);
     EXPECT_FALSE(fs::exists(out));
-    auto missing = dbkeep({"restore", "app", "--output", out.string()}, {.env = {{"DBKEEP_IDENTITY_FILE", "\x01unset"}}});
+    auto missing =
+        dbkeep({"restore", "app", "--output", out.string()}, {.env = {{"DBKEEP_IDENTITY_FILE", "\x01unset"}}});
     EXPECT_EQ(missing.exit_code, 2);
     EXPECT_NE(missing.err.find("--identity"), std::string::npos) << missing.err;
     EXPECT_FALSE(fs::exists(out));
@@ -140,5 +144,6 @@ TEST_F(Encrypted, CheckSaysWhetherTheIdentityMatchesARecipient)
     EXPECT_NE(good.out.find("can decrypt this target's backups"), std::string::npos) << good.out;
     auto bad = run_dbkeep({"--config", cfg, "check", "--identity", (m_dir->path() / "offline.txt").string()});
     EXPECT_EQ(bad.exit_code, 3);
-    EXPECT_NE(bad.out.find("✗ " + (m_dir->path() / "offline.txt").string() + " matches none"), std::string::npos) << bad.out;
+    EXPECT_NE(bad.out.find("✗ " + (m_dir->path() / "offline.txt").string() + " matches none"), std::string::npos)
+        << bad.out;
 }

@@ -119,7 +119,8 @@ TEST_F(PostgresBackup, BackupIsAZstdStreamThatPgRestoreLists)
     auto objects = files_ending(".pgdump.zst");
     ASSERT_EQ(objects.size(), 1u);
     ASSERT_EQ(files_ending(".manifest.json").size(), 1u);
-    auto listed = sh("zstd -dc '" + (backups() / objects[0]).string() + "' | " + PostgresServer::bin_dir() + "/pg_restore -l");
+    auto listed =
+        sh("zstd -dc '" + (backups() / objects[0]).string() + "' | " + PostgresServer::bin_dir() + "/pg_restore -l");
     ASSERT_EQ(listed.exit_code, 0) << listed.err;
     EXPECT_NE(listed.out.find("TABLE DATA public kitchen_sink"), std::string::npos) << listed.out;
     EXPECT_NE(listed.out.find("TABLE DATA billing Invoices"), std::string::npos) << listed.out;
@@ -259,7 +260,8 @@ TEST_F(PostgresBackup, PgDumpKilledMidStreamLeavesNoManifestNoTempFileAndEarlier
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
     auto before = stored_files();
     ASSERT_EQ(before.size(), 2u);
-    auto fake = fake_pg_dump("pg_dump_killed", PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 20000\nkill -9 $$");
+    auto fake =
+        fake_pg_dump("pg_dump_killed", PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 20000\nkill -9 $$");
     write_config("    pg_dump_path: " + fake + "\n");
     auto r = dbkeep({"backup", "app"});
     EXPECT_EQ(r.exit_code, 1);
@@ -325,7 +327,8 @@ TEST_F(PostgresBackup, DiskFullFailsWithNoPartialObject)
     if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=64k") != 0) {
         GTEST_SKIP() << "cannot mount tmpfs here";
     }
-    m_pg->psql("app", "CREATE TABLE filler AS SELECT md5(g::text) || md5((g*7)::text) AS s FROM generate_series(1, 200000) g");
+    m_pg->psql("app",
+               "CREATE TABLE filler AS SELECT md5(g::text) || md5((g*7)::text) AS s FROM generate_series(1, 200000) g");
     write_file(config_path(), "storages:\n  default:\n    type: local\n    path: " + small.string() +
                                   "\ntargets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") + "\n");
     auto r = dbkeep({"backup", "app"});

@@ -19,7 +19,8 @@ TEST(RedisCli, BackupListAndRestoreRoundTripThroughTheBinary)
     for (int i = 0; i < 2000; ++i) {
         load += "SET key:" + std::to_string(i) + " value-" + std::to_string(i) + "\n";
     }
-    load += "HSET h f1 v1 f2 v2\nRPUSH l a b c\nSADD s x y\nZADD z 1 a 2 b\nSELECT 3\nSET other db3\nEXPIRE other 5000\n";
+    load +=
+        "HSET h f1 v1 f2 v2\nRPUSH l a b c\nSADD s x y\nZADD z 1 a 2 b\nSELECT 3\nSET other db3\nEXPIRE other 5000\n";
     source.cli({}, load);
     TempDir dir;
     write_file(dir / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
@@ -62,9 +63,10 @@ TEST(RedisCli, WrongPasswordFailsWithNoManifest)
     }
     RedisServer source({.extra_args = {"--requirepass", "right"}});
     TempDir dir;
-    write_file(dir / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
-                                        "\ntargets:\n  cache:\n    engine: redis\n    url: redis://:Wr0ngPw-123@127.0.0.1:" +
-                                        std::to_string(source.port()) + "\n");
+    write_file(dir / "dbkeep.yaml",
+               "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
+                   "\ntargets:\n  cache:\n    engine: redis\n    url: redis://:Wr0ngPw-123@127.0.0.1:" +
+                   std::to_string(source.port()) + "\n");
     auto b = run_dbkeep({"--config", (dir / "dbkeep.yaml").string(), "backup"});
     EXPECT_EQ(b.exit_code, 1);
     EXPECT_NE(b.err.find("cache"), std::string::npos) << b.err;

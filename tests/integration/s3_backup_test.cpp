@@ -32,13 +32,17 @@ protected:
         m_dir = std::make_unique<TempDir>("dbkeep-s3it");
     }
 
-    void write_config(int port, const std::string& credentials = "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
-                      const std::string& target_extra = "")
+    void
+    write_config(int port,
+                 const std::string& credentials = "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
+                 const std::string& target_extra = "")
     {
         write_file(m_dir->path() / "dbkeep.yaml",
-                   "storages:\n  s3:\n    type: s3\n    bucket: " + m_s3->bucket() + "\n    prefix: prod\n    region: us-east-1\n"
-                   "    endpoint: http://127.0.0.1:" + std::to_string(port) + "\n    part_size: 5MiB\n" + credentials +
-                   "targets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") + "\n" + target_extra);
+                   "storages:\n  s3:\n    type: s3\n    bucket: " + m_s3->bucket() +
+                       "\n    prefix: prod\n    region: us-east-1\n"
+                       "    endpoint: http://127.0.0.1:" +
+                       std::to_string(port) + "\n    part_size: 5MiB\n" + credentials +
+                       "targets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") + "\n" + target_extra);
     }
     RunResult dbkeep(std::vector<std::string> args, RunOptions o = {})
     {
@@ -127,27 +131,33 @@ TEST_F(S3Backup, EcsTaskRoleCredentialsComeFromTheContainerEndpoint)
     }
     int port = free_port();
     // A stand-in for the ECS agent's credential endpoint: checks the authorization token, answers the documented JSON.
-    write_file(m_dir->path() / "ecs.py",
-               "import http.server, json, sys\n"
-               "class H(http.server.BaseHTTPRequestHandler):\n"
-               "    def do_GET(self):\n"
-               "        if self.headers.get('Authorization') != 'ecs-token-123' or self.path != '/v2/credentials/abc':\n"
-               "            self.send_response(403); self.end_headers(); return\n"
-               "        body = json.dumps({'AccessKeyId': 'S3RVER', 'SecretAccessKey': 'S3RVER', 'Token': 'session-tok',\n"
-               "                           'Expiration': '2099-01-01T00:00:00Z', 'RoleArn': 'arn:aws:iam::1:role/backup'}).encode()\n"
-               "        self.send_response(200); self.send_header('Content-Type', 'application/json'); self.end_headers()\n"
-               "        self.wfile.write(body)\n"
-               "    def log_message(self, *a): pass\n"
-               "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n");
+    write_file(
+        m_dir->path() / "ecs.py",
+        "import http.server, json, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        if self.headers.get('Authorization') != 'ecs-token-123' or self.path != '/v2/credentials/abc':\n"
+        "            self.send_response(403); self.end_headers(); return\n"
+        "        body = json.dumps({'AccessKeyId': 'S3RVER', 'SecretAccessKey': 'S3RVER', 'Token': 'session-tok',\n"
+        "                           'Expiration': '2099-01-01T00:00:00Z', 'RoleArn': "
+        "'arn:aws:iam::1:role/backup'}).encode()\n"
+        "        self.send_response(200); self.send_header('Content-Type', 'application/json'); self.end_headers()\n"
+        "        self.wfile.write(body)\n"
+        "    def log_message(self, *a): pass\n"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n");
     Background ecs({"python3", (m_dir->path() / "ecs.py").string(), std::to_string(port)});
-    for (int i = 0; i < 100 && run({"curl", "-s", "-o", "/dev/null", "http://127.0.0.1:" + std::to_string(port)}).exit_code != 0; ++i) {
+    for (int i = 0;
+         i < 100 && run({"curl", "-s", "-o", "/dev/null", "http://127.0.0.1:" + std::to_string(port)}).exit_code != 0;
+         ++i) {
         std::this_thread::sleep_for(50ms);
     }
     write_config(m_s3->port(), "");
     RunOptions o;
     o.env = {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:" + std::to_string(port) + "/v2/credentials/abc"},
              {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-token-123"},
-             {"AWS_ACCESS_KEY_ID", "\x01unset"}, {"AWS_SECRET_ACCESS_KEY", "\x01unset"}, {"AWS_PROFILE", "\x01unset"},
+             {"AWS_ACCESS_KEY_ID", "\x01unset"},
+             {"AWS_SECRET_ACCESS_KEY", "\x01unset"},
+             {"AWS_PROFILE", "\x01unset"},
              {"HOME", m_dir->path().string()}};
     auto b = dbkeep({"backup", "app"}, o);
     EXPECT_EQ(b.exit_code, 0) << b.err;

@@ -3,8 +3,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
-#include <csignal>
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -42,9 +42,9 @@ protected:
 
     void write_config(const std::string& target_extra, const std::string& root_extra = "")
     {
-        write_file(config(), "storages:\n  default:\n    type: local\n    path: " + backups().string() + "\n" + root_extra +
-                                 "targets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") + "\n" +
-                                 target_extra);
+        write_file(config(), "storages:\n  default:\n    type: local\n    path: " + backups().string() + "\n" +
+                                 root_extra + "targets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") +
+                                 "\n" + target_extra);
     }
 
     fs::path config() const { return m_dir->path() / "dbkeep.yaml"; }
@@ -138,8 +138,8 @@ TEST_F(Scheduling, PruneAppliesRetentionManifestFirstAndCleansOldLeftovers)
         (f.ends_with(".manifest.json") ? real_manifest : real_object) = f;
     }
     auto m = nlohmann::json::parse(read_file(backups() / real_manifest));
-    for (const char* id : {"20240101T000000Z-aaaaa1", "20240102T000000Z-aaaaa2", "20240103T000000Z-aaaaa3",
-                           "20240104T000000Z-aaaaa4"}) {
+    for (const char* id :
+         {"20240101T000000Z-aaaaa1", "20240102T000000Z-aaaaa2", "20240103T000000Z-aaaaa3", "20240104T000000Z-aaaaa4"}) {
         auto copy = m;
         copy["id"] = id;
         copy["object"]["key"] = std::string("app/2024/01/") + id + ".pgdump.zst";
@@ -150,7 +150,8 @@ TEST_F(Scheduling, PruneAppliesRetentionManifestFirstAndCleansOldLeftovers)
     // A failed run's leftover from long ago, and one from a run that may still be going.
     write_file(backups() / "app/2024/01/20240105T000000Z-dead00.pgdump.zst", "partial");
     auto now_id = nlohmann::json::parse(read_file(backups() / real_manifest))["id"].get<std::string>();
-    auto fresh_orphan = "app/" + now_id.substr(0, 4) + "/" + now_id.substr(4, 2) + "/" + now_id.substr(0, 16) + "-fffff0.pgdump.zst";
+    auto fresh_orphan =
+        "app/" + now_id.substr(0, 4) + "/" + now_id.substr(4, 2) + "/" + now_id.substr(0, 16) + "-fffff0.pgdump.zst";
     write_file(backups() / fresh_orphan, "in progress");
 
     auto dry = dbkeep({"prune", "app", "--dry-run"});
@@ -196,9 +197,9 @@ TEST_F(Scheduling, DaemonRunsEveryMinuteServesMetricsAndStopsOnSigterm)
     }
     int port = free_port();
     write_config("    schedule: \"* * * * *\"\n", "daemon:\n  jitter: 0\n  shutdown_grace: 30\n");
-    Background d({dbkeep_binary(), "--config", config().string(), "daemon", "--listen",
-                  "127.0.0.1:" + std::to_string(port)},
-                 {}, (m_dir->path() / "daemon.log").string());
+    Background d(
+        {dbkeep_binary(), "--config", config().string(), "daemon", "--listen", "127.0.0.1:" + std::to_string(port)}, {},
+        (m_dir->path() / "daemon.log").string());
     // One catch-up backup at once (never backed up), then one at the next minute boundary.
     for (int i = 0; i < 800 && manifests() < 2; ++i) {
         std::this_thread::sleep_for(100ms);

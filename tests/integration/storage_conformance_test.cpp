@@ -104,10 +104,12 @@ TEST_P(Conformance, LargeObjectsStreamInPartsAndReadBackWithRanges)
     auto back = storage::get_object(*m_storage, "big/object.bin", 64 << 20);
     ASSERT_TRUE(back) << back.error().to_string();
     EXPECT_TRUE(*back == data);
-    auto ranged = m_storage->open_reader("big/object.bin", storage::ByteRange{.offset = 9 * 1024 * 1024, .length = 100});
+    auto ranged =
+        m_storage->open_reader("big/object.bin", storage::ByteRange{.offset = 9 * 1024 * 1024, .length = 100});
     ASSERT_TRUE(ranged);
     EXPECT_EQ(*stream::read_all(**ranged), data.substr(9 * 1024 * 1024, 100));
-    auto tail = m_storage->open_reader("big/object.bin", storage::ByteRange{.offset = data.size() - 10, .length = std::nullopt});
+    auto tail = m_storage->open_reader("big/object.bin",
+                                       storage::ByteRange{.offset = data.size() - 10, .length = std::nullopt});
     EXPECT_EQ(*stream::read_all(**tail), data.substr(data.size() - 10));
 }
 
@@ -165,7 +167,8 @@ TEST_P(Conformance, CreateIfAbsentCreatesOnce)
     EXPECT_TRUE(*first);
     EXPECT_EQ(*storage::get_object(*m_storage, "lease/x.json"), "one");
     if (GetParam() == "s3") {
-        GTEST_SKIP() << "s3rver ignores If-None-Match on PUT: S3Wire.CreateIfAbsentSendsIfNoneMatch checks what dbkeep sends";
+        GTEST_SKIP()
+            << "s3rver ignores If-None-Match on PUT: S3Wire.CreateIfAbsentSendsIfNoneMatch checks what dbkeep sends";
     }
     EXPECT_FALSE(*m_storage->create_if_absent("lease/x.json", "two"));
     EXPECT_EQ(*storage::get_object(*m_storage, "lease/x.json"), "one");

@@ -21,7 +21,10 @@ std::string shell_quote(const std::string& s)
 }
 } // namespace
 
-std::string PostgresServer::bin_dir() { return "/usr/lib/postgresql/15/bin"; }
+std::string PostgresServer::bin_dir()
+{
+    return "/usr/lib/postgresql/15/bin";
+}
 
 std::string PostgresServer::skip_reason()
 {
@@ -46,7 +49,8 @@ PostgresServer::PostgresServer(PostgresOptions options) : m_options(std::move(op
     }
     std::string auth = m_options.superuser_password.empty() ? "trust" : "scram-sha-256";
     std::string pwfile = d + "/pw";
-    std::string initdb = "runuser -u postgres -- " + bin_dir() + "/initdb -D " + d + "/data -U postgres -E UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=" + auth;
+    std::string initdb = "runuser -u postgres -- " + bin_dir() + "/initdb -D " + d +
+                         "/data -U postgres -E UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=" + auth;
     if (!m_options.superuser_password.empty()) {
         write_file(pwfile, m_options.superuser_password + "\n");
         sh("chown postgres " + pwfile);
@@ -70,12 +74,16 @@ PostgresServer::PostgresServer(PostgresOptions options) : m_options(std::move(op
     throw std::runtime_error("pg_ctl start failed: " + read_file(d + "/log"));
 }
 
-PostgresServer::~PostgresServer() { stop(); }
+PostgresServer::~PostgresServer()
+{
+    stop();
+}
 
 void PostgresServer::stop()
 {
     if (m_running) {
-        sh("runuser -u postgres -- " + bin_dir() + "/pg_ctl -D " + m_dir->path().string() + "/data -m immediate -w stop");
+        sh("runuser -u postgres -- " + bin_dir() + "/pg_ctl -D " + m_dir->path().string() +
+           "/data -m immediate -w stop");
         m_running = false;
     }
 }
@@ -112,6 +120,9 @@ std::string PostgresServer::psql(const std::string& db, const std::string& sql) 
     return r.out;
 }
 
-void PostgresServer::create_database(const std::string& db) const { psql("postgres", "CREATE DATABASE \"" + db + "\""); }
+void PostgresServer::create_database(const std::string& db) const
+{
+    psql("postgres", "CREATE DATABASE \"" + db + "\"");
+}
 
 } // namespace dbkeep::test

@@ -138,9 +138,15 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options)
     return r;
 }
 
-RunResult sh(const std::string& script, const RunOptions& options) { return run({"/bin/sh", "-c", script}, options); }
+RunResult sh(const std::string& script, const RunOptions& options)
+{
+    return run({"/bin/sh", "-c", script}, options);
+}
 
-std::string dbkeep_binary() { return DBKEEP_BINARY; }
+std::string dbkeep_binary()
+{
+    return DBKEEP_BINARY;
+}
 
 RunResult run_dbkeep(const std::vector<std::string>& args, const RunOptions& options)
 {

@@ -18,7 +18,7 @@ struct RunResult {
 
 struct RunOptions {
     std::map<std::string, std::string> env; // added to the environment (value "\x01unset" removes)
-    std::string input;                       // written to stdin
+    std::string input;                      // written to stdin
     std::string cwd;
     std::chrono::seconds timeout{300};
 };

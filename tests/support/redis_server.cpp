@@ -21,17 +21,35 @@ RedisServer::RedisServer(RedisOptions options)
     auto d = m_dir->path().string();
     for (int attempt = 0; attempt < 5; ++attempt) {
         m_port = free_port();
-        std::vector<std::string> argv{"redis-server", "--port", std::to_string(m_port), "--bind", "127.0.0.1",
-                                      "--dir", d, "--daemonize", "yes", "--pidfile", d + "/pid", "--logfile",
-                                      d + "/log", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay",
-                                      "0", "--enable-debug-command", "yes"};
+        std::vector<std::string> argv{"redis-server",
+                                      "--port",
+                                      std::to_string(m_port),
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--dir",
+                                      d,
+                                      "--daemonize",
+                                      "yes",
+                                      "--pidfile",
+                                      d + "/pid",
+                                      "--logfile",
+                                      d + "/log",
+                                      "--save",
+                                      "",
+                                      "--appendonly",
+                                      "no",
+                                      "--repl-diskless-sync-delay",
+                                      "0",
+                                      "--enable-debug-command",
+                                      "yes"};
         argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
         if (run(argv).exit_code != 0) {
             continue;
         }
         for (int i = 0; i < 200; ++i) {
             auto r = run({"redis-cli", "-p", std::to_string(m_port), "ping"});
-            if (r.exit_code == 0 && (r.out.find("PONG") != std::string::npos || r.out.find("NOAUTH") != std::string::npos)) {
+            if (r.exit_code == 0 &&
+                (r.out.find("PONG") != std::string::npos || r.out.find("NOAUTH") != std::string::npos)) {
                 return;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(25));

@@ -63,8 +63,11 @@ RunResult S3Server::aws(const std::vector<std::string>& args) const
     std::vector<std::string> argv{"/usr/bin/aws", "--endpoint-url", endpoint()};
     argv.insert(argv.end(), args.begin(), args.end());
     RunOptions o;
-    o.env = {{"AWS_ACCESS_KEY_ID", k_key},        {"AWS_SECRET_ACCESS_KEY", k_secret}, {"AWS_DEFAULT_REGION", "us-east-1"},
-             {"AWS_CONFIG_FILE", "/dev/null"},    {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
+    o.env = {{"AWS_ACCESS_KEY_ID", k_key},
+             {"AWS_SECRET_ACCESS_KEY", k_secret},
+             {"AWS_DEFAULT_REGION", "us-east-1"},
+             {"AWS_CONFIG_FILE", "/dev/null"},
+             {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
              {"AWS_EC2_METADATA_DISABLED", "true"}};
     return run(argv, o);
 }

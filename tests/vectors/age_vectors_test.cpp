@@ -21,7 +21,10 @@ struct Vector {
     std::string body;
 };
 
-fs::path vectors_dir() { return fs::path(DBKEEP_VECTORS_DIR) / "age"; }
+fs::path vectors_dir()
+{
+    return fs::path(DBKEEP_VECTORS_DIR) / "age";
+}
 
 std::string inflate_all(const std::string& in)
 {

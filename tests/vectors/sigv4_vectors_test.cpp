@@ -15,7 +15,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path suite() { return fs::path(DBKEEP_VECTORS_DIR) / "sigv4"; }
+fs::path suite()
+{
+    return fs::path(DBKEEP_VECTORS_DIR) / "sigv4";
+}
 
 std::string percent_decode(const std::string& s)
 {
@@ -58,7 +61,8 @@ sigv4::Request parse_request(const std::string& text, std::string& body)
             auto amp = query.find('&', start);
             std::string kv = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
             auto eq = kv.find('=');
-            r.query.emplace_back(percent_decode(kv.substr(0, eq)), eq == std::string::npos ? "" : percent_decode(kv.substr(eq + 1)));
+            r.query.emplace_back(percent_decode(kv.substr(0, eq)),
+                                 eq == std::string::npos ? "" : percent_decode(kv.substr(eq + 1)));
             if (amp == std::string::npos) {
                 break;
             }

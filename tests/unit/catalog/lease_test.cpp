@@ -17,7 +17,10 @@ struct Fixture {
     test::TempDir dir{"dbkeep-lease"};
     std::unique_ptr<storage::Storage> storage = storage::make_local_storage({.root = dir.path()});
 };
-auto now() { return std::chrono::system_clock::now(); }
+auto now()
+{
+    return std::chrono::system_clock::now();
+}
 } // namespace
 
 TEST(Lease, FirstRunnerAcquiresSecondFindsItBusy)

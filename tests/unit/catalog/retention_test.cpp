@@ -15,7 +15,10 @@ using Policy = config::RetentionConfig;
 
 namespace {
 
-TimePoint t(const std::string& s) { return *parse_time(s); }
+TimePoint t(const std::string& s)
+{
+    return *parse_time(s);
+}
 
 std::vector<RetentionInput> inputs(const std::vector<std::string>& times)
 {
@@ -37,7 +40,10 @@ std::set<std::string> kept(const std::vector<RetentionDecision>& d)
     return out;
 }
 
-const date::time_zone* utc() { return schedule::find_zone("UTC"); }
+const date::time_zone* utc()
+{
+    return schedule::find_zone("UTC");
+}
 
 // Two years of backups every 6 hours, with a gap of 10 days in 2025 and a missed week in 2026.
 std::vector<RetentionInput> two_year_history()
@@ -83,7 +89,8 @@ TEST(Retention, LastKeepsTheNNewest)
 {
     Policy p;
     p.last = 2;
-    auto d = apply_retention(inputs({"2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z", "2026-11-02T00:00:00Z"}), p, utc());
+    auto d =
+        apply_retention(inputs({"2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z", "2026-11-02T00:00:00Z"}), p, utc());
     ASSERT_TRUE(d);
     EXPECT_EQ(kept(*d), (std::set<std::string>{"20261103T000000Z", "20261102T000000Z"}));
 }
@@ -121,7 +128,8 @@ TEST(Retention, WithinCountsFromTheNewestBackupNotFromNow)
 {
     Policy p;
     p.within = "2d";
-    auto d = apply_retention(inputs({"2020-01-10T00:00:00Z", "2020-01-08T00:00:00Z", "2020-01-07T23:00:00Z"}), p, utc());
+    auto d =
+        apply_retention(inputs({"2020-01-10T00:00:00Z", "2020-01-08T00:00:00Z", "2020-01-07T23:00:00Z"}), p, utc());
     ASSERT_TRUE(d);
     EXPECT_EQ(kept(*d), (std::set<std::string>{"20200110T000000Z", "20200108T000000Z"}));
     auto w = parse_within("1y6m2w3d12h");
@@ -160,7 +168,8 @@ TEST_P(RetentionGolden, MatchesTheGoldenFile)
     const auto& [name, policy] = GetParam();
     auto d = apply_retention(two_year_history(), policy, schedule::find_zone("Europe/Berlin"));
     ASSERT_TRUE(d) << d.error().to_string();
-    auto path = std::filesystem::path(DBKEEP_SOURCE_DIR) / "tests/unit/catalog/testdata" / (std::string("retention_") + name + ".txt");
+    auto path = std::filesystem::path(DBKEEP_SOURCE_DIR) / "tests/unit/catalog/testdata" /
+                (std::string("retention_") + name + ".txt");
     auto got = render(*d);
     if (std::getenv("DBKEEP_UPDATE_GOLDEN")) {
         test::write_file(path, got);

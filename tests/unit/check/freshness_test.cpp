@@ -7,7 +7,10 @@ using namespace dbkeep;
 using namespace dbkeep::check;
 
 namespace {
-TimePoint t(const char* s) { return *catalog::parse_time(s); }
+TimePoint t(const char* s)
+{
+    return *catalog::parse_time(s);
+}
 } // namespace
 
 TEST(CheckSchedule, ListsTheNextThreeRunsInTheTargetsZone)

@@ -10,7 +10,10 @@ using namespace dbkeep::config;
 
 namespace {
 
-Result<Config> load_text(const std::string& yaml) { return load_from_string(yaml, "dbkeep.yaml", "/etc/dbkeep"); }
+Result<Config> load_text(const std::string& yaml)
+{
+    return load_from_string(yaml, "dbkeep.yaml", "/etc/dbkeep");
+}
 
 // Asserts that loading fails with exactly "dbkeep.yaml:LINE:COL: " followed by a message containing `what`.
 void expect_error(const std::string& yaml, int line, int col, const std::string& what)
@@ -115,9 +118,10 @@ TEST_F(Loader, DesignExampleLoadsIntoTypedStructs)
 TEST_F(Loader, ToStringNeverShowsASecret)
 {
     setenv("DBKEEP_TEST_AWS_SECRET", "aws-secret-XYZ", 1);
-    auto r = load_text(std::string(k_design_example) + "  other:\n    engine: postgres\n    url: postgres://u:url-pw-XYZ@h/d\n"
-                                                       "    storage: efs\n"
-                                                       "    encryption: { passphrase: pass-XYZ }\n");
+    auto r = load_text(std::string(k_design_example) +
+                       "  other:\n    engine: postgres\n    url: postgres://u:url-pw-XYZ@h/d\n"
+                       "    storage: efs\n"
+                       "    encryption: { passphrase: pass-XYZ }\n");
     ASSERT_TRUE(r) << r.error().to_string();
     auto text = to_string(*r);
     for (const char* secret : {"orders-pw-XYZ", "cache-pw-XYZ", "url-pw-XYZ", "pass-XYZ"}) {
@@ -150,9 +154,9 @@ TEST_F(Loader, UnsetVariableIsAnErrorAtTheValue)
 
 TEST_F(Loader, EveryMistakeNamesLineAndColumn)
 {
-    expect_error("targets: [a, b\n", 2, 1, "");                                              // YAML syntax
-    expect_error("", 1, 1, "empty");                                                          // empty file
-    expect_error("storages: {}\n", 1, 1, "needs a 'targets:'");                              // no targets
+    expect_error("targets: [a, b\n", 2, 1, "");                 // YAML syntax
+    expect_error("", 1, 1, "empty");                            // empty file
+    expect_error("storages: {}\n", 1, 1, "needs a 'targets:'"); // no targets
     expect_error("targets:\n  a:\n    engine: postgres\nextra: 1\n", 4, 1, "unknown key 'extra'");
     expect_error("targets:\n  a:\n    engine: postgres\n    ur1: x\n", 4, 5, "unknown key 'ur1'");
     expect_error("targets:\n  a:\n    url: postgres://h/d\n", 3, 5, "needs 'engine'");
@@ -177,18 +181,24 @@ TEST_F(Loader, EveryMistakeNamesLineAndColumn)
                  "unknown storage type 'ftp'");
     expect_error("storages:\n  x:\n    path: /b\ntargets:\n  a:\n    engine: postgres\n", 3, 5, "needs 'type'");
     expect_error("storages:\n  x:\n    type: local\ntargets:\n  a:\n    engine: postgres\n", 3, 5, "needs 'path'");
-    expect_error("storages:\n  x:\n    type: s3\n    bucket: b\n    path_style: maybe\ntargets:\n  a:\n    engine: postgres\n",
-                 5, 17, "auto, true or false");
-    expect_error("storages:\n  x:\n    type: s3\n    bucket: b\n    part_size: 1MiB\ntargets:\n  a:\n    engine: postgres\n",
-                 5, 16, "between 5MiB and 5GiB");
-    expect_error("storages:\n  x:\n    type: local\n    path: /b\ntargets:\n  a:\n    engine: postgres\n    storage: y\n", 8,
-                 14, "names storage 'y', which is not defined (defined: x)");
-    expect_error("storages:\n  x: {type: local, path: /x}\n  y: {type: local, path: /y}\ntargets:\n  a:\n    engine: postgres\n",
-                 6, 5, "needs 'storage'");
+    expect_error(
+        "storages:\n  x:\n    type: s3\n    bucket: b\n    path_style: maybe\ntargets:\n  a:\n    engine: postgres\n",
+        5, 17, "auto, true or false");
+    expect_error(
+        "storages:\n  x:\n    type: s3\n    bucket: b\n    part_size: 1MiB\ntargets:\n  a:\n    engine: postgres\n", 5,
+        16, "between 5MiB and 5GiB");
+    expect_error(
+        "storages:\n  x:\n    type: local\n    path: /b\ntargets:\n  a:\n    engine: postgres\n    storage: y\n", 8, 14,
+        "names storage 'y', which is not defined (defined: x)");
+    expect_error(
+        "storages:\n  x: {type: local, path: /x}\n  y: {type: local, path: /y}\ntargets:\n  a:\n    engine: postgres\n",
+        6, 5, "needs 'storage'");
     expect_error("targets:\n  a:\n    engine: postgres\ndaemon:\n  max_concurrent: 0\n", 5, 19, "between 1 and 64");
-    expect_error("targets:\n  a:\n    engine: postgres\n    schedule: \"0 25 * * *\"\n", 4, 18, "hour value out of range");
+    expect_error("targets:\n  a:\n    engine: postgres\n    schedule: \"0 25 * * *\"\n", 4, 18,
+                 "hour value out of range");
     expect_error("targets:\n  a:\n    engine: postgres\n    schedule: 0 0 * *\n", 4, 15, "expected 5 fields");
-    expect_error("targets:\n  a:\n    engine: postgres\n    timezone: Europe/Bonn\n", 4, 15, "unknown time zone 'Europe/Bonn'");
+    expect_error("targets:\n  a:\n    engine: postgres\n    timezone: Europe/Bonn\n", 4, 15,
+                 "unknown time zone 'Europe/Bonn'");
 }
 
 TEST_F(Loader, DefaultStorageRules)
@@ -201,8 +211,8 @@ TEST_F(Loader, DefaultStorageRules)
     ASSERT_TRUE(only);
     EXPECT_EQ(only->targets.at("a").storage, "efs");
     EXPECT_EQ(only->storages.at("efs").local.path, "/etc/dbkeep/rel/dir");
-    auto named = load_text(
-        "storages:\n  default: {type: local, path: /d}\n  other: {type: local, path: /o}\ntargets:\n  a:\n    engine: postgres\n");
+    auto named = load_text("storages:\n  default: {type: local, path: /d}\n  other: {type: local, path: "
+                           "/o}\ntargets:\n  a:\n    engine: postgres\n");
     ASSERT_TRUE(named);
     EXPECT_EQ(named->targets.at("a").storage, "default");
 }

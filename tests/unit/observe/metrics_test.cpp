@@ -14,7 +14,8 @@ TEST(Metrics, RendersPrometheusTextPerTarget)
     m.failed("cache");
     auto text = m.render();
     EXPECT_NE(text.find("# TYPE dbkeep_last_success_timestamp_seconds gauge"), std::string::npos);
-    EXPECT_NE(text.find("dbkeep_last_success_timestamp_seconds{target=\"orders\"} 1795000000\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("dbkeep_last_success_timestamp_seconds{target=\"orders\"} 1795000000\n"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("dbkeep_last_duration_seconds{target=\"orders\"} 12.5\n"), std::string::npos) << text;
     EXPECT_NE(text.find("dbkeep_last_size_bytes{target=\"orders\"} 4096\n"), std::string::npos);
     EXPECT_NE(text.find("dbkeep_failures_total{target=\"cache\"} 1\n"), std::string::npos);

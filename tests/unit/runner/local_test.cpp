@@ -47,8 +47,8 @@ TEST(LocalRunner, StdinAndStdoutAreBinarySafe)
 TEST(LocalRunner, EnvironmentReachesTheProcessAndNotArgv)
 {
     auto r = make_local_runner();
-    auto out = run_capture(*r, {.argv = {"sh", "-c", "printf '%s' \"$DBKEEP_TEST_VALUE\""},
-                                .env = {{"DBKEEP_TEST_VALUE", "s3cret"}}});
+    auto out = run_capture(
+        *r, {.argv = {"sh", "-c", "printf '%s' \"$DBKEEP_TEST_VALUE\""}, .env = {{"DBKEEP_TEST_VALUE", "s3cret"}}});
     ASSERT_TRUE(out);
     EXPECT_EQ(out->out, "s3cret");
 }

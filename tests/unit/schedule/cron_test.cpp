@@ -100,18 +100,14 @@ TEST(Cron, ParseErrorsNameTheFieldAndColumn)
         int column;
         const char* what;
     };
-    for (const auto& b : {Bad{"61 * * * *", 0, "minute value out of range 0-59"},
-                          Bad{"* * * *", 0, "expected 5 fields"},
-                          Bad{"* * * * * *", 0, "expected 5 fields"},
-                          Bad{"0 0 * * MON-", 8, "bad range 'MON-' in the day-of-week field"},
-                          Bad{"0 24 * * *", 2, "hour value out of range"},
-                          Bad{"0 0 0 * *", 4, "day-of-month value out of range 1-31"},
-                          Bad{"0 0 * 13 *", 6, "month value out of range"},
-                          Bad{"0 0 * FOO *", 6, "bad value 'FOO' in the month field"},
-                          Bad{"*/0 * * * *", 0, "bad step '0'"},
-                          Bad{"5-1 * * * *", 0, "runs backwards"},
-                          Bad{"1,,2 * * * *", 0, "empty list item"},
-                          Bad{"@fortnightly", 0, "unknown macro"}}) {
+    for (const auto& b :
+         {Bad{"61 * * * *", 0, "minute value out of range 0-59"}, Bad{"* * * *", 0, "expected 5 fields"},
+          Bad{"* * * * * *", 0, "expected 5 fields"},
+          Bad{"0 0 * * MON-", 8, "bad range 'MON-' in the day-of-week field"},
+          Bad{"0 24 * * *", 2, "hour value out of range"}, Bad{"0 0 0 * *", 4, "day-of-month value out of range 1-31"},
+          Bad{"0 0 * 13 *", 6, "month value out of range"}, Bad{"0 0 * FOO *", 6, "bad value 'FOO' in the month field"},
+          Bad{"*/0 * * * *", 0, "bad step '0'"}, Bad{"5-1 * * * *", 0, "runs backwards"},
+          Bad{"1,,2 * * * *", 0, "empty list item"}, Bad{"@fortnightly", 0, "unknown macro"}}) {
         auto r = parse_cron(b.expr);
         ASSERT_FALSE(r) << b.expr;
         EXPECT_NE(r.error().message.find(b.what), std::string::npos) << b.expr << ": " << r.error().message;
@@ -119,7 +115,10 @@ TEST(Cron, ParseErrorsNameTheFieldAndColumn)
     }
 }
 
-TEST(Cron, UnknownZoneIsNull) { EXPECT_EQ(find_zone("Mars/Olympus_Mons"), nullptr); }
+TEST(Cron, UnknownZoneIsNull)
+{
+    EXPECT_EQ(find_zone("Mars/Olympus_Mons"), nullptr);
+}
 
 TEST(Due, DueWhenAScheduledInstantPassedSinceTheLastSuccess)
 {

@@ -45,7 +45,12 @@ protected:
 TEST_F(Daemon, DueTargetGetsExactlyOneCatchUpRun)
 {
     std::atomic<int> calls{0};
-    auto o = options_for([&](const std::string&) -> Status { ++calls; return {}; }, 600ms);
+    auto o = options_for(
+        [&](const std::string&) -> Status {
+            ++calls;
+            return {};
+        },
+        600ms);
     ASSERT_TRUE(run_daemon({every("orders", 1h, true)}, o));
     EXPECT_EQ(calls.load(), 1);
 }
@@ -53,7 +58,12 @@ TEST_F(Daemon, DueTargetGetsExactlyOneCatchUpRun)
 TEST_F(Daemon, NotDueTargetWaitsForItsSchedule)
 {
     std::atomic<int> calls{0};
-    auto o = options_for([&](const std::string&) -> Status { ++calls; return {}; }, 500ms);
+    auto o = options_for(
+        [&](const std::string&) -> Status {
+            ++calls;
+            return {};
+        },
+        500ms);
     ASSERT_TRUE(run_daemon({every("orders", 1h, false)}, o));
     EXPECT_EQ(calls.load(), 0);
 }
@@ -61,7 +71,12 @@ TEST_F(Daemon, NotDueTargetWaitsForItsSchedule)
 TEST_F(Daemon, FiresAtEachScheduledInstant)
 {
     std::atomic<int> calls{0};
-    auto o = options_for([&](const std::string&) -> Status { ++calls; return {}; }, 1650ms);
+    auto o = options_for(
+        [&](const std::string&) -> Status {
+            ++calls;
+            return {};
+        },
+        1650ms);
     ASSERT_TRUE(run_daemon({every("orders", 400ms, false)}, o));
     EXPECT_GE(calls.load(), 3);
     EXPECT_LE(calls.load(), 4);

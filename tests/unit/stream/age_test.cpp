@@ -138,8 +138,9 @@ TEST(Age, RejectsBadRecipientsAndMixingPassphraseWithRecipients)
     std::string out;
     auto sink = make_string_sink(out);
     EXPECT_FALSE(make_age_encryptor(*sink, {.x25519 = {"age1bad"}}));
-    EXPECT_FALSE(make_age_encryptor(*sink, {.x25519 = {"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"},
-                                            .passphrase = Secret("x")}));
+    EXPECT_FALSE(
+        make_age_encryptor(*sink, {.x25519 = {"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"},
+                                   .passphrase = Secret("x")}));
     EXPECT_FALSE(make_age_encryptor(*sink, {}));
 }
 
@@ -174,7 +175,9 @@ TEST(Age, InteropsWithTheAgeTool)
     ASSERT_EQ(test::run({"age-keygen", "-o", (dir / "theirs.txt").string()}).exit_code, 0);
     auto theirs_recipient = test::run({"age-keygen", "-y", (dir / "theirs.txt").string()}).out;
     theirs_recipient.pop_back();
-    ASSERT_EQ(test::run({"age", "-r", theirs_recipient, "-o", (dir / "by_age").string(), (dir / "plain").string()}).exit_code, 0);
+    ASSERT_EQ(
+        test::run({"age", "-r", theirs_recipient, "-o", (dir / "by_age").string(), (dir / "plain").string()}).exit_code,
+        0);
     auto theirs = read_identity_file(dir / "theirs.txt");
     ASSERT_TRUE(theirs);
     auto p = decrypt(test::read_file(dir / "by_age"), {.x25519 = *theirs});
