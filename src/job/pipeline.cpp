@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "runner/local.hpp"
+#include "runner/prefix.hpp"
 #include "storage/storage.hpp"
 #include "stream/age.hpp"
 #include "stream/sha256.hpp"
@@ -160,8 +161,24 @@ Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, c
 
 Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& target)
 {
-    if (target.runner.type == "local") {
+    const auto& r = target.runner;
+    if (r.type == "local") {
         return runner::make_local_runner();
+    }
+    if (r.type == "command") {
+        std::string desc = "command";
+        for (const auto& a : r.argv) {
+            desc += " " + a;
+        }
+        return runner::make_prefix_runner(r.argv, false, desc);
+    }
+    if (r.type == "ssh") {
+        return runner::make_prefix_runner(runner::ssh_prefix(r), true,
+                                          "ssh " + (r.user.empty() ? "" : r.user + "@") + r.host);
+    }
+    if (r.type == "kubectl") {
+        return runner::make_prefix_runner(runner::kubectl_prefix(r), false,
+                                          "kubectl pod " + (r.namespace_.empty() ? "" : r.namespace_ + "/") + r.pod);
     }
     return fail(ErrorKind::config, "open runner for", target.name,
                 "runner type '" + target.runner.type + "' is not supported yet");

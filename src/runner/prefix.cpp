@@ -1,0 +1,147 @@
+#include "runner/prefix.hpp"
+
+#include "config/config.hpp"
+#include "runner/local.hpp"
+
+namespace dbkeep::runner {
+namespace {
+
+// Reads NAME=VALUE lines (VALUE with every byte as a \0ooo escape) until an empty line, exports them,
+// then runs the command. `read` consumes stdin byte by byte, so the command gets the rest of it intact.
+constexpr const char* k_wrapper =
+    "while IFS= read -r l && [ -n \"$l\" ]; do n=\"${l%%=*}\"; v=\"$(printf '%b_' \"${l#*=}\")\"; "
+    "export \"$n=${v%_}\"; done; exec \"$@\"";
+
+std::string preamble(const std::map<std::string, std::string>& env)
+{
+    std::string out;
+    for (const auto& [k, v] : env) {
+        out += k + "=";
+        for (unsigned char c : v) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\0%03o", c);
+            out += buf;
+        }
+        out += "\n";
+    }
+    return out + "\n";
+}
+
+// The process of a prefixed command: stdin carries the preamble first; in() is the caller's stdin (or none).
+class PrefixProcess final : public Process {
+public:
+    PrefixProcess(std::unique_ptr<Process> inner, bool caller_stdin) : m_inner(std::move(inner)), m_caller_stdin(caller_stdin) {}
+    stream::Source& out() override { return m_inner->out(); }
+    stream::Sink* in() override { return m_caller_stdin ? m_inner->in() : nullptr; }
+    Result<ExitStatus> wait() override { return m_inner->wait(); }
+    std::string error_output() const override { return m_inner->error_output(); }
+    void kill() noexcept override { m_inner->kill(); }
+
+private:
+    std::unique_ptr<Process> m_inner;
+    bool m_caller_stdin;
+};
+
+class PrefixRunner final : public Runner {
+public:
+    PrefixRunner(std::vector<std::string> prefix, bool as_one_string, std::string description)
+        : m_local(make_local_runner()), m_prefix(std::move(prefix)), m_one_string(as_one_string),
+          m_description(std::move(description))
+    {
+    }
+
+    Result<std::unique_ptr<Process>> start(const Command& command) override
+    {
+        std::vector<std::string> remote{"sh", "-c", k_wrapper, "sh"};
+        remote.insert(remote.end(), command.argv.begin(), command.argv.end());
+        Command local;
+        local.argv = m_prefix;
+        if (m_one_string) {
+            std::string line;
+            for (const auto& w : remote) {
+                line += (line.empty() ? "" : " ") + shell_quote(w);
+            }
+            local.argv.push_back(line);
+        } else {
+            local.argv.insert(local.argv.end(), remote.begin(), remote.end());
+        }
+        local.with_stdin = true;
+        auto proc = m_local->start(local);
+        if (!proc) {
+            return std::unexpected(proc.error());
+        }
+        auto pre = preamble(command.env);
+        if (auto st = (*proc)->in()->write(as_bytes(pre)); !st) {
+            (*proc)->kill();
+            return wrap(st.error(), "send the environment to " + m_description);
+        }
+        if (!command.with_stdin) {
+            (void)(*proc)->in()->finish();
+        }
+        return std::make_unique<PrefixProcess>(std::move(*proc), command.with_stdin);
+    }
+
+    std::string describe() const override { return m_description; }
+
+private:
+    std::unique_ptr<Runner> m_local;
+    std::vector<std::string> m_prefix;
+    bool m_one_string;
+    std::string m_description;
+};
+
+} // namespace
+
+std::string shell_quote(const std::string& word)
+{
+    std::string out = "'";
+    for (char c : word) {
+        if (c == '\'') {
+            out += "'\\''";
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string, std::string description)
+{
+    return std::make_unique<PrefixRunner>(std::move(prefix), as_one_string, std::move(description));
+}
+
+std::vector<std::string> ssh_prefix(const config::RunnerConfig& c)
+{
+    std::vector<std::string> argv{"ssh", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=30"};
+    if (c.port) {
+        argv.insert(argv.end(), {"-p", std::to_string(c.port)});
+    }
+    if (!c.identity_file.empty()) {
+        argv.insert(argv.end(), {"-i", c.identity_file, "-o", "IdentitiesOnly=yes"});
+    }
+    if (!c.known_hosts.empty()) {
+        argv.insert(argv.end(), {"-o", "UserKnownHostsFile=" + c.known_hosts, "-o", "StrictHostKeyChecking=yes"});
+    }
+    argv.push_back((c.user.empty() ? "" : c.user + "@") + c.host);
+    argv.push_back("--");
+    return argv;
+}
+
+std::vector<std::string> kubectl_prefix(const config::RunnerConfig& c)
+{
+    std::vector<std::string> argv{"kubectl"};
+    if (!c.context.empty()) {
+        argv.insert(argv.end(), {"--context", c.context});
+    }
+    if (!c.namespace_.empty()) {
+        argv.insert(argv.end(), {"-n", c.namespace_});
+    }
+    argv.insert(argv.end(), {"exec", "-i", c.pod});
+    if (!c.kube_container.empty()) {
+        argv.insert(argv.end(), {"-c", c.kube_container});
+    }
+    argv.push_back("--");
+    return argv;
+}
+
+} // namespace dbkeep::runner

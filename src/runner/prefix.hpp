@@ -1,0 +1,28 @@
+// Runners that run a command through another program on this machine: `type: command` (any argv prefix,
+// e.g. [docker, exec, -i, NAME] or [nsenter, ...]), `type: ssh` and `type: kubectl`.
+//
+// Secrets never go into an argv: the command's environment travels as a preamble on its stdin, read by a
+// small POSIX sh wrapper on the far side, which exports the variables and then execs the command with the
+// rest of stdin untouched. The far side therefore needs /bin/sh.
+#pragma once
+
+#include "runner/runner.hpp"
+
+namespace dbkeep::config {
+struct RunnerConfig;
+}
+
+namespace dbkeep::runner {
+
+// prefix + [sh -c WRAPPER sh] + argv, run locally. With as_one_string, the part after the prefix is passed as
+// one shell-quoted string (ssh runs it through the remote user's shell).
+std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string, std::string description);
+
+// The prefixes for a configuration: ssh and kubectl argv built from their settings.
+std::vector<std::string> ssh_prefix(const config::RunnerConfig& config);
+std::vector<std::string> kubectl_prefix(const config::RunnerConfig& config);
+
+// Quotes a word for a POSIX shell.
+std::string shell_quote(const std::string& word);
+
+} // namespace dbkeep::runner
