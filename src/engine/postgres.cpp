@@ -395,11 +395,16 @@ private:
             paths.push_back(name); // PATH where the runner runs it
         }
         std::vector<ToolCandidate> found;
-        std::string tried;
+        std::string tried, last_error;
         for (const auto& p : paths) {
             auto out = runner::run_capture(m_runner, {.argv = {p, "--version"}}, 4096);
             tried += (tried.empty() ? "" : ", ") + p;
-            if (!out || !out->status.ok()) {
+            if (!out) {
+                last_error = out.error().message;
+                continue;
+            }
+            if (!out->status.ok()) {
+                last_error = first_line(out->err);
                 continue;
             }
             if (auto c = parse_tool_version(p, out->out)) {
@@ -408,7 +413,9 @@ private:
         }
         if (!override_path.empty() && found.empty()) {
             return fail(ErrorKind::not_found, "find " + name + " for", m_target.name,
-                        "cannot run " + override_path + " --version", "fix " + name + "_path in the configuration");
+                        "cannot run " + override_path + " --version on " + m_runner.describe() +
+                            (last_error.empty() ? "" : ": " + last_error),
+                        "fix " + name + "_path in the configuration, or the runner");
         }
         auto pick = pick_tool(found, server_major);
         if (!pick) {
