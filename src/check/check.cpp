@@ -128,6 +128,17 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
     if (!handle) {
         out.push_back(failed("runner", handle.error().to_string(), "fix the target's runner and engine settings"));
     } else {
+        if (target.runner.type != "local") {
+            auto probe = runner::run_capture(*handle->runner, {.argv = {"true"}}, 1024);
+            if (!probe || !probe->status.ok()) {
+                std::string why = !probe ? probe.error().message : probe->err.substr(0, probe->err.find('\n'));
+                out.push_back(
+                    failed("runner", handle->runner->describe() + " cannot run a command: " + why,
+                           "check the host, port, user and keys (ssh), the pod (kubectl) or the prefix (command)"));
+            } else {
+                out.push_back(pass("runner", handle->runner->describe() + " runs commands"));
+            }
+        }
         auto probes = handle->engine->probe();
         out.insert(out.end(), probes.begin(), probes.end());
     }

@@ -30,7 +30,10 @@ std::string preamble(const std::map<std::string, std::string>& env)
 // The process of a prefixed command: stdin carries the preamble first; in() is the caller's stdin (or none).
 class PrefixProcess final : public Process {
 public:
-    PrefixProcess(std::unique_ptr<Process> inner, bool caller_stdin) : m_inner(std::move(inner)), m_caller_stdin(caller_stdin) {}
+    PrefixProcess(std::unique_ptr<Process> inner, bool caller_stdin)
+        : m_inner(std::move(inner)), m_caller_stdin(caller_stdin)
+    {
+    }
     stream::Source& out() override { return m_inner->out(); }
     stream::Sink* in() override { return m_caller_stdin ? m_inner->in() : nullptr; }
     Result<ExitStatus> wait() override { return m_inner->wait(); }

@@ -20,20 +20,21 @@ protected:
         }
         m_pg = std::make_unique<PostgresServer>(PostgresOptions{.superuser_password = "Runner-S3cret-pw"});
         m_pg->create_database("app");
-        m_pg->psql("app", "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
-                          "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
-                          "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5000) g;");
+        m_pg->psql("app",
+                   "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
+                   "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
+                   "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5000) g;");
         m_dir = std::make_unique<TempDir>("dbkeep-runner");
     }
 
     void write_config(const std::string& runner)
     {
-        write_file(m_dir->path() / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " +
-                                                      (m_dir->path() / "backups").string() +
-                                                      "\ntargets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") +
-                                                      "\n    password: ${APP_PW}\n    pg_dump_path: " + PostgresServer::bin_dir() +
-                                                      "/pg_dump\n    pg_restore_path: " + PostgresServer::bin_dir() +
-                                                      "/pg_restore\n    runner: " + runner + "\n");
+        write_file(m_dir->path() / "dbkeep.yaml",
+                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
+                       "\ntargets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") +
+                       "\n    password: ${APP_PW}\n    pg_dump_path: " + PostgresServer::bin_dir() +
+                       "/pg_dump\n    pg_restore_path: " + PostgresServer::bin_dir() +
+                       "/pg_restore\n    runner: " + runner + "\n");
     }
     RunResult dbkeep(std::vector<std::string> args)
     {
@@ -53,7 +54,8 @@ protected:
         EXPECT_EQ(l[0]["stats"]["public.t"], 5000);
         auto r = dbkeep({"restore", "app", "--to", m_pg->url("copy")});
         ASSERT_EQ(r.exit_code, 0) << r.err;
-        EXPECT_EQ(m_pg->psql("copy", "SELECT md5(b) FROM all_bytes"), m_pg->psql("app", "SELECT md5(b) FROM all_bytes"));
+        EXPECT_EQ(m_pg->psql("copy", "SELECT md5(b) FROM all_bytes"),
+                  m_pg->psql("app", "SELECT md5(b) FROM all_bytes"));
         EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM t"), "5000");
     }
 
@@ -90,4 +92,24 @@ TEST_F(RemoteRunner, BackupAndRestoreThroughACommandPrefix)
     // Any argv prefix: here `setsid`, standing in for nsenter or `docker exec -i NAME`.
     write_config("{ type: command, argv: [setsid] }");
     round_trip("command setsid");
+}
+
+TEST_F(RemoteRunner, CheckReportsAnUnreachableRunner)
+{
+    if (auto reason = SshServer::skip_reason(); !reason.empty()) {
+        GTEST_SKIP() << reason;
+    }
+    write_config("{ type: ssh, host: 127.0.0.1, user: root, port: " + std::to_string(free_port()) + " }");
+    auto c = dbkeep({"check", "--json"});
+    EXPECT_EQ(c.exit_code, 3);
+    auto rows = nlohmann::json::parse(c.out);
+    bool found = false;
+    for (const auto& r : rows) {
+        if (r["probe"] == "runner") {
+            found = true;
+            EXPECT_EQ(r["outcome"], "fail");
+            EXPECT_NE(r["finding"].get<std::string>().find("Connection refused"), std::string::npos) << r.dump();
+        }
+    }
+    EXPECT_TRUE(found) << c.out;
 }

@@ -24,20 +24,27 @@ SshServer::SshServer()
     auto d = m_dir->path().string();
     std::filesystem::create_directories("/run/sshd");
     if (sh("ssh-keygen -q -t ed25519 -N '' -f " + d + "/host_key && ssh-keygen -q -t ed25519 -N '' -f " + d +
-           "/client_key && cp " + d + "/client_key.pub " + d + "/authorized_keys && chmod 600 " + d + "/authorized_keys")
+           "/client_key && cp " + d + "/client_key.pub " + d + "/authorized_keys && chmod 600 " + d +
+           "/authorized_keys")
             .exit_code != 0) {
         throw std::runtime_error("ssh-keygen failed");
     }
     for (int attempt = 0; attempt < 3; ++attempt) {
         m_port = free_port();
         write_file(m_dir->path() / "sshd_config", "Port " + std::to_string(m_port) +
-                                                      "\nListenAddress 127.0.0.1\nHostKey " + d + "/host_key\n"
-                                                      "AuthorizedKeysFile " + d + "/authorized_keys\n"
+                                                      "\nListenAddress 127.0.0.1\nHostKey " + d +
+                                                      "/host_key\n"
+                                                      "AuthorizedKeysFile " +
+                                                      d +
+                                                      "/authorized_keys\n"
                                                       "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-                                                      "StrictModes no\nUsePAM no\nPidFile " + d + "/sshd.pid\n"
+                                                      "StrictModes no\nUsePAM no\nPidFile " +
+                                                      d +
+                                                      "/sshd.pid\n"
                                                       "AcceptEnv none\n");
-        m_process = std::make_unique<Background>(std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", d + "/sshd_config"},
-                                                 RunOptions{}, d + "/sshd.log");
+        m_process = std::make_unique<Background>(
+            std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", d + "/sshd_config"}, RunOptions{},
+            d + "/sshd.log");
         for (int i = 0; i < 100; ++i) {
             auto scan = run({"ssh-keyscan", "-p", std::to_string(m_port), "-t", "ed25519", "127.0.0.1"});
             if (scan.exit_code == 0 && !scan.out.empty()) {

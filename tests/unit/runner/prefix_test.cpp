@@ -44,9 +44,11 @@ class PrefixRunner : public ::testing::TestWithParam<bool> {};
 TEST_P(PrefixRunner, EnvironmentArrivesExactlyAndNeverInAnyArgv)
 {
     // as_one_string: the far side is a shell given one string, like ssh; otherwise an argv prefix.
-    auto r = GetParam() ? make_prefix_runner({"sh", "-c"}, true, "one-string") : make_prefix_runner({"env"}, false, "prefix");
+    auto r = GetParam() ? make_prefix_runner({"sh", "-c"}, true, "one-string")
+                        : make_prefix_runner({"env"}, false, "prefix");
     const std::string secret = "p@ss 'w\"o$rd`\\\n zaż\nłć-XYZZY\n";
-    auto proc = r->start({.argv = {"sh", "-c", "printf '%s' \"$DBKEEP_SECRET\"; sleep 1"}, .env = {{"DBKEEP_SECRET", secret}}});
+    auto proc =
+        r->start({.argv = {"sh", "-c", "printf '%s' \"$DBKEEP_SECRET\"; sleep 1"}, .env = {{"DBKEEP_SECRET", secret}}});
     ASSERT_TRUE(proc) << proc.error().to_string();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(all_cmdlines().find("XYZZY"), std::string::npos) << "the secret is in some process's argv";
@@ -56,7 +58,8 @@ TEST_P(PrefixRunner, EnvironmentArrivesExactlyAndNeverInAnyArgv)
 
 TEST_P(PrefixRunner, StdinAfterThePreambleIsBinarySafe)
 {
-    auto r = GetParam() ? make_prefix_runner({"sh", "-c"}, true, "one-string") : make_prefix_runner({"env"}, false, "prefix");
+    auto r = GetParam() ? make_prefix_runner({"sh", "-c"}, true, "one-string")
+                        : make_prefix_runner({"env"}, false, "prefix");
     auto proc = r->start({.argv = {"cat"}, .env = {{"A", "1"}}, .with_stdin = true});
     ASSERT_TRUE(proc);
     std::string data;
@@ -75,7 +78,8 @@ TEST_P(PrefixRunner, StdinAfterThePreambleIsBinarySafe)
 
 TEST_P(PrefixRunner, ExitCodesPassThrough)
 {
-    auto r = GetParam() ? make_prefix_runner({"sh", "-c"}, true, "one-string") : make_prefix_runner({"env"}, false, "prefix");
+    auto r = GetParam() ? make_prefix_runner({"sh", "-c"}, true, "one-string")
+                        : make_prefix_runner({"env"}, false, "prefix");
     auto out = run_capture(*r, {.argv = {"sh", "-c", "echo oops >&2; exit 7"}});
     ASSERT_TRUE(out);
     EXPECT_EQ(out->status.code, 7);
