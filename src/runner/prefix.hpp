@@ -16,7 +16,8 @@ namespace dbkeep::runner {
 
 // prefix + [sh -c WRAPPER sh] + argv, run locally. With as_one_string, the part after the prefix is passed as
 // one shell-quoted string (ssh runs it through the remote user's shell).
-std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string, std::string description);
+std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string,
+                                           std::string description);
 
 // The prefixes for a configuration: ssh and kubectl argv built from their settings.
 std::vector<std::string> ssh_prefix(const config::RunnerConfig& config);
