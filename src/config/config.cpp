@@ -169,6 +169,8 @@ std::filesystem::path resolve_path(const std::filesystem::path& base, const std:
     return path.is_absolute() ? path.lexically_normal() : (base / path).lexically_normal();
 }
 
+EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owner, const std::filesystem::path& base);
+
 StorageConfig load_storage(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
 {
     if (!node.IsMap()) {
@@ -179,15 +181,21 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
     sc.mark = mark_of(node);
     std::string type = node["type"] && node["type"].IsScalar() ? node["type"].Scalar() : "";
     if (type == "local") {
-        Section s(node, "storage '" + name + "'", {"type", "path"});
+        Section s(node, "storage '" + name + "'", {"type", "path", "encryption"});
         sc.type = "local";
         sc.local.path = resolve_path(base, s.require("path"));
+        if (s.has("encryption")) {
+            sc.encryption = load_encryption(s.node("encryption"), "storage '" + name + "'", base);
+        }
     } else if (type == "s3") {
         Section s(node, "storage '" + name + "'",
                   {"type", "bucket", "prefix", "region", "endpoint", "path_style", "storage_class",
                    "server_side_encryption", "sse_kms_key_id", "part_size", "concurrency", "access_key_id",
-                   "secret_access_key", "session_token", "profile"});
+                   "secret_access_key", "session_token", "profile", "encryption"});
         sc.type = "s3";
+        if (s.has("encryption")) {
+            sc.encryption = load_encryption(s.node("encryption"), "storage '" + name + "'", base);
+        }
         auto& s3 = sc.s3;
         s3.bucket = s.require("bucket");
         s3.prefix = s.str_or("prefix", "");
@@ -329,9 +337,9 @@ RetentionConfig load_keep(const YAML::Node& node, const std::string& target)
     return k;
 }
 
-EncryptionConfig load_encryption(const YAML::Node& node, const std::string& target, const std::filesystem::path& base)
+EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owner, const std::filesystem::path& base)
 {
-    Section s(node, "encryption of target '" + target + "'", {"recipients", "recipients_file", "passphrase"});
+    Section s(node, "encryption of " + owner, {"recipients", "recipients_file", "passphrase"});
     EncryptionConfig e;
     e.recipients = s.list("recipients");
     for (std::size_t i = 0; i < e.recipients.size(); ++i) {
@@ -348,7 +356,7 @@ EncryptionConfig load_encryption(const YAML::Node& node, const std::string& targ
         error_at(s.node("passphrase"), "an age file is encrypted either to recipients or with a passphrase, not both");
     }
     if (!e.enabled()) {
-        error_at(node, "encryption of target '" + target + "' needs 'recipients', 'recipients_file' or 'passphrase'");
+        error_at(node, "encryption of " + owner + " needs 'recipients', 'recipients_file' or 'passphrase'");
     }
     return e;
 }
@@ -493,7 +501,7 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         t.keep = load_keep(s.node("keep"), name);
     }
     if (s.has("encryption")) {
-        t.encryption = load_encryption(s.node("encryption"), name, base);
+        t.encryption = load_encryption(s.node("encryption"), "target '" + name + "'", base);
     }
     if (s.has("runner")) {
         t.runner = load_runner(s.node("runner"), name);
@@ -561,6 +569,12 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
             }
             error_at(tnode["storage"], "target '" + name + "' names storage '" + t.storage +
                                            "', which is not defined (defined: " + names + ")");
+        }
+    }
+    // A target without encryption: inherits its storage's.
+    for (auto& [name, t] : cfg.targets) {
+        if (!t.encryption.enabled()) {
+            t.encryption = cfg.storages.at(t.storage).encryption;
         }
     }
     if (s.has("daemon")) {

@@ -41,12 +41,20 @@ struct S3StorageConfig {
     std::string profile; // AWS profile name, else AWS_PROFILE or "default"
 };
 
+struct EncryptionConfig {
+    std::vector<std::string> recipients; // age1... public keys
+    std::string recipients_file;
+    Secret passphrase;
+    bool enabled() const noexcept { return !recipients.empty() || !recipients_file.empty() || !passphrase.empty(); }
+};
+
 struct StorageConfig {
     std::string name;
     std::string type; // local | s3
     Mark mark;
     LocalStorageConfig local;
     S3StorageConfig s3;
+    EncryptionConfig encryption; // default for the targets stored here that set none
 };
 
 struct RunnerConfig {
@@ -75,13 +83,6 @@ struct RetentionConfig {
     {
         return !last && !hourly && !daily && !weekly && !monthly && !yearly && within.empty();
     }
-};
-
-struct EncryptionConfig {
-    std::vector<std::string> recipients; // age1... public keys
-    std::string recipients_file;
-    Secret passphrase;
-    bool enabled() const noexcept { return !recipients.empty() || !recipients_file.empty() || !passphrase.empty(); }
 };
 
 struct PostgresConfig {

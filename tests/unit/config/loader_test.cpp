@@ -257,3 +257,18 @@ TEST(Url, RedactionHidesOnlyThePassword)
     EXPECT_EQ(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     EXPECT_EQ(redact_url("postgres://h/db?password=x"), "postgres://h/db?password=x"); // not a URL password
 }
+
+TEST_F(Loader, TargetsInheritTheirStoragesEncryptionUnlessTheySetTheirOwn)
+{
+    const std::string r1 = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    auto r = load_text(
+        "storages:\n  s:\n    type: local\n    path: /b\n    encryption: { recipients: [" + r1 +
+        "] }\ntargets:\n  a:\n    engine: postgres\n  b:\n    engine: postgres\n    encryption: { passphrase: pw }\n");
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(r->targets.at("a").encryption.recipients, std::vector<std::string>{r1});
+    EXPECT_TRUE(r->targets.at("b").encryption.recipients.empty());
+    EXPECT_EQ(r->targets.at("b").encryption.passphrase.reveal(), "pw");
+    expect_error(
+        "storages:\n  s:\n    type: local\n    path: /b\n    encryption: {}\ntargets:\n  a:\n    engine: postgres\n", 5,
+        17, "encryption of storage 's' needs");
+}
