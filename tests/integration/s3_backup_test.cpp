@@ -112,10 +112,12 @@ TEST_F(S3Backup, SigtermMidUploadAbortsTheMultipartUploadAndWritesNoManifest)
     o.env = {{"S3_KEY", S3Server::k_key}, {"S3_SECRET", S3Server::k_secret}};
     Background bg({dbkeep_binary(), "--config", (m_dir->path() / "dbkeep.yaml").string(), "backup", "app"}, o,
                   (m_dir->path() / "bg.log").string());
-    for (int i = 0; i < 300 && proxy.recorded().find("&uploadId=") == std::string::npos; ++i) {
+    // Under a loaded CI machine the first part can take a while: wait up to a minute, no longer than needed.
+    for (int i = 0; i < 1200 && proxy.recorded().find("&uploadId=") == std::string::npos && bg.running(); ++i) {
         std::this_thread::sleep_for(50ms);
     }
-    ASSERT_NE(proxy.recorded().find("&uploadId="), std::string::npos) << "a part upload started";
+    ASSERT_NE(proxy.recorded().find("&uploadId="), std::string::npos)
+        << "a part upload started; log: " << read_file(m_dir->path() / "bg.log");
     bg.signal(SIGTERM);
     EXPECT_EQ(bg.wait(30s), 1) << read_file(m_dir->path() / "bg.log");
     auto sent = proxy.recorded();
