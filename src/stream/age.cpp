@@ -750,13 +750,15 @@ std::unique_ptr<Source> make_age_decryptor(Source& in, AgeIdentities identities)
     return std::make_unique<AgeDecryptor>(in, std::move(identities));
 }
 
-Result<std::vector<Secret>> read_identity_file(const std::filesystem::path& path)
+namespace {
+// The meaningful lines of a key file (no comments, no blanks, trailing spaces and CRs cut), with line numbers.
+Result<std::vector<std::pair<int, std::string>>> key_lines(const std::filesystem::path& path, const std::string& what)
 {
     std::ifstream f(path);
     if (!f) {
-        return fail(ErrorKind::not_found, "read identity file", path.string(), "cannot open it");
+        return fail(ErrorKind::not_found, "read " + what, path.string(), "cannot open it");
     }
-    std::vector<Secret> out;
+    std::vector<std::pair<int, std::string>> out;
     std::string line;
     int n = 0;
     while (std::getline(f, line)) {
@@ -764,10 +766,23 @@ Result<std::vector<Secret>> read_identity_file(const std::filesystem::path& path
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
             line.pop_back();
         }
-        if (line.empty() || line[0] == '#') {
-            continue;
+        if (!line.empty() && line[0] != '#') {
+            out.emplace_back(n, std::move(line));
         }
-        Secret s(line);
+    }
+    return out;
+}
+} // namespace
+
+Result<std::vector<Secret>> read_identity_file(const std::filesystem::path& path)
+{
+    auto lines = key_lines(path, "identity file");
+    if (!lines) {
+        return std::unexpected(lines.error());
+    }
+    std::vector<Secret> out;
+    for (auto& [n, line] : *lines) {
+        Secret s(std::move(line));
         if (!decode_identity(s)) {
             return fail(ErrorKind::config, "read identity file", path.string(),
                         "line " + std::to_string(n) + " is not an AGE-SECRET-KEY-1... identity");
@@ -782,26 +797,17 @@ Result<std::vector<Secret>> read_identity_file(const std::filesystem::path& path
 
 Result<std::vector<std::string>> read_recipients_file(const std::filesystem::path& path)
 {
-    std::ifstream f(path);
-    if (!f) {
-        return fail(ErrorKind::not_found, "read recipients file", path.string(), "cannot open it");
+    auto lines = key_lines(path, "recipients file");
+    if (!lines) {
+        return std::unexpected(lines.error());
     }
     std::vector<std::string> out;
-    std::string line;
-    int n = 0;
-    while (std::getline(f, line)) {
-        ++n;
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
-            line.pop_back();
-        }
-        if (line.empty() || line[0] == '#') {
-            continue;
-        }
+    for (auto& [n, line] : *lines) {
         if (!decode_recipient(line)) {
             return fail(ErrorKind::config, "read recipients file", path.string(),
                         "line " + std::to_string(n) + " is not an age1... recipient");
         }
-        out.push_back(line);
+        out.push_back(std::move(line));
     }
     return out;
 }

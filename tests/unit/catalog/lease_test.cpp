@@ -21,6 +21,29 @@ auto now()
 {
     return std::chrono::system_clock::now();
 }
+
+// Starts `threads` runners at once on the target's lease; returns how many believe they hold it.
+int race(storage::Storage& storage, int threads)
+{
+    std::atomic<int> winners{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> runners;
+    for (int i = 0; i < threads; ++i) {
+        runners.emplace_back([&] {
+            while (!go.load()) {
+            }
+            auto a = acquire_lease(storage, "orders", 60s, now());
+            if (a && a->outcome != LeaseOutcome::busy) {
+                ++winners;
+            }
+        });
+    }
+    go = true;
+    for (auto& t : runners) {
+        t.join();
+    }
+    return winners.load();
+}
 } // namespace
 
 TEST(Lease, FirstRunnerAcquiresSecondFindsItBusy)
@@ -85,24 +108,7 @@ TEST(Lease, OfManyRunnersRacingExactlyOneWins)
 {
     for (int round = 0; round < 20; ++round) {
         Fixture f;
-        std::atomic<int> winners{0};
-        std::atomic<bool> go{false};
-        std::vector<std::thread> threads;
-        for (int i = 0; i < 6; ++i) {
-            threads.emplace_back([&] {
-                while (!go.load()) {
-                }
-                auto a = acquire_lease(*f.storage, "orders", 60s, now());
-                if (a && a->outcome != LeaseOutcome::busy) {
-                    ++winners;
-                }
-            });
-        }
-        go = true;
-        for (auto& t : threads) {
-            t.join();
-        }
-        EXPECT_EQ(winners.load(), 1) << "round " << round;
+        EXPECT_EQ(race(*f.storage, 6), 1) << "round " << round;
     }
 }
 
@@ -111,24 +117,7 @@ TEST(Lease, RacingTakeoversOfAnExpiredLeaseHaveOneWinner)
     for (int round = 0; round < 20; ++round) {
         Fixture f;
         ASSERT_EQ(acquire_lease(*f.storage, "orders", 1s, now() - 1h)->outcome, LeaseOutcome::acquired);
-        std::atomic<int> winners{0};
-        std::atomic<bool> go{false};
-        std::vector<std::thread> threads;
-        for (int i = 0; i < 4; ++i) {
-            threads.emplace_back([&] {
-                while (!go.load()) {
-                }
-                auto a = acquire_lease(*f.storage, "orders", 60s, now());
-                if (a && a->outcome != LeaseOutcome::busy) {
-                    ++winners;
-                }
-            });
-        }
-        go = true;
-        for (auto& t : threads) {
-            t.join();
-        }
-        EXPECT_EQ(winners.load(), 1) << "round " << round;
+        EXPECT_EQ(race(*f.storage, 4), 1) << "round " << round;
     }
 }
 
