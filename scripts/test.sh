@@ -2,6 +2,8 @@
 # The whole test suite, as CI runs it: installs dependencies, builds release and ASan/UBSan, runs every unit
 # and integration test against real services (PostgreSQL, Redis, s3rver, sshd, dockerd) on loopback.
 set -euo pipefail
+# Tests never reach the real EC2 metadata address; the IMDS tests point it at loopback themselves.
+export AWS_EC2_METADATA_DISABLED=true
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc)

@@ -3,12 +3,14 @@
 #include "catalog/naming.hpp"
 #include "config/config.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <curl/curl.h>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 namespace dbkeep::storage {
 namespace {
@@ -63,13 +65,17 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* user)
     return size * n;
 }
 
-Result<std::string> http_get(const std::string& url, const std::string& authorization)
+Result<std::string> http_request(const std::string& method, const std::string& url,
+                                 const std::vector<std::string>& header_lines)
 {
     CURL* c = curl_easy_init();
     std::string body;
     curl_slist* headers = nullptr;
-    if (!authorization.empty()) {
-        headers = curl_slist_append(headers, ("Authorization: " + authorization).c_str());
+    for (const auto& h : header_lines) {
+        headers = curl_slist_append(headers, h.c_str());
+    }
+    if (method != "GET") {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
     }
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
@@ -89,6 +95,52 @@ Result<std::string> http_get(const std::string& url, const std::string& authoriz
         return fail(ErrorKind::auth, "fetch credentials from", url, "HTTP " + std::to_string(status));
     }
     return body;
+}
+
+Result<std::string> http_get(const std::string& url, const std::string& authorization)
+{
+    return http_request("GET", url,
+                        authorization.empty() ? std::vector<std::string>{}
+                                              : std::vector<std::string>{"Authorization: " + authorization});
+}
+
+std::string xml_value(const std::string& xml, const std::string& tag)
+{
+    auto a = xml.find("<" + tag + ">");
+    auto b = xml.find("</" + tag + ">");
+    return a == std::string::npos || b == std::string::npos ? ""
+                                                            : xml.substr(a + tag.size() + 2, b - a - tag.size() - 2);
+}
+
+std::string url_encode(const std::string& s)
+{
+    static constexpr char k[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += k[c >> 4];
+            out += k[c & 15];
+        }
+    }
+    return out;
+}
+
+// {AccessKeyId, SecretAccessKey, Token|SessionToken, Expiration} as ECS, IMDS and credential_process answer.
+std::optional<sigv4::Credentials> from_json(const std::string& body, std::chrono::system_clock::time_point& expires)
+{
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.contains("AccessKeyId") || !j.contains("SecretAccessKey")) {
+        return std::nullopt;
+    }
+    if (j.contains("Expiration") && j["Expiration"].is_string()) {
+        if (auto t = catalog::parse_time(j["Expiration"].get<std::string>())) {
+            expires = *t;
+        }
+    }
+    return sigv4::Credentials{j["AccessKeyId"], j["SecretAccessKey"], j.value("Token", j.value("SessionToken", ""))};
 }
 
 } // namespace
@@ -142,6 +194,25 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
     for (const auto& file : {cred_file, conf_file}) {
         auto ini = read_ini(file);
         auto it = ini.find(profile);
+        if (it != ini.end() && it->second.contains("credential_process")) {
+            std::string out;
+            FILE* p = ::popen(it->second["credential_process"].c_str(), "r");
+            if (p != nullptr) {
+                char buf[4096];
+                std::size_t n;
+                while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
+                    out.append(buf, n);
+                }
+                if (::pclose(p) == 0) {
+                    if (auto c = from_json(out, m_expires)) {
+                        m_source = "credential_process of profile " + profile;
+                        return *c;
+                    }
+                }
+            }
+            return fail(ErrorKind::auth, "find AWS credentials", "",
+                        "credential_process of profile " + profile + " failed or printed no credentials");
+        }
         if (it != ini.end() && it->second.contains("aws_access_key_id") &&
             it->second.contains("aws_secret_access_key")) {
             m_source = "profile " + profile + " (" + file + ")";
@@ -151,6 +222,36 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         }
     }
     tried += ", profile " + profile + " (" + cred_file + ", " + conf_file + ")";
+    if (!env("AWS_WEB_IDENTITY_TOKEN_FILE").empty() && !env("AWS_ROLE_ARN").empty()) {
+        std::ifstream f(env("AWS_WEB_IDENTITY_TOKEN_FILE"));
+        std::stringstream ss;
+        ss << f.rdbuf();
+        std::string token = trim(ss.str());
+        std::string region = !env("AWS_REGION").empty() ? env("AWS_REGION") : "us-east-1";
+        std::string sts = !env("AWS_ENDPOINT_URL_STS").empty() ? env("AWS_ENDPOINT_URL_STS")
+                                                               : "https://sts." + region + ".amazonaws.com";
+        std::string session = !env("AWS_ROLE_SESSION_NAME").empty() ? env("AWS_ROLE_SESSION_NAME") : "dbkeep";
+        auto body = http_request(
+            "POST",
+            sts + "/?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + url_encode(env("AWS_ROLE_ARN")) +
+                "&RoleSessionName=" + url_encode(session) + "&WebIdentityToken=" + url_encode(token),
+            {});
+        if (!body) {
+            return fail(body.error().kind, "find AWS credentials", "",
+                        "web identity (STS AssumeRoleWithWebIdentity): " + body.error().message,
+                        "tried " + tried + ", web identity");
+        }
+        std::string key = xml_value(*body, "AccessKeyId"), secret = xml_value(*body, "SecretAccessKey");
+        if (key.empty() || secret.empty()) {
+            return fail(ErrorKind::auth, "find AWS credentials", "", "web identity: STS answered without credentials");
+        }
+        if (auto t = catalog::parse_time(xml_value(*body, "Expiration"))) {
+            m_expires = *t;
+        }
+        m_source = "web identity (" + env("AWS_ROLE_ARN") + ")";
+        return sigv4::Credentials{key, secret, xml_value(*body, "SessionToken")};
+    }
+    tried += ", web identity (AWS_WEB_IDENTITY_TOKEN_FILE)";
     std::string url;
     if (!env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").empty()) {
         url = "http://169.254.170.2" + env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
@@ -171,21 +272,40 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
                         "ECS container credentials: " + body.error().message,
                         "tried " + tried + ", ECS container credentials");
         }
-        auto j = nlohmann::json::parse(*body, nullptr, false);
-        if (j.is_discarded() || !j.contains("AccessKeyId") || !j.contains("SecretAccessKey")) {
+        auto c = from_json(*body, m_expires);
+        if (!c) {
             return fail(ErrorKind::auth, "find AWS credentials", "", "ECS container credentials: unexpected answer");
         }
-        if (j.contains("Expiration")) {
-            if (auto t = catalog::parse_time(j["Expiration"].get<std::string>())) {
-                m_expires = *t;
-            }
-        }
         m_source = "ECS container credentials";
-        return sigv4::Credentials{j["AccessKeyId"], j["SecretAccessKey"], j.value("Token", "")};
+        return *c;
     }
     tried += ", ECS container credentials (AWS_CONTAINER_CREDENTIALS_*_URI)";
-    return fail(ErrorKind::auth, "find AWS credentials", "", "no credentials found",
-                "tried " + tried + "; web identity and EC2 instance metadata are not supported yet");
+    if (env("AWS_EC2_METADATA_DISABLED") != "true") {
+        // IMDSv2: a session token first, then the role's credentials.
+        std::string imds = !env("AWS_EC2_METADATA_SERVICE_ENDPOINT").empty() ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                                                                             : "http://169.254.169.254";
+        while (!imds.empty() && imds.back() == '/') {
+            imds.pop_back();
+        }
+        auto token = http_request("PUT", imds + "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds: 21600"});
+        if (token) {
+            std::string h = "X-aws-ec2-metadata-token: " + *token;
+            auto role = http_request("GET", imds + "/latest/meta-data/iam/security-credentials/", {h});
+            if (role && !trim(*role).empty()) {
+                std::string name = trim(*role);
+                name = name.substr(0, name.find('\n'));
+                auto body = http_request("GET", imds + "/latest/meta-data/iam/security-credentials/" + name, {h});
+                if (body) {
+                    if (auto c = from_json(*body, m_expires)) {
+                        m_source = "EC2 instance metadata (role " + name + ")";
+                        return *c;
+                    }
+                }
+            }
+        }
+        tried += ", EC2 instance metadata (IMDSv2)";
+    }
+    return fail(ErrorKind::auth, "find AWS credentials", "", "no credentials found", "tried " + tried);
 }
 
 } // namespace dbkeep::storage

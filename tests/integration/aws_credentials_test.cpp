@@ -1,0 +1,149 @@
+// The AWS credential chain against loopback stand-ins for the documented endpoints (EC2 IMDSv2, STS
+// AssumeRoleWithWebIdentity) and a credential_process profile. Nothing here reaches a real AWS address.
+#include "config/config.hpp"
+#include "storage/aws_credentials.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <cstdlib>
+#include <gtest/gtest.h>
+#include <thread>
+
+using namespace dbkeep;
+using namespace dbkeep::test;
+
+namespace {
+
+constexpr const char* k_endpoints = R"PY(
+import http.server, sys, urllib.parse
+TOKEN = 'imds-session-token'
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body, ctype='text/plain'):
+        self.send_response(code); self.send_header('Content-Type', ctype); self.end_headers(); self.wfile.write(body.encode())
+    def do_PUT(self):
+        if self.path == '/latest/api/token' and self.headers.get('X-aws-ec2-metadata-token-ttl-seconds'):
+            return self.reply(200, TOKEN)
+        self.reply(400, '')
+    def do_GET(self):
+        if self.headers.get('X-aws-ec2-metadata-token') != TOKEN:
+            return self.reply(401, '')
+        if self.path == '/latest/meta-data/iam/security-credentials/':
+            return self.reply(200, 'backup-role')
+        if self.path == '/latest/meta-data/iam/security-credentials/backup-role':
+            return self.reply(200, '{"Code":"Success","AccessKeyId":"IMDSKEY","SecretAccessKey":"imds-secret","Token":"imds-tok","Expiration":"2099-01-01T00:00:00Z"}', 'application/json')
+        self.reply(404, '')
+    def do_POST(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        if q.get('Action') == ['AssumeRoleWithWebIdentity'] and q.get('WebIdentityToken') == ['eks-oidc-jwt'] and q.get('RoleArn') == ['arn:aws:iam::1:role/backup']:
+            return self.reply(200, '<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>'
+                '<SessionToken>sts-tok</SessionToken><SecretAccessKey>sts-secret</SecretAccessKey>'
+                '<Expiration>2099-01-01T00:00:00Z</Expiration><AccessKeyId>STSKEY</AccessKeyId></Credentials>'
+                '</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>', 'text/xml')
+        self.reply(403, '<Error><Code>AccessDenied</Code></Error>')
+    def log_message(self, *a): pass
+http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+)PY";
+
+class AwsCredentials : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (!have_program("python3")) {
+            GTEST_SKIP() << "python3 not installed";
+        }
+        for (const char* v :
+             {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+              "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"}) {
+            unsetenv(v);
+        }
+        setenv("HOME", m_dir.path().c_str(), 1);
+        setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+        write_file(m_dir / "endpoints.py", k_endpoints);
+        m_port = free_port();
+        m_server = std::make_unique<Background>(
+            std::vector<std::string>{"python3", (m_dir / "endpoints.py").string(), std::to_string(m_port)});
+        for (int i = 0; i < 100 && run({"curl", "-s", "-o", "/dev/null", url()}).exit_code != 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+
+    TempDir m_dir;
+    int m_port = 0;
+    std::unique_ptr<Background> m_server;
+    config::S3StorageConfig m_config;
+};
+
+} // namespace
+
+TEST_F(AwsCredentials, Ec2InstanceMetadataV2)
+{
+    setenv("AWS_EC2_METADATA_DISABLED", "false", 1);
+    setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url().c_str(), 1);
+    storage::CredentialProvider p(m_config);
+    auto c = p.get();
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->access_key_id, "IMDSKEY");
+    EXPECT_EQ(c->secret_access_key, "imds-secret");
+    EXPECT_EQ(c->session_token, "imds-tok");
+    EXPECT_EQ(p.source(), "EC2 instance metadata (role backup-role)");
+}
+
+TEST_F(AwsCredentials, WebIdentityAssumesTheRoleThroughSts)
+{
+    write_file(m_dir / "token", "eks-oidc-jwt\n");
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", (m_dir / "token").c_str(), 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/backup", 1);
+    setenv("AWS_ENDPOINT_URL_STS", url().c_str(), 1);
+    storage::CredentialProvider p(m_config);
+    auto c = p.get();
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->access_key_id, "STSKEY");
+    EXPECT_EQ(c->session_token, "sts-tok");
+    EXPECT_NE(p.source().find("web identity"), std::string::npos);
+    write_file(m_dir / "token", "wrong-jwt");
+    storage::CredentialProvider refused(m_config);
+    auto r = refused.get();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().to_string().find("web identity"), std::string::npos);
+}
+
+TEST_F(AwsCredentials, CredentialProcessOfTheProfile)
+{
+    std::filesystem::create_directories(m_dir / ".aws");
+    write_file(m_dir / ".aws" / "config",
+               "[profile backup]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":\"PROCKEY\","
+               "\"SecretAccessKey\":\"proc-secret\",\"SessionToken\":\"proc-tok\"}'\n");
+    setenv("AWS_PROFILE", "backup", 1);
+    storage::CredentialProvider p(m_config);
+    auto c = p.get();
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->access_key_id, "PROCKEY");
+    EXPECT_EQ(c->session_token, "proc-tok");
+}
+
+TEST_F(AwsCredentials, EnvironmentThenProfileFiles)
+{
+    std::filesystem::create_directories(m_dir / ".aws");
+    write_file(m_dir / ".aws" / "credentials",
+               "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = file-secret\n");
+    storage::CredentialProvider from_file(m_config);
+    EXPECT_EQ(from_file.get()->access_key_id, "FILEKEY");
+    setenv("AWS_ACCESS_KEY_ID", "ENVKEY", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+    storage::CredentialProvider from_env(m_config);
+    EXPECT_EQ(from_env.get()->access_key_id, "ENVKEY");
+    EXPECT_EQ(from_env.source(), "environment");
+}
+
+TEST_F(AwsCredentials, NothingFoundListsEverySourceTried)
+{
+    storage::CredentialProvider p(m_config);
+    auto c = p.get();
+    ASSERT_FALSE(c);
+    auto text = c.error().to_string();
+    for (const char* source : {"configuration", "environment", "profile default", "web identity", "ECS container"}) {
+        EXPECT_NE(text.find(source), std::string::npos) << source << " missing from: " << text;
+    }
+}
