@@ -160,7 +160,8 @@ TEST_F(S3Backup, EcsTaskRoleCredentialsComeFromTheContainerEndpoint)
              {"AWS_ACCESS_KEY_ID", "\x01unset"},
              {"AWS_SECRET_ACCESS_KEY", "\x01unset"},
              {"AWS_PROFILE", "\x01unset"},
-             {"HOME", m_dir->path().string()}};
+             {"HOME", m_dir->path().string()},
+             {"AWS_EC2_METADATA_DISABLED", "true"}};
     auto b = dbkeep({"backup", "app"}, o);
     EXPECT_EQ(b.exit_code, 0) << b.err;
     auto c = dbkeep({"check", "--json"}, o);
