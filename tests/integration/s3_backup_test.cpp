@@ -174,3 +174,23 @@ TEST_F(S3Backup, EcsTaskRoleCredentialsComeFromTheContainerEndpoint)
     EXPECT_NE(none.err.find("tried configuration"), std::string::npos) << none.err;
     EXPECT_NE(none.err.find("ECS container credentials"), std::string::npos) << none.err;
 }
+
+TEST_F(S3Backup, PersistentConnectionFailuresFailTheBackupAndAbortTheUpload)
+{
+    TcpProxy proxy(m_s3->port());
+    // Every connection carrying more than 64 KiB is reset: part uploads never get through, small requests do.
+    proxy.reset_connections(1000, 64 * 1024);
+    auto big = m_dir->path() / "big_pg_dump";
+    write_file(big, "#!/bin/sh\ncase \"$1\" in --version) exec " + PostgresServer::bin_dir() +
+                        "/pg_dump --version;; esac\nhead -c 12000000 /dev/urandom\n");
+    std::filesystem::permissions(big, std::filesystem::perms::owner_all);
+    write_config(proxy.port(), "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
+                 "    pg_dump_path: " + big.string() + "\n    compression: { level: 1 }\n");
+    auto b = dbkeep({"backup", "app"});
+    EXPECT_EQ(b.exit_code, 1) << b.err;
+    EXPECT_NE(b.err.find("upload part"), std::string::npos) << b.err;
+    auto sent = proxy.recorded();
+    EXPECT_NE(sent.find("DELETE /" + m_s3->bucket() + "/prod/app/"), std::string::npos) << "AbortMultipartUpload sent";
+    EXPECT_EQ(sent.find("manifest.json"), std::string::npos);
+    EXPECT_GE(proxy.resets_done(), 6) << "each part was retried before giving up";
+}
