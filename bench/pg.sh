@@ -6,6 +6,7 @@
 #   zstd-cli  pg_dump -Fc -Z0 | zstd -3 -T2 > FILE          (a hand-made pipe, for reference)
 #   dbkeep    dbkeep backup                                 (zstd + SHA-256 streaming into local storage)
 #   dbkeep+age  the same with age encryption to one X25519 recipient
+#   dbkeep-s3   the same into a local S3-compatible server (s3rver), when it is installed
 # and prints wall time, CPU time, peak RSS, output size, and ratios.
 set -euo pipefail
 ROWS=${1:-5000000}
@@ -44,6 +45,24 @@ storages: { default: { type: local, path: $WORK/storage/dbkeep } }
 targets: { app: { engine: postgres, url: "postgres://postgres@127.0.0.1:$PORT/app" } }
 YAML
 
+S3DIR=/opt/dbkeep-test/s3rver/node_modules
+if [ -d "$S3DIR/@20minutes/s3rver" ]; then
+  S3PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$WORK/s3data"
+  cat > "$WORK/s3.js" <<'JS'
+const S3rver = require('@20minutes/s3rver');
+new S3rver({ address: '127.0.0.1', port: +process.argv[2], directory: process.argv[3], silent: true, vhostBuckets: false,
+  configureBuckets: [{ name: 'bench' }] }).run().catch(e => { console.error(e); process.exit(1); });
+JS
+  NODE_PATH=$S3DIR node --openssl-legacy-provider "$WORK/s3.js" "$S3PORT" "$WORK/s3data" >/dev/null 2>&1 &
+  S3PID=$!
+  trap 'kill $S3PID 2>/dev/null; cleanup' EXIT
+  for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$S3PORT/" && break; sleep 0.1; done
+  cat > "$WORK/dbkeep-s3.yaml" <<YAML
+storages: { s3: { type: s3, bucket: bench, endpoint: "http://127.0.0.1:$S3PORT", access_key_id: S3RVER, secret_access_key: S3RVER } }
+targets: { app: { engine: postgres, url: "postgres://postgres@127.0.0.1:$PORT/app" } }
+YAML
+fi
 RECIPIENT=$("$DBKEEP" keygen -o "$WORK/key.txt" 2>/dev/null)
 cat > "$WORK/dbkeep-age.yaml" <<YAML
 storages: { default: { type: local, path: $WORK/storage/dbkeep-age } }
@@ -69,16 +88,24 @@ SIZE[dbkeep]=$(find "$WORK/storage/dbkeep" -name '*.pgdump.zst' -printf '%s\n')
 SELF_RSS=$(grep -o '"peak_rss_kib":"[0-9]*"' "$WORK/err.dbkeep" | grep -o '[0-9]*')
 measure dbkeep+age "$DBKEEP" --config "$WORK/dbkeep-age.yaml" --json backup app
 SIZE[dbkeep+age]=$(find "$WORK/storage/dbkeep-age" -name '*.pgdump.zst.age' -printf '%s\n')
+CASES="floor replaced zstd-cli dbkeep dbkeep+age"
+if [ -n "${S3PID:-}" ]; then
+  measure dbkeep-s3 "$DBKEEP" --config "$WORK/dbkeep-s3.yaml" --json backup app
+  SIZE[dbkeep-s3]=$(grep -o '"stored_bytes":"[0-9]*"' "$WORK/err.dbkeep-s3" | grep -o '[0-9]*')
+  S3_RSS=$(grep -o '"peak_rss_kib":"[0-9]*"' "$WORK/err.dbkeep-s3" | grep -o '[0-9]*')
+  CASES="$CASES dbkeep-s3"
+fi
 SIZE[floor]=$(psql -qAtX -d app -c "select pg_total_relation_size('events')")
 
 echo
 echo "PostgreSQL backup benchmark: $ROWS rows, $(nproc) cores"
 printf '%-10s %9s %9s %12s %14s\n' case wall_s cpu_s peak_rss_MiB output_MiB
-for n in floor replaced zstd-cli dbkeep dbkeep+age; do
+for n in $CASES; do
   printf '%-10s %9s %9s %12s %14s\n' "$n" "${WALL[$n]}" "${CPU[$n]}" "$(( ${RSS[$n]} / 1024 ))" "$(echo "scale=1; ${SIZE[$n]} / 1048576" | bc)"
 done
 echo "(floor output column: table size on disk)"
 echo "dbkeep's own peak RSS: $(( SELF_RSS / 1024 )) MiB (target < 64 MiB)"
+[ -n "${S3_RSS:-}" ] && echo "dbkeep's own peak RSS into S3: $(( S3_RSS / 1024 )) MiB; S3/local wall $(echo "scale=2; ${WALL[dbkeep-s3]} / ${WALL[dbkeep]}" | bc)"
 echo "ratios: dbkeep/floor wall $(echo "scale=2; ${WALL[dbkeep]} / ${WALL[floor]}" | bc) (target <= 1.2)," \
      "dbkeep/replaced wall $(echo "scale=2; ${WALL[dbkeep]} / ${WALL[replaced]}" | bc)," \
      "dbkeep/replaced size $(echo "scale=2; ${SIZE[dbkeep]} / ${SIZE[replaced]}" | bc) (target <= 1.0)," \
