@@ -114,7 +114,7 @@ TEST_F(Scheduling, KilledRunnersLeaseExpiresAndIsTakenOver)
     ASSERT_TRUE(fs::exists(backups() / "app" / "lease.json"));
     killed.signal(SIGKILL); // no chance to release the lease
     killed.wait(10s);
-    sh("pkill -9 -f slow_pg_dump");
+    sh("pkill -9 -f '" + (m_dir->path() / "slow_pg_dump").string() + "'"); // only this test's wrapper
 
     write_config("", "lease_ttl: 5\n"); // the real pg_dump from now on
     auto busy = dbkeep({"backup", "app"});
