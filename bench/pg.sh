@@ -9,6 +9,7 @@
 #   dbkeep-s3   the same into a local S3-compatible server (s3rver), when it is installed
 # and prints wall time, CPU time, peak RSS, output size, and ratios.
 set -euo pipefail
+export BENCH_S3_SECRET=S3RVER   # the local s3rver's secret, passed as ${ENV} like any secret
 ROWS=${1:-5000000}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -59,7 +60,7 @@ JS
   trap 'kill $S3PID 2>/dev/null; cleanup' EXIT
   for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$S3PORT/" && break; sleep 0.1; done
   cat > "$WORK/dbkeep-s3.yaml" <<YAML
-storages: { s3: { type: s3, bucket: bench, endpoint: "http://127.0.0.1:$S3PORT", access_key_id: S3RVER, secret_access_key: S3RVER } }
+storages: { s3: { type: s3, bucket: bench, endpoint: "http://127.0.0.1:$S3PORT", access_key_id: S3RVER, secret_access_key: "\${BENCH_S3_SECRET}" } }
 targets: { app: { engine: postgres, url: "postgres://postgres@127.0.0.1:$PORT/app" } }
 YAML
 fi

@@ -3,6 +3,7 @@
 # The same incompressible stream uploaded to the same local s3rver by dbkeep (as a backup whose "pg_dump"
 # prints the stream, zstd level 1) and by `aws s3 cp -`; prints throughput, peak RSS and the ratio.
 set -euo pipefail
+export BENCH_S3_SECRET=S3RVER   # the local s3rver's secret, passed as ${ENV} like any secret
 MIB=${1:-2048}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -36,7 +37,7 @@ PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 runuser -u postgres -- $PGBIN/pg_ctl -D "$WORK/pg/data" -l "$WORK/pg/log" -w -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
 trap 'kill $S3PID 2>/dev/null; runuser -u postgres -- $PGBIN/pg_ctl -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 cat > "$WORK/dbkeep.yaml" <<YAML
-storages: { s3: { type: s3, bucket: bench, endpoint: "http://127.0.0.1:$PORT", access_key_id: S3RVER, secret_access_key: S3RVER } }
+storages: { s3: { type: s3, bucket: bench, endpoint: "http://127.0.0.1:$PORT", access_key_id: S3RVER, secret_access_key: "\${BENCH_S3_SECRET}" } }
 targets: { blob: { engine: postgres, url: "postgres://postgres@127.0.0.1:$PGPORT/postgres", pg_dump_path: "$WORK/fake_pg_dump", compression: { level: 1 } } }
 YAML
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null

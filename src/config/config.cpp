@@ -239,6 +239,13 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
             s3.part_size = n * mult;
         }
         s3.concurrency = static_cast<int>(s.integer("concurrency", 1, 64).value_or(4));
+        // Secrets belong in the environment, not in a version-controlled file.
+        for (const char* key : {"secret_access_key", "session_token"}) {
+            const YAML::Node v = s.node(key);
+            if (v && v.IsScalar() && !v.Scalar().empty() && v.Scalar().find("${") == std::string::npos) {
+                error_at(v, std::string("write '") + key + "' as ${ENV_VAR}: secrets do not belong in the configuration file");
+            }
+        }
         s3.access_key_id = s.str_or("access_key_id", "");
         s3.secret_access_key = Secret(s.str_or("secret_access_key", ""));
         s3.session_token = Secret(s.str_or("session_token", ""));

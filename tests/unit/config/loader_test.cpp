@@ -194,6 +194,9 @@ TEST_F(Loader, EveryMistakeNamesLineAndColumn)
         "storages:\n  x: {type: local, path: /x}\n  y: {type: local, path: /y}\ntargets:\n  a:\n    engine: postgres\n",
         6, 5, "needs 'storage'");
     expect_error("targets:\n  a:\n    engine: postgres\ndaemon:\n  max_concurrent: 0\n", 5, 19, "between 1 and 64");
+    expect_error("storages:\n  x:\n    type: s3\n    bucket: b\n    access_key_id: AKIA\n    secret_access_key: plain\n"
+                 "targets:\n  a:\n    engine: postgres\n",
+                 6, 24, "write 'secret_access_key' as ${ENV_VAR}");
     expect_error("targets:\n  a:\n    engine: postgres\n    schedule: \"0 25 * * *\"\n", 4, 18,
                  "hour value out of range");
     expect_error("targets:\n  a:\n    engine: postgres\n    schedule: 0 0 * *\n", 4, 15, "expected 5 fields");
