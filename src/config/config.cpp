@@ -191,7 +191,7 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
         Section s(node, "storage '" + name + "'",
                   {"type", "bucket", "prefix", "region", "endpoint", "path_style", "storage_class",
                    "server_side_encryption", "sse_kms_key_id", "part_size", "concurrency", "access_key_id",
-                   "secret_access_key", "session_token", "profile", "encryption"});
+                   "secret_access_key", "session_token", "profile", "encryption", "stall_timeout"});
         sc.type = "s3";
         if (s.has("encryption")) {
             sc.encryption = load_encryption(s.node("encryption"), "storage '" + name + "'", base);
@@ -239,11 +239,13 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
             s3.part_size = n * mult;
         }
         s3.concurrency = static_cast<int>(s.integer("concurrency", 1, 64).value_or(4));
+        s3.stall_timeout_seconds = static_cast<int>(s.integer("stall_timeout", 1, 3600).value_or(60));
         // Secrets belong in the environment, not in a version-controlled file.
         for (const char* key : {"secret_access_key", "session_token"}) {
             const YAML::Node v = s.node(key);
             if (v && v.IsScalar() && !v.Scalar().empty() && v.Scalar().find("${") == std::string::npos) {
-                error_at(v, std::string("write '") + key + "' as ${ENV_VAR}: secrets do not belong in the configuration file");
+                error_at(v, std::string("write '") + key +
+                                "' as ${ENV_VAR}: secrets do not belong in the configuration file");
             }
         }
         s3.access_key_id = s.str_or("access_key_id", "");

@@ -35,7 +35,8 @@ struct S3StorageConfig {
     std::string sse_kms_key_id;
     std::uint64_t part_size = 16ull << 20;
     int concurrency = 4;
-    std::string access_key_id; // explicit credentials, only through ${ENV} in the file
+    int stall_timeout_seconds = 60; // a transfer that moves no byte this long is aborted and retried
+    std::string access_key_id;      // explicit credentials, only through ${ENV} in the file
     Secret secret_access_key;
     Secret session_token;
     std::string profile; // AWS profile name, else AWS_PROFILE or "default"

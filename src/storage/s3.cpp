@@ -250,7 +250,7 @@ private:
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); // a stalled transfer fails after 60 s and is retried
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(m_config.stall_timeout_seconds));
         if (method == "HEAD") {
             curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
         } else if (method != "GET") {

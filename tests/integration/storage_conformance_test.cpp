@@ -238,3 +238,18 @@ TEST_F(S3Wire, WrongSecretIsAnAuthErrorNamingTheCause)
     EXPECT_EQ(st.error().to_string().find("definitely-wrong-secret"), std::string::npos);
     EXPECT_TRUE(m_storage->list("x/")->empty());
 }
+
+TEST_F(S3Wire, StalledTransfersAreAbortedAndRetried)
+{
+    auto c = s3_config(m_proxy->port(), m_s3->bucket());
+    c.stall_timeout_seconds = 2;
+    auto s = *storage::make_s3_storage(c);
+    m_proxy->stall_connections(2, 200 * 1024, 30);
+    auto data = make_data(11 * 1024 * 1024, 5);
+    auto t0 = std::chrono::steady_clock::now();
+    auto st = write_object(*s, "stall/object", data);
+    ASSERT_TRUE(st) << st.error().to_string();
+    EXPECT_GE(m_proxy->stalls_done(), 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(25)) << "retried long before the stall ended";
+    EXPECT_TRUE(*storage::get_object(*s, "stall/object", 64 << 20) == data);
+}

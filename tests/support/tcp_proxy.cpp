@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace dbkeep::test {
@@ -46,6 +47,13 @@ void TcpProxy::reset_connections(int connections, std::size_t after_bytes)
     m_resets_left = connections;
 }
 
+void TcpProxy::stall_connections(int connections, std::size_t after_bytes, int seconds)
+{
+    m_stall_after = after_bytes;
+    m_stall_seconds = seconds;
+    m_stalls_left = connections;
+}
+
 void TcpProxy::accept_loop()
 {
     while (!m_stop) {
@@ -78,6 +86,10 @@ void TcpProxy::serve(int client)
     while (left > 0 && !m_resets_left.compare_exchange_weak(left, left - 1)) {
     }
     will_reset = left > 0;
+    int stall_left = m_stalls_left.load();
+    while (stall_left > 0 && !m_stalls_left.compare_exchange_weak(stall_left, stall_left - 1)) {
+    }
+    bool will_stall = stall_left > 0;
     std::size_t from_client = 0;
     char buf[65536];
     pollfd fds[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
@@ -100,6 +112,14 @@ void TcpProxy::serve(int client)
                 {
                     std::lock_guard lock(m_mutex);
                     m_recorded.append(buf, static_cast<std::size_t>(n));
+                }
+                if (will_stall && from_client >= m_stall_after) {
+                    will_stall = false;
+                    ++m_stalls_done;
+                    // Hold everything: neither direction moves until the stall ends (or the proxy stops).
+                    for (int tick = 0; tick < m_stall_seconds * 10 && !m_stop; ++tick) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                    }
                 }
                 if (will_reset && from_client >= m_reset_after) {
                     linger l{1, 0}; // RST instead of FIN

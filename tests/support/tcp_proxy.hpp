@@ -23,6 +23,9 @@ public:
     // The next `connections` connections are reset once they have carried `after_bytes` from the client.
     void reset_connections(int connections, std::size_t after_bytes);
     int resets_done() const { return m_resets_done.load(); }
+    // The next `connections` connections stop forwarding for `seconds` once they carried `after_bytes`.
+    void stall_connections(int connections, std::size_t after_bytes, int seconds);
+    int stalls_done() const { return m_stalls_done.load(); }
 
 private:
     void accept_loop();
@@ -39,6 +42,10 @@ private:
     std::atomic<int> m_resets_left{0};
     std::atomic<int> m_resets_done{0};
     std::atomic<std::size_t> m_reset_after{0};
+    std::atomic<int> m_stalls_left{0};
+    std::atomic<int> m_stalls_done{0};
+    std::atomic<std::size_t> m_stall_after{0};
+    std::atomic<int> m_stall_seconds{0};
 };
 
 } // namespace dbkeep::test
