@@ -9,6 +9,7 @@
 #include "job/scheduled.hpp"
 #include "runner/runner.hpp"
 #include "storage/open.hpp"
+#include "storage/s3.hpp"
 #include "storage/storage.hpp"
 #include "stream/age.hpp"
 
@@ -29,10 +30,28 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
     const std::string key = target.name + "/.dbkeep-check-" + catalog::random_suffix();
     const std::string payload = "dbkeep check probe " + key;
     std::string where = (*storage)->describe();
+    if (sc.type == "s3") {
+        auto skew = storage::s3_clock_skew(sc.s3);
+        if (skew) {
+            long a = *skew < 0 ? -*skew : *skew;
+            if (a > 15 * 60) {
+                out.push_back(failed("storage.clock", "this clock is " + std::to_string(*skew) + " s off the server's",
+                                     "fix the system clock (NTP): SigV4 requests fail past 15 minutes of skew"));
+            } else if (a > 5 * 60) {
+                out.push_back(warn("storage.clock", "this clock is " + std::to_string(*skew) + " s off the server's",
+                                   "enable NTP before the skew reaches 15 minutes"));
+            } else {
+                out.push_back(pass("storage.clock", "clock within " + std::to_string(a) + " s of the server's"));
+            }
+        }
+    }
     if (auto st = storage::put_object(**storage, key, payload); !st) {
-        out.push_back(failed("storage.write", "cannot write to " + where + ": " + st.error().message,
-                             sc.type == "s3" ? "allow s3:PutObject on the bucket and prefix"
-                                             : "make " + sc.local.path.string() + " writable by this user"));
+        std::string remedy =
+            !st.error().hint.empty() && st.error().message.find("SignatureDoesNotMatch") != std::string::npos
+                ? st.error().hint
+            : sc.type == "s3" ? "allow s3:PutObject on the bucket and prefix"
+                              : "make " + sc.local.path.string() + " writable by this user";
+        out.push_back(failed("storage.write", "cannot write to " + where + ": " + st.error().message, remedy));
         return out;
     }
     auto back = storage::get_object(**storage, key);
@@ -55,7 +74,10 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
             failed("storage.delete", "cannot delete from " + where + ": " + st.error().message,
                    sc.type == "s3" ? "allow s3:DeleteObject (retention needs it)" : "check the folder's permissions"));
     }
-    if (out.empty()) {
+    bool storage_failed = std::any_of(out.begin(), out.end(), [](const Finding& f) {
+        return f.outcome == Outcome::fail && f.probe != "storage.clock";
+    });
+    if (!storage_failed) {
         // Described again: after the first request it names the credential source.
         out.push_back(pass("storage", "write, read, list and delete work in " + (*storage)->describe()));
     }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <curl/curl.h>
 #include <deque>
 #include <future>
@@ -647,6 +648,28 @@ private:
 };
 
 } // namespace
+
+Result<long> s3_clock_skew(const config::S3StorageConfig& config)
+{
+    S3Client client(config);
+    auto r = client.call("HEAD", "", {}, {}, "", "read the server clock");
+    // Any answer carries a Date header, even an error.
+    Response resp;
+    if (r) {
+        resp = *r;
+    }
+    std::string date = resp.headers.contains("date") ? resp.headers["date"] : "";
+    if (date.empty()) {
+        return r ? fail(ErrorKind::failed, "read the server clock", config.bucket, "no Date header")
+                 : std::unexpected(r.error());
+    }
+    std::tm tm{};
+    if (!strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) {
+        return fail(ErrorKind::failed, "read the server clock", config.bucket, "unreadable Date header: " + date);
+    }
+    auto server = timegm(&tm);
+    return static_cast<long>(std::time(nullptr) - server);
+}
 
 Result<std::unique_ptr<Storage>> make_s3_storage(const config::S3StorageConfig& config)
 {

@@ -14,4 +14,8 @@ namespace dbkeep::storage {
 
 Result<std::unique_ptr<Storage>> make_s3_storage(const config::S3StorageConfig& config);
 
+// Seconds this machine's clock is ahead of (positive) or behind the server's `Date` header. SigV4 fails past
+// 15 minutes of skew.
+Result<long> s3_clock_skew(const config::S3StorageConfig& config);
+
 } // namespace dbkeep::storage

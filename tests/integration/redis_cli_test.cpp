@@ -73,3 +73,30 @@ TEST(RedisCli, WrongPasswordFailsWithNoManifest)
     EXPECT_EQ(b.err.find("Wr0ngPw-123"), std::string::npos) << b.err;
     EXPECT_TRUE(list_files(dir / "backups").empty());
 }
+
+TEST(RedisCli, CheckFlagsAnAclUserWithoutReplicationRights)
+{
+    if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
+        GTEST_SKIP() << reason;
+    }
+    RedisServer source;
+    source.cli({"ACL", "SETUSER", "nosync", "on", ">nosync-pw", "~*", "+@all", "-psync", "-sync", "-replconf"});
+    TempDir dir;
+    write_file(dir / "dbkeep.yaml",
+               "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
+                   "\ntargets:\n  cache:\n    engine: redis\n    url: redis://nosync:nosync-pw@127.0.0.1:" +
+                   std::to_string(source.port()) + "\n    keep: {last: 3}\n");
+    auto c = run_dbkeep({"--config", (dir / "dbkeep.yaml").string(), "check", "--json"});
+    EXPECT_EQ(c.exit_code, 3) << c.out << c.err;
+    auto rows = nlohmann::json::parse(c.out);
+    bool seen = false;
+    for (const auto& r : rows) {
+        if (r["probe"] == "redis.replication") {
+            seen = true;
+            EXPECT_EQ(r["outcome"], "fail") << r.dump();
+            EXPECT_NE(r["remedy"].get<std::string>().find("+psync"), std::string::npos) << r.dump();
+        }
+    }
+    EXPECT_TRUE(seen) << c.out;
+    EXPECT_EQ(c.out.find("nosync-pw"), std::string::npos);
+}

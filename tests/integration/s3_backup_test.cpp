@@ -194,3 +194,27 @@ TEST_F(S3Backup, PersistentConnectionFailuresFailTheBackupAndAbortTheUpload)
     EXPECT_EQ(sent.find("manifest.json"), std::string::npos);
     EXPECT_GE(proxy.resets_done(), 6) << "each part was retried before giving up";
 }
+
+TEST_F(S3Backup, CheckNamesTheCredentialSourceClockAndAWrongSecret)
+{
+    write_config(m_s3->port(), "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
+                 "    keep: {last: 2}\n");
+    auto good = dbkeep({"check", "--json"});
+    EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+    EXPECT_NE(good.out.find("credentials: configuration"), std::string::npos) << good.out;
+    EXPECT_NE(good.out.find("clock within"), std::string::npos) << good.out;
+    EXPECT_EQ(good.out.find(S3Server::k_secret + std::string("\"")), std::string::npos);
+    auto bad = dbkeep({"check", "--json"}, {.env = {{"S3_SECRET", "wrong-secret-77"}}});
+    EXPECT_EQ(bad.exit_code, 3);
+    auto rows = nlohmann::json::parse(bad.out);
+    bool seen = false;
+    for (const auto& r : rows) {
+        if (r["probe"] == "storage.write") {
+            seen = true;
+            EXPECT_EQ(r["outcome"], "fail");
+            EXPECT_NE(r["remedy"].get<std::string>().find("secret access key is wrong"), std::string::npos) << r.dump();
+        }
+    }
+    EXPECT_TRUE(seen) << bad.out;
+    EXPECT_EQ(bad.out.find("wrong-secret-77"), std::string::npos);
+}
