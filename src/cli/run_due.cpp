@@ -19,7 +19,8 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_flag("--due", *due_flag, "only targets that are due (required: the one mode of `run`)")->required();
     cmd->add_option("targets", *names, "only these targets");
-    cmd->callback([&ctx, &exit_code, names] {
+    // The callback owns every option's storage: CLI11 writes to it while parsing.
+    cmd->callback([&ctx, &exit_code, names, due_flag] {
         auto targets = ctx.targets(*names);
         if (!targets) {
             exit_code = k_exit_usage;
