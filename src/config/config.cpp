@@ -4,6 +4,8 @@
 #include "config/url.hpp"
 #include "schedule/cron.hpp"
 
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -53,8 +55,13 @@ public:
         if (!node.IsMap()) {
             error_at(node, m_what + " must be a mapping, found " + type_name(node));
         }
+        std::set<std::string> seen;
         for (const auto& kv : node) {
             auto key = kv.first.as<std::string>();
+            if (!seen.insert(key).second) {
+                // yaml-cpp keeps both entries of a duplicated key; lookups would silently see only one.
+                error_at(kv.first, "duplicate key '" + key + "' in " + m_what);
+            }
             if (!allowed.contains(key)) {
                 std::string list;
                 for (const auto& a : allowed) {
@@ -232,8 +239,11 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
             strip("MiB", 1ull << 20) || strip("MB", 1000000) || strip("M", 1ull << 20) || strip("GiB", 1ull << 30) ||
                 strip("G", 1ull << 30);
             char* end = nullptr;
+            errno = 0;
             unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0' || n * mult < (5ull << 20) || n * mult > (5ull << 30)) {
+            // strtoull accepts a sign and wraps negatives, and n * mult can overflow: check before multiplying.
+            bool digits_only = !v.empty() && std::isdigit(static_cast<unsigned char>(v.front()));
+            if (!digits_only || *end != '\0' || errno != 0 || n > (5ull << 30) / mult || n * mult < (5ull << 20)) {
                 error_at(s.node("part_size"), "'part_size' must be between 5MiB and 5GiB, found '" + *ps + "'");
             }
             s3.part_size = n * mult;
@@ -353,6 +363,11 @@ EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owne
     e.recipients = s.list("recipients");
     for (std::size_t i = 0; i < e.recipients.size(); ++i) {
         const auto& r = e.recipients[i];
+        if (r.starts_with("AGE-SECRET-KEY-")) {
+            // Never echo a private key into a message or a log.
+            error_at(s.node("recipients")[i], "this is an age secret key, not a recipient: give its public key "
+                                              "(age-keygen -y KEYFILE prints it)");
+        }
         if (r.rfind("age1", 0) != 0 || r.size() < 50) {
             error_at(s.node("recipients")[i], "not an age recipient (age1...): '" + r + "'");
         }
@@ -419,9 +434,6 @@ void apply_redis_url(TargetConfig& t, const YAML::Node& at, const std::string& u
 
 TargetConfig load_target(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
 {
-    if (!catalog::valid_target_name(name)) {
-        error_at(node, "target name '" + name + "' may only use letters, digits, '-', '_' and '.'");
-    }
     if (!node.IsMap()) {
         error_at(node, "target '" + name + "' must be a mapping, found " + type_name(node));
     }
@@ -538,6 +550,13 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
         }
         for (const auto& kv : storages) {
             auto name = kv.first.as<std::string>();
+            if (cfg.storages.contains(name)) {
+                error_at(kv.first, "duplicate storage '" + name + "'");
+            }
+            if (kv.second.IsNull()) {
+                // A null value's mark is where the parser noticed it (the next key): point at the name.
+                error_at(kv.first, "storage '" + name + "' is empty: it needs at least 'type'");
+            }
             cfg.storages[name] = load_storage(name, kv.second, base);
         }
     }
@@ -550,6 +569,15 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
     }
     for (const auto& kv : targets) {
         auto name = kv.first.as<std::string>();
+        if (!catalog::valid_target_name(name)) {
+            error_at(kv.first, "target name '" + name + "' may only use letters, digits, '-', '_' and '.'");
+        }
+        if (cfg.targets.contains(name)) {
+            error_at(kv.first, "duplicate target '" + name + "'");
+        }
+        if (kv.second.IsNull()) {
+            error_at(kv.first, "target '" + name + "' is empty: it needs at least 'engine'");
+        }
         cfg.targets[name] = load_target(name, kv.second, base);
     }
     // Storage references: explicit name, else the only storage or the one named "default", else ./backups.

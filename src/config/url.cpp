@@ -1,5 +1,6 @@
 #include "config/url.hpp"
 
+#include <cctype>
 #include <cstdlib>
 
 namespace dbkeep::config {
@@ -8,15 +9,13 @@ std::string percent_decode(const std::string& s)
 {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
+        // Exactly two hex digits; strtol alone would also take "+1", "-1" or " 1".
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
             char hex[3] = {s[i + 1], s[i + 2], 0};
-            char* end = nullptr;
-            long v = std::strtol(hex, &end, 16);
-            if (end == hex + 2) {
-                out.push_back(static_cast<char>(v));
-                i += 2;
-                continue;
-            }
+            out.push_back(static_cast<char>(std::strtol(hex, nullptr, 16)));
+            i += 2;
+            continue;
         }
         out.push_back(s[i]);
     }
@@ -113,7 +112,15 @@ std::string redact_url(const std::string& text)
     std::string authority = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
     auto at = authority.rfind('@');
     if (at == std::string::npos) {
-        return text;
+        // A password with an unescaped '/', '?' or '#' ends the authority early: when an '@' follows
+        // later with a ':' before it, hide everything from that ':' to the last '@' (it may hide more than
+        // the password, never less).
+        auto last_at = text.rfind('@');
+        auto c = text.find(':', start);
+        if (last_at == std::string::npos || last_at < start || c == std::string::npos || c > last_at) {
+            return text;
+        }
+        return text.substr(0, c) + ":***" + text.substr(last_at);
     }
     auto c = authority.find(':');
     if (c == std::string::npos || c > at) {

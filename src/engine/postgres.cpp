@@ -257,7 +257,7 @@ public:
     {
         auto url = config::parse_url(to_url);
         if (!url) {
-            return fail(ErrorKind::config, "read statistics", to_url, "not a PostgreSQL URL");
+            return fail(ErrorKind::config, "read statistics", config::redact_url(to_url), "not a PostgreSQL URL");
         }
         auto params = connect_params(url->host, url->port, url->user, url->path,
                                      url->password.empty() ? password : url->password);
