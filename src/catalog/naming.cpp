@@ -33,13 +33,59 @@ std::string basename_of(const std::string& key)
     return slash == std::string::npos ? key : key.substr(slash + 1);
 }
 
+int number(std::string_view digits)
+{
+    int n = 0;
+    for (char c : digits) {
+        n = n * 10 + (c - '0');
+    }
+    return n;
+}
+
+bool is_lower_hex(std::string_view s)
+{
+    for (char c : s) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return !s.empty();
+}
+
+int days_in_month(int year, int month)
+{
+    static constexpr int k_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : k_days[month - 1];
+}
+
+bool valid_date_time(int y, int mo, int d, int h, int mi, int s)
+{
+    return mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo) && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 &&
+           s >= 0 && s <= 60;
+}
+
 bool valid_id(std::string_view id)
 {
-    // 20261125T000000Z-abcdef
+    // 20261125T000000Z-abcdef. The suffix is checked too: ids come from users (--backup ID) and end up in
+    // storage keys, so nothing but these characters may pass.
     if (id.size() != 23 || id[8] != 'T' || id[15] != 'Z' || id[16] != '-') {
         return false;
     }
-    return is_digits(id.substr(0, 8)) && is_digits(id.substr(9, 6));
+    if (!is_digits(id.substr(0, 8)) || !is_digits(id.substr(9, 6)) || !is_lower_hex(id.substr(17))) {
+        return false;
+    }
+    return valid_date_time(number(id.substr(0, 4)), number(id.substr(4, 2)), number(id.substr(6, 2)),
+                           number(id.substr(9, 2)), number(id.substr(11, 2)), number(id.substr(13, 2)));
+}
+
+// n digits at text[pos...], as a number, or -1.
+int digits_at(const std::string& text, std::size_t pos, std::size_t n)
+{
+    if (pos + n > text.size() || !is_digits(std::string_view(text).substr(pos, n))) {
+        return -1;
+    }
+    return number(std::string_view(text).substr(pos, n));
 }
 
 } // namespace
@@ -134,20 +180,26 @@ std::string format_time(TimePoint t)
 
 std::optional<TimePoint> parse_time(const std::string& text)
 {
-    // YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm|-hh:mm); also a date alone (midnight UTC).
-    int y, mo, d, h = 0, mi = 0, s = 0;
-    if (text.size() < 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &mo, &d) != 3) {
+    // YYYY-MM-DD[(T| )HH:MM:SS[.f+](Z|+hh:mm|-hh:mm)?]; a date alone is midnight UTC, no zone is UTC.
+    // Fixed positions, digits only: sscanf's %d would also take signs, spaces and short fields.
+    int y = digits_at(text, 0, 4), mo = digits_at(text, 5, 2), d = digits_at(text, 8, 2);
+    if (y < 0 || mo < 0 || d < 0 || text[4] != '-' || text[7] != '-') {
         return std::nullopt;
     }
-    std::size_t pos = 10;
+    int h = 0, mi = 0, s = 0, ms = 0;
     long offset_s = 0;
-    int ms = 0;
+    std::size_t pos = 10;
     if (pos < text.size()) {
-        if ((text[pos] != 'T' && text[pos] != ' ') ||
-            std::sscanf(text.c_str() + pos + 1, "%2d:%2d:%2d", &h, &mi, &s) != 3) {
+        if (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ') {
             return std::nullopt;
         }
-        pos += 9;
+        h = digits_at(text, 11, 2);
+        mi = digits_at(text, 14, 2);
+        s = digits_at(text, 17, 2);
+        if (h < 0 || mi < 0 || s < 0 || text[13] != ':' || text[16] != ':') {
+            return std::nullopt;
+        }
+        pos = 19;
         if (pos < text.size() && text[pos] == '.') {
             ++pos;
             int digits = 0;
@@ -158,16 +210,19 @@ std::optional<TimePoint> parse_time(const std::string& text)
                 ++digits;
                 ++pos;
             }
+            if (digits == 0) {
+                return std::nullopt;
+            }
             for (; digits < 3; ++digits) {
                 ms *= 10;
             }
         }
         if (pos < text.size()) {
-            if (text[pos] == 'Z' && pos + 1 == text.size()) {
+            if ((text[pos] == 'Z' || text[pos] == 'z') && pos + 1 == text.size()) {
                 // UTC
-            } else if ((text[pos] == '+' || text[pos] == '-') && text.size() == pos + 6) {
-                int oh, om;
-                if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) {
+            } else if ((text[pos] == '+' || text[pos] == '-') && text.size() == pos + 6 && text[pos + 3] == ':') {
+                int oh = digits_at(text, pos + 1, 2), om = digits_at(text, pos + 4, 2);
+                if (oh < 0 || oh > 23 || om < 0 || om > 59) {
                     return std::nullopt;
                 }
                 offset_s = (oh * 3600L + om * 60L) * (text[pos] == '+' ? 1 : -1);
@@ -176,7 +231,7 @@ std::optional<TimePoint> parse_time(const std::string& text)
             }
         }
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
+    if (!valid_date_time(y, mo, d, h, mi, s)) {
         return std::nullopt;
     }
     std::tm tm{};
