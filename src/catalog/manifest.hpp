@@ -37,6 +37,8 @@ struct Manifest {
     std::string dbkeep_version;
     std::map<std::string, std::int64_t> stats;  // table -> rows, db -> keys
     std::map<std::string, std::string> details; // engine-specific facts
+
+    bool operator==(const Manifest&) const = default;
 };
 
 std::string to_json(const Manifest& manifest);
