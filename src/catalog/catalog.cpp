@@ -15,16 +15,23 @@ Result<Listing> list_backups(storage::Storage& storage, const std::string& targe
         return std::unexpected(objects.error());
     }
     Listing listing;
+    // Every id with a manifest key, readable or not: the object of a backup whose manifest we cannot read
+    // (a newer format, a damaged file) is not an orphan, or a prune of orphans would delete its data.
     std::set<std::string> ids_with_manifest;
     for (const auto& obj : *objects) {
         auto id = id_from_manifest_key(obj.key);
         if (!id) {
             continue;
         }
+        ids_with_manifest.insert(*id);
         auto text = storage::get_object(storage, obj.key, 16 << 20);
         if (!text) {
             if (text.error().kind == ErrorKind::not_found) {
                 continue; // removed while listing
+            }
+            if (text.error().kind == ErrorKind::corruption) {
+                listing.unreadable.push_back(obj.key); // e.g. far too large to be a manifest
+                continue;
             }
             return std::unexpected(text.error());
         }
@@ -33,7 +40,6 @@ Result<Listing> list_backups(storage::Storage& storage, const std::string& targe
             listing.unreadable.push_back(obj.key);
             continue;
         }
-        ids_with_manifest.insert(*id);
         listing.backups.push_back(std::move(*m));
     }
     for (const auto& obj : *objects) {
