@@ -200,7 +200,11 @@ public:
             return fail(kind_for_errno(e), "open object", key, errno_message(e));
         }
         struct stat st {};
-        ::fstat(fd, &st);
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            // A folder opens fine with O_RDONLY but is no object (and read() would fail with EISDIR).
+            ::close(fd);
+            return fail(ErrorKind::not_found, "open object", key, "no such object");
+        }
         auto size = static_cast<std::uint64_t>(st.st_size);
         if (range.offset > 0) {
             if (::lseek(fd, static_cast<off_t>(range.offset), SEEK_SET) < 0) {
