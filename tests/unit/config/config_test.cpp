@@ -388,7 +388,7 @@ TEST(ConfigErrors, TargetsAndStoragesMustBeMappings)
 TEST(ConfigErrors, UnknownKeyAtTheRoot)
 {
     EXPECT_EQ(error_of(k_pg_target + "storage: {}\n"),
-              "t.yaml:4:1: unknown key 'storage' in the configuration (allowed: daemon, storages, targets)");
+              "t.yaml:4:1: unknown key 'storage' in the configuration (allowed: daemon, lease_ttl, storages, targets)");
 }
 
 TEST(ConfigErrors, UnknownKeyInALocalStorage)
@@ -399,7 +399,7 @@ TEST(ConfigErrors, UnknownKeyInALocalStorage)
                        "    path: /x\n"
                        "    bucket: y\n" +
                        k_pg_target),
-              "t.yaml:5:5: unknown key 'bucket' in storage 'disk' (allowed: path, type)");
+              "t.yaml:5:5: unknown key 'bucket' in storage 'disk' (allowed: encryption, path, type)");
 }
 
 TEST(ConfigErrors, UnknownKeyInAnS3Storage)

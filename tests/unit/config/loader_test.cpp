@@ -176,7 +176,7 @@ TEST_F(Loader, EveryMistakeNamesLineAndColumn)
                  "not an age recipient");
     expect_error("targets:\n  a:\n    engine: postgres\n    encryption: {}\n", 4, 17, "needs 'recipients'");
     expect_error("targets:\n  a:\n    engine: redis\n    mode: fork\n", 4, 11, "replication or bgsave");
-    expect_error("targets:\n  a b:\n    engine: postgres\n", 3, 5, "target name 'a b'");
+    expect_error("targets:\n  a b:\n    engine: postgres\n", 2, 3, "target name 'a b'");
     expect_error("storages:\n  x:\n    type: ftp\ntargets:\n  a:\n    engine: postgres\n", 3, 11,
                  "unknown storage type 'ftp'");
     expect_error("storages:\n  x:\n    path: /b\ntargets:\n  a:\n    engine: postgres\n", 3, 5, "needs 'type'");
