@@ -290,9 +290,13 @@ RunnerConfig load_runner(const YAML::Node& node, const std::string& target)
     if (type == "local") {
         Section s(node, what, {"type"});
     } else if (type == "docker" || type == "podman") {
-        Section s(node, what, {"type", "container", "host"});
+        Section s(node, what, {"type", "container", "host", "user"});
         rc.container = s.require("container");
         rc.host = s.str_or("host", "");
+        rc.user = s.str_or("user", "");
+        if (!rc.host.empty() && !rc.host.starts_with("unix://") && !rc.host.starts_with("tcp://")) {
+            error_at(node["host"], what + ": host must be unix:///path/to/docker.sock or tcp://host:port");
+        }
     } else if (type == "kubectl") {
         Section s(node, what, {"type", "pod", "namespace", "container", "context"});
         rc.pod = s.require("pod");

@@ -67,7 +67,7 @@ struct RunnerConfig {
     // kubectl
     std::string pod, namespace_, context, kube_container;
     // ssh
-    std::string user;
+    std::string user; // ssh login; docker: exec user
     int port = 0;
     std::string identity_file, known_hosts;
     // command / ecs launcher

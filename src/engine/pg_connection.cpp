@@ -97,23 +97,28 @@ Result<std::unique_ptr<Connection>> connect(const ConnectParams& params)
     if (PQstatus(conn) != CONNECTION_OK) {
         std::string msg = clean_message(PQerrorMessage(conn));
         PQfinish(conn);
-        ErrorKind kind = ErrorKind::failed;
-        std::string hint;
-        if (msg.find("password authentication failed") != std::string::npos ||
-            msg.find("no password supplied") != std::string::npos ||
-            msg.find("authentication failed") != std::string::npos) {
-            kind = ErrorKind::auth;
-            hint = "check the target's password (or PGPASSWORD / passfile)";
-        } else if (msg.find("does not exist") != std::string::npos) {
-            kind = ErrorKind::not_found;
-        } else if (msg.find("Connection refused") != std::string::npos || msg.find("timeout") != std::string::npos ||
-                   msg.find("could not translate host name") != std::string::npos) {
-            kind = ErrorKind::transient;
-            hint = "is the server running and reachable from here?";
-        }
+        auto [kind, hint] = classify_connect_error(msg);
         return fail(kind, "connect to", params.what, msg, hint);
     }
     return std::make_unique<PgConnection>(conn, params.what);
+}
+
+std::pair<ErrorKind, std::string> classify_connect_error(const std::string& msg)
+{
+    if (msg.find("password authentication failed") != std::string::npos ||
+        msg.find("no password supplied") != std::string::npos ||
+        msg.find("authentication failed") != std::string::npos) {
+        return {ErrorKind::auth, "check the target's password (or PGPASSWORD / passfile)"};
+    }
+    if (msg.find("does not exist") != std::string::npos) {
+        return {ErrorKind::not_found, ""};
+    }
+    if (msg.find("Connection refused") != std::string::npos || msg.find("timeout") != std::string::npos ||
+        msg.find("could not translate host name") != std::string::npos ||
+        msg.find("No such file or directory") != std::string::npos) {
+        return {ErrorKind::transient, "is the server running and reachable from where the runner runs?"};
+    }
+    return {ErrorKind::failed, ""};
 }
 
 std::string conninfo(const std::map<std::string, std::string>& keywords)

@@ -6,7 +6,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+namespace dbkeep::runner {
+class Runner;
+}
 
 namespace dbkeep::engine::pg {
 
@@ -26,6 +31,15 @@ public:
 };
 
 Result<std::unique_ptr<Connection>> connect(const ConnectParams& params);
+
+// The same session through a runner: psql runs where the runner runs (inside the container, over ssh, ...)
+// and every query travels over its stdin/stdout, so a database that is reachable only there can be used.
+// The password reaches psql through its environment.
+Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const ConnectParams& params,
+                                                const std::string& psql_path = "psql");
+
+// The kind and a hint for a libpq/psql connection failure message.
+std::pair<ErrorKind, std::string> classify_connect_error(const std::string& message);
 
 // key='value' conninfo string without the password (for pg_dump's --dbname).
 std::string conninfo(const std::map<std::string, std::string>& keywords);

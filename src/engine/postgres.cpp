@@ -82,14 +82,14 @@ public:
     {
         const auto& pg = m_target.postgres;
         pg::ConnectParams params = connect_params(pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
-        auto conn = pg::connect(params);
+        auto conn = open_connection(params);
         if (!conn) {
             return std::unexpected(conn.error());
         }
         int server_num = (*conn)->server_version_num();
         int server_major = server_num / 10000;
         DumpInfo info;
-        auto version = (*conn)->query("SHOW server_version");
+        auto version = (*conn)->query("SELECT current_setting('server_version')");
         if (!version) {
             return std::unexpected(version.error());
         }
@@ -198,11 +198,11 @@ public:
         }
         int server_major = 0;
         // Create the database when it does not exist yet.
-        auto conn = pg::connect(params);
+        auto conn = open_connection(params);
         if (!conn && conn.error().kind == ErrorKind::not_found) {
             auto admin_params = params;
             admin_params.keywords["dbname"] = "postgres";
-            auto admin = pg::connect(admin_params);
+            auto admin = open_connection(admin_params);
             if (!admin) {
                 return std::unexpected(admin.error());
             }
@@ -210,7 +210,7 @@ public:
             if (auto st = (*admin)->exec("CREATE DATABASE " + pg::quote_ident(url->path)); !st) {
                 return wrap(st.error(), "create database for restore");
             }
-            conn = pg::connect(params);
+            conn = open_connection(params);
         }
         if (!conn) {
             return std::unexpected(conn.error());
@@ -262,7 +262,7 @@ public:
         auto params = connect_params(url->host, url->port, url->user, url->path,
                                      url->password.empty() ? password : url->password);
         params.what = config::redact_url(to_url);
-        auto conn = pg::connect(params);
+        auto conn = open_connection(params);
         if (!conn) {
             return std::unexpected(conn.error());
         }
@@ -278,7 +278,7 @@ public:
         const auto& pg = m_target.postgres;
         auto params = connect_params(pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
         const std::string where = m_target.url;
-        auto conn = pg::connect(params);
+        auto conn = open_connection(params);
         if (!conn) {
             const auto& e = conn.error();
             std::string remedy;
@@ -296,7 +296,7 @@ public:
             return out;
         }
         int server_major = (*conn)->server_version_num() / 10000;
-        auto version = (*conn)->query("SHOW server_version");
+        auto version = (*conn)->query("SELECT current_setting('server_version')");
         auto user = (*conn)->query("SELECT current_user");
         std::string role = user ? (*user)[0][0] : pg.user;
         out.push_back(check::pass("postgres.connect",
@@ -354,6 +354,21 @@ public:
     }
 
 private:
+    // A session with the server: libpq from here with a local runner, else psql where the runner runs (the
+    // database may be reachable only from inside its container).
+    Result<std::unique_ptr<pg::Connection>> open_connection(const pg::ConnectParams& params)
+    {
+        if (m_runner.local()) {
+            return pg::connect(params);
+        }
+        std::string psql = "psql";
+        const auto& dump_path = m_target.postgres.pg_dump_path;
+        if (auto slash = dump_path.rfind('/'); slash != std::string::npos) {
+            psql = dump_path.substr(0, slash + 1) + "psql";
+        }
+        return pg::connect_via(m_runner, params, psql);
+    }
+
     pg::ConnectParams connect_params(const std::string& host, int port, const std::string& user,
                                      const std::string& dbname, const std::string& password) const
     {
@@ -383,7 +398,7 @@ private:
         if (!override_path.empty()) {
             paths.push_back(override_path);
         } else {
-            if (m_runner.describe() == "local") {
+            if (m_runner.local()) {
                 std::error_code ec;
                 for (const auto& e : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
                     auto p = e.path() / "bin" / name;

@@ -68,7 +68,127 @@ Status error_reply(const resp::Reply& r, const std::string& operation, const std
     return fail(ErrorKind::failed, operation, object, r.text);
 }
 
-Result<std::map<std::string, std::string>> info_section(resp::Connection& conn, const char* section)
+// What the engine asks of a server: a command and its reply. Direct over RESP from here, or through redis-cli
+// where the runner runs (the server may be reachable only from inside its container).
+class Server {
+public:
+    virtual ~Server() = default;
+    virtual const std::string& endpoint() const = 0;
+    virtual Result<resp::Reply> command(const std::vector<std::string>& args) = 0;
+};
+
+class DirectServer final : public Server {
+public:
+    explicit DirectServer(resp::Connection& conn) : m_conn(conn) {}
+    const std::string& endpoint() const override { return m_conn.endpoint(); }
+    Result<resp::Reply> command(const std::vector<std::string>& args) override
+    {
+        std::vector<std::string_view> views(args.begin(), args.end());
+        m_conn.append(views);
+        if (auto st = m_conn.flush(); !st) {
+            return std::unexpected(st.error());
+        }
+        return m_conn.read_reply();
+    }
+
+private:
+    resp::Connection& m_conn;
+};
+
+// redis-cli's argv for an endpoint (the password goes into REDISCLI_AUTH, never the argv).
+runner::Command redis_cli(const Endpoint& ep, std::vector<std::string> args)
+{
+    runner::Command cmd;
+    cmd.argv = {"redis-cli", "-h", ep.host, "-p", std::to_string(ep.port), "--no-auth-warning"};
+    if (!ep.username.empty()) {
+        cmd.argv.insert(cmd.argv.end(), {"--user", ep.username});
+    }
+    cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+    if (!ep.password.empty()) {
+        cmd.env["REDISCLI_AUTH"] = ep.password.reveal();
+    }
+    return cmd;
+}
+
+// redis-cli's complaint on stderr as an error: connection refused, failed AUTH.
+Error cli_error(const std::string& err, const runner::ExitStatus& status, const std::string& endpoint,
+                const std::string& operation)
+{
+    std::string msg = err.substr(0, err.find('\n'));
+    if (msg.empty()) {
+        msg = "redis-cli " + status.describe();
+    }
+    if (msg.find("AUTH failed") != std::string::npos || msg.find("WRONGPASS") != std::string::npos) {
+        return Error{ErrorKind::auth, operation, endpoint, msg, "check the username and password of the target"};
+    }
+    if (msg.find("Could not connect") != std::string::npos) {
+        return Error{ErrorKind::transient, operation, endpoint, msg,
+                     "is redis running and reachable from where the runner runs?"};
+    }
+    if (status.code == 127 || msg.find("not found") != std::string::npos) {
+        return Error{ErrorKind::not_found, operation, endpoint, msg, "install redis-cli where the runner runs"};
+    }
+    return Error{ErrorKind::failed, operation, endpoint, msg, ""};
+}
+
+bool looks_like_error_reply(const std::string& text)
+{
+    static const char* const k_codes[] = {"ERR ",      "NOPERM ",     "NOAUTH ",  "WRONGPASS ", "WRONGTYPE ",
+                                          "BUSY",      "LOADING ",    "MISCONF ", "READONLY ",  "EXECABORT ",
+                                          "NOSCRIPT ", "NOREPLICAS ", "BUSYKEY "};
+    for (const char* c : k_codes) {
+        if (text.starts_with(c)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+class CliServer final : public Server {
+public:
+    CliServer(runner::Runner& runner, Endpoint ep)
+        : m_runner(runner), m_ep(std::move(ep)),
+          m_what(m_ep.host + ":" + std::to_string(m_ep.port) + " (via " + runner.describe() + ")")
+    {
+    }
+    const std::string& endpoint() const override { return m_what; }
+    Result<resp::Reply> command(const std::vector<std::string>& args) override
+    {
+        auto out = runner::run_capture(m_runner, redis_cli(m_ep, args), 64 << 20);
+        const std::string op = "run " + (args.empty() ? std::string() : args[0]) + " on";
+        if (!out) {
+            return wrap(out.error(), op + " " + m_what);
+        }
+        if (!out->status.ok() || out->err.find("AUTH failed") != std::string::npos) {
+            return std::unexpected(cli_error(out->err, out->status, m_what, op));
+        }
+        resp::Reply r;
+        r.text = out->out;
+        while (!r.text.empty() && (r.text.back() == '\n' || r.text.back() == '\r')) {
+            r.text.pop_back();
+        }
+        r.type = looks_like_error_reply(r.text) ? resp::Reply::Type::error : resp::Reply::Type::bulk;
+        std::size_t pos = 0;
+        while (pos <= r.text.size() && !r.text.empty()) {
+            auto nl = r.text.find('\n', pos);
+            r.elements.push_back(
+                resp::Reply{.type = resp::Reply::Type::bulk,
+                            .text = r.text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos)});
+            if (nl == std::string::npos) {
+                break;
+            }
+            pos = nl + 1;
+        }
+        return r;
+    }
+
+private:
+    runner::Runner& m_runner;
+    Endpoint m_ep;
+    std::string m_what;
+};
+
+Result<std::map<std::string, std::string>> info_section(Server& conn, const char* section)
 {
     auto r = conn.command({"INFO", section});
     if (!r) {
@@ -80,7 +200,7 @@ Result<std::map<std::string, std::string>> info_section(resp::Connection& conn, 
     return parse_redis_info(r->text);
 }
 
-Result<std::string> config_get(resp::Connection& conn, const char* name)
+Result<std::string> config_get(Server& conn, const char* name)
 {
     auto r = conn.command({"CONFIG", "GET", name});
     if (!r) {
@@ -89,7 +209,7 @@ Result<std::string> config_get(resp::Connection& conn, const char* name)
     if (r->is_error()) {
         return std::unexpected(error_reply(*r, std::string("run CONFIG GET ") + name + " on", conn.endpoint()).error());
     }
-    if (r->type != resp::Reply::Type::array || r->elements.size() < 2) {
+    if (r->elements.size() < 2) {
         return fail(ErrorKind::failed, std::string("run CONFIG GET ") + name + " on", conn.endpoint(),
                     "the server returned no value");
     }
@@ -164,6 +284,181 @@ std::string strip_newlines(std::string line)
     return first == std::string::npos ? std::string() : line.substr(first);
 }
 
+// Where restore sends its pipelined commands: a RESP connection (replies checked batch by batch), or
+// `redis-cli --pipe` where the runner runs (it checks the replies and reports the errors at the end).
+class CommandQueue {
+public:
+    virtual ~CommandQueue() = default;
+    virtual const std::string& endpoint() const = 0;
+    // Queues one command; returns the bytes now queued.
+    virtual std::size_t append(std::initializer_list<std::string_view> args) = 0;
+    // Sends what is queued; `labels` say what each queued command was, for messages.
+    virtual Status drain(const std::vector<std::string>& labels, int rdb_version) = 0;
+    // After the last drain.
+    virtual Status finish() { return {}; }
+};
+
+std::string payload_version_hint(int rdb_version)
+{
+    return "the destination redis is older than the one that wrote the backup (rdb version " +
+           std::to_string(rdb_version) + "): restore into the same or a newer version";
+}
+
+class ConnectionQueue final : public CommandQueue {
+public:
+    explicit ConnectionQueue(resp::Connection& conn) : m_conn(conn) {}
+    const std::string& endpoint() const override { return m_conn.endpoint(); }
+    std::size_t append(std::initializer_list<std::string_view> args) override { return m_conn.append(args); }
+    Status drain(const std::vector<std::string>& labels, int rdb_version) override
+    {
+        if (auto st = m_conn.flush(); !st) {
+            return st;
+        }
+        std::optional<Error> first;
+        for (const auto& label : labels) {
+            auto r = m_conn.read_reply();
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+            if (r->is_error() && !first) {
+                auto e = error_reply(*r, "restore", label + " on " + m_conn.endpoint()).error();
+                if (r->text.find("payload version") != std::string::npos) {
+                    e.hint = payload_version_hint(rdb_version);
+                }
+                first = std::move(e);
+            }
+        }
+        if (first) {
+            return std::unexpected(*first);
+        }
+        return {};
+    }
+
+private:
+    resp::Connection& m_conn;
+};
+
+class PipeQueue final : public CommandQueue {
+public:
+    PipeQueue(runner::Runner& runner, const Endpoint& ep, std::string what)
+        : m_runner(runner), m_ep(ep), m_what(std::move(what))
+    {
+    }
+    ~PipeQueue() override
+    {
+        if (m_proc) {
+            m_proc->kill();
+        }
+        if (m_reader.joinable()) {
+            m_reader.join();
+        }
+    }
+
+    Status start()
+    {
+        auto cmd = redis_cli(m_ep, {"--pipe", "--pipe-timeout", "0"});
+        cmd.with_stdin = true;
+        auto proc = m_runner.start(cmd);
+        if (!proc) {
+            return wrap(proc.error(), "run redis-cli --pipe for " + m_what);
+        }
+        m_proc = std::move(*proc);
+        // redis-cli prints error replies as they come: keep reading so it never blocks.
+        m_reader = std::thread([this] {
+            std::uint8_t buf[16384];
+            for (;;) {
+                auto n = m_proc->out().read(buf);
+                if (!n || *n == 0) {
+                    break;
+                }
+                if (m_output.size() < (1 << 20)) {
+                    m_output.append(reinterpret_cast<const char*>(buf), *n);
+                }
+            }
+        });
+        return {};
+    }
+
+    const std::string& endpoint() const override { return m_what; }
+
+    std::size_t append(std::initializer_list<std::string_view> args) override
+    {
+        m_out += "*" + std::to_string(args.size()) + "\r\n";
+        for (auto a : args) {
+            m_out += "$" + std::to_string(a.size()) + "\r\n";
+            m_out.append(a);
+            m_out += "\r\n";
+        }
+        return m_out.size();
+    }
+
+    Status drain(const std::vector<std::string>&, int rdb_version) override
+    {
+        m_rdb_version = rdb_version;
+        if (m_out.empty()) {
+            return {};
+        }
+        auto st = m_proc->in()->write(as_bytes(m_out));
+        m_out.clear();
+        if (!st) {
+            return finish_with(st.error());
+        }
+        return {};
+    }
+
+    Status finish() override { return finish_with(std::nullopt); }
+
+private:
+    Status finish_with(std::optional<Error> write_error)
+    {
+        (void)m_proc->in()->finish();
+        auto status = m_proc->wait();
+        if (m_reader.joinable()) {
+            m_reader.join();
+        }
+        const std::string err = m_proc->error_output();
+        m_proc.reset();
+        if (!status) {
+            return std::unexpected(status.error());
+        }
+        if (!status->ok()) {
+            // Error replies are on stdout, one per line, before the summary.
+            std::string first;
+            for (std::size_t pos = 0; pos < m_output.size();) {
+                auto nl = m_output.find('\n', pos);
+                std::string line = m_output.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+                pos = nl == std::string::npos ? m_output.size() : nl + 1;
+                if (looks_like_error_reply(line)) {
+                    first = line;
+                    break;
+                }
+            }
+            if (!first.empty()) {
+                Error e{looks_like_error_reply(first) && first.starts_with("NOPERM") ? ErrorKind::auth
+                                                                                     : ErrorKind::failed,
+                        "restore into", m_what, first, ""};
+                if (first.find("payload version") != std::string::npos) {
+                    e.hint = payload_version_hint(m_rdb_version);
+                }
+                return std::unexpected(e);
+            }
+            return std::unexpected(cli_error(err, *status, m_what, "restore into"));
+        }
+        if (write_error) {
+            return std::unexpected(*write_error);
+        }
+        return {};
+    }
+
+    runner::Runner& m_runner;
+    Endpoint m_ep;
+    std::string m_what;
+    std::unique_ptr<runner::Process> m_proc;
+    std::thread m_reader;
+    std::string m_out, m_output;
+    int m_rdb_version = 0;
+};
+
 class RedisEngine final : public Engine {
 public:
     RedisEngine(const config::TargetConfig& target, runner::Runner& runner) : m_target(target), m_runner(runner)
@@ -176,20 +471,43 @@ public:
 
     Result<DumpInfo> dump(stream::Sink& out) override
     {
+        DumpInfo info;
+        info.tool_version = DBKEEP_VERSION;
+        if (!m_runner.local()) {
+            // Through the runner: redis-cli there talks to the server.
+            CliServer server(m_runner, m_endpoint);
+            if (auto s = info_section(server, "server"); s) {
+                info.server_version = (*s)["redis_version"];
+            } else if (s.error().kind == ErrorKind::auth || s.error().kind == ErrorKind::transient ||
+                       s.error().kind == ErrorKind::not_found) {
+                return std::unexpected(s.error());
+            }
+            Status st;
+            if (m_target.redis.mode == "bgsave") {
+                info.tool = "redis-bgsave";
+                st = dump_bgsave(server, out, info);
+            } else {
+                info.tool = "redis-cli --rdb";
+                st = dump_replication_cli(server, out, info);
+            }
+            if (!st) {
+                return std::unexpected(st.error());
+            }
+            return info;
+        }
         auto conn = open_connection(m_endpoint);
         if (!conn) {
             return std::unexpected(conn.error());
         }
-        DumpInfo info;
+        DirectServer server(**conn);
         // INFO may be denied to a narrow backup user: the version then comes from the RDB's aux fields.
-        if (auto server = info_section(**conn, "server"); server) {
-            info.server_version = (*server)["redis_version"];
+        if (auto s = info_section(server, "server"); s) {
+            info.server_version = (*s)["redis_version"];
         }
-        info.tool_version = DBKEEP_VERSION;
         Status st;
         if (m_target.redis.mode == "bgsave") {
             info.tool = "redis-bgsave";
-            st = dump_bgsave(**conn, out, info);
+            st = dump_bgsave(server, out, info);
         } else {
             info.tool = "redis-replication";
             st = dump_replication(**conn, out, info);
@@ -206,11 +524,31 @@ public:
         if (!ep) {
             return std::unexpected(ep.error());
         }
+        if (!m_runner.local()) {
+            CliServer server(m_runner, *ep);
+            if (options.flush) {
+                if (auto st = flush_all(server); !st) {
+                    return st;
+                }
+            }
+            PipeQueue queue(m_runner, *ep, server.endpoint());
+            if (auto st = queue.start(); !st) {
+                return st;
+            }
+            return restore_into(queue, in);
+        }
         auto conn = open_connection(*ep);
         if (!conn) {
             return std::unexpected(conn.error());
         }
-        return restore_into(**conn, in, options.flush);
+        if (options.flush) {
+            DirectServer server(**conn);
+            if (auto st = flush_all(server); !st) {
+                return st;
+            }
+        }
+        ConnectionQueue queue(**conn);
+        return restore_into(queue, in);
     }
 
     Result<std::map<std::string, std::int64_t>> stats(const std::string& url, const std::string& password) override
@@ -219,16 +557,24 @@ public:
         if (!ep) {
             return std::unexpected(ep.error());
         }
-        auto conn = open_connection(*ep);
-        if (!conn) {
-            return std::unexpected(conn.error());
+        std::unique_ptr<resp::Connection> conn;
+        std::unique_ptr<Server> server;
+        if (m_runner.local()) {
+            auto c = open_connection(*ep);
+            if (!c) {
+                return std::unexpected(c.error());
+            }
+            conn = std::move(*c);
+            server = std::make_unique<DirectServer>(*conn);
+        } else {
+            server = std::make_unique<CliServer>(m_runner, *ep);
         }
-        auto r = (*conn)->command({"INFO", "keyspace"});
+        auto r = server->command({"INFO", "keyspace"});
         if (!r) {
             return std::unexpected(r.error());
         }
         if (r->is_error()) {
-            return std::unexpected(error_reply(*r, "run INFO keyspace on", (*conn)->endpoint()).error());
+            return std::unexpected(error_reply(*r, "run INFO keyspace on", server->endpoint()).error());
         }
         return parse_redis_keyspace(r->text);
     }
@@ -236,22 +582,37 @@ public:
     std::vector<check::Finding> probe() override
     {
         std::vector<check::Finding> out;
-        const std::string where = m_endpoint.host + ":" + std::to_string(m_endpoint.port);
-        auto conn = open_connection(m_endpoint);
-        if (!conn) {
-            const auto& e = conn.error();
+        std::string where = m_endpoint.host + ":" + std::to_string(m_endpoint.port);
+        std::unique_ptr<resp::Connection> conn;
+        std::unique_ptr<Server> srv;
+        if (m_runner.local()) {
+            auto c = open_connection(m_endpoint);
+            if (!c) {
+                const auto& e = c.error();
+                out.push_back(check::failed("redis.connect", e.message,
+                                            e.kind == ErrorKind::auth
+                                                ? "check the username and password of the target"
+                                                : "check host and port, that redis is running, and firewalls"));
+                return out;
+            }
+            conn = std::move(*c);
+            srv = std::make_unique<DirectServer>(*conn);
+        } else {
+            srv = std::make_unique<CliServer>(m_runner, m_endpoint);
+            where = srv->endpoint();
+        }
+        auto server = info_section(*srv, "server");
+        if (!server && !m_runner.local()) {
+            const auto& e = server.error();
             out.push_back(check::failed("redis.connect", e.message,
-                                        e.kind == ErrorKind::auth
-                                            ? "check the username and password of the target"
-                                            : "check host and port, that redis is running, and firewalls"));
+                                        e.hint.empty() ? "check host and port, and that redis runs" : e.hint));
             return out;
         }
-        auto server = info_section(**conn, "server");
         out.push_back(check::pass("redis.connect", "connected to Redis " +
                                                        (server ? (*server)["redis_version"] : std::string("?")) +
                                                        " at " + where));
         if (m_target.redis.mode == "bgsave") {
-            auto dir = config_get(**conn, "dir");
+            auto dir = config_get(*srv, "dir");
             if (!dir) {
                 out.push_back(check::failed("redis.bgsave", "cannot read the rdb location: " + dir.error().message,
                                             "allow CONFIG GET and BGSAVE for the user, or use mode: replication"));
@@ -262,16 +623,16 @@ public:
         }
         // REPLCONF only records a capability on this connection; PSYNC itself cannot be tried without a sync,
         // so its permission is checked with ACL DRYRUN where the user may run it.
-        auto r = (*conn)->command({"REPLCONF", "capa", "eof"});
+        auto r = srv->command({"REPLCONF", "capa", "eof"});
         const char* remedy = "ACL SETUSER <user> +psync +replconf, or set 'mode: bgsave' on the target";
         if (!r || r->is_error()) {
             out.push_back(
                 check::failed("redis.replication", "REPLCONF refused: " + (r ? r->text : r.error().message), remedy));
             return out;
         }
-        auto who = (*conn)->command({"ACL", "WHOAMI"});
+        auto who = srv->command({"ACL", "WHOAMI"});
         std::string user = who && !who->is_error() ? who->text : "default";
-        auto dry = (*conn)->command({"ACL", "DRYRUN", user, "PSYNC", "?", "-1"});
+        auto dry = srv->command({"ACL", "DRYRUN", user, "PSYNC", "?", "-1"});
         if (dry && !dry->is_error() && dry->text == "OK") {
             out.push_back(check::pass("redis.replication", "user " + user + " may run REPLCONF and PSYNC"));
         } else if (dry && !dry->is_error()) {
@@ -396,8 +757,7 @@ private:
         return {};
     }
 
-    Status wait_for_bgsave(resp::Connection& conn, std::int64_t saves_before, std::int64_t lastsave_before,
-                           bool have_saves)
+    Status wait_for_bgsave(Server& conn, std::int64_t saves_before, std::int64_t lastsave_before, bool have_saves)
     {
         for (;;) {
             if (cancel::requested()) {
@@ -426,7 +786,7 @@ private:
         }
     }
 
-    Status dump_bgsave(resp::Connection& conn, stream::Sink& out, DumpInfo& info)
+    Status dump_bgsave(Server& conn, stream::Sink& out, DumpInfo& info)
     {
         const std::string& ep = conn.endpoint();
         for (int attempt = 0;; ++attempt) {
@@ -508,18 +868,92 @@ private:
         return {};
     }
 
-    Status restore_into(resp::Connection& conn, stream::Source& in, bool flush)
+    static Status flush_all(Server& server)
     {
-        const std::string ep = conn.endpoint();
-        if (flush) {
-            auto r = conn.command({"FLUSHALL"});
-            if (!r) {
-                return std::unexpected(r.error());
+        auto r = server.command({"FLUSHALL"});
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+        if (r->is_error()) {
+            return error_reply(*r, "flush", server.endpoint());
+        }
+        return {};
+    }
+
+    // The replication payload through `redis-cli --rdb -` where the runner runs: the same RDB checks as a
+    // direct PSYNC (parsed and checksummed while it streams, nothing may follow its end).
+    Status dump_replication_cli(Server& server, stream::Sink& out, DumpInfo& info)
+    {
+        auto proc = m_runner.start(redis_cli(m_endpoint, {"--rdb", "-"}));
+        if (!proc) {
+            return wrap(proc.error(), "run redis-cli --rdb for " + m_target.name);
+        }
+        PayloadPump pump(out);
+        std::vector<std::uint8_t> buf(k_chunk);
+        Status stream_status;
+        std::size_t trailing = 0;
+        for (;;) {
+            auto n = (*proc)->out().read(buf);
+            if (!n) {
+                stream_status = std::unexpected(n.error());
+                break;
             }
-            if (r->is_error()) {
-                return error_reply(*r, "flush", ep);
+            if (*n == 0) {
+                break;
+            }
+            Bytes chunk(buf.data(), *n);
+            if (!pump.parser().done()) {
+                auto used = pump.push(chunk);
+                if (!used) {
+                    stream_status = wrap(used.error(), "read replication payload from " + server.endpoint());
+                    break;
+                }
+                chunk = chunk.subspan(*used);
+            }
+            // redis-cli 7.0 copies a diskless transfer's 40-byte end mark to stdout after the RDB: drop it.
+            trailing += chunk.size();
+            if (trailing > k_eof_mark_size) {
+                stream_status = fail(ErrorKind::corruption, "read replication payload from", server.endpoint(),
+                                     "data follows the end of the rdb");
+                break;
             }
         }
+        if (!stream_status) {
+            (*proc)->kill();
+        }
+        auto status = (*proc)->wait();
+        if (!stream_status) {
+            return stream_status;
+        }
+        if (!status) {
+            return std::unexpected(status.error());
+        }
+        const std::string err = (*proc)->error_output();
+        if (!status->ok() || err.find("AUTH failed") != std::string::npos) {
+            auto e = cli_error(err.find("AUTH failed") != std::string::npos ? err.substr(err.find("AUTH failed")) : err,
+                               *status, server.endpoint(), "run redis-cli --rdb on");
+            if (err.find("NOPERM") != std::string::npos || err.find("no permissions") != std::string::npos) {
+                e.kind = ErrorKind::auth;
+                e.hint = "grant the user replication rights (ACL SETUSER <user> +psync +replconf +sync), or set "
+                         "'mode: bgsave' on the target";
+            }
+            return std::unexpected(e);
+        }
+        if (pump.bytes() == 0) {
+            return fail(ErrorKind::failed, "run redis-cli --rdb on", server.endpoint(),
+                        "no rdb arrived" + (err.empty() ? std::string() : ": " + err.substr(0, err.find('\n'))));
+        }
+        if (auto st = pump.parser().finish(); !st) {
+            return wrap(st.error(), "read replication payload from " + server.endpoint());
+        }
+        fill_info(info, pump.parser().summary(), pump.bytes());
+        info.details["replication_payload"] = "redis-cli --rdb";
+        return {};
+    }
+
+    Status restore_into(CommandQueue& conn, stream::Source& in)
+    {
+        const std::string ep = conn.endpoint();
         const auto now_ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count();
@@ -532,30 +966,10 @@ private:
         rdb::Parser* self = nullptr; // the parser below, for the file's rdb version inside its callback
 
         auto drain = [&]() -> Status {
-            if (auto st = conn.flush(); !st) {
-                return st;
-            }
-            std::optional<Error> first;
-            for (const auto& label : labels) {
-                auto r = conn.read_reply();
-                if (!r) {
-                    return std::unexpected(r.error());
-                }
-                if (r->is_error() && !first) {
-                    auto e = error_reply(*r, "restore", label + " on " + ep).error();
-                    if (r->text.find("payload version") != std::string::npos) {
-                        e.hint = "the destination redis is older than the one that wrote the backup (rdb version " +
-                                 std::to_string(rdb_version) + "): restore into the same or a newer version";
-                    }
-                    first = std::move(e);
-                }
-            }
+            auto st = conn.drain(labels, rdb_version);
             labels.clear();
             queued = 0;
-            if (first) {
-                return std::unexpected(*first);
-            }
-            return {};
+            return st;
         };
         auto maybe_drain = [&]() -> Status {
             if (labels.size() >= k_batch_commands || queued >= k_batch_bytes) {
@@ -620,6 +1034,9 @@ private:
             return st;
         }
         if (auto st = drain(); !st) {
+            return st;
+        }
+        if (auto st = conn.finish(); !st) {
             return st;
         }
         observe::info("redis restore finished", {{"server", ep},

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "engine/engine.hpp"
+#include "runner/docker.hpp"
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"
 #include "storage/storage.hpp"
@@ -179,6 +180,9 @@ Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& 
     if (r.type == "kubectl") {
         return runner::make_prefix_runner(runner::kubectl_prefix(r), false,
                                           "kubectl pod " + (r.namespace_.empty() ? "" : r.namespace_ + "/") + r.pod);
+    }
+    if (r.type == "docker") {
+        return runner::make_docker_runner({.host = r.host, .container = r.container, .user = r.user});
     }
     return fail(ErrorKind::config, "open runner for", target.name,
                 "runner type '" + target.runner.type + "' is not supported yet");

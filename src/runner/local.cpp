@@ -366,6 +366,7 @@ public:
     }
 
     std::string describe() const override { return "local"; }
+    bool local() const noexcept override { return true; }
 };
 
 } // namespace

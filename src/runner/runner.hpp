@@ -51,6 +51,8 @@ public:
     virtual Result<std::unique_ptr<Process>> start(const Command& command) = 0;
     // "local", "docker container legacy-postgres": for messages.
     virtual std::string describe() const = 0;
+    // True when commands run on this machine, where dbkeep itself can reach the database directly.
+    virtual bool local() const noexcept { return false; }
 };
 
 // Runs a command to completion, collecting stdout (up to max_bytes) and stderr.

@@ -1,0 +1,233 @@
+// pg::Connection over psql running through a runner. Each query is wrapped so that its whole result comes back
+// as one line of JSON (an array of rows, each an array of text values in column order), followed by a marker
+// line written by \echo: newlines or separators inside values cannot confuse the reader, and a failed
+// statement ends psql (ON_ERROR_STOP) so the error is read from its stderr.
+#include "core/bytes.hpp"
+#include "engine/pg_connection.hpp"
+#include "runner/runner.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <openssl/rand.h>
+
+namespace dbkeep::engine::pg {
+namespace {
+
+std::string psql_error(const std::string& err)
+{
+    std::string s = err;
+    for (const char* prefix : {"psql: error: ", "psql:<stdin>:"}) {
+        if (auto pos = s.find(prefix); pos != std::string::npos) {
+            s = s.substr(pos + std::strlen(prefix));
+        }
+    }
+    if (auto pos = s.find("ERROR:  "); pos != std::string::npos) {
+        s = s.substr(pos + 8);
+    }
+    // Keep the first line of a connection failure, which carries the server's FATAL message.
+    for (auto& c : s) {
+        if (c == '\n') {
+            c = ' ';
+        }
+    }
+    while (!s.empty() && s.back() == ' ') {
+        s.pop_back();
+    }
+    return s.substr(0, 600);
+}
+
+class PsqlConnection final : public Connection {
+public:
+    PsqlConnection(std::unique_ptr<runner::Process> proc, std::string what)
+        : m_proc(std::move(proc)), m_what(std::move(what))
+    {
+        unsigned char raw[8];
+        RAND_bytes(raw, sizeof raw);
+        m_marker = "__dbkeep_done_";
+        for (unsigned char c : raw) {
+            m_marker += "0123456789abcdef"[c >> 4];
+            m_marker += "0123456789abcdef"[c & 15];
+        }
+        m_marker += "__";
+    }
+
+    ~PsqlConnection() override
+    {
+        if (auto* in = m_proc->in()) {
+            (void)in->finish();
+        }
+        (void)m_proc->wait();
+    }
+
+    // Runs the statements and returns the lines psql printed before the marker.
+    Result<std::vector<std::string>> roundtrip(const std::string& statements, bool connecting = false)
+    {
+        if (m_broken) {
+            return fail(ErrorKind::failed, "query", m_what, "the psql session ended earlier");
+        }
+        std::string text = statements + "\n\\echo " + m_marker + "\n";
+        if (auto st = m_proc->in()->write(as_bytes(text)); !st) {
+            return ended(connecting);
+        }
+        std::vector<std::string> lines;
+        for (;;) {
+            auto line = read_line();
+            if (!line) {
+                if (line.error().kind == ErrorKind::cancelled) {
+                    m_broken = true;
+                    m_proc->kill();
+                    return std::unexpected(line.error());
+                }
+                return ended(connecting);
+            }
+            if (*line == m_marker) {
+                return lines;
+            }
+            lines.push_back(std::move(*line));
+        }
+    }
+
+    Result<std::vector<std::vector<std::string>>> query(const std::string& sql) override
+    {
+        return query_impl(sql, false);
+    }
+
+    Result<std::vector<std::vector<std::string>>> query_impl(const std::string& sql, bool connecting)
+    {
+        auto lines = roundtrip("SELECT coalesce(jsonb_agg((SELECT jsonb_agg(e.v ORDER BY e.n) FROM "
+                               "json_each_text(row_to_json(q)) WITH ORDINALITY AS e(k, v, n))), '[]'::jsonb) FROM (" +
+                                   sql + "\n) AS q;",
+                               connecting);
+        if (!lines) {
+            return std::unexpected(lines.error());
+        }
+        if (lines->empty()) {
+            return fail(ErrorKind::failed, "query", m_what, "psql printed no result");
+        }
+        auto j = nlohmann::json::parse(lines->back(), nullptr, false);
+        if (!j.is_array()) {
+            return fail(ErrorKind::failed, "query", m_what, "unexpected output from psql");
+        }
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& r : j) {
+            std::vector<std::string> row;
+            if (r.is_array()) {
+                for (const auto& v : r) {
+                    row.push_back(v.is_string() ? v.get<std::string>() : std::string());
+                }
+            }
+            rows.push_back(std::move(row));
+        }
+        return rows;
+    }
+
+    Status exec(const std::string& sql) override
+    {
+        auto lines = roundtrip(sql + ";");
+        if (!lines) {
+            return std::unexpected(lines.error());
+        }
+        return {};
+    }
+
+    int server_version_num() const override { return m_version; }
+
+    Status handshake()
+    {
+        auto r = query_impl("SELECT current_setting('server_version_num')", true);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+        if (r->empty() || r->front().empty()) {
+            return fail(ErrorKind::failed, "connect to", m_what, "psql returned no server version");
+        }
+        m_version = std::atoi(r->front().front().c_str());
+        return {};
+    }
+
+private:
+    Result<std::string> read_line()
+    {
+        for (;;) {
+            if (auto nl = m_buf.find('\n'); nl != std::string::npos) {
+                std::string line = m_buf.substr(0, nl);
+                m_buf.erase(0, nl + 1);
+                return line;
+            }
+            std::uint8_t chunk[65536];
+            auto n = m_proc->out().read(chunk);
+            if (!n) {
+                return std::unexpected(n.error());
+            }
+            if (*n == 0) {
+                return fail(ErrorKind::failed, "query", m_what, "psql ended");
+            }
+            m_buf.append(reinterpret_cast<const char*>(chunk), *n);
+        }
+    }
+
+    // psql stopped: its stderr says why (connection refused, bad password, SQL error).
+    std::unexpected<Error> ended(bool connecting)
+    {
+        m_broken = true;
+        if (auto* in = m_proc->in()) {
+            in->abort();
+        }
+        auto status = m_proc->wait();
+        std::string msg = psql_error(m_proc->error_output());
+        if (msg.empty()) {
+            msg = "psql " + (status ? status->describe() : status.error().message);
+        }
+        if (connecting) {
+            auto [kind, hint] = classify_connect_error(msg);
+            return fail(kind, "connect to", m_what, msg, hint);
+        }
+        return fail(msg.find("permission denied") != std::string::npos ? ErrorKind::auth : ErrorKind::failed, "query",
+                    m_what, msg);
+    }
+
+    std::unique_ptr<runner::Process> m_proc;
+    std::string m_what;
+    std::string m_marker;
+    std::string m_buf;
+    bool m_broken = false;
+    int m_version = 0;
+};
+
+} // namespace
+
+Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const ConnectParams& params,
+                                                const std::string& psql_path)
+{
+    runner::Command cmd;
+    cmd.argv = {psql_path,
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--no-password",
+                "--dbname=" + conninfo(params.keywords)};
+    if (!params.password.empty()) {
+        cmd.env["PGPASSWORD"] = params.password;
+    }
+    cmd.env["PGAPPNAME"] = "dbkeep";
+    cmd.with_stdin = true;
+    auto proc = runner.start(cmd);
+    if (!proc) {
+        if (proc.error().kind == ErrorKind::not_found) {
+            auto e = proc.error();
+            e.hint = "install psql where the runner runs (" + runner.describe() + "), or set pg_dump_path";
+            return std::unexpected(e);
+        }
+        return std::unexpected(proc.error());
+    }
+    auto conn = std::make_unique<PsqlConnection>(std::move(*proc), params.what + " (via " + runner.describe() + ")");
+    if (auto st = conn->handshake(); !st) {
+        return std::unexpected(st.error());
+    }
+    return conn;
+}
+
+} // namespace dbkeep::engine::pg

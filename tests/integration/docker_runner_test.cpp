@@ -1,0 +1,289 @@
+// `type: docker` (the Docker Engine API) and `type: command` with `docker exec -i`, against a real dockerd whose
+// container runs PostgreSQL 15 and Redis 7 with no network at all: the databases are reachable only from inside.
+#include "core/cancel.hpp"
+#include "runner/docker.hpp"
+#include "support/docker_daemon.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+using namespace dbkeep;
+using namespace dbkeep::test;
+
+namespace {
+
+constexpr const char* k_pg_pw = "Dock-PG-S3cret";
+constexpr const char* k_redis_pw = "Dock-Redis-S3cret";
+
+class DockerTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (auto reason = DockerDaemon::skip_reason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        m_docker = std::make_unique<DockerDaemon>();
+        m_dir = std::make_unique<TempDir>("dbkeep-docker-test");
+    }
+
+    void start_databases()
+    {
+        m_db = std::make_unique<DatabaseContainer>(*m_docker, "db", k_pg_pw, k_redis_pw);
+        m_db->create_database("app");
+        m_db->psql("app",
+                   "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
+                   "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
+                   "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g;");
+        m_db->redis_cli({"SET", "plain", "value"});
+        m_db->redis_cli({"HSET", "h", "f1", "v1", "f2", "v2"});
+        m_db->redis_cli({"RPUSH", "l", "a", "b", "c"});
+        m_db->redis_cli({"ZADD", "z", "1", "a", "2", "b"});
+        m_db->redis_cli({"SET", "ttl", "x", "EX", "5000"});
+        m_db->redis_cli(
+            {"EVAL", "redis.call('SET', 'bin', ARGV[1]) return 1", "0", std::string("\x00\x01\xff\r\n", 5)});
+    }
+
+    void write_config(const std::string& runner)
+    {
+        write_file(m_dir->path() / "dbkeep.yaml",
+                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
+                       "\ntargets:\n"
+                       "  app:\n    engine: postgres\n    url: postgres://postgres@127.0.0.1:5432/app\n"
+                       "    password: ${APP_PW}\n    runner: " +
+                       runner +
+                       "\n"
+                       "  cache:\n    engine: redis\n    url: redis://127.0.0.1:6379\n    password: ${CACHE_PW}\n"
+                       "    runner: " +
+                       runner + "\n");
+    }
+
+    RunResult dbkeep(std::vector<std::string> args, const std::string& restore_password = k_pg_pw)
+    {
+        args.insert(args.begin(), {"--config", (m_dir->path() / "dbkeep.yaml").string()});
+        RunOptions o;
+        o.env["APP_PW"] = k_pg_pw;
+        o.env["CACHE_PW"] = k_redis_pw;
+        o.env["DBKEEP_RESTORE_PASSWORD"] = restore_password;
+        return run_dbkeep(args, o);
+    }
+
+    std::vector<std::string> manifests() const
+    {
+        std::vector<std::string> out;
+        if (!std::filesystem::exists(m_dir->path() / "backups")) {
+            return out;
+        }
+        for (const auto& f : list_files(m_dir->path() / "backups")) {
+            if (f.ends_with(".manifest.json")) {
+                out.push_back(f);
+            }
+        }
+        return out;
+    }
+
+    void round_trip(const std::string& expected_runner)
+    {
+        auto b = dbkeep({"backup", "app"});
+        ASSERT_EQ(b.exit_code, 0) << b.err;
+        auto c = dbkeep({"backup", "cache"});
+        ASSERT_EQ(c.exit_code, 0) << c.err;
+        for (const auto& out : {b.err, b.out, c.err, c.out}) {
+            EXPECT_EQ(out.find(k_pg_pw), std::string::npos);
+            EXPECT_EQ(out.find(k_redis_pw), std::string::npos);
+        }
+        auto listed = nlohmann::json::parse(dbkeep({"list", "--json"}).out);
+        ASSERT_EQ(listed.size(), 2u);
+        for (const auto& m : listed) {
+            EXPECT_EQ(m["runner"], expected_runner);
+            if (m["engine"] == "postgres") {
+                EXPECT_EQ(m["stats"]["public.t"], 20000);
+                EXPECT_EQ(m["stats"]["public.all_bytes"], 1);
+            } else {
+                EXPECT_EQ(m["stats"]["db0"], 6);
+            }
+        }
+
+        // PostgreSQL: restore into a new database inside the container (created through psql there).
+        auto r = dbkeep({"restore", "app", "--to", "postgres://postgres@127.0.0.1:5432/copy"});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(m_db->psql("copy", "SELECT md5(b) FROM all_bytes"),
+                  m_db->psql("app", "SELECT md5(b) FROM all_bytes"));
+        EXPECT_EQ(m_db->psql("copy", "SELECT length(b) FROM all_bytes"), "256");
+        EXPECT_EQ(m_db->psql("copy", "SELECT md5(string_agg(v, ',' ORDER BY id)) FROM t"),
+                  m_db->psql("app", "SELECT md5(string_agg(v, ',' ORDER BY id)) FROM t"));
+
+        // Redis: the digest before, a flush, the restore through redis-cli --pipe, the same digest after.
+        const std::string digest = m_db->redis_cli({"DEBUG", "DIGEST"});
+        ASSERT_EQ(digest.size(), 40u) << digest;
+        m_db->redis_cli({"FLUSHALL"});
+        m_db->redis_cli({"SET", "stale", "x"});
+        auto rr = dbkeep({"restore", "cache", "--to", "redis://127.0.0.1:6379", "--flush", "--yes"}, k_redis_pw);
+        ASSERT_EQ(rr.exit_code, 0) << rr.err;
+        EXPECT_EQ(m_db->redis_cli({"DEBUG", "DIGEST"}), digest);
+        EXPECT_EQ(m_db->redis_cli({"EXISTS", "stale"}), "0");
+        auto ttl = std::stoi(m_db->redis_cli({"TTL", "ttl"}));
+        EXPECT_GT(ttl, 4000);
+
+        auto v = dbkeep({"verify", "app"});
+        EXPECT_EQ(v.exit_code, 0) << v.err;
+    }
+
+    std::unique_ptr<DockerDaemon> m_docker;
+    std::unique_ptr<DatabaseContainer> m_db;
+    std::unique_ptr<TempDir> m_dir;
+};
+
+std::string random_bytes(std::size_t n)
+{
+    std::mt19937_64 rng(42);
+    std::string s(n, '\0');
+    for (auto& c : s) {
+        c = static_cast<char>(rng());
+    }
+    for (int i = 0; i < 256; ++i) {
+        s[static_cast<std::size_t>(i)] = static_cast<char>(i);
+    }
+    return s;
+}
+
+} // namespace
+
+TEST_F(DockerTest, PostgresAndRedisRoundTripThroughTheEngineApi)
+{
+    start_databases();
+    write_config("{ type: docker, container: db, host: '" + m_docker->host() + "' }");
+    round_trip("docker container db");
+}
+
+TEST_F(DockerTest, PostgresAndRedisRoundTripThroughDockerExecAsACommandPrefix)
+{
+    start_databases();
+    // The docker CLI finds this daemon through DOCKER_HOST, set in the command prefix itself.
+    write_config("{ type: command, argv: [env, 'DOCKER_HOST=" + m_docker->host() + "', docker, exec, -i, db] }");
+    round_trip("command env DOCKER_HOST=" + m_docker->host() + " docker exec -i db");
+}
+
+TEST_F(DockerTest, RunnerStreamsBinaryBothWaysAndReportsExitCodesAndStderr)
+{
+    m_docker->run_container("box");
+    auto runner = runner::make_docker_runner({.host = m_docker->host(), .container = "box"});
+    const std::string data = random_bytes(6 << 20);
+
+    // stdin -> cat -> stdout: every byte value, megabytes, with stdout read while stdin is written.
+    auto proc = runner->start({.argv = {"cat"}, .with_stdin = true});
+    ASSERT_TRUE(proc) << proc.error().to_string();
+    std::string got;
+    std::thread reader([&] {
+        std::uint8_t buf[65536];
+        for (;;) {
+            auto n = (*proc)->out().read(buf);
+            if (!n || *n == 0) {
+                break;
+            }
+            got.append(reinterpret_cast<const char*>(buf), *n);
+        }
+    });
+    for (std::size_t off = 0; off < data.size(); off += 100000) {
+        auto chunk = std::string_view(data).substr(off, 100000);
+        ASSERT_TRUE((*proc)->in()->write(as_bytes(chunk)));
+    }
+    ASSERT_TRUE((*proc)->in()->finish());
+    reader.join();
+    auto status = (*proc)->wait();
+    ASSERT_TRUE(status);
+    EXPECT_TRUE(status->ok()) << status->describe();
+    EXPECT_EQ(got.size(), data.size());
+    EXPECT_TRUE(got == data) << "the stream through the engine changed bytes";
+
+    // Exit codes, stderr apart from stdout, the environment (a secret never in argv).
+    auto out =
+        runner::run_capture(*runner, {.argv = {"sh", "-c", "printf 'out'; printf 'err: %s' \"$SECRET\" >&2; exit 7"},
+                                      .env = {{"SECRET", "s3cret value"}}});
+    ASSERT_TRUE(out) << out.error().to_string();
+    EXPECT_EQ(out->status.code, 7);
+    EXPECT_EQ(out->out, "out");
+    EXPECT_EQ(out->err, "err: s3cret value");
+
+    // A missing program: a failure with the engine's reason, not a hang.
+    auto missing = runner::run_capture(*runner, {.argv = {"no-such-program-x"}});
+    if (missing) {
+        EXPECT_FALSE(missing->status.ok());
+        EXPECT_NE(missing->err + missing->out, "");
+    }
+}
+
+TEST_F(DockerTest, KillStopsTheCommandAndItsChildrenInsideTheContainer)
+{
+    m_docker->run_container("box");
+    auto runner = runner::make_docker_runner({.host = m_docker->host(), .container = "box"});
+    auto proc = runner->start({.argv = {"sh", "-c", "sleep 300 & sleep 301; wait"}});
+    ASSERT_TRUE(proc) << proc.error().to_string();
+    auto running = [&] {
+        return m_docker
+            ->docker({"exec", "box", "sh", "-c",
+                      "for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done | grep -c '^sleep "
+                      "30[01]'"},
+                     {}, false)
+            .out;
+    };
+    for (int i = 0; i < 50 && running() == "0\n"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(running(), "0\n");
+    (*proc)->kill();
+    auto status = (*proc)->wait();
+    ASSERT_TRUE(status) << status.error().to_string();
+    EXPECT_FALSE(status->ok()) << status->describe();
+    EXPECT_EQ(running(), "0\n") << "sleep processes survived the kill";
+}
+
+TEST_F(DockerTest, StoppedOrMissingContainerFailsClearlyWithNoManifest)
+{
+    start_databases();
+    write_config("{ type: docker, container: db, host: '" + m_docker->host() + "' }");
+    m_docker->docker({"stop", "-t", "1", "db"});
+    auto b = dbkeep({"backup", "app"});
+    EXPECT_NE(b.exit_code, 0);
+    EXPECT_NE(b.err.find("not running"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find("docker start db"), std::string::npos) << b.err;
+    auto c = dbkeep({"backup", "cache"});
+    EXPECT_NE(c.exit_code, 0);
+    EXPECT_TRUE(manifests().empty());
+
+    write_config("{ type: docker, container: nope, host: '" + m_docker->host() + "' }");
+    auto m = dbkeep({"backup", "app"});
+    EXPECT_NE(m.exit_code, 0);
+    EXPECT_NE(m.err.find("nope"), std::string::npos) << m.err;
+    EXPECT_TRUE(manifests().empty());
+
+    write_config("{ type: docker, container: db, host: 'unix://" + (m_dir->path() / "no.sock").string() + "' }");
+    auto s = dbkeep({"backup", "app"});
+    EXPECT_NE(s.exit_code, 0);
+    EXPECT_NE(s.err.find("no.sock"), std::string::npos) << s.err;
+}
+
+TEST_F(DockerTest, PgDumpKilledInsideTheContainerLeavesNoManifest)
+{
+    start_databases();
+    m_db->psql("app", "CREATE TABLE big AS SELECT g, repeat(md5(g::text), 20) AS v FROM generate_series(1, 300000) g");
+    write_config("{ type: docker, container: db, host: '" + m_docker->host() + "' }");
+    std::thread killer([&] {
+        for (int i = 0; i < 200; ++i) {
+            auto r = m_docker->docker({"exec", "db", "sh", "-c", "pkill -KILL -x pg_dump && echo killed"}, {}, false);
+            if (r.out.find("killed") != std::string::npos) {
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
+    auto b = dbkeep({"backup", "app"});
+    killer.join();
+    EXPECT_NE(b.exit_code, 0) << b.err;
+    EXPECT_NE(b.err.find("pg_dump"), std::string::npos) << b.err;
+    EXPECT_TRUE(manifests().empty());
+}
