@@ -80,6 +80,9 @@ public:
 
     Result<DumpInfo> dump(stream::Sink& out) override
     {
+        if (!m_runner.interactive()) {
+            return dump_detached(out);
+        }
         const auto& pg = m_target.postgres;
         pg::ConnectParams params = connect_params(pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
         auto conn = open_connection(params);
@@ -361,12 +364,118 @@ private:
         if (m_runner.local()) {
             return pg::connect(params);
         }
-        std::string psql = "psql";
+        return pg::connect_via(m_runner, params, psql_path());
+    }
+
+    std::string psql_path() const
+    {
         const auto& dump_path = m_target.postgres.pg_dump_path;
         if (auto slash = dump_path.rfind('/'); slash != std::string::npos) {
-            psql = dump_path.substr(0, slash + 1) + "psql";
+            return dump_path.substr(0, slash + 1) + "psql";
         }
-        return pg::connect_via(m_runner, params, psql);
+        return "psql";
+    }
+
+    // A runner that only launches commands detached (ecs): no session can hold a snapshot open, so pg_dump
+    // takes its own (it is consistent by itself) and no row counts are recorded. The server version comes
+    // from a one-shot psql where the runner runs, when there is one.
+    Result<DumpInfo> dump_detached(stream::Sink& out)
+    {
+        const auto& pg = m_target.postgres;
+        auto params = connect_params(pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
+        DumpInfo info;
+        int server_major = 0;
+        runner::Command version;
+        version.argv = {psql_path(),
+                        "-X",
+                        "-A",
+                        "-t",
+                        "--no-password",
+                        "--dbname=" + pg::conninfo(params.keywords),
+                        "-c",
+                        "SELECT current_setting('server_version_num') || ' ' || current_setting('server_version')"};
+        add_password_env(version, pg);
+        auto v = runner::run_capture(m_runner, version, 4096);
+        if (!v && v.error().kind == ErrorKind::cancelled) {
+            return std::unexpected(v.error());
+        }
+        if (!v) {
+            observe::warn("server version unknown: psql did not run where the runner runs",
+                          {{"target", m_target.name}, {"error", v.error().message}});
+        } else if (v->status.ok()) {
+            server_major = std::atoi(v->out.c_str()) / 10000;
+            if (auto sp = v->out.find(' '); sp != std::string::npos) {
+                info.server_version = first_line(v->out.substr(sp + 1));
+                if (auto sp2 = info.server_version.find(' '); sp2 != std::string::npos) {
+                    info.server_version.resize(sp2);
+                }
+            }
+        } else if (v->status.code == 2) {
+            // psql's "could not connect": the same failure pg_dump would meet, said now.
+            std::string msg = first_line(v->err);
+            auto [kind, hint] = pg::classify_connect_error(msg);
+            return fail(kind, "connect to", m_target.name + " (via " + m_runner.describe() + ")", msg, hint);
+        } else {
+            observe::warn("server version unknown: no psql where the runner runs; using the newest pg_dump there",
+                          {{"target", m_target.name}});
+        }
+        auto tool = find_tool("pg_dump", pg.pg_dump_path, server_major);
+        if (!tool) {
+            return std::unexpected(tool.error());
+        }
+        info.tool = "pg_dump";
+        info.tool_version = tool->version;
+        runner::Command cmd;
+        cmd.argv = {tool->path, "--format=custom", "--compress=0", "--no-password",
+                    "--dbname=" + pg::conninfo(params.keywords)};
+        add_password_env(cmd, pg);
+        auto proc = m_runner.start(cmd);
+        if (!proc) {
+            return std::unexpected(proc.error());
+        }
+        std::vector<std::uint8_t> buf(k_chunk);
+        std::uint64_t total = 0;
+        Status stream_status;
+        for (;;) {
+            auto n = (*proc)->out().read(buf);
+            if (!n) {
+                stream_status = std::unexpected(n.error());
+                break;
+            }
+            if (*n == 0) {
+                break;
+            }
+            if (auto st = out.write(Bytes(buf.data(), *n)); !st) {
+                stream_status = st;
+                break;
+            }
+            total += *n;
+        }
+        if (!stream_status) {
+            (*proc)->kill();
+            return std::unexpected(stream_status.error());
+        }
+        auto status = (*proc)->wait();
+        if (!status) {
+            std::string err = first_line((*proc)->error_output());
+            auto e = status.error();
+            if (!err.empty()) {
+                e.message += " (pg_dump said: " + err + ")";
+            }
+            return std::unexpected(e);
+        }
+        if (!status->ok()) {
+            std::string err = first_line((*proc)->error_output());
+            return fail(ErrorKind::failed, "run pg_dump for", m_target.name,
+                        "pg_dump " + status->describe() + (err.empty() ? "" : ": " + err));
+        }
+        if (total == 0) {
+            return fail(ErrorKind::failed, "run pg_dump for", m_target.name, "pg_dump produced no output");
+        }
+        info.details["pg_dump_path"] = tool->path;
+        info.details["database"] = pg.dbname;
+        info.details["row_counts"] = "not recorded: the runner launches commands detached";
+        return info;
     }
 
     pg::ConnectParams connect_params(const std::string& host, int port, const std::string& user,
@@ -433,6 +542,11 @@ private:
                         "fix " + name + "_path in the configuration, or the runner");
         }
         auto pick = pick_tool(found, server_major);
+        if (server_major == 0 && !found.empty()) {
+            // Server version unknown: the newest tool reads every older server.
+            pick = *std::max_element(found.begin(), found.end(),
+                                     [](const auto& a, const auto& b) { return a.major < b.major; });
+        }
         if (!pick) {
             std::string have;
             for (const auto& c : found) {

@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "runner/docker.hpp"
+#include "runner/ecs.hpp"
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"
 #include "storage/storage.hpp"
@@ -180,6 +181,9 @@ Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& 
     if (r.type == "kubectl") {
         return runner::make_prefix_runner(runner::kubectl_prefix(r), false,
                                           "kubectl pod " + (r.namespace_.empty() ? "" : r.namespace_ + "/") + r.pod);
+    }
+    if (r.type == "ecs") {
+        return runner::make_ecs_runner(runner::ecs_options(r));
     }
     if (r.type == "docker") {
         return runner::make_docker_runner({.host = r.host, .container = r.container, .user = r.user});

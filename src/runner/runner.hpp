@@ -53,6 +53,8 @@ public:
     virtual std::string describe() const = 0;
     // True when commands run on this machine, where dbkeep itself can reach the database directly.
     virtual bool local() const noexcept { return false; }
+    // False when commands are launched detached (ecs): no input, no interactive session.
+    virtual bool interactive() const noexcept { return true; }
 };
 
 // Runs a command to completion, collecting stdout (up to max_bytes) and stderr.

@@ -1,0 +1,463 @@
+#include "runner/ecs.hpp"
+
+#include "config/config.hpp"
+#include "core/cancel.hpp"
+#include "observe/log.hpp"
+#include "runner/local.hpp"
+#include "runner/prefix.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace dbkeep::runner {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t k_stderr_keep = 64 * 1024;
+constexpr auto k_poll = std::chrono::milliseconds(200);
+
+// $1: the staging folder as the container sees it; the rest: the command. Detaches at once.
+constexpr const char* k_remote_script = R"SH(d="$1"; shift
+[ -d "$d" ] || exit 90
+: > "$d/started"
+if [ -f "$d/env" ]; then
+  while IFS= read -r l && [ -n "$l" ]; do n="${l%%=*}"; v="$(printf '%b_' "${l#*=}")"; export "$n=${v%_}"; done < "$d/env"
+  rm -f "$d/env"
+fi
+(
+  trap '' HUP
+  { sh -c 'echo $$ > "$0/pid"; exec "$@"' "$d" "$@" 2> "$d/stderr"; echo $? > "$d/rc"; } | tee "$d/data" | sha256sum > "$d/sum"
+  printf '%s %s %s\n' "$(cat "$d/rc" 2>/dev/null || echo 255)" "$(wc -c < "$d/data" | tr -d ' ')" "$(cut -c1-64 "$d/sum")" > "$d/status.tmp" && mv "$d/status.tmp" "$d/status"
+) < /dev/null > /dev/null 2>&1 &
+(
+  trap '' HUP
+  p=""
+  while [ -d "$d" ] && [ ! -e "$d/status" ]; do
+    [ -z "$p" ] && [ -s "$d/pid" ] && p=$(cat "$d/pid")
+    [ -e "$d/cancel" ] && break
+    sleep 1
+  done
+  if [ -n "$p" ] && [ ! -e "$d/status" ]; then kill -TERM "$p" 2>/dev/null; sleep 5; kill -KILL "$p" 2>/dev/null; fi
+) < /dev/null > /dev/null 2>&1 &
+exit 0)SH";
+
+std::string env_file(const std::map<std::string, std::string>& env)
+{
+    std::string out;
+    for (const auto& [k, v] : env) {
+        out += k + "=";
+        for (unsigned char c : v) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\0%03o", c);
+            out += buf;
+        }
+        out += "\n";
+    }
+    return out + "\n";
+}
+
+std::string job_name()
+{
+    unsigned char raw[6];
+    RAND_bytes(raw, sizeof raw);
+    std::string out = "dbkeep-" + std::to_string(::time(nullptr)) + "-";
+    for (unsigned char c : raw) {
+        out += "0123456789abcdef"[c >> 4];
+        out += "0123456789abcdef"[c & 15];
+    }
+    return out;
+}
+
+std::optional<std::string> read_small(const fs::path& p, std::size_t max = 1 << 20)
+{
+    std::ifstream f(p, std::ios::binary);
+    if (!f) {
+        return std::nullopt;
+    }
+    std::string s(max, '\0');
+    f.read(s.data(), static_cast<std::streamsize>(max));
+    s.resize(static_cast<std::size_t>(f.gcount()));
+    return s;
+}
+
+std::string hex(const unsigned char* p, std::size_t n)
+{
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+        out += "0123456789abcdef"[p[i] >> 4];
+        out += "0123456789abcdef"[p[i] & 15];
+    }
+    return out;
+}
+
+struct RemoteStatus {
+    int code = -1;
+    std::uint64_t bytes = 0;
+    std::string sha256;
+};
+
+std::optional<RemoteStatus> parse_status(const std::string& text)
+{
+    RemoteStatus s;
+    char sha[80] = {};
+    unsigned long long bytes = 0;
+    int n = std::sscanf(text.c_str(), "%d %llu %70s", &s.code, &bytes, sha);
+    if (n < 2) {
+        return std::nullopt;
+    }
+    s.bytes = bytes;
+    s.sha256 = n == 3 ? sha : "";
+    return s;
+}
+
+class EcsProcess;
+
+class EcsSource final : public stream::Source {
+public:
+    explicit EcsSource(EcsProcess& p) : m_p(p) {}
+    Result<std::size_t> read(MutableBytes out) override;
+
+private:
+    EcsProcess& m_p;
+};
+
+class EcsProcess final : public Process {
+public:
+    EcsProcess(fs::path dir, const EcsOptions& o, std::string what)
+        : m_dir(std::move(dir)), m_opts(o), m_what(std::move(what)), m_out(*this), m_sha(EVP_MD_CTX_new())
+    {
+        EVP_DigestInit_ex(m_sha, EVP_sha256(), nullptr);
+        m_started = Clock::now();
+        m_progress = m_started;
+    }
+
+    ~EcsProcess() override
+    {
+        if (!m_done && !m_killed) {
+            kill();
+        }
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+        EVP_MD_CTX_free(m_sha);
+        std::error_code ec;
+        fs::remove_all(m_dir, ec);
+        if (ec) {
+            observe::warn("cannot remove the staging folder", {{"folder", m_dir.string()}, {"error", ec.message()}});
+        }
+    }
+
+    stream::Source& out() override { return m_out; }
+    stream::Sink* in() override { return nullptr; }
+
+    Result<std::size_t> read_data(MutableBytes out)
+    {
+        for (;;) {
+            if (m_eof) {
+                return 0;
+            }
+            if (cancel::requested()) {
+                kill();
+                return fail(ErrorKind::cancelled, "follow the output of", m_what, "cancelled by signal");
+            }
+            if (m_killed) {
+                return fail(ErrorKind::cancelled, "follow the output of", m_what, "the command was stopped");
+            }
+            // Re-open at every poll: on NFS (EFS) a fresh open sees what other clients wrote (close-to-open).
+            if (m_fd < 0 || m_reopen) {
+                if (m_fd >= 0) {
+                    ::close(m_fd);
+                }
+                m_fd = ::open((m_dir / "data").c_str(), O_RDONLY | O_CLOEXEC);
+                m_reopen = false;
+                if (m_fd >= 0 && m_offset > 0 && ::lseek(m_fd, static_cast<off_t>(m_offset), SEEK_SET) < 0) {
+                    return fail(ErrorKind::failed, "follow the output of", m_what, errno_message(errno));
+                }
+            }
+            if (m_fd >= 0) {
+                ssize_t n = ::read(m_fd, out.data(), out.size());
+                if (n < 0 && errno != EINTR) {
+                    return fail(ErrorKind::failed, "follow the output of", m_what, errno_message(errno));
+                }
+                if (n > 0) {
+                    EVP_DigestUpdate(m_sha, out.data(), static_cast<std::size_t>(n));
+                    m_offset += static_cast<std::uint64_t>(n);
+                    m_progress = Clock::now();
+                    return static_cast<std::size_t>(n);
+                }
+            }
+            // At the end of what is there: finished (status written after the data was complete)?
+            if (!m_status) {
+                if (auto text = read_small(m_dir / "status", 4096)) {
+                    m_status = parse_status(*text);
+                    if (!m_status) {
+                        return fail(ErrorKind::failed, "follow the output of", m_what, "unreadable status file");
+                    }
+                    m_reopen = true;
+                    continue; // read what arrived between the last read and the status
+                }
+            } else if (m_offset >= m_status->bytes || m_fd < 0 || ++m_polls_after_status > 50) {
+                m_eof = true;
+                return 0;
+            }
+            const auto now = Clock::now();
+            const bool alive = fs::exists(m_dir / "started") || m_fd >= 0;
+            if (!alive && now - m_started > m_opts.start_timeout) {
+                return fail(ErrorKind::failed, "run", m_what,
+                            "the command did not start within " + std::to_string(m_opts.start_timeout.count()) +
+                                " s: nothing appeared in " + m_dir.string(),
+                            "check that the launcher works and that remote_shared_dir is the same volume as "
+                            "shared_dir inside the container");
+            }
+            if (alive && now - m_progress > m_opts.idle_timeout) {
+                return fail(ErrorKind::failed, "run", m_what,
+                            "no new output and no status for " + std::to_string(m_opts.idle_timeout.count()) +
+                                " s after " + std::to_string(m_offset) +
+                                " bytes: the command stopped without reporting (killed, or the container stopped?)",
+                            "see the container's logs; raise the runner's timeout: if the database needs longer "
+                            "to start its dump");
+            }
+            std::this_thread::sleep_for(k_poll);
+            m_reopen = true;
+        }
+    }
+
+    Result<ExitStatus> wait() override
+    {
+        if (m_waited) {
+            return m_result;
+        }
+        std::uint8_t buf[65536];
+        while (!m_eof && !m_killed) {
+            auto n = read_data(buf);
+            if (!n) {
+                m_error_output = read_stderr();
+                return std::unexpected(n.error());
+            }
+        }
+        m_waited = true;
+        m_done = true;
+        m_error_output = read_stderr();
+        if (m_killed || !m_status) {
+            m_result = ExitStatus{.code = -1, .signal = SIGTERM};
+            return m_result;
+        }
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(m_sha, md, &len);
+        const std::string ours = hex(md, len);
+        m_result = ExitStatus{.code = m_status->code, .signal = 0};
+        if (m_status->code == 0 &&
+            (m_status->bytes != m_offset || (m_status->sha256.size() == 64 && m_status->sha256 != ours))) {
+            return fail(ErrorKind::corruption, "follow the output of", m_what,
+                        "read " + std::to_string(m_offset) + " bytes (sha256 " + ours.substr(0, 12) +
+                            "...) but the command wrote " + std::to_string(m_status->bytes) + " bytes (sha256 " +
+                            m_status->sha256.substr(0, 12) + "...)",
+                        "the shared folder lost or changed data: check the volume");
+        }
+        return m_result;
+    }
+
+    std::string error_output() const override { return m_error_output; }
+
+    void kill() noexcept override
+    {
+        if (m_killed) {
+            return;
+        }
+        m_killed = true;
+        if (!m_status) {
+            // The watchdog inside the container sees this (or the folder going away) and stops the command.
+            std::ofstream(m_dir / "cancel") << "cancel\n";
+        }
+    }
+
+private:
+    std::string read_stderr() const
+    {
+        auto err = read_small(m_dir / "stderr", 4 << 20).value_or("");
+        if (err.size() > k_stderr_keep) {
+            err.erase(0, err.size() - k_stderr_keep);
+        }
+        return err;
+    }
+
+    fs::path m_dir;
+    EcsOptions m_opts;
+    std::string m_what;
+    EcsSource m_out;
+    EVP_MD_CTX* m_sha;
+    int m_fd = -1;
+    bool m_reopen = false;
+    std::uint64_t m_offset = 0;
+    int m_polls_after_status = 0;
+    std::optional<RemoteStatus> m_status;
+    Clock::time_point m_started, m_progress;
+    bool m_eof = false, m_killed = false, m_done = false, m_waited = false;
+    ExitStatus m_result;
+    std::string m_error_output;
+};
+
+Result<std::size_t> EcsSource::read(MutableBytes out)
+{
+    return m_p.read_data(out);
+}
+
+class EcsRunner final : public Runner {
+public:
+    explicit EcsRunner(EcsOptions o) : m_opts(std::move(o)), m_local(make_local_runner()) {}
+
+    Result<std::unique_ptr<Process>> start(const Command& command) override
+    {
+        if (command.argv.empty()) {
+            return fail(ErrorKind::config, "start process", "", "empty command");
+        }
+        if (command.with_stdin) {
+            return fail(ErrorKind::config, "run " + command.argv[0] + " through", m_opts.description,
+                        "the ecs runner launches commands detached and cannot feed them input",
+                        "restore through a docker, kubectl, ssh or local runner, or restore --output a file");
+        }
+        if (!m_cleaned) {
+            m_cleaned = true;
+            if (auto n = clean_stale_ecs_staging(m_opts.shared_dir, std::chrono::hours(24)); n > 0) {
+                observe::info("removed stale staging folders",
+                              {{"folder", m_opts.shared_dir}, {"count", std::to_string(n)}});
+            }
+        }
+        const std::string job = job_name();
+        const fs::path local = fs::path(m_opts.shared_dir) / job;
+        std::error_code ec;
+        if (!fs::is_directory(m_opts.shared_dir, ec)) {
+            return fail(ErrorKind::config, "use the shared folder", m_opts.shared_dir, "not a folder here",
+                        "mount the volume shared with the container (EFS) and set the runner's shared_dir");
+        }
+        if (::mkdir(local.c_str(), 0700) != 0) {
+            return fail(errno == EACCES ? ErrorKind::auth : ErrorKind::failed, "create staging folder", local.string(),
+                        errno_message(errno));
+        }
+        if (!command.env.empty()) {
+            int fd = ::open((local / "env").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            std::string text = env_file(command.env);
+            bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+            if (fd >= 0) {
+                ::close(fd);
+            }
+            if (!ok) {
+                fs::remove_all(local, ec);
+                return fail(ErrorKind::failed, "write the environment file in", local.string(), "write failed");
+            }
+        }
+        const std::string remote = m_opts.remote_shared_dir + "/" + job;
+        std::vector<std::string> tail{"sh", "-c", k_remote_script, "sh", remote};
+        tail.insert(tail.end(), command.argv.begin(), command.argv.end());
+        Command launch;
+        launch.argv = m_opts.launcher;
+        if (m_opts.launcher_takes_one_string) {
+            std::string line;
+            for (const auto& w : tail) {
+                line += (line.empty() ? "" : " ") + shell_quote(w);
+            }
+            launch.argv.push_back(line);
+        } else {
+            launch.argv.insert(launch.argv.end(), tail.begin(), tail.end());
+        }
+        observe::debug("launching detached command",
+                       {{"runner", m_opts.description}, {"command", command.argv[0]}, {"staging", local.string()}});
+        auto out = run_capture(*m_local, launch, 1 << 20);
+        if (!out || !out->status.ok()) {
+            std::string why = out ? "the launcher " + out->status.describe() : out.error().message;
+            std::string err = out ? out->err + out->out : "";
+            if (auto nl = err.find('\n'); nl != std::string::npos && nl + 1 < err.size()) {
+                err = err.substr(0, 400);
+            }
+            fs::remove_all(local, ec);
+            return fail(ErrorKind::failed, "launch " + command.argv[0] + " through", m_opts.description,
+                        why + (err.empty() ? "" : ": " + err),
+                        "check the launcher (for ECS Exec: the task's enableExecuteCommand, the task role's "
+                        "ssmmessages permissions, the VPC endpoints, and the session-manager-plugin here)");
+        }
+        return std::make_unique<EcsProcess>(local, m_opts, command.argv[0] + " through " + m_opts.description);
+    }
+
+    std::string describe() const override { return m_opts.description; }
+    bool interactive() const noexcept override { return false; }
+
+private:
+    EcsOptions m_opts;
+    std::unique_ptr<Runner> m_local;
+    bool m_cleaned = false;
+};
+
+} // namespace
+
+EcsOptions ecs_options(const config::RunnerConfig& c)
+{
+    EcsOptions o;
+    o.shared_dir = c.shared_dir;
+    o.remote_shared_dir = c.remote_shared_dir.empty() ? c.shared_dir : c.remote_shared_dir;
+    while (o.remote_shared_dir.size() > 1 && o.remote_shared_dir.ends_with('/')) {
+        o.remote_shared_dir.pop_back();
+    }
+    if (c.timeout_seconds > 0) {
+        o.idle_timeout = std::chrono::seconds(c.timeout_seconds);
+        o.start_timeout = std::min(o.start_timeout, std::chrono::seconds(c.timeout_seconds));
+    }
+    if (!c.argv.empty()) {
+        o.launcher = c.argv;
+        o.description = "ecs launcher " + c.argv[0];
+        for (std::size_t i = 1; i < c.argv.size() && i < 4; ++i) {
+            o.description += " " + c.argv[i];
+        }
+    } else {
+        // AWS ECS Exec: one interactive session whose command is a single string.
+        o.launcher = {"aws", "ecs",         "execute-command", "--cluster",     c.namespace_, "--task",
+                      c.pod, "--container", c.container,       "--interactive", "--command"};
+        o.launcher_takes_one_string = true;
+        o.description = "ecs task " + c.namespace_ + "/" + c.pod + " container " + c.container;
+    }
+    return o;
+}
+
+std::unique_ptr<Runner> make_ecs_runner(EcsOptions options)
+{
+    return std::make_unique<EcsRunner>(std::move(options));
+}
+
+std::size_t clean_stale_ecs_staging(const std::string& shared_dir, std::chrono::seconds max_age)
+{
+    std::size_t removed = 0;
+    std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
+    for (const auto& e : fs::directory_iterator(shared_dir, ec)) {
+        const auto name = e.path().filename().string();
+        if (!name.starts_with("dbkeep-") || !e.is_directory(ec)) {
+            continue;
+        }
+        // The newest sign of life: the folder itself or its growing data file.
+        auto newest = fs::last_write_time(e.path(), ec);
+        if (auto t = fs::last_write_time(e.path() / "data", ec); !ec && t > newest) {
+            newest = t;
+        }
+        if (now - newest < max_age) {
+            continue;
+        }
+        std::ofstream(e.path() / "cancel") << "stale\n";
+        fs::remove_all(e.path(), ec);
+        if (!ec) {
+            ++removed;
+        }
+    }
+    return removed;
+}
+
+} // namespace dbkeep::runner

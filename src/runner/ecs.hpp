@@ -1,0 +1,44 @@
+// `type: ecs`: the asynchronous marker protocol for places where a command can only be launched, not attached
+// to (AWS ECS Exec is an interactive pty that is not binary-safe, returns no exit code and drops idle sessions).
+//
+// A run gets a staging folder `dbkeep-<time>-<random>` in a directory shared with the container (EFS), seen
+// by dbkeep at `shared_dir` and inside the container at `remote_shared_dir`. dbkeep writes the command's
+// environment there (mode 0600; the remote side deletes it as soon as it has read it), then runs the
+// launcher (`aws ecs execute-command ...`, or any argv such as `docker exec -d CONTAINER`) with a small POSIX
+// sh script that detaches itself and runs the command as
+//     command 2> stderr | tee data | sha256sum
+// and only then writes `status`: "<exit code> <bytes> <sha256>". dbkeep follows `data` while it grows and
+// streams it on at once; at the end it compares the status with what it read (exit code, byte count,
+// SHA-256). A missing status after `timeout` seconds without progress is a failure. Cancellation writes
+// `cancel`, which a watchdog inside the container turns into SIGTERM/SIGKILL of the command. The staging
+// folder is removed afterwards, and stale ones (older than a day) are removed by later runs.
+#pragma once
+
+#include "runner/runner.hpp"
+
+#include <chrono>
+
+namespace dbkeep::config {
+struct RunnerConfig;
+}
+
+namespace dbkeep::runner {
+
+struct EcsOptions {
+    std::vector<std::string> launcher; // argv the remote command is appended to (as one sh -c string for aws)
+    bool launcher_takes_one_string = false;
+    std::string shared_dir;        // as dbkeep sees it
+    std::string remote_shared_dir; // as the container sees it
+    std::chrono::seconds idle_timeout{900};
+    std::chrono::seconds start_timeout{120}; // launcher exit to the first sign of life (data or status)
+    std::string description;
+};
+
+EcsOptions ecs_options(const config::RunnerConfig& config);
+std::unique_ptr<Runner> make_ecs_runner(EcsOptions options);
+
+// Removes staging folders in shared_dir older than max_age (cancelling what may still run there). Returns how
+// many were removed.
+std::size_t clean_stale_ecs_staging(const std::string& shared_dir, std::chrono::seconds max_age);
+
+} // namespace dbkeep::runner

@@ -1,0 +1,192 @@
+// `type: ecs`, the asynchronous marker protocol, against a real container: the launcher is `docker exec -d`
+// (detached, like an ECS Exec session that returns at once) and a bind-mounted host folder stands in for EFS.
+#include "support/docker_daemon.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+using namespace dbkeep::test;
+
+namespace {
+
+constexpr const char* k_pg_pw = "Ecs-PG-S3cret";
+
+class EcsTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (auto reason = DockerDaemon::skip_reason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        m_docker = std::make_unique<DockerDaemon>();
+        m_dir = std::make_unique<TempDir>("dbkeep-ecs-test");
+        m_shared = m_dir->path() / "efs";
+        std::filesystem::create_directories(m_shared);
+        m_db = std::make_unique<DatabaseContainer>(*m_docker, "db", k_pg_pw, "unused-pw",
+                                                   std::vector<std::string>{"-v", m_shared.string() + ":/efs"});
+        m_db->create_database("app");
+        m_db->psql("app",
+                   "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
+                   "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
+                   "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10000) g;");
+    }
+
+    std::string launcher() const { return "[env, 'DOCKER_HOST=" + m_docker->host() + "', docker, exec, -d, db]"; }
+
+    void write_config(const std::string& launcher_argv, int timeout, const std::string& extra = "")
+    {
+        write_file(m_dir->path() / "dbkeep.yaml",
+                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
+                       "\ntargets:\n  app:\n    engine: postgres\n    url: postgres://postgres@127.0.0.1:5432/app\n"
+                       "    password: ${APP_PW}\n" +
+                       extra + "    runner:\n      type: ecs\n      argv: " + launcher_argv +
+                       "\n      shared_dir: " + m_shared.string() +
+                       "\n      remote_shared_dir: /efs\n      timeout: " + std::to_string(timeout) + "\n");
+    }
+
+    RunResult dbkeep(std::vector<std::string> args)
+    {
+        args.insert(args.begin(), {"--config", (m_dir->path() / "dbkeep.yaml").string()});
+        RunOptions o;
+        o.env["APP_PW"] = k_pg_pw;
+        return run_dbkeep(args, o);
+    }
+
+    std::vector<std::string> manifests() const
+    {
+        std::vector<std::string> out;
+        if (std::filesystem::exists(m_dir->path() / "backups")) {
+            for (const auto& f : list_files(m_dir->path() / "backups")) {
+                if (f.ends_with(".manifest.json")) {
+                    out.push_back(f);
+                }
+            }
+        }
+        return out;
+    }
+
+    std::vector<std::string> staging() const
+    {
+        std::vector<std::string> out;
+        for (const auto& e : std::filesystem::directory_iterator(m_shared)) {
+            if (e.path().filename().string().starts_with("dbkeep-")) {
+                out.push_back(e.path().filename().string());
+            }
+        }
+        return out;
+    }
+
+    std::unique_ptr<DockerDaemon> m_docker;
+    std::unique_ptr<TempDir> m_dir;
+    std::filesystem::path m_shared;
+    std::unique_ptr<DatabaseContainer> m_db;
+};
+
+} // namespace
+
+TEST_F(EcsTest, DumpStreamsThroughTheSharedFolderAndIsVerifiedByTheStatus)
+{
+    // A stale staging folder of an earlier, crashed run: removed by this one.
+    std::filesystem::create_directories(m_shared / "dbkeep-1000-deadbeef");
+    write_file(m_shared / "dbkeep-1000-deadbeef" / "data", "old");
+    sh("touch -d '3 days ago' " + (m_shared / "dbkeep-1000-deadbeef/data").string() + " " +
+       (m_shared / "dbkeep-1000-deadbeef").string());
+
+    write_config(launcher(), 30);
+    auto b = dbkeep({"backup", "app"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_EQ(b.err.find(k_pg_pw), std::string::npos);
+    ASSERT_EQ(manifests().size(), 1u);
+    EXPECT_TRUE(staging().empty()) << "staging folders left behind: " << staging().size();
+
+    auto listed = nlohmann::json::parse(dbkeep({"list", "--json"}).out);
+    EXPECT_EQ(listed[0]["runner"], "ecs launcher env DOCKER_HOST=" + m_docker->host() + " docker exec");
+    EXPECT_EQ(listed[0]["server_version"].get<std::string>().substr(0, 3), "15.");
+
+    // The stored object is pg_dump's own custom format, every byte value of the bytea intact.
+    auto file = m_dir->path() / "app.pgdump";
+    auto r = dbkeep({"restore", "app", "--output", file.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto data = run({"pg_restore", "--data-only", "--table=all_bytes", "--file=-", file.string()});
+    ASSERT_EQ(data.exit_code, 0) << data.err;
+    const std::string hex = m_db->psql("app", "SELECT encode(b, 'hex') FROM all_bytes");
+    ASSERT_EQ(hex.size(), 512u);
+    EXPECT_NE(data.out.find("\\\\x" + hex), std::string::npos);
+}
+
+TEST_F(EcsTest, ADumpThatFailsInsideTheContainerIsAFailedBackup)
+{
+    write_file(m_shared / "fake_pg_dump",
+               "#!/bin/sh\n"
+               "if [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 15.4'; exit 0; fi\n"
+               "printf 'PGDMP partial output'\n"
+               "echo 'pg_dump: error: simulated failure inside the container' >&2\n"
+               "exit 3\n");
+    std::filesystem::permissions(m_shared / "fake_pg_dump",
+                                 std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                     std::filesystem::perms::others_exec | std::filesystem::perms::others_read);
+    write_config(launcher(), 20, "    pg_dump_path: /efs/fake_pg_dump\n");
+    auto b = dbkeep({"backup", "app"});
+    EXPECT_NE(b.exit_code, 0);
+    EXPECT_NE(b.err.find("exited with code 3"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find("simulated failure inside the container"), std::string::npos) << b.err;
+    EXPECT_TRUE(manifests().empty());
+    EXPECT_TRUE(staging().empty());
+}
+
+TEST_F(EcsTest, ADumpKilledInsideTheContainerIsAFailedBackup)
+{
+    m_db->psql("app", "CREATE TABLE big AS SELECT g, repeat(md5(g::text), 20) AS v FROM generate_series(1, 300000) g");
+    write_config(launcher(), 20);
+    std::thread killer([&] {
+        for (int i = 0; i < 300; ++i) {
+            auto r = m_docker->docker({"exec", "db", "sh", "-c", "pkill -KILL -x pg_dump && echo killed"}, {}, false);
+            if (r.out.find("killed") != std::string::npos) {
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
+    auto b = dbkeep({"backup", "app"});
+    killer.join();
+    EXPECT_NE(b.exit_code, 0) << b.err;
+    EXPECT_NE(b.err.find("pg_dump exited with code 137"), std::string::npos) << b.err;
+    EXPECT_TRUE(manifests().empty());
+    EXPECT_TRUE(staging().empty());
+}
+
+TEST_F(EcsTest, AStatusThatNeverAppearsTimesOut)
+{
+    // A launcher whose command writes part of a dump, then vanishes without a status (a task that was stopped).
+    write_file(m_dir->path() / "vanishing-launcher",
+               "#!/bin/sh\n# args: sh -c SCRIPT sh REMOTE_DIR command...\n"
+               "d=\"" +
+                   m_shared.string() +
+                   "/$(basename \"$5\")\"\n"
+                   "case \"$6\" in *psql) (: > \"$d/started\"; echo 'psql: not found' > \"$d/stderr\"; "
+                   "echo '127 0 -' > \"$d/status\") & exit 0;; esac\n"
+                   "if [ \"$7\" = --version ]; then (sleep 0.2; : > \"$d/started\"; echo 'pg_dump (PostgreSQL) 15.4' > "
+                   "\"$d/data\"; "
+                   "echo '0 26 -' > \"$d/status\") & exit 0; fi\n"
+                   "(: > \"$d/started\"; printf 'PGDMP partial' > \"$d/data\") &\n");
+    std::filesystem::permissions(m_dir->path() / "vanishing-launcher", std::filesystem::perms::owner_all);
+    write_config("[" + (m_dir->path() / "vanishing-launcher").string() + "]", 2,
+                 "    pg_dump_path: /usr/lib/postgresql/15/bin/pg_dump\n");
+    auto b = dbkeep({"backup", "app"});
+    EXPECT_NE(b.exit_code, 0);
+    EXPECT_NE(b.err.find("no new output and no status for 2 s"), std::string::npos) << b.err;
+    EXPECT_TRUE(manifests().empty());
+    EXPECT_TRUE(staging().empty());
+
+    // A launcher that starts nothing at all.
+    write_config("[true]", 2, "    pg_dump_path: /usr/lib/postgresql/15/bin/pg_dump\n");
+    auto n = dbkeep({"backup", "app"});
+    EXPECT_NE(n.exit_code, 0);
+    EXPECT_NE(n.err.find("did not start within 2 s"), std::string::npos) << n.err;
+    EXPECT_TRUE(manifests().empty());
+    EXPECT_TRUE(staging().empty());
+}
