@@ -7,6 +7,7 @@
 #include "engine/engine.hpp"
 #include "job/pipeline.hpp"
 #include "job/scheduled.hpp"
+#include "runner/docker.hpp"
 #include "runner/runner.hpp"
 #include "storage/open.hpp"
 #include "storage/s3.hpp"
@@ -132,6 +133,34 @@ std::vector<Finding> check_encryption(const config::TargetConfig& target, const 
     return out;
 }
 
+std::vector<Finding> check_docker(const config::RunnerConfig& r)
+{
+    std::vector<Finding> out;
+    runner::DockerOptions o{.host = r.host, .container = r.container, .user = r.user};
+    const std::string endpoint = runner::docker_endpoint(o);
+    auto state = runner::inspect_container(o);
+    if (!state) {
+        out.push_back(failed("runner.docker", "cannot reach the engine at " + endpoint + ": " + state.error().message,
+                             state.error().hint.empty() ? "start dockerd (or podman system service) or fix host:"
+                                                        : state.error().hint));
+        return out;
+    }
+    out.push_back(pass("runner.docker", (state->engine.empty() ? std::string("engine") : state->engine) + " (API " +
+                                            state->api_version + ") at " + endpoint));
+    if (!state->exists) {
+        out.push_back(failed("runner.container", "no container named " + r.container,
+                             "fix the runner's container: (docker ps -a lists them)"));
+    } else if (!state->running) {
+        out.push_back(failed("runner.container", "container " + r.container + " is " + state->status,
+                             "docker start " + r.container));
+    } else {
+        out.push_back(
+            pass("runner.container", "container " + r.container + " is running" +
+                                         (state->image.empty() ? std::string() : " (image " + state->image + ")")));
+    }
+    return out;
+}
+
 std::vector<Finding> check_target(const config::Config& config, const config::TargetConfig& target,
                                   const CheckOptions& options)
 {
@@ -150,19 +179,48 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
     if (!handle) {
         out.push_back(failed("runner", handle.error().to_string(), "fix the target's runner and engine settings"));
     } else {
-        if (target.runner.type != "local") {
+        bool runner_ok = true;
+        if (target.runner.type == "docker") {
+            auto found = check_docker(target.runner);
+            runner_ok =
+                std::none_of(found.begin(), found.end(), [](const Finding& f) { return f.outcome == Outcome::fail; });
+            out.insert(out.end(), found.begin(), found.end());
+        } else if (target.runner.type == "ecs") {
+            // One round of the protocol proves the launcher and that both sides see and write the shared folder.
+            auto probe = runner::run_capture(*handle->runner, {.argv = {"sh", "-c", "echo dbkeep-probe"}}, 1024);
+            if (!probe || !probe->status.ok() || probe->out != "dbkeep-probe\n") {
+                std::string why = !probe
+                                      ? probe.error().message
+                                      : probe->status.describe() + ": " + probe->err.substr(0, probe->err.find('\n'));
+                std::string remedy = !probe && !probe.error().hint.empty()
+                                         ? probe.error().hint
+                                         : "check the launcher, shared_dir and remote_shared_dir";
+                out.push_back(failed("runner.ecs", handle->runner->describe() + ": " + why, remedy));
+                runner_ok = false;
+            } else {
+                out.push_back(pass("runner.ecs", "launched a command through " + handle->runner->describe() +
+                                                     " and read its output and status in " + target.runner.shared_dir +
+                                                     " (both sides can write there)"));
+            }
+        } else if (target.runner.type != "local") {
             auto probe = runner::run_capture(*handle->runner, {.argv = {"true"}}, 1024);
             if (!probe || !probe->status.ok()) {
                 std::string why = !probe ? probe.error().message : probe->err.substr(0, probe->err.find('\n'));
                 out.push_back(
                     failed("runner", handle->runner->describe() + " cannot run a command: " + why,
                            "check the host, port, user and keys (ssh), the pod (kubectl) or the prefix (command)"));
+                runner_ok = false;
             } else {
                 out.push_back(pass("runner", handle->runner->describe() + " runs commands"));
             }
         }
-        auto probes = handle->engine->probe();
-        out.insert(out.end(), probes.begin(), probes.end());
+        if (!runner_ok) {
+            out.push_back(warn(target.engine + ".probes", "skipped: the runner does not work",
+                               "fix the runner first, then run check again"));
+        } else {
+            auto probes = handle->engine->probe();
+            out.insert(out.end(), probes.begin(), probes.end());
+        }
     }
     auto storage = check_storage(config, target);
     out.insert(out.end(), storage.begin(), storage.end());

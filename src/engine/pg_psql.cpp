@@ -36,6 +36,106 @@ std::string psql_error(const std::string& err)
     return s.substr(0, 600);
 }
 
+// One line of JSON for the whole result, whatever the values contain.
+std::string wrap_query(const std::string& sql)
+{
+    return "SELECT coalesce(jsonb_agg((SELECT jsonb_agg(e.v ORDER BY e.n) FROM json_each_text(row_to_json(q)) WITH "
+           "ORDINALITY AS e(k, v, n))), '[]'::jsonb) FROM (" +
+           sql + "\n) AS q;";
+}
+
+Result<std::vector<std::vector<std::string>>> parse_rows(const std::vector<std::string>& lines, const std::string& what)
+{
+    if (lines.empty()) {
+        return fail(ErrorKind::failed, "query", what, "psql printed no result");
+    }
+    auto j = nlohmann::json::parse(lines.back(), nullptr, false);
+    if (!j.is_array()) {
+        return fail(ErrorKind::failed, "query", what, "unexpected output from psql");
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : j) {
+        std::vector<std::string> row;
+        if (r.is_array()) {
+            for (const auto& v : r) {
+                row.push_back(v.is_string() ? v.get<std::string>() : std::string());
+            }
+        }
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+// Without a session (a runner that launches commands detached): every query is its own `psql -c`. Enough for
+// `check` and version questions; nothing that needs a transaction.
+class OneShotConnection final : public Connection {
+public:
+    OneShotConnection(runner::Runner& runner, runner::Command base, std::string what)
+        : m_runner(runner), m_base(std::move(base)), m_what(std::move(what))
+    {
+    }
+
+    Result<std::vector<std::vector<std::string>>> query(const std::string& sql) override { return run(sql, false); }
+
+    Result<std::vector<std::vector<std::string>>> run(const std::string& sql, bool connecting)
+    {
+        auto cmd = m_base;
+        cmd.argv.push_back("-c");
+        cmd.argv.push_back(wrap_query(sql));
+        auto out = runner::run_capture(m_runner, cmd, 64 << 20);
+        if (!out) {
+            return std::unexpected(out.error());
+        }
+        if (!out->status.ok()) {
+            std::string msg = psql_error(out->err);
+            if (msg.empty()) {
+                msg = "psql " + out->status.describe();
+            }
+            if (connecting || out->status.code == 2) {
+                auto [kind, hint] = classify_connect_error(msg);
+                return fail(kind, "connect to", m_what, msg, hint);
+            }
+            return fail(msg.find("permission denied") != std::string::npos ? ErrorKind::auth : ErrorKind::failed,
+                        "query", m_what, msg);
+        }
+        std::vector<std::string> lines;
+        std::size_t pos = 0;
+        while (pos < out->out.size()) {
+            auto nl = out->out.find('\n', pos);
+            lines.push_back(out->out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+            pos = nl == std::string::npos ? out->out.size() : nl + 1;
+        }
+        return parse_rows(lines, m_what);
+    }
+
+    Status exec(const std::string& sql) override
+    {
+        return fail(ErrorKind::config, "run", m_what,
+                    "'" + sql.substr(0, 40) + "' needs a session, which this runner cannot hold");
+    }
+
+    int server_version_num() const override { return m_version; }
+
+    Status handshake()
+    {
+        auto r = run("SELECT current_setting('server_version_num')", true);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+        if (r->empty() || r->front().empty()) {
+            return fail(ErrorKind::failed, "connect to", m_what, "psql returned no server version");
+        }
+        m_version = std::atoi(r->front().front().c_str());
+        return {};
+    }
+
+private:
+    runner::Runner& m_runner;
+    runner::Command m_base;
+    std::string m_what;
+    int m_version = 0;
+};
+
 class PsqlConnection final : public Connection {
 public:
     PsqlConnection(std::unique_ptr<runner::Process> proc, std::string what)
@@ -94,31 +194,11 @@ public:
 
     Result<std::vector<std::vector<std::string>>> query_impl(const std::string& sql, bool connecting)
     {
-        auto lines = roundtrip("SELECT coalesce(jsonb_agg((SELECT jsonb_agg(e.v ORDER BY e.n) FROM "
-                               "json_each_text(row_to_json(q)) WITH ORDINALITY AS e(k, v, n))), '[]'::jsonb) FROM (" +
-                                   sql + "\n) AS q;",
-                               connecting);
+        auto lines = roundtrip(wrap_query(sql), connecting);
         if (!lines) {
             return std::unexpected(lines.error());
         }
-        if (lines->empty()) {
-            return fail(ErrorKind::failed, "query", m_what, "psql printed no result");
-        }
-        auto j = nlohmann::json::parse(lines->back(), nullptr, false);
-        if (!j.is_array()) {
-            return fail(ErrorKind::failed, "query", m_what, "unexpected output from psql");
-        }
-        std::vector<std::vector<std::string>> rows;
-        for (const auto& r : j) {
-            std::vector<std::string> row;
-            if (r.is_array()) {
-                for (const auto& v : r) {
-                    row.push_back(v.is_string() ? v.get<std::string>() : std::string());
-                }
-            }
-            rows.push_back(std::move(row));
-        }
-        return rows;
+        return parse_rows(*lines, m_what);
     }
 
     Status exec(const std::string& sql) override
@@ -213,6 +293,13 @@ Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const Co
         cmd.env["PGPASSWORD"] = params.password;
     }
     cmd.env["PGAPPNAME"] = "dbkeep";
+    if (!runner.interactive()) {
+        auto conn = std::make_unique<OneShotConnection>(runner, cmd, params.what + " (via " + runner.describe() + ")");
+        if (auto st = conn->handshake(); !st) {
+            return std::unexpected(st.error());
+        }
+        return conn;
+    }
     cmd.with_stdin = true;
     auto proc = runner.start(cmd);
     if (!proc) {

@@ -287,3 +287,27 @@ TEST_F(DockerTest, PgDumpKilledInsideTheContainerLeavesNoManifest)
     EXPECT_NE(b.err.find("pg_dump"), std::string::npos) << b.err;
     EXPECT_TRUE(manifests().empty());
 }
+
+TEST_F(DockerTest, CheckPassesOnAHealthySetUpAndNamesAStoppedContainer)
+{
+    start_databases();
+    write_config("{ type: docker, container: db, host: '" + m_docker->host() + "' }");
+    auto ok = dbkeep({"check", "--json"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    auto findings = nlohmann::json::parse(ok.out);
+    std::map<std::string, std::string> outcome;
+    for (const auto& f : findings) {
+        outcome[f["target"].get<std::string>() + " " + f["probe"].get<std::string>()] = f["outcome"];
+    }
+    EXPECT_EQ(outcome["app runner.docker"], "pass") << ok.out;
+    EXPECT_EQ(outcome["app runner.container"], "pass") << ok.out;
+    EXPECT_EQ(outcome["app postgres.connect"], "pass") << ok.out;
+    EXPECT_EQ(outcome["app postgres.pg_dump"], "pass") << ok.out;
+    EXPECT_EQ(outcome["cache redis.connect"], "pass") << ok.out;
+
+    m_docker->docker({"stop", "-t", "1", "db"});
+    auto stopped = dbkeep({"check", "app"});
+    EXPECT_EQ(stopped.exit_code, 3) << stopped.out;
+    EXPECT_NE(stopped.out.find("container db is exited"), std::string::npos) << stopped.out;
+    EXPECT_NE(stopped.out.find("docker start db"), std::string::npos) << stopped.out;
+}

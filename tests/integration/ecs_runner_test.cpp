@@ -190,3 +190,23 @@ TEST_F(EcsTest, AStatusThatNeverAppearsTimesOut)
     EXPECT_TRUE(manifests().empty());
     EXPECT_TRUE(staging().empty());
 }
+
+TEST_F(EcsTest, CheckProvesTheSharedFolderFromBothSides)
+{
+    write_config(launcher(), 10);
+    auto ok = dbkeep({"check", "app"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_NE(ok.out.find("both sides can write there"), std::string::npos) << ok.out;
+    EXPECT_TRUE(staging().empty());
+
+    // The container mounts the volume elsewhere: nothing ever appears in the folder dbkeep watches.
+    auto cfg = read_file(m_dir->path() / "dbkeep.yaml");
+    cfg.replace(cfg.find("remote_shared_dir: /efs"), 23, "remote_shared_dir: /elsewhere");
+    cfg.replace(cfg.find("timeout: 10"), 11, "timeout: 2");
+    write_file(m_dir->path() / "dbkeep.yaml", cfg);
+    auto bad = dbkeep({"check", "app"});
+    EXPECT_EQ(bad.exit_code, 3) << bad.out;
+    EXPECT_NE(bad.out.find("runner.ecs"), std::string::npos) << bad.out;
+    EXPECT_NE(bad.out.find("remote_shared_dir"), std::string::npos) << bad.out;
+    EXPECT_TRUE(staging().empty());
+}
