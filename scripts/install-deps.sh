@@ -9,7 +9,8 @@ build_pkgs=(build-essential cmake ninja-build pkg-config git clang-format clang 
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev)
 service_pkgs=(postgresql-15 postgresql-client-15 redis-server redis-tools zstd age awscli
-  openssh-server openssh-client curl ca-certificates procps util-linux time bc nodejs npm python3)
+  openssh-server openssh-client curl ca-certificates procps util-linux time bc nodejs npm python3
+  docker.io)
 
 missing=()
 for p in "${build_pkgs[@]}" "${service_pkgs[@]}"; do
