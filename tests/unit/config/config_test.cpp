@@ -437,7 +437,7 @@ TEST(ConfigErrors, UnknownKeyInKeep)
 TEST(ConfigErrors, UnknownKeyInRunner)
 {
     EXPECT_EQ(error_of(k_pg_target + "    runner: { type: docker, container: c, image: x }\n"),
-              "t.yaml:4:43: unknown key 'image' in runner of target 'db' (allowed: container, host, type)");
+              "t.yaml:4:43: unknown key 'image' in runner of target 'db' (allowed: container, host, type, user)");
     EXPECT_EQ(error_of(k_pg_target + "    runner:\n"
                                      "      type: local\n"
                                      "      container: x\n"),
