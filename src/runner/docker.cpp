@@ -203,25 +203,33 @@ public:
         return {};
     }
 
-    // Reads more bytes into the buffer; 0 at the peer's close.
+    // Reads more bytes into the buffer; 0 at the peer's close. Tries first, waits only when nothing is there.
     Result<std::size_t> fill(Clock::time_point deadline)
     {
-        if (auto st = wait_fd(m_fd, POLLIN, deadline, m_what); !st) {
-            return std::unexpected(st.error());
+        if (m_pos > 0 && m_pos == m_buf.size()) {
+            m_buf.clear();
+            m_pos = 0;
+        } else if (m_pos > (1 << 20)) {
+            m_buf.erase(0, m_pos);
+            m_pos = 0;
         }
-        char buf[65536];
+        const std::size_t old = m_buf.size();
+        m_buf.resize(old + 256 * 1024);
         for (;;) {
-            ssize_t n = ::recv(m_fd, buf, sizeof buf, MSG_DONTWAIT);
+            ssize_t n = ::recv(m_fd, m_buf.data() + old, 256 * 1024, MSG_DONTWAIT);
             if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
                 if (auto st = wait_fd(m_fd, POLLIN, deadline, m_what); !st) {
+                    m_buf.resize(old);
                     return std::unexpected(st.error());
                 }
                 continue;
             }
             if (n < 0) {
-                return fail(ErrorKind::transient, "read from docker at", m_what, errno_message(errno));
+                int e = errno;
+                m_buf.resize(old);
+                return fail(ErrorKind::transient, "read from docker at", m_what, errno_message(e));
             }
-            m_buf.append(buf, static_cast<std::size_t>(n));
+            m_buf.resize(old + static_cast<std::size_t>(n));
             return static_cast<std::size_t>(n);
         }
     }
@@ -351,13 +359,17 @@ public:
         return std::exchange(m_buf, {});
     }
 
-    std::string& buffer() noexcept { return m_buf; }
+    // Received bytes not consumed yet (after the response head).
+    std::size_t pending() const noexcept { return m_buf.size() - m_pos; }
+    const char* pending_data() const noexcept { return m_buf.data() + m_pos; }
+    void consume(std::size_t n) noexcept { m_pos += n; }
 
 private:
     Conn() = default;
     int m_fd = -1;
     std::string m_what;
     std::string m_buf;
+    std::size_t m_pos = 0; // start of the unconsumed bytes in m_buf (the stream path only)
 };
 
 struct Response {
@@ -619,33 +631,41 @@ public:
     Result<std::size_t> read_stdout(MutableBytes out)
     {
         std::lock_guard lock(m_read_mutex);
+        // Gathers stdout across the frames already received (dockerd frames are at most 32 KiB); blocks only
+        // when nothing is there yet.
+        std::size_t filled = 0;
         for (;;) {
-            if (m_frame_left > 0 && !m_conn->buffer().empty()) {
-                std::size_t n = std::min(
-                    {m_frame_left, m_conn->buffer().size(), m_frame_stream == 1 ? out.size() : std::size_t(-1)});
-                const char* data = m_conn->buffer().data();
+            if (m_frame_left > 0 && m_conn->pending() > 0) {
+                std::size_t room = out.size() - filled;
+                std::size_t n =
+                    std::min({m_frame_left, m_conn->pending(), m_frame_stream == 1 ? room : std::size_t(-1)});
+                const char* data = m_conn->pending_data();
                 if (m_frame_stream == 1) {
-                    std::memcpy(out.data(), data, n);
+                    std::memcpy(out.data() + filled, data, n);
+                    filled += n;
                 } else {
                     keep_stderr(std::string_view(data, n));
                 }
-                m_conn->buffer().erase(0, n);
+                m_conn->consume(n);
                 m_frame_left -= n;
-                if (m_frame_stream == 1 && n > 0) {
-                    return n;
+                if (filled == out.size()) {
+                    return filled;
                 }
                 continue;
             }
-            if (m_frame_left == 0 && m_conn->buffer().size() >= 8) {
-                const auto* h = reinterpret_cast<const unsigned char*>(m_conn->buffer().data());
+            if (m_frame_left == 0 && m_conn->pending() >= 8) {
+                const auto* h = reinterpret_cast<const unsigned char*>(m_conn->pending_data());
                 m_frame_stream = h[0];
                 m_frame_left = (std::size_t(h[4]) << 24) | (std::size_t(h[5]) << 16) | (std::size_t(h[6]) << 8) |
                                std::size_t(h[7]);
                 if (h[0] > 3 || h[1] != 0 || h[2] != 0 || h[3] != 0) {
                     return fail(ErrorKind::failed, "read output of", m_what, "invalid stream frame from the engine");
                 }
-                m_conn->buffer().erase(0, 8);
+                m_conn->consume(8);
                 continue;
+            }
+            if (filled > 0) {
+                return filled;
             }
             if (m_eof.load()) {
                 return 0;
@@ -664,7 +684,7 @@ public:
                 return std::unexpected(n.error());
             }
             if (*n == 0) {
-                if (m_frame_left > 0 || !m_conn->buffer().empty()) {
+                if (m_frame_left > 0 || m_conn->pending() > 0) {
                     // The engine closed the stream in the middle of a frame.
                     m_eof.store(true);
                     return fail(ErrorKind::transient, "read output of", m_what,
