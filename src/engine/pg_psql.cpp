@@ -5,6 +5,7 @@
 #include "core/bytes.hpp"
 #include "engine/pg_connection.hpp"
 #include "runner/runner.hpp"
+#include "stream/sha256.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -143,12 +144,7 @@ public:
     {
         unsigned char raw[8];
         RAND_bytes(raw, sizeof raw);
-        m_marker = "__dbkeep_done_";
-        for (unsigned char c : raw) {
-            m_marker += "0123456789abcdef"[c >> 4];
-            m_marker += "0123456789abcdef"[c & 15];
-        }
-        m_marker += "__";
+        m_marker = "__dbkeep_done_" + stream::to_hex(Bytes(raw, sizeof raw)) + "__";
     }
 
     ~PsqlConnection() override

@@ -134,23 +134,11 @@ public:
         Result<std::map<std::string, std::int64_t>> counts = std::map<std::string, std::int64_t>{};
         std::thread counter([&] { counts = count_rows(**conn); });
 
-        std::vector<std::uint8_t> buf(k_chunk);
-        std::uint64_t total = 0;
+        auto copied = stream::copy((*proc)->out(), out, k_chunk);
+        const std::uint64_t total = copied.value_or(0);
         Status stream_status;
-        for (;;) {
-            auto n = (*proc)->out().read(buf);
-            if (!n) {
-                stream_status = std::unexpected(n.error());
-                break;
-            }
-            if (*n == 0) {
-                break;
-            }
-            if (auto st = out.write(Bytes(buf.data(), *n)); !st) {
-                stream_status = st;
-                break;
-            }
-            total += *n;
+        if (!copied) {
+            stream_status = std::unexpected(copied.error());
         }
         if (!stream_status) {
             (*proc)->kill();
@@ -433,23 +421,11 @@ private:
         if (!proc) {
             return std::unexpected(proc.error());
         }
-        std::vector<std::uint8_t> buf(k_chunk);
-        std::uint64_t total = 0;
+        auto copied = stream::copy((*proc)->out(), out, k_chunk);
+        const std::uint64_t total = copied.value_or(0);
         Status stream_status;
-        for (;;) {
-            auto n = (*proc)->out().read(buf);
-            if (!n) {
-                stream_status = std::unexpected(n.error());
-                break;
-            }
-            if (*n == 0) {
-                break;
-            }
-            if (auto st = out.write(Bytes(buf.data(), *n)); !st) {
-                stream_status = st;
-                break;
-            }
-            total += *n;
+        if (!copied) {
+            stream_status = std::unexpected(copied.error());
         }
         if (!stream_status) {
             (*proc)->kill();

@@ -2,6 +2,7 @@
 
 #include "core/cancel.hpp"
 #include "observe/log.hpp"
+#include "stream/sha256.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -420,13 +421,7 @@ std::string random_token()
     if (RAND_bytes(raw, sizeof raw) != 1) {
         return std::to_string(::getpid()) + "-" + std::to_string(Clock::now().time_since_epoch().count());
     }
-    std::string out;
-    for (unsigned char c : raw) {
-        char b[3];
-        std::snprintf(b, sizeof b, "%02x", c);
-        out += b;
-    }
-    return out;
+    return stream::to_hex(Bytes(raw, sizeof raw));
 }
 
 // Signals every process whose environment carries the token: TERM, then KILL after a second.
@@ -603,7 +598,6 @@ public:
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
         m_waited = true;
-        std::lock_guard io(m_io_mutex);
         m_conn->close();
         return m_status;
     }
@@ -748,7 +742,7 @@ private:
     std::string m_what;
     DockerOut m_out;
     std::unique_ptr<DockerIn> m_in;
-    std::mutex m_read_mutex, m_wait_mutex, m_io_mutex;
+    std::mutex m_read_mutex, m_wait_mutex;
     mutable std::mutex m_err_mutex;
     std::string m_err;
     std::size_t m_frame_left = 0;

@@ -5,8 +5,8 @@
 #include "observe/log.hpp"
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"
+#include "stream/sha256.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <cerrno>
@@ -51,31 +51,11 @@ fi
 ) < /dev/null > /dev/null 2>&1 &
 exit 0)SH";
 
-std::string env_file(const std::map<std::string, std::string>& env)
-{
-    std::string out;
-    for (const auto& [k, v] : env) {
-        out += k + "=";
-        for (unsigned char c : v) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\0%03o", c);
-            out += buf;
-        }
-        out += "\n";
-    }
-    return out + "\n";
-}
-
 std::string job_name()
 {
     unsigned char raw[6];
     RAND_bytes(raw, sizeof raw);
-    std::string out = "dbkeep-" + std::to_string(::time(nullptr)) + "-";
-    for (unsigned char c : raw) {
-        out += "0123456789abcdef"[c >> 4];
-        out += "0123456789abcdef"[c & 15];
-    }
-    return out;
+    return "dbkeep-" + std::to_string(::time(nullptr)) + "-" + stream::to_hex(Bytes(raw, sizeof raw));
 }
 
 std::optional<std::string> read_small(const fs::path& p, std::size_t max = 1 << 20)
@@ -88,16 +68,6 @@ std::optional<std::string> read_small(const fs::path& p, std::size_t max = 1 << 
     f.read(s.data(), static_cast<std::streamsize>(max));
     s.resize(static_cast<std::size_t>(f.gcount()));
     return s;
-}
-
-std::string hex(const unsigned char* p, std::size_t n)
-{
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        out += "0123456789abcdef"[p[i] >> 4];
-        out += "0123456789abcdef"[p[i] & 15];
-    }
-    return out;
 }
 
 struct RemoteStatus {
@@ -134,22 +104,20 @@ private:
 class EcsProcess final : public Process {
 public:
     EcsProcess(fs::path dir, const EcsOptions& o, std::string what)
-        : m_dir(std::move(dir)), m_opts(o), m_what(std::move(what)), m_out(*this), m_sha(EVP_MD_CTX_new())
+        : m_dir(std::move(dir)), m_opts(o), m_what(std::move(what)), m_follow(*this), m_out(m_follow)
     {
-        EVP_DigestInit_ex(m_sha, EVP_sha256(), nullptr);
         m_started = Clock::now();
         m_progress = m_started;
     }
 
     ~EcsProcess() override
     {
-        if (!m_done && !m_killed) {
+        if (!m_waited && !m_killed) {
             kill();
         }
         if (m_fd >= 0) {
             ::close(m_fd);
         }
-        EVP_MD_CTX_free(m_sha);
         std::error_code ec;
         fs::remove_all(m_dir, ec);
         if (ec) {
@@ -190,7 +158,6 @@ public:
                     return fail(ErrorKind::failed, "follow the output of", m_what, errno_message(errno));
                 }
                 if (n > 0) {
-                    EVP_DigestUpdate(m_sha, out.data(), static_cast<std::size_t>(n));
                     m_offset += static_cast<std::uint64_t>(n);
                     m_progress = Clock::now();
                     return static_cast<std::size_t>(n);
@@ -239,23 +206,19 @@ public:
         }
         std::uint8_t buf[65536];
         while (!m_eof && !m_killed) {
-            auto n = read_data(buf);
+            auto n = m_out.read(buf);
             if (!n) {
                 m_error_output = read_stderr();
                 return std::unexpected(n.error());
             }
         }
         m_waited = true;
-        m_done = true;
         m_error_output = read_stderr();
         if (m_killed || !m_status) {
             m_result = ExitStatus{.code = -1, .signal = SIGTERM};
             return m_result;
         }
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(m_sha, md, &len);
-        const std::string ours = hex(md, len);
+        const std::string& ours = m_out.hex_digest();
         m_result = ExitStatus{.code = m_status->code, .signal = 0};
         if (m_status->code == 0 &&
             (m_status->bytes != m_offset || (m_status->sha256.size() == 64 && m_status->sha256 != ours))) {
@@ -295,15 +258,15 @@ private:
     fs::path m_dir;
     EcsOptions m_opts;
     std::string m_what;
-    EcsSource m_out;
-    EVP_MD_CTX* m_sha;
+    EcsSource m_follow;
+    stream::HashingSource m_out; // what the caller reads: the followed file, hashed on the way
     int m_fd = -1;
     bool m_reopen = false;
     std::uint64_t m_offset = 0;
     int m_polls_after_status = 0;
     std::optional<RemoteStatus> m_status;
     Clock::time_point m_started, m_progress;
-    bool m_eof = false, m_killed = false, m_done = false, m_waited = false;
+    bool m_eof = false, m_killed = false, m_waited = false;
     ExitStatus m_result;
     std::string m_error_output;
 };
@@ -347,7 +310,7 @@ public:
         }
         if (!command.env.empty()) {
             int fd = ::open((local / "env").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            std::string text = env_file(command.env);
+            std::string text = env_preamble(command.env);
             bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
             if (fd >= 0) {
                 ::close(fd);

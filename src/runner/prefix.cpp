@@ -12,21 +12,6 @@ constexpr const char* k_wrapper =
     "while IFS= read -r l && [ -n \"$l\" ]; do n=\"${l%%=*}\"; v=\"$(printf '%b_' \"${l#*=}\")\"; "
     "export \"$n=${v%_}\"; done; exec \"$@\"";
 
-std::string preamble(const std::map<std::string, std::string>& env)
-{
-    std::string out;
-    for (const auto& [k, v] : env) {
-        out += k + "=";
-        for (unsigned char c : v) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\0%03o", c);
-            out += buf;
-        }
-        out += "\n";
-    }
-    return out + "\n";
-}
-
 // The process of a prefixed command: stdin carries the preamble first; in() is the caller's stdin (or none).
 class PrefixProcess final : public Process {
 public:
@@ -73,7 +58,7 @@ public:
         if (!proc) {
             return std::unexpected(proc.error());
         }
-        auto pre = preamble(command.env);
+        auto pre = env_preamble(command.env);
         if (auto st = (*proc)->in()->write(as_bytes(pre)); !st) {
             (*proc)->kill();
             return wrap(st.error(), "send the environment to " + m_description);
@@ -94,6 +79,21 @@ private:
 };
 
 } // namespace
+
+std::string env_preamble(const std::map<std::string, std::string>& env)
+{
+    std::string out;
+    for (const auto& [k, v] : env) {
+        out += k + "=";
+        for (unsigned char c : v) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\0%03o", c);
+            out += buf;
+        }
+        out += "\n";
+    }
+    return out + "\n";
+}
 
 std::string shell_quote(const std::string& word)
 {

@@ -8,6 +8,9 @@
 
 #include "runner/runner.hpp"
 
+#include <map>
+#include <string>
+
 namespace dbkeep::config {
 struct RunnerConfig;
 }
@@ -22,6 +25,10 @@ std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool
 // The prefixes for a configuration: ssh and kubectl argv built from their settings.
 std::vector<std::string> ssh_prefix(const config::RunnerConfig& config);
 std::vector<std::string> kubectl_prefix(const config::RunnerConfig& config);
+
+// NAME=VALUE lines (every byte of VALUE as a \0ooo escape for printf %b) ended by an empty line: how a
+// command's environment reaches the sh wrapper on the far side (on stdin here, in a file for ecs).
+std::string env_preamble(const std::map<std::string, std::string>& env);
 
 // Quotes a word for a POSIX shell.
 std::string shell_quote(const std::string& word);

@@ -142,15 +142,7 @@ TEST_F(EcsTest, ADumpKilledInsideTheContainerIsAFailedBackup)
 {
     m_db->psql("app", "CREATE TABLE big AS SELECT g, repeat(md5(g::text), 20) AS v FROM generate_series(1, 300000) g");
     write_config(launcher(), 20);
-    std::thread killer([&] {
-        for (int i = 0; i < 300; ++i) {
-            auto r = m_docker->docker({"exec", "db", "sh", "-c", "pkill -KILL -x pg_dump && echo killed"}, {}, false);
-            if (r.out.find("killed") != std::string::npos) {
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-    });
+    std::thread killer([&] { m_db->kill_when_running("pg_dump"); });
     auto b = dbkeep({"backup", "app"});
     killer.join();
     EXPECT_NE(b.exit_code, 0) << b.err;

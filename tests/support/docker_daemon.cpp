@@ -70,10 +70,7 @@ DockerDaemon::DockerDaemon()
 
 DockerDaemon::~DockerDaemon()
 {
-    auto ids = docker({"ps", "-aq"}, {}, false);
-    if (!ids.out.empty()) {
-        sh("DOCKER_HOST=" + host() + " docker rm -f $(DOCKER_HOST=" + host() + " docker ps -aq) >/dev/null 2>&1");
-    }
+    sh("export DOCKER_HOST=" + host() + "; ids=$(docker ps -aq); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null 2>&1");
     m_process->signal(SIGTERM);
     if (m_process->wait(std::chrono::seconds(20)) < 0) {
         m_process->signal(SIGKILL);
@@ -155,6 +152,17 @@ std::string DatabaseContainer::psql(const std::string& db, const std::string& sq
 void DatabaseContainer::create_database(const std::string& db)
 {
     psql("postgres", "CREATE DATABASE " + db);
+}
+
+void DatabaseContainer::kill_when_running(const std::string& name)
+{
+    for (int i = 0; i < 300; ++i) {
+        auto r = m_docker.docker({"exec", m_name, "sh", "-c", "pkill -KILL -x " + name + " && echo killed"}, {}, false);
+        if (r.out.find("killed") != std::string::npos) {
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 std::string DatabaseContainer::redis_cli(const std::vector<std::string>& args)
