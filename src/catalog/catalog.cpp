@@ -1,4 +1,5 @@
 #include "catalog/catalog.hpp"
+#include "core/time.hpp"
 
 #include "catalog/naming.hpp"
 #include "storage/storage.hpp"
@@ -70,7 +71,7 @@ Result<Manifest> find_backup(storage::Storage& storage, const std::string& targe
             return m;
         }
     }
-    if (auto at = parse_time(selector)) {
+    if (auto at = parse_rfc3339(selector)) {
         for (const auto& m : listing->backups) {
             auto t = backup_time(m.id);
             if (t && *t <= *at) {

@@ -1,4 +1,5 @@
 #include "catalog/lease.hpp"
+#include "core/time.hpp"
 
 #include "catalog/naming.hpp"
 #include "observe/log.hpp"
@@ -23,9 +24,9 @@ LeaseInfo new_lease(std::chrono::seconds ttl, std::chrono::system_clock::time_po
     l.owner = random_suffix() + random_suffix() + random_suffix();
     l.host = hostname();
     l.pid = static_cast<int>(::getpid());
-    l.acquired_at = format_time(now);
+    l.acquired_at = format_rfc3339(now);
     l.expires = now + ttl;
-    l.expires_at = format_time(l.expires);
+    l.expires_at = format_rfc3339(l.expires);
     return l;
 }
 
@@ -73,7 +74,7 @@ std::optional<LeaseInfo> lease_from_json(const std::string& text)
         l.pid = j.value("pid", 0);
         l.acquired_at = j.value("acquired_at", "");
         l.expires_at = j.at("expires_at").get<std::string>();
-        auto t = parse_time(l.expires_at);
+        auto t = parse_rfc3339(l.expires_at);
         if (!t) {
             return std::nullopt;
         }
@@ -147,7 +148,7 @@ Status renew_lease(storage::Storage& storage, const std::string& target, LeaseIn
         return fail(ErrorKind::failed, "renew lease of", target, "the lease is no longer ours");
     }
     mine.expires = now + ttl;
-    mine.expires_at = format_time(mine.expires);
+    mine.expires_at = format_rfc3339(mine.expires);
     return storage::put_object(storage, lease_key(target), lease_to_json(mine));
 }
 

@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <optional>
+#include "core/time.hpp"
+
 #include <string>
 
 namespace dbkeep::catalog {
 
-using TimePoint = std::chrono::system_clock::time_point;
+using TimePoint = dbkeep::TimePoint;
 
 // 20261125T000000Z-<suffix>; suffix is 6 lowercase hex characters.
 std::string make_backup_id(TimePoint start, const std::string& suffix);
@@ -33,9 +35,6 @@ std::optional<std::string> id_from_manifest_key(const std::string& key);
 // If key is a data object key (anything in a target's month folder that is not a manifest), its backup id.
 std::optional<std::string> id_from_object_key(const std::string& key);
 
-// RFC 3339 UTC with milliseconds.
-std::string format_time(TimePoint t);
-std::optional<TimePoint> parse_time(const std::string& text);
 
 // A target name: letters, digits, '-', '_', '.', 1..64 chars, not starting with '.'.
 bool valid_target_name(const std::string& name);

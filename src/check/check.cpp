@@ -47,11 +47,9 @@ std::vector<Finding> check_storage(const config::Config& config, const config::T
         }
     }
     if (auto st = storage::put_object(**storage, key, payload); !st) {
-        std::string remedy =
-            !st.error().hint.empty() && st.error().message.find("SignatureDoesNotMatch") != std::string::npos
-                ? st.error().hint
-            : sc.type == "s3" ? "allow s3:PutObject on the bucket and prefix"
-                              : "make " + sc.local.path.string() + " writable by this user";
+        std::string remedy = !st.error().hint.empty() ? st.error().hint
+                             : sc.type == "s3"        ? "allow s3:PutObject on the bucket and prefix"
+                                                      : "make " + sc.local.path.string() + " writable by this user";
         out.push_back(failed("storage.write", "cannot write to " + where + ": " + st.error().message, remedy));
         return out;
     }

@@ -2,7 +2,7 @@
 // storage, encryption, freshness), each with a pass/warn/fail, a one-line finding and a remedy.
 #pragma once
 
-#include "check/finding.hpp"
+#include "core/finding.hpp"
 
 #include <chrono>
 #include <string>

@@ -1,4 +1,5 @@
 #include "check/freshness.hpp"
+#include "core/time.hpp"
 
 #include "catalog/naming.hpp"
 #include "schedule/cron.hpp"
@@ -50,7 +51,7 @@ Finding evaluate_freshness(const std::string& schedule, const std::string& timez
         if (!last_success) {
             return warn("freshness", "no backup yet", "run `dbkeep backup` once to prove the set-up");
         }
-        return pass("freshness", "last successful backup " + catalog::format_time(*last_success) + " (no schedule)");
+        return pass("freshness", "last successful backup " + format_rfc3339(*last_success) + " (no schedule)");
     }
     auto overdue_since = schedule::previous_fire(*parsed, zone, now - grace);
     if (!last_success) {

@@ -2,7 +2,7 @@
 // view: a scheduled instant passed well ago with no successful backup since).
 #pragma once
 
-#include "check/finding.hpp"
+#include "core/finding.hpp"
 
 #include <chrono>
 #include <optional>

@@ -10,21 +10,21 @@
 
 namespace dbkeep::cli {
 namespace {
-const char* mark(check::Outcome o)
+const char* mark(Outcome o)
 {
     switch (o) {
-    case check::Outcome::pass: return "✓";
-    case check::Outcome::warn: return "!";
-    case check::Outcome::fail: return "✗";
+    case Outcome::pass: return "✓";
+    case Outcome::warn: return "!";
+    case Outcome::fail: return "✗";
     }
     return "?";
 }
-const char* word(check::Outcome o)
+const char* word(Outcome o)
 {
     switch (o) {
-    case check::Outcome::pass: return "pass";
-    case check::Outcome::warn: return "warn";
-    case check::Outcome::fail: return "fail";
+    case Outcome::pass: return "pass";
+    case Outcome::warn: return "warn";
+    case Outcome::fail: return "fail";
     }
     return "fail";
 }
@@ -43,13 +43,13 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
         bool as_json = *json_flag || ctx.json;
         struct Row {
             std::string target;
-            check::Finding f;
+            Finding f;
         };
         std::vector<Row> rows;
         const auto* cfg = ctx.config();
         if (!cfg) {
             // The loader already printed FILE:LINE:COL; the table repeats it as a failed probe.
-            rows.push_back({"-", check::failed("config", "the configuration does not load",
+            rows.push_back({"-", failed("config", "the configuration does not load",
                                                "fix the error printed above, then run `dbkeep config validate`")});
         } else {
             auto targets = ctx.targets(*names);
@@ -74,7 +74,7 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
         bool any_fail = false;
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows) {
-            any_fail = any_fail || r.f.outcome == check::Outcome::fail;
+            any_fail = any_fail || r.f.outcome == Outcome::fail;
             std::string finding = observe::redact(r.f.finding);
             std::string remedy = observe::redact(r.f.remedy);
             if (as_json) {
@@ -86,7 +86,7 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
             } else {
                 std::printf("%-12s %-20s %s %s\n", r.target.c_str(), r.f.probe.c_str(), mark(r.f.outcome),
                             finding.c_str());
-                if (r.f.outcome != check::Outcome::pass && !remedy.empty()) {
+                if (r.f.outcome != Outcome::pass && !remedy.empty()) {
                     std::printf("%-12s %-20s   → %s\n", "", "", remedy.c_str());
                 }
             }

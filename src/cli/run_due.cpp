@@ -1,4 +1,5 @@
 #include "catalog/naming.hpp"
+#include "core/time.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "core/cancel.hpp"
@@ -53,7 +54,7 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
             if (!schedule::due(*schedule, zone, *last, now)) {
                 auto next = schedule::next_fire(*schedule, zone, now);
                 std::printf("%s not due (next %s)\n", t->name.c_str(),
-                            next ? catalog::format_time(*next).c_str() : "never");
+                            next ? format_rfc3339(*next).c_str() : "never");
                 continue;
             }
             auto r = job::backup_with_lease(*ctx.config(), *t, **storage, {});

@@ -1,7 +1,7 @@
 #include "config/config.hpp"
 
 #include "catalog/naming.hpp"
-#include "config/url.hpp"
+#include "core/url.hpp"
 #include "schedule/cron.hpp"
 
 #include <cctype>

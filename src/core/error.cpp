@@ -13,6 +13,7 @@ const char* to_string(ErrorKind kind) noexcept
     case ErrorKind::corruption: return "corruption";
     case ErrorKind::config: return "config";
     case ErrorKind::cancelled: return "cancelled";
+    case ErrorKind::conflict: return "conflict";
     case ErrorKind::failed: return "failed";
     }
     return "failed";

@@ -15,6 +15,7 @@ enum class ErrorKind {
     corruption, // data failed a checksum or a format check
     config,     // the configuration or the command line is wrong
     cancelled,  // SIGINT/SIGTERM or an explicit cancel
+    conflict,   // a precondition failed: a conditional create found the object, a lease is held by another
     failed,     // any other failure of an operation (a tool exited non-zero, disk full, ...)
 };
 
@@ -38,6 +39,14 @@ inline std::unexpected<Error> fail(ErrorKind kind, std::string operation, std::s
                                    std::string hint = {})
 {
     return std::unexpected(Error{kind, std::move(operation), std::move(object), std::move(message), std::move(hint)});
+}
+
+// The one message for an operation stopped by SIGINT/SIGTERM or cancel::request().
+inline constexpr const char* k_cancelled_message = "cancelled by signal";
+
+inline std::unexpected<Error> fail_cancelled(std::string operation, std::string object)
+{
+    return fail(ErrorKind::cancelled, std::move(operation), std::move(object), k_cancelled_message);
 }
 
 // Same error with more context prepended to the operation (e.g. "back up orders: " + inner).

@@ -2,7 +2,7 @@
 // own file pair that exposes only a factory (postgres.hpp, redis.hpp).
 #pragma once
 
-#include "check/finding.hpp"
+#include "core/finding.hpp"
 #include "stream/sink.hpp"
 
 #include <cstdint>
@@ -56,7 +56,7 @@ public:
 
     // `dbkeep check`: one finding per prerequisite (reachable, authenticated, permissions, tool versions).
     // Never throws or fails: problems are findings.
-    virtual std::vector<check::Finding> probe() = 0;
+    virtual std::vector<Finding> probe() = 0;
 };
 
 // The engine named by target.engine, running its tools through runner (which must outlive the engine).

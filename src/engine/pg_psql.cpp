@@ -3,6 +3,7 @@
 // line written by \echo: newlines or separators inside values cannot confuse the reader, and a failed
 // statement ends psql (ON_ERROR_STOP) so the error is read from its stderr.
 #include "core/bytes.hpp"
+#include "core/hex.hpp"
 #include "engine/pg_connection.hpp"
 #include "runner/runner.hpp"
 #include "stream/sha256.hpp"
@@ -142,9 +143,7 @@ public:
     PsqlConnection(std::unique_ptr<runner::Process> proc, std::string what)
         : m_proc(std::move(proc)), m_what(std::move(what))
     {
-        unsigned char raw[8];
-        RAND_bytes(raw, sizeof raw);
-        m_marker = "__dbkeep_done_" + stream::to_hex(Bytes(raw, sizeof raw)) + "__";
+        m_marker = "__dbkeep_done_" + random_hex(8) + "__";
     }
 
     ~PsqlConnection() override

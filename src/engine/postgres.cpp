@@ -1,8 +1,8 @@
 #include "engine/postgres.hpp"
 
 #include "config/config.hpp"
-#include "config/url.hpp"
 #include "core/cancel.hpp"
+#include "core/url.hpp"
 #include "engine/pg_connection.hpp"
 #include "observe/log.hpp"
 #include "runner/runner.hpp"
@@ -43,7 +43,7 @@ Result<std::map<std::string, std::int64_t>> count_rows(pg::Connection& conn)
     std::map<std::string, std::int64_t> stats;
     for (const auto& row : *tables) {
         if (cancel::requested()) {
-            return fail(ErrorKind::cancelled, "count rows", "", "cancelled by signal");
+            return fail_cancelled("count rows", "");
         }
         auto r = conn.query("SELECT count(*) FROM " + pg::quote_ident(row[0]) + "." + pg::quote_ident(row[1]));
         if (!r) {
@@ -148,7 +148,7 @@ public:
         (void)(*conn)->exec("COMMIT");
 
         if (cancel::requested()) {
-            return fail(ErrorKind::cancelled, "run pg_dump for", m_target.name, "cancelled by signal");
+            return fail_cancelled("run pg_dump for", m_target.name);
         }
         if (!stream_status) {
             return std::unexpected(stream_status.error());
@@ -175,13 +175,13 @@ public:
 
     Status restore(stream::Source& in, const RestoreOptions& options) override
     {
-        auto url = config::parse_url(options.to_url);
+        auto url = parse_url(options.to_url);
         if (!url || (url->scheme != "postgres" && url->scheme != "postgresql") || url->path.empty()) {
             return fail(ErrorKind::config, "restore", m_target.name,
                         "--to must be a PostgreSQL URL with a database, e.g. postgres://user@host:5432/newdb");
         }
         std::string password = !url->password.empty() ? url->password : options.password;
-        std::string what = config::redact_url(options.to_url);
+        std::string what = redact_url(options.to_url);
         auto params = connect_params(url->host, url->port, url->user, url->path, password);
         params.what = what;
         if (auto it = url->query.find("sslmode"); it != url->query.end()) {
@@ -246,13 +246,13 @@ public:
 
     Result<std::map<std::string, std::int64_t>> stats(const std::string& to_url, const std::string& password) override
     {
-        auto url = config::parse_url(to_url);
+        auto url = parse_url(to_url);
         if (!url) {
-            return fail(ErrorKind::config, "read statistics", config::redact_url(to_url), "not a PostgreSQL URL");
+            return fail(ErrorKind::config, "read statistics", redact_url(to_url), "not a PostgreSQL URL");
         }
         auto params = connect_params(url->host, url->port, url->user, url->path,
                                      url->password.empty() ? password : url->password);
-        params.what = config::redact_url(to_url);
+        params.what = redact_url(to_url);
         auto conn = open_connection(params);
         if (!conn) {
             return std::unexpected(conn.error());
@@ -263,9 +263,9 @@ public:
         return count_rows(**conn);
     }
 
-    std::vector<check::Finding> probe() override
+    std::vector<Finding> probe() override
     {
-        std::vector<check::Finding> out;
+        std::vector<Finding> out;
         const auto& pg = m_target.postgres;
         auto params = connect_params(pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
         const std::string where = m_target.url;
@@ -283,17 +283,17 @@ public:
                 break;
             default: remedy = "check the target's url and the server's log";
             }
-            out.push_back(check::failed("postgres.connect", e.message, remedy));
+            out.push_back(failed("postgres.connect", e.message, remedy));
             return out;
         }
         int server_major = (*conn)->server_version_num() / 10000;
         auto version = (*conn)->query("SELECT current_setting('server_version')");
         auto user = (*conn)->query("SELECT current_user");
         std::string role = user ? (*user)[0][0] : pg.user;
-        out.push_back(check::pass("postgres.connect",
-                                  "connected to PostgreSQL " +
-                                      (version ? first_line((*version)[0][0]) : std::to_string(server_major)) + " at " +
-                                      where + " as " + role));
+        out.push_back(
+            pass("postgres.connect", "connected to PostgreSQL " +
+                                         (version ? first_line((*version)[0][0]) : std::to_string(server_major)) +
+                                         " at " + where + " as " + role));
         auto denied = (*conn)->query(
             "SELECT n.nspname || '.' || c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = "
             "c.relnamespace "
@@ -302,10 +302,10 @@ public:
             "AND NOT (has_schema_privilege(n.oid, 'USAGE') AND CASE WHEN c.relkind = 'S' "
             "THEN has_sequence_privilege(c.oid, 'SELECT') ELSE has_table_privilege(c.oid, 'SELECT') END) ORDER BY 1");
         if (!denied) {
-            out.push_back(check::failed("postgres.read", "cannot check privileges: " + denied.error().message,
-                                        "check the role's permissions"));
+            out.push_back(failed("postgres.read", "cannot check privileges: " + denied.error().message,
+                                 "check the role's permissions"));
         } else if (denied->empty()) {
-            out.push_back(check::pass("postgres.read", "role " + role + " can read every table and sequence"));
+            out.push_back(pass("postgres.read", "role " + role + " can read every table and sequence"));
         } else {
             std::string names;
             std::string grants;
@@ -320,7 +320,7 @@ public:
             if (denied->size() > 10) {
                 names += " and " + std::to_string(denied->size() - 10) + " more";
             }
-            out.push_back(check::failed(
+            out.push_back(failed(
                 "postgres.read",
                 "role " + role + " cannot read " + std::to_string(denied->size()) + " relation(s): " + names,
                 (server_major >= 14 ? "GRANT pg_read_all_data TO " + pg::quote_ident(role) + "; or " : std::string()) +
@@ -332,13 +332,11 @@ public:
                 std::string(tool_name) == "pg_dump" ? pg.pg_dump_path : pg.pg_restore_path;
             auto tool = find_tool(tool_name, override_path, server_major);
             if (!tool) {
-                out.push_back(
-                    check::failed(std::string("postgres.") + tool_name, tool.error().message, tool.error().hint));
+                out.push_back(failed(std::string("postgres.") + tool_name, tool.error().message, tool.error().hint));
             } else {
-                out.push_back(check::pass(std::string("postgres.") + tool_name,
-                                          std::string(tool_name) + " " + tool->version + " at " + tool->path + " (" +
-                                              m_runner.describe() + ") matches server " +
-                                              std::to_string(server_major)));
+                out.push_back(pass(std::string("postgres.") + tool_name,
+                                   std::string(tool_name) + " " + tool->version + " at " + tool->path + " (" +
+                                       m_runner.describe() + ") matches server " + std::to_string(server_major)));
             }
         }
         return out;

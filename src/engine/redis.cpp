@@ -1,9 +1,9 @@
 #include "engine/redis.hpp"
 
-#include "check/finding.hpp"
 #include "config/config.hpp"
-#include "config/url.hpp"
 #include "core/cancel.hpp"
+#include "core/finding.hpp"
+#include "core/url.hpp"
 #include "engine/rdb.hpp"
 #include "engine/resp.hpp"
 #include "observe/log.hpp"
@@ -47,10 +47,9 @@ Result<std::unique_ptr<resp::Connection>> open_connection(const Endpoint& ep)
 
 Result<Endpoint> endpoint_from_url(const std::string& url, const std::string& password, const std::string& what)
 {
-    auto u = config::parse_url(url);
+    auto u = parse_url(url);
     if (!u || (u->scheme != "redis") || u->host.empty()) {
-        return fail(ErrorKind::config, what, config::redact_url(url),
-                    "expected a url like redis://[user:password@]host:port");
+        return fail(ErrorKind::config, what, redact_url(url), "expected a url like redis://[user:password@]host:port");
     }
     Endpoint ep;
     ep.host = u->host;
@@ -579,9 +578,9 @@ public:
         return parse_redis_keyspace(r->text);
     }
 
-    std::vector<check::Finding> probe() override
+    std::vector<Finding> probe() override
     {
-        std::vector<check::Finding> out;
+        std::vector<Finding> out;
         std::string where = m_endpoint.host + ":" + std::to_string(m_endpoint.port);
         std::unique_ptr<resp::Connection> conn;
         std::unique_ptr<Server> srv;
@@ -589,10 +588,10 @@ public:
             auto c = open_connection(m_endpoint);
             if (!c) {
                 const auto& e = c.error();
-                out.push_back(check::failed("redis.connect", e.message,
-                                            e.kind == ErrorKind::auth
-                                                ? "check the username and password of the target"
-                                                : "check host and port, that redis is running, and firewalls"));
+                out.push_back(failed("redis.connect", e.message,
+                                     e.kind == ErrorKind::auth
+                                         ? "check the username and password of the target"
+                                         : "check host and port, that redis is running, and firewalls"));
                 return out;
             }
             conn = std::move(*c);
@@ -604,20 +603,20 @@ public:
         auto server = info_section(*srv, "server");
         if (!server && !m_runner.local()) {
             const auto& e = server.error();
-            out.push_back(check::failed("redis.connect", e.message,
-                                        e.hint.empty() ? "check host and port, and that redis runs" : e.hint));
+            out.push_back(failed("redis.connect", e.message,
+                                 e.hint.empty() ? "check host and port, and that redis runs" : e.hint));
             return out;
         }
-        out.push_back(check::pass("redis.connect", "connected to Redis " +
-                                                       (server ? (*server)["redis_version"] : std::string("?")) +
-                                                       " at " + where));
+        out.push_back(
+            pass("redis.connect",
+                 "connected to Redis " + (server ? (*server)["redis_version"] : std::string("?")) + " at " + where));
         if (m_target.redis.mode == "bgsave") {
             auto dir = config_get(*srv, "dir");
             if (!dir) {
-                out.push_back(check::failed("redis.bgsave", "cannot read the rdb location: " + dir.error().message,
-                                            "allow CONFIG GET and BGSAVE for the user, or use mode: replication"));
+                out.push_back(failed("redis.bgsave", "cannot read the rdb location: " + dir.error().message,
+                                     "allow CONFIG GET and BGSAVE for the user, or use mode: replication"));
             } else {
-                out.push_back(check::pass("redis.bgsave", "rdb files are written to " + *dir));
+                out.push_back(pass("redis.bgsave", "rdb files are written to " + *dir));
             }
             return out;
         }
@@ -627,20 +626,20 @@ public:
         const char* remedy = "ACL SETUSER <user> +psync +replconf, or set 'mode: bgsave' on the target";
         if (!r || r->is_error()) {
             out.push_back(
-                check::failed("redis.replication", "REPLCONF refused: " + (r ? r->text : r.error().message), remedy));
+                failed("redis.replication", "REPLCONF refused: " + (r ? r->text : r.error().message), remedy));
             return out;
         }
         auto who = srv->command({"ACL", "WHOAMI"});
         std::string user = who && !who->is_error() ? who->text : "default";
         auto dry = srv->command({"ACL", "DRYRUN", user, "PSYNC", "?", "-1"});
         if (dry && !dry->is_error() && dry->text == "OK") {
-            out.push_back(check::pass("redis.replication", "user " + user + " may run REPLCONF and PSYNC"));
+            out.push_back(pass("redis.replication", "user " + user + " may run REPLCONF and PSYNC"));
         } else if (dry && !dry->is_error()) {
-            out.push_back(check::failed("redis.replication", dry->text, remedy));
+            out.push_back(failed("redis.replication", dry->text, remedy));
         } else {
-            out.push_back(check::warn("redis.replication",
-                                      "REPLCONF allowed; PSYNC permission could not be checked (ACL DRYRUN denied)",
-                                      "run a backup to confirm, or grant +psync to the user"));
+            out.push_back(warn("redis.replication",
+                               "REPLCONF allowed; PSYNC permission could not be checked (ACL DRYRUN denied)",
+                               "run a backup to confirm, or grant +psync to the user"));
         }
         return out;
     }
@@ -761,7 +760,7 @@ private:
     {
         for (;;) {
             if (cancel::requested()) {
-                return fail(ErrorKind::cancelled, "wait for BGSAVE on", conn.endpoint(), "cancelled by signal");
+                return fail_cancelled("wait for BGSAVE on", conn.endpoint());
             }
             auto p = info_section(conn, "persistence");
             if (!p) {
@@ -1013,7 +1012,7 @@ private:
         std::vector<std::uint8_t> buf(k_chunk);
         for (;;) {
             if (cancel::requested()) {
-                return fail(ErrorKind::cancelled, "restore into", ep, "cancelled by signal");
+                return fail_cancelled("restore into", ep);
             }
             auto n = in.read(buf);
             if (!n) {

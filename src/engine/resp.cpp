@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 std::unexpected<Error> cancelled(const std::string& endpoint)
 {
-    return fail(ErrorKind::cancelled, "talk to redis", endpoint, "cancelled by signal");
+    return fail_cancelled("talk to redis", endpoint);
 }
 
 // Waits until fd is ready for `events`, up to `timeout`; checks cancellation every 200 ms.

@@ -1,4 +1,5 @@
 #include "job/backup.hpp"
+#include "core/time.hpp"
 
 #include "catalog/naming.hpp"
 #include "config/config.hpp"
@@ -48,7 +49,7 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     }
     if (cancel::requested()) {
         (*pipeline)->head().abort();
-        return fail(ErrorKind::cancelled, op, "", "cancelled by signal");
+        return fail_cancelled(op, "");
     }
     if (auto st = (*pipeline)->head().finish(); !st) {
         (*pipeline)->head().abort();
@@ -62,8 +63,8 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     m.server_version = info->server_version;
     m.tool = info->tool;
     m.tool_version = info->tool_version;
-    m.started_at = catalog::format_time(started);
-    m.finished_at = catalog::format_time(finished);
+    m.started_at = format_rfc3339(started);
+    m.finished_at = format_rfc3339(finished);
     m.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count();
     m.finished_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(finished.time_since_epoch()).count();
     m.object_key = key;

@@ -224,7 +224,7 @@ Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target,
             }
         }
         if (cancel::requested()) {
-            return fail(ErrorKind::cancelled, "verify", target.name, "cancelled by signal");
+            return fail_cancelled("verify", target.name);
         }
         results.push_back(std::move(r));
     }

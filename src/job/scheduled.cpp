@@ -39,7 +39,7 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
         if (cancel::requested()) {
-            return fail(ErrorKind::cancelled, "wait for the lease of", target.name, "cancelled by signal");
+            return fail_cancelled("wait for the lease of", target.name);
         }
     }
     if (attempt.outcome == catalog::LeaseOutcome::took_over) {

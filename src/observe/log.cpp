@@ -1,6 +1,5 @@
 #include "observe/log.hpp"
-
-#include "catalog/naming.hpp"
+#include "core/time.hpp"
 
 #include <cstdio>
 #include <mutex>
@@ -81,7 +80,7 @@ void log(Level level, std::string_view message, std::initializer_list<Field> fie
     if (level < g_settings.level) {
         return;
     }
-    std::string now = catalog::format_time(std::chrono::system_clock::now());
+    std::string now = format_rfc3339(std::chrono::system_clock::now());
     std::string line;
     if (g_settings.json) {
         nlohmann::json j;

@@ -1,6 +1,8 @@
 #include "runner/docker.hpp"
 
 #include "core/cancel.hpp"
+#include "core/hex.hpp"
+#include "core/percent.hpp"
 #include "observe/log.hpp"
 #include "stream/sha256.hpp"
 
@@ -45,28 +47,12 @@ std::string resolve_host(const DockerOptions& o)
     return "unix:///var/run/docker.sock";
 }
 
-// Percent-encodes a path segment (container names are plain, but ids and names come from the config).
-std::string encode_segment(const std::string& s)
-{
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-            out += static_cast<char>(c);
-        } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out;
-}
-
 // Waits until fd is ready for `events`, in 200 ms slices that honour cancellation, until `deadline`.
 Status wait_fd(int fd, short events, Clock::time_point deadline, const std::string& what)
 {
     for (;;) {
         if (cancel::requested()) {
-            return fail(ErrorKind::cancelled, "talk to docker at", what, "cancelled by signal");
+            return fail_cancelled("talk to docker at", what);
         }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (left <= 0) {
@@ -417,11 +403,7 @@ std::string api_message(const Response& r)
 
 std::string random_token()
 {
-    unsigned char raw[12];
-    if (RAND_bytes(raw, sizeof raw) != 1) {
-        return std::to_string(::getpid()) + "-" + std::to_string(Clock::now().time_since_epoch().count());
-    }
-    return stream::to_hex(Bytes(raw, sizeof raw));
+    return random_hex(12);
 }
 
 // Signals every process whose environment carries the token: TERM, then KILL after a second.
@@ -453,7 +435,7 @@ Result<std::string> create_exec(const DockerOptions& o, const std::string& host,
     if (!o.user.empty()) {
         body["User"] = o.user;
     }
-    auto r = call(host, "POST", "/containers/" + encode_segment(o.container) + "/exec", body.dump());
+    auto r = call(host, "POST", "/containers/" + percent_encode(o.container) + "/exec", body.dump());
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -673,7 +655,7 @@ public:
                     return fail(ErrorKind::cancelled, "read output of", m_what, "the command was stopped");
                 }
                 if (n.error().kind == ErrorKind::cancelled) {
-                    return fail(ErrorKind::cancelled, "read output of", m_what, "cancelled by signal");
+                    return fail_cancelled("read output of", m_what);
                 }
                 return std::unexpected(n.error());
             }
@@ -856,7 +838,7 @@ Result<ContainerState> inspect_container(const DockerOptions& options)
             state.api_version = j.value("ApiVersion", std::string());
         }
     }
-    auto r = call(host, "GET", "/containers/" + encode_segment(options.container) + "/json");
+    auto r = call(host, "GET", "/containers/" + percent_encode(options.container) + "/json");
     if (!r) {
         return std::unexpected(r.error());
     }

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "core/cancel.hpp"
+#include "core/hex.hpp"
 #include "observe/log.hpp"
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"
@@ -53,9 +54,7 @@ exit 0)SH";
 
 std::string job_name()
 {
-    unsigned char raw[6];
-    RAND_bytes(raw, sizeof raw);
-    return "dbkeep-" + std::to_string(::time(nullptr)) + "-" + stream::to_hex(Bytes(raw, sizeof raw));
+    return "dbkeep-" + std::to_string(::time(nullptr)) + "-" + random_hex(6);
 }
 
 std::optional<std::string> read_small(const fs::path& p, std::size_t max = 1 << 20)
@@ -136,7 +135,7 @@ public:
             }
             if (cancel::requested()) {
                 kill();
-                return fail(ErrorKind::cancelled, "follow the output of", m_what, "cancelled by signal");
+                return fail_cancelled("follow the output of", m_what);
             }
             if (m_killed) {
                 return fail(ErrorKind::cancelled, "follow the output of", m_what, "the command was stopped");

@@ -40,7 +40,7 @@ public:
         }
         for (;;) {
             if (cancel::requested()) {
-                return fail(ErrorKind::cancelled, "read output of", m_what, "cancelled by signal");
+                return fail_cancelled("read output of", m_what);
             }
             pollfd p{m_fd, POLLIN, 0};
             int pr = ::poll(&p, 1, 200);
@@ -79,7 +79,7 @@ public:
                 return fail(ErrorKind::failed, "write input of", m_what, "input already closed");
             }
             if (cancel::requested()) {
-                return fail(ErrorKind::cancelled, "write input of", m_what, "cancelled by signal");
+                return fail_cancelled("write input of", m_what);
             }
             pollfd p{m_fd, POLLOUT, 0};
             int pr = ::poll(&p, 1, 200);

@@ -1,7 +1,8 @@
 #include "storage/aws_credentials.hpp"
+#include "core/time.hpp"
 
-#include "catalog/naming.hpp"
 #include "config/config.hpp"
+#include "core/percent.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -112,22 +113,6 @@ std::string xml_value(const std::string& xml, const std::string& tag)
                                                             : xml.substr(a + tag.size() + 2, b - a - tag.size() - 2);
 }
 
-std::string url_encode(const std::string& s)
-{
-    static constexpr char k[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += k[c >> 4];
-            out += k[c & 15];
-        }
-    }
-    return out;
-}
-
 // {AccessKeyId, SecretAccessKey, Token|SessionToken, Expiration} as ECS, IMDS and credential_process answer.
 std::optional<sigv4::Credentials> from_json(const std::string& body, std::chrono::system_clock::time_point& expires)
 {
@@ -136,7 +121,7 @@ std::optional<sigv4::Credentials> from_json(const std::string& body, std::chrono
         return std::nullopt;
     }
     if (j.contains("Expiration") && j["Expiration"].is_string()) {
-        if (auto t = catalog::parse_time(j["Expiration"].get<std::string>())) {
+        if (auto t = parse_rfc3339(j["Expiration"].get<std::string>())) {
             expires = *t;
         }
     }
@@ -231,11 +216,12 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         std::string sts = !env("AWS_ENDPOINT_URL_STS").empty() ? env("AWS_ENDPOINT_URL_STS")
                                                                : "https://sts." + region + ".amazonaws.com";
         std::string session = !env("AWS_ROLE_SESSION_NAME").empty() ? env("AWS_ROLE_SESSION_NAME") : "dbkeep";
-        auto body = http_request(
-            "POST",
-            sts + "/?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + url_encode(env("AWS_ROLE_ARN")) +
-                "&RoleSessionName=" + url_encode(session) + "&WebIdentityToken=" + url_encode(token),
-            {});
+        auto body =
+            http_request("POST",
+                         sts + "/?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
+                             percent_encode(env("AWS_ROLE_ARN")) + "&RoleSessionName=" + percent_encode(session) +
+                             "&WebIdentityToken=" + percent_encode(token),
+                         {});
         if (!body) {
             return fail(body.error().kind, "find AWS credentials", "",
                         "web identity (STS AssumeRoleWithWebIdentity): " + body.error().message,
@@ -245,7 +231,7 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         if (key.empty() || secret.empty()) {
             return fail(ErrorKind::auth, "find AWS credentials", "", "web identity: STS answered without credentials");
         }
-        if (auto t = catalog::parse_time(xml_value(*body, "Expiration"))) {
+        if (auto t = parse_rfc3339(xml_value(*body, "Expiration"))) {
             m_expires = *t;
         }
         m_source = "web identity (" + env("AWS_ROLE_ARN") + ")";

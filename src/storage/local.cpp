@@ -66,7 +66,7 @@ Status write_all(int fd, Bytes data, const std::string& what)
         if (n < 0) {
             if (errno == EINTR) {
                 if (cancel::requested()) {
-                    return fail(ErrorKind::cancelled, "write", what, "cancelled by signal");
+                    return fail_cancelled("write", what);
                 }
                 continue;
             }
@@ -157,7 +157,7 @@ public:
                     continue;
                 }
                 if (errno == EINTR) {
-                    return fail(ErrorKind::cancelled, "read object", m_key, "cancelled by signal");
+                    return fail_cancelled("read object", m_key);
                 }
                 return fail(ErrorKind::failed, "read object", m_key, errno_message(errno));
             }

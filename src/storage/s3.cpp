@@ -173,7 +173,7 @@ public:
         static thread_local std::mt19937 rng{std::random_device{}()};
         for (int attempt = 0; attempt < k_attempts; ++attempt) {
             if (cancel::requested() && !cleanup) {
-                return fail(ErrorKind::cancelled, what, "s3://" + m_config.bucket + "/" + key, "cancelled by signal");
+                return fail_cancelled(what, "s3://" + m_config.bucket + "/" + key);
             }
             if (attempt > 0) {
                 auto base = std::min<long>(10000, 200L << attempt);
@@ -275,13 +275,15 @@ private:
         if (resp.status == 404) {
             return fail(ErrorKind::not_found, what, object, text);
         }
-        if (resp.status == 412) {
-            return std::unexpected(Error{ErrorKind::failed, what, object, "precondition failed"});
+        if (resp.status == 412 || (resp.status == 409 && code == "ConditionalRequestConflict")) {
+            return fail(ErrorKind::conflict, what, object, text);
         }
         if (resp.status == 403 || resp.status == 401) {
             std::string hint = code == "SignatureDoesNotMatch"
                                    ? "the secret access key is wrong (credentials from " + m_credentials.source() + ")"
-                                   : "check the IAM policy for the bucket and prefix";
+                                   : "check the IAM policy: the role needs s3:PutObject, s3:GetObject, s3:ListBucket "
+                                     "and s3:DeleteObject "
+                                     "on the bucket and prefix";
             return fail(ErrorKind::auth, what, object, text, hint);
         }
         if (retryable(resp.status, resp.body)) {
@@ -623,8 +625,7 @@ public:
         headers.emplace_back("Content-MD5", content_md5(bytes));
         auto r = m_client.call("PUT", m_client.full_key(key), {}, headers, bytes, "create object");
         if (!r) {
-            if (r.error().message == "precondition failed" ||
-                r.error().message.find("ConditionalRequestConflict") != std::string::npos) {
+            if (r.error().kind == ErrorKind::conflict) {
                 return false;
             }
             return std::unexpected(r.error());

@@ -1,5 +1,8 @@
 #include "storage/sigv4.hpp"
 
+#include "core/hex.hpp"
+#include "core/percent.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -9,17 +12,6 @@
 
 namespace dbkeep::storage::sigv4 {
 namespace {
-
-std::string hex(const unsigned char* d, std::size_t n)
-{
-    static constexpr char k[] = "0123456789abcdef";
-    std::string s;
-    for (std::size_t i = 0; i < n; ++i) {
-        s += k[d[i] >> 4];
-        s += k[d[i] & 15];
-    }
-    return s;
-}
 
 std::string hmac(const std::string& key, const std::string& msg)
 {
@@ -101,25 +93,14 @@ std::string amz_date(std::chrono::system_clock::time_point t)
 
 std::string uri_encode(const std::string& s, bool encode_slash)
 {
-    static constexpr char k[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !encode_slash)) {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += k[c >> 4];
-            out += k[c & 15];
-        }
-    }
-    return out;
+    return percent_encode(s, !encode_slash);
 }
 
 std::string sha256_hex(const std::string& data)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-    return hex(md, sizeof md);
+    return to_hex(Bytes(md, sizeof md));
 }
 
 Signed sign(const Request& req, const Credentials& cred, const Options& opt)
@@ -188,7 +169,7 @@ Signed sign(const Request& req, const Credentials& cred, const Options& opt)
     k = hmac(k, opt.service);
     k = hmac(k, "aws4_request");
     std::string sig = hmac(k, out.string_to_sign);
-    out.signature = hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
+    out.signature = to_hex(as_bytes(sig));
     out.authorization = "AWS4-HMAC-SHA256 Credential=" + cred.access_key_id + "/" + scope +
                         ", SignedHeaders=" + signed_headers + ", Signature=" + out.signature;
     return out;

@@ -1,6 +1,5 @@
 #include "stream/age.hpp"
-
-#include "catalog/naming.hpp"
+#include "core/time.hpp"
 
 #include <algorithm>
 #include <array>
@@ -859,7 +858,7 @@ Result<std::string> write_new_identity(const std::filesystem::path& path)
         return fail(e == EEXIST ? ErrorKind::config : ErrorKind::failed, "write identity", path.string(),
                     e == EEXIST ? "the file exists; refusing to overwrite an identity" : errno_message(e));
     }
-    std::string text = "# created: " + catalog::format_time(std::chrono::system_clock::now()) +
+    std::string text = "# created: " + format_rfc3339(std::chrono::system_clock::now()) +
                        "\n# public key: " + *recipient + "\n" + identity.reveal() + "\n";
     bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
     ::close(fd);

@@ -1,5 +1,7 @@
 #include "stream/sha256.hpp"
 
+#include "core/hex.hpp"
+
 #include <openssl/evp.h>
 
 namespace dbkeep::stream {
@@ -19,18 +21,6 @@ std::string final_hex(void* ctx)
     return to_hex(Bytes(md, len));
 }
 } // namespace
-
-std::string to_hex(Bytes data)
-{
-    static constexpr char k_digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(data.size() * 2);
-    for (std::uint8_t b : data) {
-        out.push_back(k_digits[b >> 4]);
-        out.push_back(k_digits[b & 15]);
-    }
-    return out;
-}
 
 std::string sha256_hex(Bytes data)
 {

@@ -63,6 +63,5 @@ private:
 };
 
 std::string sha256_hex(Bytes data);
-std::string to_hex(Bytes data);
 
 } // namespace dbkeep::stream

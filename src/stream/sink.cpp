@@ -14,7 +14,7 @@ Result<std::uint64_t> copy(Source& source, Sink& sink, std::size_t chunk)
     std::uint64_t total = 0;
     for (;;) {
         if (cancel::requested()) {
-            return fail(ErrorKind::cancelled, "copy stream", "", "cancelled by signal");
+            return fail_cancelled("copy stream", "");
         }
         auto n = source.read(buf);
         if (!n) {

@@ -1,6 +1,6 @@
 // The Redis engine against real redis-server 7 instances: backup as a replica (diskless and disk-based payloads)
 // and through BGSAVE, restore with RESTORE into a fresh server, and the failures users meet first.
-#include "check/finding.hpp"
+#include "core/finding.hpp"
 #include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "engine/rdb.hpp"
@@ -373,8 +373,8 @@ TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
     ASSERT_TRUE(eng.has_value());
     auto findings = (*eng)->probe();
     ASSERT_EQ(findings.size(), 2u);
-    EXPECT_EQ(findings[0].outcome, check::Outcome::pass) << findings[0].finding;
-    EXPECT_EQ(findings[1].outcome, check::Outcome::pass) << findings[1].finding;
+    EXPECT_EQ(findings[0].outcome, Outcome::pass) << findings[0].finding;
+    EXPECT_EQ(findings[1].outcome, Outcome::pass) << findings[1].finding;
 
     auto narrow = target_for(server);
     narrow.redis.username = "backup";
@@ -383,7 +383,7 @@ TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
     ASSERT_TRUE(eng2.has_value());
     findings = (*eng2)->probe();
     ASSERT_EQ(findings.size(), 2u);
-    EXPECT_EQ(findings[1].outcome, check::Outcome::fail) << findings[1].finding;
+    EXPECT_EQ(findings[1].outcome, Outcome::fail) << findings[1].finding;
     EXPECT_NE(findings[1].remedy.find("+psync"), std::string::npos);
 
     auto wrong = narrow;
@@ -392,7 +392,7 @@ TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
     ASSERT_TRUE(eng3.has_value());
     findings = (*eng3)->probe();
     ASSERT_EQ(findings.size(), 1u);
-    EXPECT_EQ(findings[0].outcome, check::Outcome::fail);
+    EXPECT_EQ(findings[0].outcome, Outcome::fail);
 }
 
 TEST_F(RedisEngine, BacksUpAServerThatWritesNeitherChecksumsNorCompression)

@@ -1,4 +1,5 @@
 #include "catalog/catalog.hpp"
+#include "core/time.hpp"
 #include "catalog/naming.hpp"
 #include "storage/local.hpp"
 #include "support/temp_dir.hpp"
@@ -32,7 +33,7 @@ protected:
         m.object_key = object_key(target, id, "pgdump", false);
         m.stored_bytes = 4;
         m.sha256 = std::string(64, 'a');
-        m.started_at = format_time(start);
+        m.started_at = format_rfc3339(start);
         EXPECT_TRUE(storage::put_object(*m_storage, m.object_key, "data"));
         if (with_manifest) {
             EXPECT_TRUE(storage::put_object(*m_storage, manifest_key(target, id), to_json(m)));

@@ -1,4 +1,5 @@
 #include "catalog/naming.hpp"
+#include "core/time.hpp"
 #include "catalog/retention.hpp"
 #include "config/config.hpp"
 #include "schedule/cron.hpp"
@@ -17,7 +18,7 @@ namespace {
 
 TimePoint t(const std::string& s)
 {
-    return *parse_time(s);
+    return *parse_rfc3339(s);
 }
 
 std::vector<RetentionInput> inputs(const std::vector<std::string>& times)

@@ -1,4 +1,5 @@
 #include "catalog/naming.hpp"
+#include "core/time.hpp"
 #include "check/freshness.hpp"
 
 #include <gtest/gtest.h>
@@ -9,7 +10,7 @@ using namespace dbkeep::check;
 namespace {
 TimePoint t(const char* s)
 {
-    return *catalog::parse_time(s);
+    return *parse_rfc3339(s);
 }
 } // namespace
 

@@ -1,5 +1,5 @@
 #include "config/config.hpp"
-#include "config/url.hpp"
+#include "core/url.hpp"
 #include "support/temp_dir.hpp"
 
 #include <cstdlib>

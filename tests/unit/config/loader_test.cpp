@@ -1,6 +1,6 @@
 // The configuration loader: the DESIGN.md example parses, and every mistake names FILE:LINE:COL.
 #include "config/config.hpp"
-#include "config/url.hpp"
+#include "core/url.hpp"
 
 #include <cstdlib>
 #include <gtest/gtest.h>

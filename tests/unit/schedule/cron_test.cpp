@@ -1,4 +1,5 @@
 #include "catalog/naming.hpp"
+#include "core/time.hpp"
 #include "schedule/cron.hpp"
 
 #include <gtest/gtest.h>
@@ -9,7 +10,7 @@ using namespace dbkeep::schedule;
 namespace {
 TimePoint t(const std::string& rfc3339)
 {
-    auto p = catalog::parse_time(rfc3339);
+    auto p = parse_rfc3339(rfc3339);
     EXPECT_TRUE(p) << rfc3339;
     return p.value_or(TimePoint{});
 }
@@ -21,7 +22,7 @@ std::string next_of(const std::string& expr, const std::string& zone, const std:
     auto z = find_zone(zone);
     EXPECT_NE(z, nullptr) << zone;
     auto n = next_fire(*s, z, t(after));
-    return n ? catalog::format_time(*n) : "none";
+    return n ? format_rfc3339(*n) : "none";
 }
 
 struct NextCase {
@@ -85,11 +86,11 @@ TEST(Cron, PreviousFireIsTheLatestAtOrBefore)
     auto s = parse_cron("0 0 * * *");
     ASSERT_TRUE(s);
     auto utc = find_zone("UTC");
-    EXPECT_EQ(catalog::format_time(*previous_fire(*s, utc, t("2026-11-25T10:00:00Z"))), "2026-11-25T00:00:00.000Z");
-    EXPECT_EQ(catalog::format_time(*previous_fire(*s, utc, t("2026-11-25T00:00:00Z"))), "2026-11-25T00:00:00.000Z");
+    EXPECT_EQ(format_rfc3339(*previous_fire(*s, utc, t("2026-11-25T10:00:00Z"))), "2026-11-25T00:00:00.000Z");
+    EXPECT_EQ(format_rfc3339(*previous_fire(*s, utc, t("2026-11-25T00:00:00Z"))), "2026-11-25T00:00:00.000Z");
     auto berlin = parse_cron("30 2 * * *");
     // The skipped 02:30 of the spring-forward day stands for the instant the gap ends.
-    EXPECT_EQ(catalog::format_time(*previous_fire(*berlin, find_zone("Europe/Berlin"), t("2026-03-29T05:00:00Z"))),
+    EXPECT_EQ(format_rfc3339(*previous_fire(*berlin, find_zone("Europe/Berlin"), t("2026-03-29T05:00:00Z"))),
               "2026-03-29T01:00:00.000Z");
 }
 

@@ -1,5 +1,7 @@
 #include "stream/sha256.hpp"
 
+#include "core/hex.hpp"
+
 #include <gtest/gtest.h>
 #include <random>
 

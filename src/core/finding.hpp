@@ -3,8 +3,9 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
-namespace dbkeep::check {
+namespace dbkeep {
 
 enum class Outcome { pass, warn, fail };
 
@@ -28,4 +29,4 @@ inline Finding failed(std::string probe, std::string finding, std::string remedy
     return {std::move(probe), Outcome::fail, std::move(finding), std::move(remedy)};
 }
 
-} // namespace dbkeep::check
+} // namespace dbkeep

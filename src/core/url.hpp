@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-namespace dbkeep::config {
+namespace dbkeep {
 
 struct Url {
     std::string scheme, user, password, host;
@@ -20,4 +20,4 @@ std::optional<Url> parse_url(const std::string& text);
 // The URL with any password replaced by "***".
 std::string redact_url(const std::string& text);
 
-} // namespace dbkeep::config
+} // namespace dbkeep

@@ -1,27 +1,11 @@
-#include "config/url.hpp"
+#include "core/url.hpp"
+
+#include "core/percent.hpp"
 
 #include <cctype>
 #include <cstdlib>
 
-namespace dbkeep::config {
-namespace {
-std::string percent_decode(const std::string& s)
-{
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        // Exactly two hex digits; strtol alone would also take "+1", "-1" or " 1".
-        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out.push_back(static_cast<char>(std::strtol(hex, nullptr, 16)));
-            i += 2;
-            continue;
-        }
-        out.push_back(s[i]);
-    }
-    return out;
-}
-} // namespace
+namespace dbkeep {
 
 std::optional<Url> parse_url(const std::string& text)
 {
@@ -130,4 +114,4 @@ std::string redact_url(const std::string& text)
            (end == std::string::npos ? "" : text.substr(end));
 }
 
-} // namespace dbkeep::config
+} // namespace dbkeep
