@@ -84,4 +84,17 @@ Result<Manifest> find_backup(storage::Storage& storage, const std::string& targe
                 "run `dbkeep list " + target + "` to see the ids");
 }
 
+Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
+                                                                          const std::string& target)
+{
+    auto listing = list_backups(storage, target);
+    if (!listing) {
+        return std::unexpected(listing.error());
+    }
+    if (listing->backups.empty()) {
+        return std::optional<std::chrono::system_clock::time_point>{};
+    }
+    return backup_time(listing->backups.front().id);
+}
+
 } // namespace dbkeep::catalog

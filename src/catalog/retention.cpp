@@ -1,7 +1,5 @@
 #include "catalog/retention.hpp"
 
-#include "config/config.hpp"
-
 #include <algorithm>
 #include <cstdio>
 #include <date/iso_week.h>
@@ -99,11 +97,12 @@ Result<WithinSpan> parse_within(const std::string& text)
         }
         ++i;
     }
+    w.text = text;
     return w;
 }
 
-Result<std::vector<RetentionDecision>>
-apply_retention(std::vector<RetentionInput> backups, const config::RetentionConfig& policy, const date::time_zone* zone)
+std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backups, const RetentionPolicy& policy,
+                                               const date::time_zone* zone)
 {
     std::sort(backups.begin(), backups.end(),
               [](const auto& a, const auto& b) { return a.time != b.time ? a.time > b.time : a.id > b.id; });
@@ -116,12 +115,8 @@ apply_retention(std::vector<RetentionInput> backups, const config::RetentionConf
         return out;
     }
     std::optional<system_clock::time_point> within_limit;
-    if (!policy.within.empty()) {
-        auto span = parse_within(policy.within);
-        if (!span) {
-            return std::unexpected(span.error());
-        }
-        within_limit = subtract(backups.front().time, *span);
+    if (policy.within) {
+        within_limit = subtract(backups.front().time, *policy.within);
     }
     Rule rules[] = {{"hourly", policy.hourly, hour_bucket},
                     {"daily", policy.daily, day_bucket},
@@ -156,7 +151,7 @@ apply_retention(std::vector<RetentionInput> backups, const config::RetentionConf
             }
         }
         if (within_limit && backups[i].time >= *within_limit) {
-            d.reasons.push_back("within " + policy.within);
+            d.reasons.push_back("within " + policy.within->text);
         }
         d.keep = !d.reasons.empty();
     }

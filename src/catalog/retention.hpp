@@ -11,14 +11,12 @@
 #include "core/error.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace date {
 class time_zone;
-}
-namespace dbkeep::config {
-struct RetentionConfig;
 }
 
 namespace dbkeep::catalog {
@@ -34,15 +32,25 @@ struct RetentionDecision {
     std::vector<std::string> reasons; // "last", "daily 2026-11-25", "weekly 2026-W48", "within 30d", "newest"
 };
 
-// Decisions for every backup, newest first. Fails only for a malformed `within`.
-Result<std::vector<RetentionDecision>> apply_retention(std::vector<RetentionInput> backups,
-                                                       const config::RetentionConfig& policy,
-                                                       const date::time_zone* zone);
-
-// "1y6m" -> months 18; "30d" -> days 30, ... Returns an error naming the bad part.
+// `within`: a calendar span, e.g. "1y6m" (years 1, months 6) or "30d".
 struct WithinSpan {
     int years = 0, months = 0, weeks = 0, days = 0, hours = 0;
+    std::string text; // as written, for reasons ("within 30d")
 };
+
+// Parses numbers with units y, m (months), w, d, h, each number at most 6 digits. Errors are ErrorKind::config
+// with a message naming the bad part. Pure.
 Result<WithinSpan> parse_within(const std::string& text);
+
+// A target's `keep:`, parsed once at load. An empty policy keeps everything.
+struct RetentionPolicy {
+    std::optional<int> last, hourly, daily, weekly, monthly, yearly;
+    std::optional<WithinSpan> within;
+    bool empty() const noexcept { return !last && !hourly && !daily && !weekly && !monthly && !yearly && !within; }
+};
+
+// Decisions for every backup, newest first; periods are taken in `zone` (never null). Pure.
+std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backups, const RetentionPolicy& policy,
+                                               const date::time_zone* zone);
 
 } // namespace dbkeep::catalog

@@ -2,9 +2,11 @@
 // storage, encryption, freshness), each with a pass/warn/fail, a one-line finding and a remedy.
 #pragma once
 
+#include "core/error.hpp"
 #include "core/finding.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,16 @@ struct Config;
 struct TargetConfig;
 } // namespace dbkeep::config
 
+namespace dbkeep::engine {
+class Engine;
+}
+namespace dbkeep::runner {
+class Runner;
+}
+namespace dbkeep::storage {
+class Storage;
+}
+
 namespace dbkeep::check {
 
 struct CheckOptions {
@@ -20,13 +32,21 @@ struct CheckOptions {
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
 };
 
+// A target's plug-ins as job/open built them (not owned); where one could not be built, the error says why.
+struct Subjects {
+    storage::Storage* storage = nullptr;
+    std::optional<Error> storage_error;
+    runner::Runner* runner = nullptr;
+    engine::Engine* engine = nullptr;
+    std::optional<Error> engine_error; // the runner's or the engine's
+};
+
+// Every probe of one target: configuration, schedule, retention, encryption, the runner's and the engine's
+// probes (the engine's skipped when the runner fails), the storage's probe and freshness. Never fails.
 std::vector<Finding> check_target(const config::Config& config, const config::TargetConfig& target,
-                                  const CheckOptions& options);
+                                  const Subjects& subjects, const CheckOptions& options);
 
 // Encryption probes: recipients parse; with identity files, one of them matches a recipient.
 std::vector<Finding> check_encryption(const config::TargetConfig& target, const CheckOptions& options);
-
-// Storage probes: write, read back, list and delete a probe object under the target's prefix.
-std::vector<Finding> check_storage(const config::Config& config, const config::TargetConfig& target);
 
 } // namespace dbkeep::check

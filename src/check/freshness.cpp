@@ -14,18 +14,13 @@ std::string local_time(const date::time_zone* zone, TimePoint t)
 }
 } // namespace
 
-Finding evaluate_schedule(const std::string& schedule, const std::string& timezone, TimePoint now)
+Finding evaluate_schedule(const schedule::CronSchedule* parsed, const date::time_zone* zone, TimePoint now)
 {
-    if (schedule.empty()) {
+    if (parsed == nullptr) {
         return warn("config.schedule", "no schedule: only manual `dbkeep backup` runs back this target up",
                     "set schedule: \"0 0 * * *\" (and timezone:) to use run --due or the daemon");
     }
-    auto parsed = schedule::parse_cron(schedule);
-    const auto* zone = schedule::find_zone(timezone);
-    if (!parsed || zone == nullptr) {
-        return failed("config.schedule", parsed ? "unknown time zone " + timezone : parsed.error().message,
-                      "fix schedule:/timezone: (dbkeep config validate shows where)");
-    }
+    const std::string& schedule = parsed->text;
     std::string runs;
     TimePoint t = now;
     for (int i = 0; i < 3; ++i) {
@@ -42,12 +37,10 @@ Finding evaluate_schedule(const std::string& schedule, const std::string& timezo
     return pass("config.schedule", "'" + schedule + "' next runs: " + runs);
 }
 
-Finding evaluate_freshness(const std::string& schedule, const std::string& timezone,
+Finding evaluate_freshness(const schedule::CronSchedule* parsed, const date::time_zone* zone,
                            std::optional<TimePoint> last_success, TimePoint now, std::chrono::seconds grace)
 {
-    auto parsed = schedule::parse_cron(schedule);
-    const auto* zone = schedule::find_zone(timezone);
-    if (schedule.empty() || !parsed || zone == nullptr) {
+    if (parsed == nullptr) {
         if (!last_success) {
             return warn("freshness", "no backup yet", "run `dbkeep backup` once to prove the set-up");
         }

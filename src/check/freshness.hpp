@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/finding.hpp"
+#include "schedule/cron.hpp"
 
 #include <chrono>
 #include <optional>
@@ -12,12 +13,13 @@ namespace dbkeep::check {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
-// Parses the schedule and lists its next three runs in the target's time zone.
-Finding evaluate_schedule(const std::string& schedule, const std::string& timezone, TimePoint now);
+// Lists the schedule's next three runs in the target's time zone (zone never null); warns when there is no
+// schedule (nullptr). Pure.
+Finding evaluate_schedule(const schedule::CronSchedule* schedule, const date::time_zone* zone, TimePoint now);
 
 // fail when a scheduled instant older than `grace` passed with no successful backup since; warn when there
 // has never been a backup; pass otherwise.
-Finding evaluate_freshness(const std::string& schedule, const std::string& timezone,
+Finding evaluate_freshness(const schedule::CronSchedule* schedule, const date::time_zone* zone,
                            std::optional<TimePoint> last_success, TimePoint now,
                            std::chrono::seconds grace = std::chrono::hours(1));
 

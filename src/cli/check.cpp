@@ -1,6 +1,6 @@
-#include "check/check.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "job/diagnose.hpp"
 #include "observe/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -50,7 +50,7 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!cfg) {
             // The loader already printed FILE:LINE:COL; the table repeats it as a failed probe.
             rows.push_back({"-", failed("config", "the configuration does not load",
-                                               "fix the error printed above, then run `dbkeep config validate`")});
+                                        "fix the error printed above, then run `dbkeep config validate`")});
         } else {
             auto targets = ctx.targets(*names);
             if (!targets) {
@@ -66,7 +66,7 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
                 options.identity_files.push_back(id);
             }
             for (const auto* t : *targets) {
-                for (auto& f : check::check_target(*cfg, *t, options)) {
+                for (auto& f : job::diagnose(*cfg, *t, options)) {
                     rows.push_back({t->name, std::move(f)});
                 }
             }

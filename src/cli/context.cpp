@@ -1,8 +1,8 @@
 #include "cli/context.hpp"
 
 #include "cli/app.hpp"
+#include "job/open.hpp"
 #include "observe/log.hpp"
-#include "storage/open.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -41,14 +41,8 @@ const config::Config* Context::config()
         return nullptr;
     }
     // Every secret of the file is redacted from logs from now on.
-    for (const auto& [name, t] : loaded->targets) {
-        observe::register_secret(t.postgres.password.reveal());
-        observe::register_secret(t.redis.password.reveal());
-        observe::register_secret(t.encryption.passphrase.reveal());
-    }
-    for (const auto& [name, s] : loaded->storages) {
-        observe::register_secret(s.s3.secret_access_key.reveal());
-        observe::register_secret(s.s3.session_token.reveal());
+    for (const auto* secret : config::secrets_of(*loaded)) {
+        observe::register_secret(secret->reveal());
     }
     m_config = std::move(*loaded);
     return &*m_config;
@@ -85,7 +79,7 @@ std::optional<std::vector<const config::TargetConfig*>> Context::targets(const s
 
 Result<std::unique_ptr<storage::Storage>> Context::storage_for(const config::TargetConfig& target)
 {
-    return storage::open_storage(config()->storage_for(target));
+    return job::open_storage(config()->storage_for(target));
 }
 
 } // namespace dbkeep::cli

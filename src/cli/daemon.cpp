@@ -43,11 +43,11 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
         std::vector<schedule::ScheduledTarget> targets;
         std::map<std::string, std::pair<schedule::CronSchedule, const date::time_zone*>> schedules;
         for (const auto& [name, t] : cfg->targets) {
-            if (t.schedule.empty()) {
+            if (!t.schedule) {
                 observe::info("no schedule: not run by the daemon", {{"target", name}});
                 continue;
             }
-            schedules[name] = {*schedule::parse_cron(t.schedule), schedule::find_zone(t.timezone)};
+            schedules[name] = {*t.schedule, t.zone};
             const auto* s = &schedules[name];
             targets.push_back({name,
                                [s](schedule::TimePoint after) {

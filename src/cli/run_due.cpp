@@ -1,8 +1,9 @@
+#include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
-#include "core/time.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "core/cancel.hpp"
+#include "core/time.hpp"
 #include "job/scheduled.hpp"
 #include "observe/log.hpp"
 #include "schedule/cron.hpp"
@@ -32,19 +33,19 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
             if (cancel::requested()) {
                 break;
             }
-            if (t->schedule.empty()) {
+            if (!t->schedule) {
                 observe::debug("no schedule: skipped", {{"target", t->name}});
                 continue;
             }
-            auto schedule = schedule::parse_cron(t->schedule);
-            const auto* zone = schedule::find_zone(t->timezone);
+            const auto* schedule = &*t->schedule;
+            const auto* zone = t->zone;
             auto storage = ctx.storage_for(*t);
             if (!storage) {
                 report(storage.error());
                 ++failures;
                 continue;
             }
-            auto last = job::last_success(*t, **storage);
+            auto last = catalog::last_success(**storage, t->name);
             if (!last) {
                 report(last.error());
                 ++failures;
@@ -53,8 +54,7 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
             auto now = std::chrono::system_clock::now();
             if (!schedule::due(*schedule, zone, *last, now)) {
                 auto next = schedule::next_fire(*schedule, zone, now);
-                std::printf("%s not due (next %s)\n", t->name.c_str(),
-                            next ? format_rfc3339(*next).c_str() : "never");
+                std::printf("%s not due (next %s)\n", t->name.c_str(), next ? format_rfc3339(*next).c_str() : "never");
                 continue;
             }
             auto r = job::backup_with_lease(*ctx.config(), *t, **storage, {});

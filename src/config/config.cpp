@@ -3,7 +3,9 @@
 #include "catalog/naming.hpp"
 #include "core/url.hpp"
 #include "schedule/cron.hpp"
+#include "stream/age.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -189,8 +191,7 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
     std::string type = node["type"] && node["type"].IsScalar() ? node["type"].Scalar() : "";
     if (type == "local") {
         Section s(node, "storage '" + name + "'", {"type", "path", "encryption"});
-        sc.type = "local";
-        sc.local.path = resolve_path(base, s.require("path"));
+        sc.options = storage::LocalOptions{.root = resolve_path(base, s.require("path"))};
         if (s.has("encryption")) {
             sc.encryption = load_encryption(s.node("encryption"), "storage '" + name + "'", base);
         }
@@ -199,11 +200,10 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
                   {"type", "bucket", "prefix", "region", "endpoint", "path_style", "storage_class",
                    "server_side_encryption", "sse_kms_key_id", "part_size", "concurrency", "access_key_id",
                    "secret_access_key", "session_token", "profile", "encryption", "stall_timeout"});
-        sc.type = "s3";
         if (s.has("encryption")) {
             sc.encryption = load_encryption(s.node("encryption"), "storage '" + name + "'", base);
         }
-        auto& s3 = sc.s3;
+        S3StorageConfig s3;
         s3.bucket = s.require("bucket");
         s3.prefix = s.str_or("prefix", "");
         while (!s3.prefix.empty() && s3.prefix.front() == '/') {
@@ -265,6 +265,7 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
             error_at(node, "storage '" + name + "' needs both 'access_key_id' and 'secret_access_key', or neither");
         }
         s3.profile = s.str_or("profile", "");
+        sc.options = std::move(s3);
     } else if (!node["type"]) {
         error_at(node, "storage '" + name + "' needs 'type' (local or s3)");
     } else {
@@ -273,79 +274,84 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
     return sc;
 }
 
-RunnerConfig load_runner(const YAML::Node& node, const std::string& target)
+runner::RunnerOptions load_runner(const YAML::Node& node, const std::string& target)
 {
-    RunnerConfig rc;
-    rc.mark = mark_of(node);
     if (node.IsScalar()) {
-        rc.type = node.Scalar();
-        if (rc.type != "local") {
-            error_at(node,
-                     "runner '" + rc.type + "' needs a mapping with its settings, e.g. {type: " + rc.type + ", ...}");
+        if (node.Scalar() != "local") {
+            error_at(node, "runner '" + node.Scalar() +
+                               "' needs a mapping with its settings, e.g. {type: " + node.Scalar() + ", ...}");
         }
-        return rc;
+        return runner::LocalOptions{};
     }
     std::string what = "runner of target '" + target + "'";
     std::string type = node.IsMap() && node["type"] && node["type"].IsScalar() ? node["type"].Scalar() : "";
     if (type == "local") {
         Section s(node, what, {"type"});
-    } else if (type == "docker" || type == "podman") {
+        return runner::LocalOptions{};
+    }
+    if (type == "docker" || type == "podman") {
         Section s(node, what, {"type", "container", "host", "user"});
-        rc.container = s.require("container");
-        rc.host = s.str_or("host", "");
-        rc.user = s.str_or("user", "");
-        if (!rc.host.empty() && !rc.host.starts_with("unix://") && !rc.host.starts_with("tcp://")) {
+        runner::DockerOptions o{
+            .host = s.str_or("host", ""), .container = s.require("container"), .user = s.str_or("user", "")};
+        if (!o.host.empty() && !o.host.starts_with("unix://") && !o.host.starts_with("tcp://")) {
             error_at(node["host"], what + ": host must be unix:///path/to/docker.sock or tcp://host:port");
         }
-    } else if (type == "kubectl") {
+        return o;
+    }
+    if (type == "kubectl") {
         Section s(node, what, {"type", "pod", "namespace", "container", "context"});
-        rc.pod = s.require("pod");
-        rc.namespace_ = s.str_or("namespace", "");
-        rc.kube_container = s.str_or("container", "");
-        rc.context = s.str_or("context", "");
-    } else if (type == "ssh") {
+        return runner::KubectlOptions{.pod = s.require("pod"),
+                                      .namespace_ = s.str_or("namespace", ""),
+                                      .context = s.str_or("context", ""),
+                                      .container = s.str_or("container", "")};
+    }
+    if (type == "ssh") {
         Section s(node, what, {"type", "host", "user", "port", "identity_file", "known_hosts"});
-        rc.host = s.require("host");
-        rc.user = s.str_or("user", "");
-        rc.port = static_cast<int>(s.integer("port", 1, 65535).value_or(0));
-        rc.identity_file = s.str_or("identity_file", "");
-        rc.known_hosts = s.str_or("known_hosts", "");
-    } else if (type == "command") {
+        return runner::SshOptions{.host = s.require("host"),
+                                  .user = s.str_or("user", ""),
+                                  .port = static_cast<int>(s.integer("port", 1, 65535).value_or(0)),
+                                  .identity_file = s.str_or("identity_file", ""),
+                                  .known_hosts = s.str_or("known_hosts", "")};
+    }
+    if (type == "command") {
         Section s(node, what, {"type", "argv"});
-        rc.argv = s.list("argv");
-        if (rc.argv.empty()) {
+        runner::CommandOptions o{.argv = s.list("argv")};
+        if (o.argv.empty()) {
             error_at(node, what + " needs 'argv', the command prefix, e.g. [docker, exec, -i, NAME]");
         }
-    } else if (type == "ecs") {
+        return o;
+    }
+    if (type == "ecs") {
         Section s(node, what,
                   {"type", "argv", "shared_dir", "remote_shared_dir", "timeout", "cluster", "task", "container"});
-        rc.argv = s.list("argv");
-        rc.shared_dir = s.require("shared_dir");
-        rc.remote_shared_dir = s.str_or("remote_shared_dir", rc.shared_dir);
-        rc.timeout_seconds = static_cast<int>(s.integer("timeout", 0, 7 * 86400).value_or(0));
-        rc.pod = s.str_or("task", "");
-        rc.namespace_ = s.str_or("cluster", "");
-        rc.container = s.str_or("container", "");
-        if (rc.argv.empty() && (rc.pod.empty() || rc.namespace_.empty() || rc.container.empty())) {
+        runner::EcsOptions o;
+        o.argv = s.list("argv");
+        o.shared_dir = s.require("shared_dir");
+        o.remote_shared_dir = s.str_or("remote_shared_dir", o.shared_dir);
+        o.timeout = std::chrono::seconds(s.integer("timeout", 0, 7 * 86400).value_or(0));
+        o.task = s.str_or("task", "");
+        o.cluster = s.str_or("cluster", "");
+        o.container = s.str_or("container", "");
+        if (o.argv.empty() && (o.task.empty() || o.cluster.empty() || o.container.empty())) {
             error_at(node, what + " needs 'cluster', 'task' and 'container', or a launcher 'argv'");
         }
-    } else if (!node.IsMap()) {
-        error_at(node, what + " must be a mapping, found " + type_name(node));
-    } else if (!node["type"]) {
-        error_at(node, what + " needs 'type' (local, docker, podman, kubectl, ssh, command or ecs)");
-    } else {
-        error_at(node["type"],
-                 "unknown runner type '" + type + "' (expected local, docker, podman, kubectl, ssh, command or ecs)");
+        return o;
     }
-    rc.type = type == "podman" ? "docker" : type;
-    return rc;
+    if (!node.IsMap()) {
+        error_at(node, what + " must be a mapping, found " + type_name(node));
+    }
+    if (!node["type"]) {
+        error_at(node, what + " needs 'type' (local, docker, podman, kubectl, ssh, command or ecs)");
+    }
+    error_at(node["type"],
+             "unknown runner type '" + type + "' (expected local, docker, podman, kubectl, ssh, command or ecs)");
 }
 
-RetentionConfig load_keep(const YAML::Node& node, const std::string& target)
+catalog::RetentionPolicy load_keep(const YAML::Node& node, const std::string& target)
 {
     Section s(node, "keep of target '" + target + "'",
               {"last", "hourly", "daily", "weekly", "monthly", "yearly", "within"});
-    RetentionConfig k;
+    catalog::RetentionPolicy k;
     auto get = [&](const char* key) -> std::optional<int> {
         auto v = s.integer(key, 0, 1000000);
         return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
@@ -356,7 +362,13 @@ RetentionConfig load_keep(const YAML::Node& node, const std::string& target)
     k.weekly = get("weekly");
     k.monthly = get("monthly");
     k.yearly = get("yearly");
-    k.within = s.str_or("within", "");
+    if (auto within = s.str("within")) {
+        auto span = catalog::parse_within(*within);
+        if (!span) {
+            error_at(s.node("within"), "'within' in keep of target '" + target + "': " + span.error().message);
+        }
+        k.within = std::move(*span);
+    }
     return k;
 }
 
@@ -367,12 +379,14 @@ EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owne
     e.recipients = s.list("recipients");
     for (std::size_t i = 0; i < e.recipients.size(); ++i) {
         const auto& r = e.recipients[i];
-        if (r.starts_with("AGE-SECRET-KEY-")) {
-            // Never echo a private key into a message or a log.
+        std::string lower = r;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (lower.starts_with("age-secret-key-")) {
+            // Never echo a private key into a message or a log, in whichever case it was pasted.
             error_at(s.node("recipients")[i], "this is an age secret key, not a recipient: give its public key "
                                               "(age-keygen -y KEYFILE prints it)");
         }
-        if (r.rfind("age1", 0) != 0 || r.size() < 50) {
+        if (auto valid = stream::validate_recipient(r); !valid) {
             error_at(s.node("recipients")[i], "not an age recipient (age1...): '" + r + "'");
         }
     }
@@ -389,51 +403,50 @@ EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owne
     return e;
 }
 
-void apply_postgres_url(TargetConfig& t, const YAML::Node& at, const std::string& url)
+void apply_postgres_url(engine::PostgresOptions& pg, const std::string& target, const YAML::Node& at,
+                        const std::string& url)
 {
     auto u = parse_url(url);
     if (!u || (u->scheme != "postgres" && u->scheme != "postgresql")) {
-        error_at(at, "'url' of target '" + t.name + "' must look like postgres://user@host:port/dbname");
+        error_at(at, "'url' of target '" + target + "' must look like postgres://user@host:port/dbname");
     }
-    t.postgres.host = u->host;
-    t.postgres.port = u->port;
-    t.postgres.user = u->user;
-    t.postgres.dbname = u->path;
+    pg.host = u->host;
+    pg.port = u->port;
+    pg.user = u->user;
+    pg.dbname = u->path;
     if (!u->password.empty()) {
-        t.postgres.password = Secret(u->password);
+        pg.password = Secret(u->password);
     }
     if (auto it = u->query.find("sslmode"); it != u->query.end()) {
-        t.postgres.sslmode = it->second;
+        pg.sslmode = it->second;
     }
-    t.url = redact_url(url);
 }
 
-void apply_redis_url(TargetConfig& t, const YAML::Node& at, const std::string& url)
+void apply_redis_url(engine::RedisOptions& r, const std::string& target, const YAML::Node& at, const std::string& url)
 {
     auto u = parse_url(url);
     if (!u || (u->scheme != "redis" && u->scheme != "rediss")) {
-        error_at(at, "'url' of target '" + t.name + "' must look like redis://[user:password@]host:port[/db]");
+        error_at(at, "'url' of target '" + target + "' must look like redis://[user:password@]host:port[/db]");
     }
     if (!u->host.empty()) {
-        t.redis.host = u->host;
+        r.host = u->host;
     }
     if (u->port) {
-        t.redis.port = u->port;
+        r.port = u->port;
     }
-    t.redis.username = u->user;
+    r.username = u->user;
     if (!u->password.empty()) {
-        t.redis.password = Secret(u->password);
+        r.password = Secret(u->password);
     }
-    t.redis.tls = u->scheme == "rediss";
+    r.tls = u->scheme == "rediss";
     if (!u->path.empty()) {
         char* end = nullptr;
         long db = std::strtol(u->path.c_str(), &end, 10);
         if (*end != '\0' || db < 0 || db > 15) {
-            error_at(at, "the database in 'url' of target '" + t.name + "' must be a number 0-15");
+            error_at(at, "the database in 'url' of target '" + target + "' must be a number 0-15");
         }
-        t.redis.db = static_cast<int>(db);
+        r.db = static_cast<int>(db);
     }
-    t.url = redact_url(url);
 }
 
 TargetConfig load_target(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
@@ -459,12 +472,14 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     TargetConfig t;
     t.name = name;
     t.mark = mark_of(node);
-    t.engine = engine == "postgresql" ? "postgres" : engine;
-    if (t.engine == "postgres") {
+    if (auto url = s.str("url")) {
+        t.url = redact_url(*url);
+    }
+    if (engine == "postgres" || engine == "postgresql") {
+        engine::PostgresOptions pg;
         if (auto url = s.str("url")) {
-            apply_postgres_url(t, s.node("url"), *url);
+            apply_postgres_url(pg, name, s.node("url"), *url);
         }
-        auto& pg = t.postgres;
         pg.host = s.str_or("host", pg.host);
         pg.port = static_cast<int>(s.integer("port", 1, 65535).value_or(pg.port));
         pg.user = s.str_or("user", pg.user);
@@ -476,17 +491,25 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
             pg.passfile = resolve_path(base, *pf).string();
         }
         pg.sslmode = s.str_or("sslmode", pg.sslmode);
+        static const std::set<std::string> k_sslmodes{"",        "disable",   "allow",      "prefer",
+                                                      "require", "verify-ca", "verify-full"};
+        if (!k_sslmodes.contains(pg.sslmode)) {
+            error_at(s.has("sslmode") ? s.node("sslmode") : s.node("url"),
+                     "sslmode of target '" + name + "' must be disable, allow, prefer, require, verify-ca or " +
+                         "verify-full, found '" + pg.sslmode + "'");
+        }
         pg.pg_dump_path = s.str_or("pg_dump_path", "");
         pg.pg_restore_path = s.str_or("pg_restore_path", "");
         if (t.url.empty()) {
             t.url = "postgres://" + (pg.user.empty() ? "" : pg.user + "@") + (pg.host.empty() ? "" : pg.host) +
                     (pg.port ? ":" + std::to_string(pg.port) : "") + "/" + pg.dbname;
         }
+        t.engine = std::move(pg);
     } else {
+        engine::RedisOptions r;
         if (auto url = s.str("url")) {
-            apply_redis_url(t, s.node("url"), *url);
+            apply_redis_url(r, name, s.node("url"), *url);
         }
-        auto& r = t.redis;
         r.host = s.str_or("host", r.host);
         r.port = static_cast<int>(s.integer("port", 1, 65535).value_or(r.port));
         r.username = s.str_or("username", r.username);
@@ -495,30 +518,34 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         }
         r.db = static_cast<int>(s.integer("db", 0, 15).value_or(r.db));
         r.tls = s.boolean("tls").value_or(r.tls);
-        r.mode = s.str_or("mode", r.mode);
-        if (r.mode != "replication" && r.mode != "bgsave") {
-            error_at(s.node("mode"), "'mode' of target '" + name + "' must be replication or bgsave");
+        if (auto mode = s.str("mode")) {
+            auto parsed = engine::parse_redis_dump_mode(*mode);
+            if (!parsed) {
+                error_at(s.node("mode"), "'mode' of target '" + name + "' must be replication or bgsave");
+            }
+            r.mode = *parsed;
         }
         if (t.url.empty()) {
             t.url = "redis://" + r.host + ":" + std::to_string(r.port);
         }
+        t.engine = std::move(r);
     }
     t.storage = s.str_or("storage", "");
     if (auto sched = s.str("schedule")) {
-        t.schedule = *sched;
         const YAML::Node sn = s.node("schedule");
-        t.schedule_mark = mark_of(sn);
         auto parsed = schedule::parse_cron(*sched);
         if (!parsed) {
             // Point at the offending part: the value's column plus the offset inside the expression (plus the
             // opening quote of a quoted value).
-            Mark m = t.schedule_mark;
+            Mark m = mark_of(sn);
             m.column += parsed.error().column + (sn.Tag() == "!" ? 1 : 0);
             throw LoadError{m, "schedule of target '" + name + "': " + parsed.error().message};
         }
+        t.schedule = std::move(*parsed);
     }
     t.timezone = s.str_or("timezone", "UTC");
-    if (schedule::find_zone(t.timezone) == nullptr) {
+    t.zone = schedule::find_zone(t.timezone);
+    if (t.zone == nullptr) {
         error_at(s.node("timezone"),
                  "unknown time zone '" + t.timezone + "' (an IANA name such as Europe/Berlin or UTC)");
     }
@@ -588,8 +615,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
     if (cfg.storages.empty()) {
         StorageConfig def;
         def.name = "default";
-        def.type = "local";
-        def.local.path = (base / "backups").lexically_normal();
+        def.options = storage::LocalOptions{.root = (base / "backups").lexically_normal()};
         cfg.storages["default"] = def;
     }
     for (auto& [name, t] : cfg.targets) {
@@ -724,28 +750,28 @@ std::string to_string(const Config& config)
     std::ostringstream o;
     o << "storages:\n";
     for (const auto& [name, s] : config.storages) {
-        o << "  " << name << ": " << s.type << " ";
-        if (s.type == "local") {
-            o << s.local.path.string();
-        } else {
-            o << "s3://" << s.s3.bucket << "/" << s.s3.prefix << " region " << s.s3.region;
-            if (!s.s3.endpoint.empty()) {
-                o << " endpoint " << s.s3.endpoint;
+        o << "  " << name << ": " << s.type() << " ";
+        if (const auto* local = std::get_if<storage::LocalOptions>(&s.options)) {
+            o << local->root.string();
+        } else if (const auto* s3 = std::get_if<S3StorageConfig>(&s.options)) {
+            o << "s3://" << s3->bucket << "/" << s3->prefix << " region " << s3->region;
+            if (!s3->endpoint.empty()) {
+                o << " endpoint " << s3->endpoint;
             }
-            if (!s.s3.access_key_id.empty()) {
-                o << " key " << s.s3.access_key_id << " secret " << s.s3.secret_access_key.to_string();
+            if (!s3->access_key_id.empty()) {
+                o << " key " << s3->access_key_id << " secret " << s3->secret_access_key.to_string();
             }
         }
         o << "\n";
     }
     o << "targets:\n";
     for (const auto& [name, t] : config.targets) {
-        o << "  " << name << ": " << t.engine << " " << t.url << " -> " << t.storage;
-        if (!t.schedule.empty()) {
-            o << " schedule '" << t.schedule << "' " << t.timezone;
+        o << "  " << name << ": " << t.engine_name() << " " << t.url << " -> " << t.storage;
+        if (t.schedule) {
+            o << " schedule '" << t.schedule->text << "' " << t.timezone;
         }
-        if (t.runner.type != "local") {
-            o << " runner " << t.runner.type;
+        if (!std::holds_alternative<runner::LocalOptions>(t.runner)) {
+            o << " runner " << runner::runner_type(t.runner);
         }
         if (t.encryption.enabled()) {
             o << " encrypted";
@@ -753,6 +779,23 @@ std::string to_string(const Config& config)
         o << "\n";
     }
     return o.str();
+}
+
+std::vector<const Secret*> secrets_of(const Config& config)
+{
+    std::vector<const Secret*> out;
+    for (const auto& [name, t] : config.targets) {
+        std::visit([&](const auto& engine) { out.push_back(&engine.password); }, t.engine);
+        out.push_back(&t.encryption.passphrase);
+    }
+    for (const auto& [name, s] : config.storages) {
+        if (const auto* s3 = std::get_if<S3StorageConfig>(&s.options)) {
+            out.push_back(&s3->secret_access_key);
+            out.push_back(&s3->session_token);
+        }
+        out.push_back(&s.encryption.passphrase);
+    }
+    return out;
 }
 
 } // namespace dbkeep::config

@@ -2,14 +2,20 @@
 // network and reports the first mistake as "FILE:LINE:COL: message".
 #pragma once
 
+#include "catalog/retention.hpp"
 #include "core/error.hpp"
 #include "core/secret.hpp"
+#include "engine/options.hpp"
+#include "runner/options.hpp"
+#include "schedule/cron.hpp"
+#include "storage/local.hpp"
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace dbkeep::config {
@@ -20,10 +26,7 @@ struct Mark {
     int column = 0; // 1-based
 };
 
-struct LocalStorageConfig {
-    std::filesystem::path path; // absolute after load (relative paths resolve against the config's folder)
-};
-
+// S3 options: the S3 plug-in's own struct once it owns it (storage/s3); filled only here.
 struct S3StorageConfig {
     std::string bucket;
     std::string prefix; // no leading or trailing '/'
@@ -42,8 +45,10 @@ struct S3StorageConfig {
     std::string profile; // AWS profile name, else AWS_PROFILE or "default"
 };
 
+using StorageOptions = std::variant<storage::LocalOptions, S3StorageConfig>;
+
 struct EncryptionConfig {
-    std::vector<std::string> recipients; // age1... public keys
+    std::vector<std::string> recipients; // age1... public keys, each checked at load (bech32 and length)
     std::string recipients_file;
     Secret passphrase;
     bool enabled() const noexcept { return !recipients.empty() || !recipients_file.empty() || !passphrase.empty(); }
@@ -51,77 +56,31 @@ struct EncryptionConfig {
 
 struct StorageConfig {
     std::string name;
-    std::string type; // local | s3
     Mark mark;
-    LocalStorageConfig local;
-    S3StorageConfig s3;
+    StorageOptions options;
     EncryptionConfig encryption; // default for the targets stored here that set none
-};
 
-struct RunnerConfig {
-    std::string type = "local"; // local | docker | kubectl | ssh | command | ecs
-    Mark mark;
-    // docker / podman
-    std::string container;
-    std::string host; // docker: unix:///var/run/docker.sock or tcp://h:p; ssh: host name
-    // kubectl
-    std::string pod, namespace_, context, kube_container;
-    // ssh
-    std::string user; // ssh login; docker: exec user
-    int port = 0;
-    std::string identity_file, known_hosts;
-    // command / ecs launcher
-    std::vector<std::string> argv;
-    // ecs: shared directory as seen by dbkeep and inside the container, and timeouts
-    std::string shared_dir, remote_shared_dir;
-    int timeout_seconds = 0; // 0: no limit
-};
-
-struct RetentionConfig {
-    std::optional<int> last, hourly, daily, weekly, monthly, yearly;
-    std::string within; // e.g. "30d", "2w", "1y6m"; empty: none
-    bool empty() const noexcept
-    {
-        return !last && !hourly && !daily && !weekly && !monthly && !yearly && within.empty();
-    }
-};
-
-struct PostgresConfig {
-    std::string host, user, dbname; // empty: libpq defaults / PG* environment
-    int port = 0;
-    Secret password;
-    std::string passfile;
-    std::string sslmode;
-    std::string pg_dump_path;    // overrides the search for a matching pg_dump
-    std::string pg_restore_path; // likewise for pg_restore
-};
-
-struct RedisConfig {
-    std::string host = "127.0.0.1";
-    int port = 6379;
-    std::string username;
-    Secret password;
-    int db = 0;
-    bool tls = false;
-    std::string mode = "replication"; // replication | bgsave
+    // "local" or "s3", for messages.
+    std::string type() const { return options.index() == 0 ? "local" : "s3"; }
 };
 
 struct TargetConfig {
     std::string name;
-    std::string engine; // postgres | redis
     Mark mark;
     std::string url; // as written, secrets removed
-    PostgresConfig postgres;
-    RedisConfig redis;
-    std::string storage; // resolved storage name (never empty after load)
-    std::string schedule;
-    Mark schedule_mark;
-    std::string timezone = "UTC";
-    RetentionConfig keep;
+    engine::EngineOptions engine;
+    std::string storage;                            // resolved storage name (never empty after load)
+    std::optional<schedule::CronSchedule> schedule; // parsed at load; its text is schedule->text
+    std::string timezone = "UTC";                   // IANA name as written
+    const date::time_zone* zone = nullptr;          // resolved at load, never null after load
+    catalog::RetentionPolicy keep;
     EncryptionConfig encryption;
-    RunnerConfig runner;
+    runner::RunnerOptions runner;
     int compression_level = 3;
     int compression_workers = 2;
+
+    // "postgres" or "redis", as manifests write it.
+    std::string engine_name() const { return engine::engine_name(engine); }
 };
 
 struct DaemonConfig {
@@ -151,6 +110,9 @@ Result<Config> load_from_string(const std::string& yaml, const std::string& name
 // Replaces ${VAR} and ${VAR:-default} in a scalar. $$ is a literal '$'. An unset variable without a
 // default is an error (returned as the variable's name in the error message).
 Result<std::string> interpolate(const std::string& text);
+
+// Every secret the configuration holds (passwords, passphrases, S3 secret keys), for log redaction.
+std::vector<const Secret*> secrets_of(const Config& config);
 
 // A printable summary with every secret redacted.
 std::string to_string(const Config& config);

@@ -1,5 +1,5 @@
 // A database engine: how to dump it into a byte stream and restore it from one. Each engine lives in its
-// own file pair that exposes only a factory (postgres.hpp, redis.hpp).
+// own file pair that exposes its options and a factory (postgres.hpp, redis.hpp); options.hpp joins them.
 #pragma once
 
 #include "core/finding.hpp"
@@ -12,9 +12,6 @@
 #include <string>
 #include <vector>
 
-namespace dbkeep::config {
-struct TargetConfig;
-}
 namespace dbkeep::runner {
 class Runner;
 }
@@ -58,8 +55,5 @@ public:
     // Never throws or fails: problems are findings.
     virtual std::vector<Finding> probe() = 0;
 };
-
-// The engine named by target.engine, running its tools through runner (which must outlive the engine).
-Result<std::unique_ptr<Engine>> make_engine(const config::TargetConfig& target, runner::Runner& runner);
 
 } // namespace dbkeep::engine

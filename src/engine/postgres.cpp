@@ -1,6 +1,5 @@
 #include "engine/postgres.hpp"
 
-#include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "core/url.hpp"
 #include "engine/pg_connection.hpp"
@@ -72,9 +71,16 @@ std::string first_line(const std::string& text)
     return s;
 }
 
+// The target an engine serves: its name and URL for messages, and its options.
+struct Target {
+    std::string name;
+    std::string url;
+    PostgresOptions postgres;
+};
+
 class PostgresEngine final : public Engine {
 public:
-    PostgresEngine(const config::TargetConfig& target, runner::Runner& runner) : m_target(target), m_runner(runner) {}
+    PostgresEngine(Target target, runner::Runner& runner) : m_target(std::move(target)), m_runner(runner) {}
 
     std::string format() const override { return "pgdump"; }
 
@@ -467,7 +473,7 @@ private:
         return p;
     }
 
-    void add_password_env(runner::Command& cmd, const config::PostgresConfig& pg) const
+    void add_password_env(runner::Command& cmd, const PostgresOptions& pg) const
     {
         if (!pg.password.empty()) {
             cmd.env["PGPASSWORD"] = pg.password.reveal();
@@ -625,7 +631,7 @@ private:
         return {};
     }
 
-    const config::TargetConfig& m_target;
+    const Target m_target;
     runner::Runner& m_runner;
 };
 
@@ -659,9 +665,10 @@ std::optional<ToolCandidate> pick_tool(const std::vector<ToolCandidate>& candida
     return best;
 }
 
-Result<std::unique_ptr<Engine>> make_postgres_engine(const config::TargetConfig& target, runner::Runner& runner)
+Result<std::unique_ptr<Engine>> make_postgres_engine(const std::string& target, const std::string& url,
+                                                     const PostgresOptions& options, runner::Runner& runner)
 {
-    return std::make_unique<PostgresEngine>(target, runner);
+    return std::make_unique<PostgresEngine>(Target{target, url, options}, runner);
 }
 
 } // namespace dbkeep::engine

@@ -2,6 +2,7 @@
 // taken in the same snapshot; pg_restore to restore. Tools run through the target's Runner.
 #pragma once
 
+#include "core/secret.hpp"
 #include "engine/engine.hpp"
 
 #include <optional>
@@ -9,7 +10,21 @@
 
 namespace dbkeep::engine {
 
-Result<std::unique_ptr<Engine>> make_postgres_engine(const config::TargetConfig& target, runner::Runner& runner);
+// A PostgreSQL target's connection and tools, as the configuration gives them (libpq keywords).
+struct PostgresOptions {
+    std::string host, user, dbname; // empty: libpq defaults / PG* environment
+    int port = 0;                   // 0: libpq's default
+    Secret password;
+    std::string passfile;
+    std::string sslmode;         // one of libpq's sslmode values, or empty (validated at load)
+    std::string pg_dump_path;    // overrides the search for a matching pg_dump
+    std::string pg_restore_path; // likewise for pg_restore
+};
+
+// The engine for target `target` (its name, for messages) at `url` (secrets removed, for messages), running
+// its tools through runner, which must outlive the engine. Never fails today; Result for future checks.
+Result<std::unique_ptr<Engine>> make_postgres_engine(const std::string& target, const std::string& url,
+                                                     const PostgresOptions& options, runner::Runner& runner);
 
 // Picking the pg_dump for a server: exact major first, else the oldest newer one. Pure, for tests.
 struct ToolCandidate {

@@ -1,6 +1,5 @@
 #include "engine/redis.hpp"
 
-#include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "core/finding.hpp"
 #include "core/url.hpp"
@@ -458,11 +457,17 @@ private:
     int m_rdb_version = 0;
 };
 
+// The target an engine serves: its name for messages, and its options.
+struct Target {
+    std::string name;
+    RedisOptions redis;
+};
+
 class RedisEngine final : public Engine {
 public:
-    RedisEngine(const config::TargetConfig& target, runner::Runner& runner) : m_target(target), m_runner(runner)
+    RedisEngine(Target target, runner::Runner& runner) : m_target(std::move(target)), m_runner(runner)
     {
-        const auto& r = target.redis;
+        const auto& r = m_target.redis;
         m_endpoint = Endpoint{r.host, r.port, r.username, r.password};
     }
 
@@ -482,7 +487,7 @@ public:
                 return std::unexpected(s.error());
             }
             Status st;
-            if (m_target.redis.mode == "bgsave") {
+            if (m_target.redis.mode == RedisDumpMode::bgsave) {
                 info.tool = "redis-bgsave";
                 st = dump_bgsave(server, out, info);
             } else {
@@ -504,7 +509,7 @@ public:
             info.server_version = (*s)["redis_version"];
         }
         Status st;
-        if (m_target.redis.mode == "bgsave") {
+        if (m_target.redis.mode == RedisDumpMode::bgsave) {
             info.tool = "redis-bgsave";
             st = dump_bgsave(server, out, info);
         } else {
@@ -610,7 +615,7 @@ public:
         out.push_back(
             pass("redis.connect",
                  "connected to Redis " + (server ? (*server)["redis_version"] : std::string("?")) + " at " + where));
-        if (m_target.redis.mode == "bgsave") {
+        if (m_target.redis.mode == RedisDumpMode::bgsave) {
             auto dir = config_get(*srv, "dir");
             if (!dir) {
                 out.push_back(failed("redis.bgsave", "cannot read the rdb location: " + dir.error().message,
@@ -1045,7 +1050,7 @@ private:
         return {};
     }
 
-    const config::TargetConfig& m_target;
+    const Target m_target;
     runner::Runner& m_runner;
     Endpoint m_endpoint;
 };
@@ -1092,17 +1097,29 @@ std::map<std::string, std::int64_t> parse_redis_keyspace(std::string_view text)
     return out;
 }
 
-Result<std::unique_ptr<Engine>> make_redis_engine(const config::TargetConfig& target, runner::Runner& runner)
+const char* to_string(RedisDumpMode mode) noexcept
 {
-    const auto& r = target.redis;
-    if (r.mode != "replication" && r.mode != "bgsave") {
-        return fail(ErrorKind::config, "open redis engine for", target.name,
-                    "unknown mode '" + r.mode + "' (expected replication or bgsave)");
+    return mode == RedisDumpMode::bgsave ? "bgsave" : "replication";
+}
+
+std::optional<RedisDumpMode> parse_redis_dump_mode(std::string_view text) noexcept
+{
+    if (text == "replication") {
+        return RedisDumpMode::replication;
     }
-    if (r.tls) {
-        return fail(ErrorKind::config, "open redis engine for", target.name, "rediss:// (TLS) is not supported yet");
+    if (text == "bgsave") {
+        return RedisDumpMode::bgsave;
     }
-    return std::make_unique<RedisEngine>(target, runner);
+    return std::nullopt;
+}
+
+Result<std::unique_ptr<Engine>> make_redis_engine(const std::string& target, const RedisOptions& options,
+                                                  runner::Runner& runner)
+{
+    if (options.tls) {
+        return fail(ErrorKind::config, "open redis engine for", target, "rediss:// (TLS) is not supported yet");
+    }
+    return std::make_unique<RedisEngine>(Target{target, options}, runner);
 }
 
 } // namespace dbkeep::engine

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "engine/engine.hpp"
+#include "job/open.hpp"
 #include "job/pipeline.hpp"
 #include "observe/log.hpp"
 #include "runner/runner.hpp"
@@ -59,7 +60,7 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     catalog::Manifest m;
     m.id = id;
     m.target = target.name;
-    m.engine = target.engine;
+    m.engine = target.engine_name();
     m.server_version = info->server_version;
     m.tool = info->tool;
     m.tool_version = info->tool_version;

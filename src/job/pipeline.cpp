@@ -2,10 +2,6 @@
 
 #include "config/config.hpp"
 #include "engine/engine.hpp"
-#include "runner/docker.hpp"
-#include "runner/ecs.hpp"
-#include "runner/local.hpp"
-#include "runner/prefix.hpp"
 #include "storage/storage.hpp"
 #include "stream/age.hpp"
 #include "stream/sha256.hpp"
@@ -159,60 +155,6 @@ Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, c
     }
     auto verified = std::make_unique<VerifiedObjectSource>(std::move(*object), manifest);
     return std::make_unique<BackupSource>(std::move(verified), std::move(identities));
-}
-
-Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& target)
-{
-    const auto& r = target.runner;
-    if (r.type == "local") {
-        return runner::make_local_runner();
-    }
-    if (r.type == "command") {
-        std::string desc = "command";
-        for (const auto& a : r.argv) {
-            desc += " " + a;
-        }
-        return runner::make_prefix_runner(r.argv, false, desc);
-    }
-    if (r.type == "ssh") {
-        return runner::make_prefix_runner(runner::ssh_prefix(r), true,
-                                          "ssh " + (r.user.empty() ? "" : r.user + "@") + r.host);
-    }
-    if (r.type == "kubectl") {
-        return runner::make_prefix_runner(runner::kubectl_prefix(r), false,
-                                          "kubectl pod " + (r.namespace_.empty() ? "" : r.namespace_ + "/") + r.pod);
-    }
-    if (r.type == "ecs") {
-        return runner::make_ecs_runner(runner::ecs_options(r));
-    }
-    if (r.type == "docker") {
-        return runner::make_docker_runner({.host = r.host, .container = r.container, .user = r.user});
-    }
-    return fail(ErrorKind::config, "open runner for", target.name,
-                "runner type '" + target.runner.type + "' is not supported yet");
-}
-
-EngineHandle::EngineHandle() = default;
-EngineHandle::EngineHandle(EngineHandle&&) noexcept = default;
-EngineHandle::~EngineHandle()
-{
-    engine.reset(); // before the runner it refers to
-}
-
-Result<EngineHandle> open_engine(const config::TargetConfig& target)
-{
-    EngineHandle h;
-    auto runner = open_runner(target);
-    if (!runner) {
-        return std::unexpected(runner.error());
-    }
-    h.runner = std::move(*runner);
-    auto engine = engine::make_engine(target, *h.runner);
-    if (!engine) {
-        return std::unexpected(engine.error());
-    }
-    h.engine = std::move(*engine);
-    return h;
 }
 
 } // namespace dbkeep::job

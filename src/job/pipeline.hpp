@@ -48,17 +48,4 @@ struct ReadOptions {
 Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
                                                     const ReadOptions& options);
 
-// The runner a target names.
-Result<std::unique_ptr<runner::Runner>> open_runner(const config::TargetConfig& target);
-
-// A target's engine together with the runner it runs its tools through (the engine refers to the runner).
-struct EngineHandle {
-    std::unique_ptr<runner::Runner> runner;
-    std::unique_ptr<engine::Engine> engine;
-    EngineHandle();
-    EngineHandle(EngineHandle&&) noexcept;
-    ~EngineHandle();
-};
-Result<EngineHandle> open_engine(const config::TargetConfig& target);
-
 } // namespace dbkeep::job

@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "engine/engine.hpp"
+#include "job/open.hpp"
 #include "observe/log.hpp"
 #include "runner/runner.hpp"
 #include "storage/storage.hpp"

@@ -84,11 +84,7 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
             auto t = catalog::backup_time(m.id);
             inputs.push_back({m.id, t.value_or(TimePoint{})});
         }
-        auto decisions = catalog::apply_retention(inputs, target.keep, schedule::find_zone(target.timezone));
-        if (!decisions) {
-            return std::unexpected(decisions.error());
-        }
-        report.decisions = std::move(*decisions);
+        report.decisions = catalog::apply_retention(inputs, target.keep, target.zone);
         if (!dry_run) {
             for (const auto& d : report.decisions) {
                 if (d.keep) {
@@ -123,18 +119,6 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
         }
     }
     return report;
-}
-
-Result<std::optional<TimePoint>> last_success(const config::TargetConfig& target, storage::Storage& storage)
-{
-    auto listing = catalog::list_backups(storage, target.name);
-    if (!listing) {
-        return std::unexpected(listing.error());
-    }
-    if (listing->backups.empty()) {
-        return std::optional<TimePoint>{};
-    }
-    return catalog::backup_time(listing->backups.front().id);
 }
 
 } // namespace dbkeep::job

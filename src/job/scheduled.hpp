@@ -47,7 +47,4 @@ struct PruneReport {
 Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage, bool dry_run,
                               TimePoint now);
 
-// The start time of the newest successful backup, from the manifests in storage.
-Result<std::optional<TimePoint>> last_success(const config::TargetConfig& target, storage::Storage& storage);
-
 } // namespace dbkeep::job

@@ -801,6 +801,36 @@ public:
 
     std::string describe() const override { return "docker container " + m_opts.container; }
 
+    // The engine answers and the container exists and runs (no command is needed to know that).
+    std::vector<Finding> probe() override
+    {
+        std::vector<Finding> out;
+        const std::string endpoint = docker_endpoint(m_opts);
+        auto state = inspect_container(m_opts);
+        if (!state) {
+            out.push_back(failed("runner.docker",
+                                 "cannot reach the engine at " + endpoint + ": " + state.error().message,
+                                 state.error().hint.empty() ? "start dockerd (or podman system service) or fix host:"
+                                                            : state.error().hint));
+            return out;
+        }
+        out.push_back(pass("runner.docker", (state->engine.empty() ? std::string("engine") : state->engine) + " (API " +
+                                                state->api_version + ") at " + endpoint));
+        const auto& name = m_opts.container;
+        if (!state->exists) {
+            out.push_back(failed("runner.container", "no container named " + name,
+                                 "fix the runner's container: (docker ps -a lists them)"));
+        } else if (!state->running) {
+            out.push_back(
+                failed("runner.container", "container " + name + " is " + state->status, "docker start " + name));
+        } else {
+            out.push_back(
+                pass("runner.container", "container " + name + " is running" +
+                                             (state->image.empty() ? std::string() : " (image " + state->image + ")")));
+        }
+        return out;
+    }
+
 private:
     DockerOptions m_opts;
     std::string m_host;

@@ -1,6 +1,5 @@
 #include "runner/ecs.hpp"
 
-#include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "core/hex.hpp"
 #include "observe/log.hpp"
@@ -15,6 +14,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -22,6 +22,17 @@
 namespace dbkeep::runner {
 namespace fs = std::filesystem;
 namespace {
+
+// What the runner does with its options: the launcher argv and the timeouts.
+struct EcsLaunch {
+    std::vector<std::string> launcher; // argv the remote command is appended to (as one sh -c string for aws)
+    bool launcher_takes_one_string = false;
+    std::string shared_dir;        // as dbkeep sees it
+    std::string remote_shared_dir; // as the container sees it
+    std::chrono::seconds idle_timeout{900};
+    std::chrono::seconds start_timeout{120}; // launcher exit to the first sign of life (data or status)
+    std::string description;
+};
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t k_stderr_keep = 64 * 1024;
@@ -102,7 +113,7 @@ private:
 
 class EcsProcess final : public Process {
 public:
-    EcsProcess(fs::path dir, const EcsOptions& o, std::string what)
+    EcsProcess(fs::path dir, const EcsLaunch& o, std::string what)
         : m_dir(std::move(dir)), m_opts(o), m_what(std::move(what)), m_follow(*this), m_out(m_follow)
     {
         m_started = Clock::now();
@@ -255,7 +266,7 @@ private:
     }
 
     fs::path m_dir;
-    EcsOptions m_opts;
+    EcsLaunch m_opts;
     std::string m_what;
     EcsSource m_follow;
     stream::HashingSource m_out; // what the caller reads: the followed file, hashed on the way
@@ -277,7 +288,7 @@ Result<std::size_t> EcsSource::read(MutableBytes out)
 
 class EcsRunner final : public Runner {
 public:
-    explicit EcsRunner(EcsOptions o) : m_opts(std::move(o)), m_local(make_local_runner()) {}
+    explicit EcsRunner(EcsLaunch o) : m_opts(std::move(o)), m_local(make_local_runner()) {}
 
     Result<std::unique_ptr<Process>> start(const Command& command) override
     {
@@ -354,25 +365,39 @@ public:
     std::string describe() const override { return m_opts.description; }
     bool interactive() const noexcept override { return false; }
 
+    // One round of the protocol proves the launcher and that both sides see and write the shared folder.
+    std::vector<Finding> probe() override
+    {
+        auto probe = run_capture(*this, {.argv = {"sh", "-c", "echo dbkeep-probe"}}, 1024);
+        if (!probe || !probe->status.ok() || probe->out != "dbkeep-probe\n") {
+            std::string why = !probe ? probe.error().message
+                                     : probe->status.describe() + ": " + probe->err.substr(0, probe->err.find('\n'));
+            std::string remedy = !probe && !probe.error().hint.empty()
+                                     ? probe.error().hint
+                                     : "check the launcher, shared_dir and remote_shared_dir";
+            return {failed("runner.ecs", describe() + ": " + why, remedy)};
+        }
+        return {pass("runner.ecs", "launched a command through " + describe() + " and read its output and status in " +
+                                       m_opts.shared_dir + " (both sides can write there)")};
+    }
+
 private:
-    EcsOptions m_opts;
+    EcsLaunch m_opts;
     std::unique_ptr<Runner> m_local;
     bool m_cleaned = false;
 };
 
-} // namespace
-
-EcsOptions ecs_options(const config::RunnerConfig& c)
+EcsLaunch ecs_launch(const EcsOptions& c)
 {
-    EcsOptions o;
+    EcsLaunch o;
     o.shared_dir = c.shared_dir;
     o.remote_shared_dir = c.remote_shared_dir.empty() ? c.shared_dir : c.remote_shared_dir;
     while (o.remote_shared_dir.size() > 1 && o.remote_shared_dir.ends_with('/')) {
         o.remote_shared_dir.pop_back();
     }
-    if (c.timeout_seconds > 0) {
-        o.idle_timeout = std::chrono::seconds(c.timeout_seconds);
-        o.start_timeout = std::min(o.start_timeout, std::chrono::seconds(c.timeout_seconds));
+    if (c.timeout.count() > 0) {
+        o.idle_timeout = c.timeout;
+        o.start_timeout = std::min(o.start_timeout, c.timeout);
     }
     if (!c.argv.empty()) {
         o.launcher = c.argv;
@@ -382,17 +407,19 @@ EcsOptions ecs_options(const config::RunnerConfig& c)
         }
     } else {
         // AWS ECS Exec: one interactive session whose command is a single string.
-        o.launcher = {"aws", "ecs",         "execute-command", "--cluster",     c.namespace_, "--task",
-                      c.pod, "--container", c.container,       "--interactive", "--command"};
+        o.launcher = {"aws",  "ecs",         "execute-command", "--cluster",     c.cluster,  "--task",
+                      c.task, "--container", c.container,       "--interactive", "--command"};
         o.launcher_takes_one_string = true;
-        o.description = "ecs task " + c.namespace_ + "/" + c.pod + " container " + c.container;
+        o.description = "ecs task " + c.cluster + "/" + c.task + " container " + c.container;
     }
     return o;
 }
 
-std::unique_ptr<Runner> make_ecs_runner(EcsOptions options)
+} // namespace
+
+std::unique_ptr<Runner> make_ecs_runner(const EcsOptions& options)
 {
-    return std::make_unique<EcsRunner>(std::move(options));
+    return std::make_unique<EcsRunner>(ecs_launch(options));
 }
 
 std::size_t clean_stale_ecs_staging(const std::string& shared_dir, std::chrono::seconds max_age)

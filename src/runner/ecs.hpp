@@ -18,24 +18,20 @@
 
 #include <chrono>
 
-namespace dbkeep::config {
-struct RunnerConfig;
-}
-
 namespace dbkeep::runner {
 
+// A target's `runner: {type: ecs, ...}`. Either a launcher argv (any command the remote script is appended
+// to, e.g. [docker, exec, -d, CONTAINER]) or cluster, task and container for `aws ecs execute-command`.
 struct EcsOptions {
-    std::vector<std::string> launcher; // argv the remote command is appended to (as one sh -c string for aws)
-    bool launcher_takes_one_string = false;
-    std::string shared_dir;        // as dbkeep sees it
-    std::string remote_shared_dir; // as the container sees it
-    std::chrono::seconds idle_timeout{900};
-    std::chrono::seconds start_timeout{120}; // launcher exit to the first sign of life (data or status)
-    std::string description;
+    std::vector<std::string> argv; // launcher; empty: aws ecs execute-command with cluster/task/container
+    std::string cluster, task, container;
+    std::string shared_dir;          // the shared folder as dbkeep sees it
+    std::string remote_shared_dir;   // the same folder inside the container; empty: shared_dir
+    std::chrono::seconds timeout{0}; // idle timeout without progress; 0: the default (15 minutes)
 };
 
-EcsOptions ecs_options(const config::RunnerConfig& config);
-std::unique_ptr<Runner> make_ecs_runner(EcsOptions options);
+// The runner for options. The staging protocol is described above; the launcher must be on this machine.
+std::unique_ptr<Runner> make_ecs_runner(const EcsOptions& options);
 
 // Removes staging folders in shared_dir older than max_age (cancelling what may still run there). Returns how
 // many were removed.

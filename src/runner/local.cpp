@@ -367,6 +367,7 @@ public:
 
     std::string describe() const override { return "local"; }
     bool local() const noexcept override { return true; }
+    std::vector<Finding> probe() override { return {}; }
 };
 
 } // namespace

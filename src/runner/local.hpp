@@ -5,6 +5,9 @@
 
 namespace dbkeep::runner {
 
+// `runner: local` (the default): nothing to configure.
+struct LocalOptions {};
+
 std::unique_ptr<Runner> make_local_runner();
 
 } // namespace dbkeep::runner

@@ -1,6 +1,5 @@
 #include "runner/prefix.hpp"
 
-#include "config/config.hpp"
 #include "runner/local.hpp"
 
 namespace dbkeep::runner {
@@ -113,7 +112,7 @@ std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool
     return std::make_unique<PrefixRunner>(std::move(prefix), as_one_string, std::move(description));
 }
 
-std::vector<std::string> ssh_prefix(const config::RunnerConfig& c)
+std::vector<std::string> ssh_prefix(const SshOptions& c)
 {
     std::vector<std::string> argv{"ssh", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=30"};
     if (c.port) {
@@ -130,7 +129,7 @@ std::vector<std::string> ssh_prefix(const config::RunnerConfig& c)
     return argv;
 }
 
-std::vector<std::string> kubectl_prefix(const config::RunnerConfig& c)
+std::vector<std::string> kubectl_prefix(const KubectlOptions& c)
 {
     std::vector<std::string> argv{"kubectl"};
     if (!c.context.empty()) {
@@ -140,11 +139,33 @@ std::vector<std::string> kubectl_prefix(const config::RunnerConfig& c)
         argv.insert(argv.end(), {"-n", c.namespace_});
     }
     argv.insert(argv.end(), {"exec", "-i", c.pod});
-    if (!c.kube_container.empty()) {
-        argv.insert(argv.end(), {"-c", c.kube_container});
+    if (!c.container.empty()) {
+        argv.insert(argv.end(), {"-c", c.container});
     }
     argv.push_back("--");
     return argv;
+}
+
+std::unique_ptr<Runner> make_command_runner(const CommandOptions& options)
+{
+    std::string description = "command";
+    for (const auto& word : options.argv) {
+        description += " " + word;
+    }
+    return make_prefix_runner(options.argv, false, description);
+}
+
+std::unique_ptr<Runner> make_ssh_runner(const SshOptions& options)
+{
+    return make_prefix_runner(ssh_prefix(options), true,
+                              "ssh " + (options.user.empty() ? "" : options.user + "@") + options.host);
+}
+
+std::unique_ptr<Runner> make_kubectl_runner(const KubectlOptions& options)
+{
+    return make_prefix_runner(kubectl_prefix(options), false,
+                              "kubectl pod " + (options.namespace_.empty() ? "" : options.namespace_ + "/") +
+                                  options.pod);
 }
 
 } // namespace dbkeep::runner

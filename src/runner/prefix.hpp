@@ -11,10 +11,6 @@
 #include <map>
 #include <string>
 
-namespace dbkeep::config {
-struct RunnerConfig;
-}
-
 namespace dbkeep::runner {
 
 // prefix + [sh -c WRAPPER sh] + argv, run locally. With as_one_string, the part after the prefix is passed as
@@ -22,9 +18,36 @@ namespace dbkeep::runner {
 std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string,
                                            std::string description);
 
-// The prefixes for a configuration: ssh and kubectl argv built from their settings.
-std::vector<std::string> ssh_prefix(const config::RunnerConfig& config);
-std::vector<std::string> kubectl_prefix(const config::RunnerConfig& config);
+// `runner: {type: command, argv: [...]}`: any argv prefix run on this machine.
+struct CommandOptions {
+    std::vector<std::string> argv; // never empty after load
+};
+
+// `runner: {type: ssh, ...}`: OpenSSH in batch mode.
+struct SshOptions {
+    std::string host;
+    std::string user;          // empty: ssh's default
+    int port = 0;              // 0: ssh's default
+    std::string identity_file; // -i, with IdentitiesOnly
+    std::string known_hosts;   // UserKnownHostsFile with StrictHostKeyChecking=yes
+};
+
+// `runner: {type: kubectl, ...}`: kubectl exec -i into a pod.
+struct KubectlOptions {
+    std::string pod;
+    std::string namespace_; // empty: the context's namespace
+    std::string context;    // empty: the current context
+    std::string container;  // empty: the pod's default container
+};
+
+// The runners for those options (make_prefix_runner with the argv each builds).
+std::unique_ptr<Runner> make_command_runner(const CommandOptions& options);
+std::unique_ptr<Runner> make_ssh_runner(const SshOptions& options);
+std::unique_ptr<Runner> make_kubectl_runner(const KubectlOptions& options);
+
+// The argv prefixes of ssh and kubectl, ending with "--". Pure.
+std::vector<std::string> ssh_prefix(const SshOptions& options);
+std::vector<std::string> kubectl_prefix(const KubectlOptions& options);
 
 // NAME=VALUE lines (every byte of VALUE as a \0ooo escape for printf %b) ended by an empty line: how a
 // command's environment reaches the sh wrapper on the far side (on stdin here, in a file for ecs).

@@ -45,4 +45,15 @@ Result<CommandOutput> run_capture(Runner& runner, const Command& command, std::s
     return result;
 }
 
+std::vector<Finding> Runner::probe()
+{
+    auto probe = run_capture(*this, {.argv = {"true"}}, 1024);
+    if (!probe || !probe->status.ok()) {
+        std::string why = !probe ? probe.error().message : probe->err.substr(0, probe->err.find('\n'));
+        return {failed("runner", describe() + " cannot run a command: " + why,
+                       "check the host, port, user and keys (ssh), the pod (kubectl) or the prefix (command)")};
+    }
+    return {pass("runner", describe() + " runs commands")};
+}
+
 } // namespace dbkeep::runner

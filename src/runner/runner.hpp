@@ -2,6 +2,7 @@
 // stdin/stdout are byte streams (binary-safe) and whose exit status is known.
 #pragma once
 
+#include "core/finding.hpp"
 #include "stream/sink.hpp"
 
 #include <map>
@@ -55,6 +56,11 @@ public:
     virtual bool local() const noexcept { return false; }
     // False when commands are launched detached (ecs): no input, no interactive session.
     virtual bool interactive() const noexcept { return true; }
+
+    // `dbkeep check`: proves that commands run here, by running one (the default runs `true`); a runner
+    // with more to check (the container engine, the shared folder) says so. Never fails: problems are
+    // findings (probe names "runner", "runner.<type>", "runner.container"). Local: nothing to prove.
+    virtual std::vector<Finding> probe();
 };
 
 // Runs a command to completion, collecting stdout (up to max_bytes) and stderr.

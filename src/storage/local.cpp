@@ -332,6 +332,16 @@ public:
 
     std::string describe() const override { return "local " + m_options.root.string(); }
 
+    std::vector<Finding> probe(const std::string& key_prefix) override
+    {
+        const std::string folder_rights = "check the permissions of " + m_options.root.string();
+        return probe_round_trip(*this, key_prefix,
+                                {.write = "make " + m_options.root.string() + " writable by this user",
+                                 .read = folder_rights,
+                                 .list = folder_rights,
+                                 .remove = folder_rights});
+    }
+
 private:
     struct TempFile {
         int fd;

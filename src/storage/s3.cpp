@@ -644,6 +644,30 @@ public:
                (source.empty() ? "" : " (credentials: " + source + ")");
     }
 
+    std::vector<Finding> probe(const std::string& key_prefix) override
+    {
+        std::vector<Finding> out;
+        if (auto skew = s3_clock_skew(m_client.config())) {
+            long a = *skew < 0 ? -*skew : *skew;
+            if (a > 15 * 60) {
+                out.push_back(failed("storage.clock", "this clock is " + std::to_string(*skew) + " s off the server's",
+                                     "fix the system clock (NTP): SigV4 requests fail past 15 minutes of skew"));
+            } else if (a > 5 * 60) {
+                out.push_back(warn("storage.clock", "this clock is " + std::to_string(*skew) + " s off the server's",
+                                   "enable NTP before the skew reaches 15 minutes"));
+            } else {
+                out.push_back(pass("storage.clock", "clock within " + std::to_string(a) + " s of the server's"));
+            }
+        }
+        auto round_trip = probe_round_trip(*this, key_prefix,
+                                           {.write = "allow s3:PutObject on the bucket and prefix",
+                                            .read = "allow s3:GetObject",
+                                            .list = "allow s3:ListBucket on the bucket",
+                                            .remove = "allow s3:DeleteObject (retention needs it)"});
+        out.insert(out.end(), round_trip.begin(), round_trip.end());
+        return out;
+    }
+
 private:
     mutable S3Client m_client;
 };

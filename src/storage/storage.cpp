@@ -1,5 +1,9 @@
 #include "storage/storage.hpp"
 
+#include "core/hex.hpp"
+
+#include <algorithm>
+
 namespace dbkeep::storage {
 
 Status put_object(Storage& storage, const std::string& key, const std::string& bytes)
@@ -22,6 +26,50 @@ Result<std::string> get_object(Storage& storage, const std::string& key, std::si
         return std::unexpected(reader.error());
     }
     return stream::read_all(**reader, max_bytes);
+}
+
+std::vector<Finding> probe_round_trip(Storage& storage, const std::string& key_prefix, const ProbeRemedies& remedies)
+{
+    std::vector<Finding> out;
+    const std::string key = key_prefix + ".dbkeep-check-" + random_hex(3);
+    const std::string payload = "dbkeep check probe " + key;
+    const std::string where = storage.describe();
+    auto remedy = [](const Error& e, const std::string& fallback) { return e.hint.empty() ? fallback : e.hint; };
+    if (auto st = put_object(storage, key, payload); !st) {
+        out.push_back(failed("storage.write", "cannot write to " + where + ": " + st.error().message,
+                             remedy(st.error(), remedies.write)));
+        return out;
+    }
+    auto back = get_object(storage, key);
+    if (!back || *back != payload) {
+        out.push_back(failed("storage.read",
+                             "wrote a probe object but could not read it back from " + where +
+                                 (back ? "" : ": " + back.error().message),
+                             back ? remedies.read : remedy(back.error(), remedies.read)));
+    }
+    auto listed = storage.list(key);
+    bool found = listed && !listed->empty() && listed->front().key == key;
+    if (!found) {
+        out.push_back(
+            failed("storage.list",
+                   "the probe object is not listed in " + where + (listed ? "" : ": " + listed.error().message),
+                   listed ? remedies.list : remedy(listed.error(), remedies.list)));
+    }
+    if (auto st = storage.remove({key}); !st) {
+        out.push_back(failed("storage.delete", "cannot delete from " + where + ": " + st.error().message,
+                             remedy(st.error(), remedies.remove)));
+    }
+    if (out.empty()) {
+        // Described again: after the first request it names the credential source.
+        out.push_back(pass("storage", "write, read, list and delete work in " + storage.describe()));
+    }
+    if (storage.supports_conditional_create()) {
+        out.push_back(pass("storage.lease", "conditional create is supported: leases are exact"));
+    } else {
+        out.push_back(warn("storage.lease", "conditional create is not supported: leases can race",
+                           "run one scheduler per target"));
+    }
+    return out;
 }
 
 } // namespace dbkeep::storage

@@ -6,6 +6,7 @@
 // one thread at a time.
 #pragma once
 
+#include "core/finding.hpp"
 #include "stream/sink.hpp"
 
 #include <cstdint>
@@ -60,7 +61,23 @@ public:
 
     // "local /mnt/efs/backups", "s3 s3://bucket/prefix": for messages, never containing a secret.
     virtual std::string describe() const = 0;
+
+    // `dbkeep check`: what this backend needs, proven by doing it: write, read back, list and delete a small
+    // object under key_prefix (a target's folder), plus what the backend alone knows (S3: the server's clock).
+    // Never fails: problems are findings with a remedy that names this backend's fix. Leaves no object.
+    virtual std::vector<Finding> probe(const std::string& key_prefix) = 0;
 };
+
+// What a backend tells the user to fix when one step of the round trip fails.
+struct ProbeRemedies {
+    std::string write, read, list, remove;
+};
+
+// The round trip behind every backend's probe(): write, read back, list and delete a probe object under
+// key_prefix, then whether conditional create makes leases exact. Findings "storage.write", "storage.read",
+// "storage.list", "storage.delete" (a failure's remedy is the storage error's hint when it has one, else the
+// backend's), "storage" (all passed) and "storage.lease".
+std::vector<Finding> probe_round_trip(Storage& storage, const std::string& key_prefix, const ProbeRemedies& remedies);
 
 // Writes a small object in one go (manifests, leases).
 Status put_object(Storage& storage, const std::string& key, const std::string& bytes);

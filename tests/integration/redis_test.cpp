@@ -1,8 +1,8 @@
 // The Redis engine against real redis-server 7 instances: backup as a replica (diskless and disk-based payloads)
 // and through BGSAVE, restore with RESTORE into a fresh server, and the failures users meet first.
-#include "core/finding.hpp"
 #include "config/config.hpp"
 #include "core/cancel.hpp"
+#include "core/finding.hpp"
 #include "engine/rdb.hpp"
 #include "engine/redis.hpp"
 #include "runner/local.hpp"
@@ -109,14 +109,12 @@ void load_dataset(const RedisServer& server, bool large)
     pipe_into(server, c);
 }
 
-config::TargetConfig target_for(const RedisServer& server, const std::string& mode = "replication")
+engine::RedisOptions target_for(const RedisServer& server, const std::string& mode = "replication")
 {
-    config::TargetConfig t;
-    t.name = "cache";
-    t.engine = "redis";
-    t.redis.host = "127.0.0.1";
-    t.redis.port = server.port();
-    t.redis.mode = mode;
+    engine::RedisOptions t;
+    t.host = "127.0.0.1";
+    t.port = server.port();
+    t.mode = *engine::parse_redis_dump_mode(mode);
     return t;
 }
 
@@ -143,10 +141,10 @@ private:
     Backup& m_b;
 };
 
-Backup backup(const config::TargetConfig& target)
+Backup backup(const engine::RedisOptions& target)
 {
     auto runner = runner::make_local_runner();
-    auto eng = engine::make_redis_engine(target, *runner);
+    auto eng = engine::make_redis_engine("cache", target, *runner);
     EXPECT_TRUE(eng.has_value());
     Backup b;
     CountingSink sink(b);
@@ -154,11 +152,11 @@ Backup backup(const config::TargetConfig& target)
     return b;
 }
 
-Status restore(const config::TargetConfig& source_target, const std::string& data, const RedisServer& to,
+Status restore(const engine::RedisOptions& source_target, const std::string& data, const RedisServer& to,
                bool flush = false)
 {
     auto runner = runner::make_local_runner();
-    auto eng = engine::make_redis_engine(source_target, *runner);
+    auto eng = engine::make_redis_engine("cache", source_target, *runner);
     EXPECT_TRUE(eng.has_value());
     auto src = stream::make_string_source(data);
     engine::RestoreOptions options;
@@ -269,14 +267,14 @@ TEST_F(RedisEngine, FailsWithAnAuthErrorOnAWrongPasswordWithoutPrintingIt)
 {
     RedisServer source(RedisOptions{.extra_args = {"--requirepass", "right-password"}});
     auto t = target_for(source);
-    t.redis.password = Secret("wrong-password-123");
+    t.password = Secret("wrong-password-123");
     auto b = backup(t);
     ASSERT_FALSE(b.info.has_value());
     EXPECT_EQ(b.info.error().kind, ErrorKind::auth);
     EXPECT_EQ(b.info.error().to_string().find("wrong-password-123"), std::string::npos);
     EXPECT_TRUE(b.data.empty());
 
-    t.redis.password = Secret("right-password");
+    t.password = Secret("right-password");
     auto ok = backup(t);
     EXPECT_TRUE(ok.info.has_value()) << ok.info.error().to_string();
 }
@@ -286,8 +284,8 @@ TEST_F(RedisEngine, ExplainsAMissingReplicationPermission)
     RedisServer source;
     source.cli({"ACL", "SETUSER", "backup", "on", ">backup-pw", "~*", "&*", "+@all", "-psync", "-sync"});
     auto t = target_for(source);
-    t.redis.username = "backup";
-    t.redis.password = Secret("backup-pw");
+    t.username = "backup";
+    t.password = Secret("backup-pw");
     auto b = backup(t);
     ASSERT_FALSE(b.info.has_value());
     EXPECT_EQ(b.info.error().kind, ErrorKind::auth);
@@ -327,7 +325,7 @@ TEST_F(RedisEngine, RestoreSkipsKeysWhoseExpiryHasPassedAndRejectsTruncatedInput
         f.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
     }
     RedisServer target;
-    config::TargetConfig t = target_for(target);
+    engine::RedisOptions t = target_for(target);
     auto st = restore(t, f, target);
     ASSERT_TRUE(st.has_value()) << st.error().to_string();
     EXPECT_EQ(keyspace(target), (std::map<std::string, std::int64_t>{{"db0", 1}, {"db2", 1}}));
@@ -345,7 +343,7 @@ TEST_F(RedisEngine, ReportsKeyCountsOfALiveServer)
     server.cli({"-n", "3", "SET", "b", "1"});
     auto runner = runner::make_local_runner();
     auto t = target_for(server);
-    auto eng = engine::make_redis_engine(t, *runner);
+    auto eng = engine::make_redis_engine("cache", t, *runner);
     ASSERT_TRUE(eng.has_value());
     auto stats = (*eng)->stats(server.url(), "");
     ASSERT_TRUE(stats.has_value()) << stats.error().to_string();
@@ -369,7 +367,7 @@ TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
     server.cli({"ACL", "SETUSER", "backup", "on", ">backup-pw", "~*", "&*", "+@all", "-psync", "-sync"});
     auto runner = runner::make_local_runner();
     auto good = target_for(server);
-    auto eng = engine::make_redis_engine(good, *runner);
+    auto eng = engine::make_redis_engine("cache", good, *runner);
     ASSERT_TRUE(eng.has_value());
     auto findings = (*eng)->probe();
     ASSERT_EQ(findings.size(), 2u);
@@ -377,9 +375,9 @@ TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
     EXPECT_EQ(findings[1].outcome, Outcome::pass) << findings[1].finding;
 
     auto narrow = target_for(server);
-    narrow.redis.username = "backup";
-    narrow.redis.password = Secret("backup-pw");
-    auto eng2 = engine::make_redis_engine(narrow, *runner);
+    narrow.username = "backup";
+    narrow.password = Secret("backup-pw");
+    auto eng2 = engine::make_redis_engine("cache", narrow, *runner);
     ASSERT_TRUE(eng2.has_value());
     findings = (*eng2)->probe();
     ASSERT_EQ(findings.size(), 2u);
@@ -387,8 +385,8 @@ TEST_F(RedisEngine, ProbeReportsMissingReplicationRights)
     EXPECT_NE(findings[1].remedy.find("+psync"), std::string::npos);
 
     auto wrong = narrow;
-    wrong.redis.password = Secret("nope");
-    auto eng3 = engine::make_redis_engine(wrong, *runner);
+    wrong.password = Secret("nope");
+    auto eng3 = engine::make_redis_engine("cache", wrong, *runner);
     ASSERT_TRUE(eng3.has_value());
     findings = (*eng3)->probe();
     ASSERT_EQ(findings.size(), 1u);
@@ -416,8 +414,8 @@ TEST_F(RedisEngine, BacksUpWithTheMinimalUserTheReadmeRecommends)
     source.cli({"SET", "a", "1"});
     source.cli({"ACL", "SETUSER", "backup", "on", ">backup-pw", "+psync", "+replconf", "+info"});
     auto t = target_for(source);
-    t.redis.username = "backup";
-    t.redis.password = Secret("backup-pw");
+    t.username = "backup";
+    t.password = Secret("backup-pw");
     auto b = backup(t);
     ASSERT_TRUE(b.info.has_value()) << b.info.error().to_string();
     EXPECT_EQ(b.info->stats.at("db0"), 1);

@@ -1,4 +1,3 @@
-#include "config/config.hpp"
 #include "runner/prefix.hpp"
 
 #include <dirent.h>
@@ -91,7 +90,7 @@ INSTANTIATE_TEST_SUITE_P(Forms, PrefixRunner, ::testing::Values(false, true),
 
 TEST(RunnerArgv, SshAndKubectlPrefixes)
 {
-    config::RunnerConfig ssh;
+    SshOptions ssh;
     ssh.host = "db.internal";
     ssh.user = "backup";
     ssh.port = 2222;
@@ -104,11 +103,11 @@ TEST(RunnerArgv, SshAndKubectlPrefixes)
     }
     EXPECT_EQ(joined, "ssh -o BatchMode=yes -o ServerAliveInterval=30 -p 2222 -i /keys/id -o IdentitiesOnly=yes "
                       "-o UserKnownHostsFile=/keys/known_hosts -o StrictHostKeyChecking=yes backup@db.internal -- ");
-    config::RunnerConfig k;
+    KubectlOptions k;
     k.pod = "pg-0";
     k.namespace_ = "prod";
     k.context = "eks";
-    k.kube_container = "postgres";
+    k.container = "postgres";
     joined.clear();
     for (const auto& w : kubectl_prefix(k)) {
         joined += w + " ";

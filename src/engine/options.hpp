@@ -1,0 +1,26 @@
+// Every engine's options, joined: what a target's `engine:` key selects. job/open builds the engine from
+// this with std::visit; adding an engine is one alternative here, one branch in the config loader and one
+// line in job/open.
+#pragma once
+
+#include "engine/postgres.hpp"
+#include "engine/redis.hpp"
+
+#include <string>
+#include <variant>
+
+namespace dbkeep::engine {
+
+using EngineOptions = std::variant<PostgresOptions, RedisOptions>;
+
+// The engine's name as manifests and messages write it: "postgres", "redis".
+inline std::string engine_name(const EngineOptions& options)
+{
+    struct Name {
+        const char* operator()(const PostgresOptions&) const noexcept { return "postgres"; }
+        const char* operator()(const RedisOptions&) const noexcept { return "redis"; }
+    };
+    return std::visit(Name{}, options);
+}
+
+} // namespace dbkeep::engine
