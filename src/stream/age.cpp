@@ -1,6 +1,7 @@
 #include "stream/age.hpp"
 
 #include "catalog/naming.hpp"
+#include "stream/stage.hpp"
 
 #include <algorithm>
 #include <array>
@@ -301,9 +302,10 @@ std::string format_stanza(const Stanza& s)
 }
 
 // ---- encryption ----
-class AgeEncryptor final : public Sink {
+class AgeEncryptor final : public Stage {
 public:
-    AgeEncryptor(Sink& next, std::string header, const std::array<std::uint8_t, k_file_key>& file_key) : m_next(next)
+    AgeEncryptor(Sink& next, std::string header, const std::array<std::uint8_t, k_file_key>& file_key)
+        : Stage(next, "encrypt")
     {
         std::uint8_t nonce[16];
         randombytes_buf(nonce, sizeof nonce);
@@ -312,13 +314,10 @@ public:
         m_key = hkdf(file_key.data(), file_key.size(), nonce, sizeof nonce, "payload");
         m_buf.reserve(k_chunk);
     }
-    ~AgeEncryptor() override
-    {
-        sodium_memzero(m_key.data(), m_key.size());
-        abort();
-    }
+    ~AgeEncryptor() override { on_abort(); }
 
-    Status write(Bytes data) override
+private:
+    Status on_write(Bytes data) override
     {
         if (auto st = flush_prefix(); !st) {
             return st;
@@ -339,33 +338,27 @@ public:
         return {};
     }
 
-    Status finish() override
+    Status on_finish() override
     {
         if (auto st = flush_prefix(); !st) {
             return st;
         }
-        if (auto st = seal(true); !st) {
-            return st;
-        }
-        m_done = true;
-        return m_next.finish();
+        return seal(true);
     }
 
-    void abort() noexcept override
+    void on_abort() noexcept override
     {
-        if (!m_done) {
-            m_done = true;
-            m_next.abort();
-        }
+        sodium_memzero(m_key.data(), m_key.size());
+        sodium_memzero(m_buf.data(), m_buf.size());
+        m_buf.clear();
     }
 
-private:
     Status flush_prefix()
     {
         if (m_prefix.empty()) {
             return {};
         }
-        auto st = m_next.write(as_bytes(m_prefix));
+        auto st = next().write(as_bytes(m_prefix));
         m_prefix.clear();
         return st;
     }
@@ -376,15 +369,13 @@ private:
         stream_nonce(m_counter++, last, nonce);
         auto ct = aead_seal(m_key, nonce, m_buf.data(), m_buf.size());
         m_buf.clear();
-        return m_next.write(Bytes(ct.data(), ct.size()));
+        return next().write(Bytes(ct.data(), ct.size()));
     }
 
-    Sink& m_next;
     std::string m_prefix; // header + nonce, written before the first chunk
     Key m_key;
     std::vector<std::uint8_t> m_buf;
     std::uint64_t m_counter = 0;
-    bool m_done = false;
 };
 
 // ---- decryption ----
