@@ -12,7 +12,7 @@
 #include "storage/open.hpp"
 #include "storage/s3.hpp"
 #include "storage/storage.hpp"
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 
 #include <algorithm>
 

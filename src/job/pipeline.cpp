@@ -7,7 +7,7 @@
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"
 #include "storage/storage.hpp"
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 #include "stream/counting.hpp"
 #include "stream/sha256.hpp"
 #include "stream/zstd.hpp"

@@ -1,5 +1,5 @@
 // The flush contract of sink.hpp, proven once for the Stage base and for every stage built on it.
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 #include "stream/counting.hpp"
 #include "stream/sha256.hpp"
 #include "stream/stage.hpp"
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 #include <gtest/gtest.h>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ struct StageCase {
     std::string name;
     std::function<std::unique_ptr<Sink>(Sink&)> make;
 };
+
+void PrintTo(const StageCase& stage, std::ostream* os)
+{
+    *os << stage.name;
+}
 
 std::unique_ptr<Sink> make_age(Sink& next)
 {
