@@ -7,7 +7,9 @@
 //   aborts).
 // - finish() calls on_finish() (flush buffered bytes and write any trailer into next()), then finish() on
 //   the wrapped sink and returns its status. If on_finish() fails the stage aborts (the wrapped sink is
-//   aborted, never finished) and returns that error.
+//   aborted, never finished) and returns that error. If the wrapped sink's finish() fails, the stage is
+//   finished all the same: the wrapped sink cleans up its own failed finish (a storage writer that cannot
+//   commit leaves nothing behind, at the latest when it is destroyed).
 // - abort() calls on_abort() and then abort() on the wrapped sink, once.
 // - After finish() or abort(), write() and finish() fail with ErrorKind::failed naming the stage's
 //   operation, and abort() is a no-op.
