@@ -71,7 +71,19 @@ std::vector<StageCase> every_stage()
 
 const std::string k_payload(100000, 'x');
 
-class StageContract : public testing::TestWithParam<StageCase> {};
+class StageContract : public testing::TestWithParam<StageCase> {
+protected:
+    // The stage under test over `next`, written to and finished; null (with a failure) if that failed.
+    std::unique_ptr<Sink> finished_stage(CallRecorder& next)
+    {
+        auto stage = GetParam().make(next);
+        if (!stage || !stage->write(as_bytes(k_payload)) || !stage->finish()) {
+            ADD_FAILURE() << "could not write and finish the stage";
+            return nullptr;
+        }
+        return stage;
+    }
+};
 
 } // namespace
 
@@ -99,10 +111,8 @@ TEST_P(StageContract, DestroyedUntouchedAbortsTheWrappedSink)
 TEST_P(StageContract, WriteAfterFinishFails)
 {
     CallRecorder next;
-    auto stage = GetParam().make(next);
+    auto stage = finished_stage(next);
     ASSERT_TRUE(stage);
-    ASSERT_TRUE(stage->write(as_bytes(k_payload)));
-    ASSERT_TRUE(stage->finish());
     auto calls_at_finish = next.calls;
 
     auto late = stage->write(as_bytes(std::string("late")));
@@ -132,10 +142,8 @@ TEST_P(StageContract, WriteAfterAbortFails)
 TEST_P(StageContract, AbortAfterFinishIsANoOp)
 {
     CallRecorder next;
-    auto stage = GetParam().make(next);
+    auto stage = finished_stage(next);
     ASSERT_TRUE(stage);
-    ASSERT_TRUE(stage->write(as_bytes(k_payload)));
-    ASSERT_TRUE(stage->finish());
     stage->abort();
     stage.reset();
     EXPECT_EQ(next.count("finish"), 1);
