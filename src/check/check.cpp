@@ -7,7 +7,7 @@
 #include "engine/engine.hpp"
 #include "runner/runner.hpp"
 #include "storage/storage.hpp"
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 
 #include <algorithm>
 

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace dbkeep::cli {
 
@@ -18,46 +19,27 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_option("targets", *names, "targets to back up");
     cmd->add_flag("--wait", *wait, "wait while another runner backs the target up, instead of failing");
     cmd->callback([&ctx, &exit_code, names, wait] {
-        auto targets = ctx.targets(*names);
-        if (!targets) {
-            exit_code = k_exit_usage;
-            return;
-        }
-        int failures = 0;
-        for (const auto* t : *targets) {
-            if (cancel::requested()) {
-                break;
-            }
-            auto storage = ctx.storage_for(*t);
-            if (!storage) {
-                exit_code = std::max(exit_code, report(storage.error()));
-                ++failures;
-                continue;
-            }
-            auto r = job::backup_with_lease(*ctx.config(), *t, **storage, {.wait = *wait});
-            if (!r) {
-                int rc = report(r.error());
-                exit_code = exit_code == k_exit_ok ? rc : exit_code;
-                ++failures;
-                continue;
-            }
-            if (!r->manifest) {
-                report(Error{ErrorKind::failed, "back up", t->name, r->skipped, "use --wait to wait for it"});
-                ++failures;
-                continue;
-            }
-            const auto* m = &*r->manifest;
-            if (!ctx.json) {
-                std::printf("%s %s %llu bytes\n", t->name.c_str(), m->id.c_str(),
-                            static_cast<unsigned long long>(m->stored_bytes));
-            } else {
-                std::printf("{\"target\":\"%s\",\"id\":\"%s\",\"stored_bytes\":%llu}\n", t->name.c_str(), m->id.c_str(),
-                            static_cast<unsigned long long>(m->stored_bytes));
-            }
-        }
-        if (failures > 0 && exit_code == k_exit_ok) {
-            exit_code = k_exit_failed;
-        }
+        exit_code =
+            ctx.for_each_target(*names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+                auto r = job::backup_with_lease(*ctx.config(), t, storage, {.wait = *wait});
+                if (!r) {
+                    return std::unexpected(r.error());
+                }
+                if (!r->manifest) {
+                    return fail(ErrorKind::failed, "back up", t.name, r->skipped, "use --wait to wait for it");
+                }
+                const auto& m = *r->manifest;
+                if (!ctx.json) {
+                    std::printf("%s %s %llu bytes\n", t.name.c_str(), m.id.c_str(),
+                                static_cast<unsigned long long>(m.stored_bytes));
+                } else {
+                    std::printf("%s\n",
+                                nlohmann::json{{"target", t.name}, {"id", m.id}, {"stored_bytes", m.stored_bytes}}
+                                    .dump()
+                                    .c_str());
+                }
+                return {};
+            });
     });
 }
 

@@ -1,6 +1,7 @@
 #include "cli/context.hpp"
 
 #include "cli/app.hpp"
+#include "core/cancel.hpp"
 #include "job/open.hpp"
 #include "observe/log.hpp"
 
@@ -80,6 +81,27 @@ std::optional<std::vector<const config::TargetConfig*>> Context::targets(const s
 Result<std::unique_ptr<storage::Storage>> Context::storage_for(const config::TargetConfig& target)
 {
     return job::open_storage(config()->storage_for(target));
+}
+
+int Context::for_each_target(const std::vector<std::string>& names, const TargetBody& body)
+{
+    auto selected = targets(names);
+    if (!selected) {
+        return k_exit_usage;
+    }
+    int exit_code = k_exit_ok;
+    for (const auto* t : *selected) {
+        if (cancel::requested()) {
+            return exit_code == k_exit_ok ? k_exit_failed : exit_code;
+        }
+        auto storage = storage_for(*t);
+        Status done = storage ? body(*t, **storage) : Status(std::unexpected(storage.error()));
+        if (!done) {
+            int rc = report(done.error());
+            exit_code = exit_code == k_exit_ok ? rc : exit_code;
+        }
+    }
+    return exit_code;
 }
 
 } // namespace dbkeep::cli

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "core/error.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ struct Context {
     // The named targets, or all when names is empty; prints an error for an unknown name.
     std::optional<std::vector<const config::TargetConfig*>> targets(const std::vector<std::string>& names);
     Result<std::unique_ptr<storage::Storage>> storage_for(const config::TargetConfig& target);
+
+    // The loop every multi-target command shares: for each named target (all when names is empty) its storage
+    // is opened and body runs with it. An error (opening the storage, or body's) is printed and the loop goes
+    // on with the next target; SIGINT/SIGTERM stop it. Returns the exit code: usage for an unknown name or a
+    // configuration that does not load, else the code of the first error, else failed when cancelled, else 0.
+    using TargetBody = std::function<Status(const config::TargetConfig& target, storage::Storage& storage)>;
+    int for_each_target(const std::vector<std::string>& names, const TargetBody& body);
 
 private:
     std::optional<config::Config> m_config;

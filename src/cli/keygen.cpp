@@ -1,6 +1,6 @@
 #include "cli/app.hpp"
 #include "cli/context.hpp"
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -44,38 +44,27 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!target_name->empty()) {
             names.push_back(*target_name);
         }
-        auto targets = ctx.targets(names);
-        if (!targets) {
-            exit_code = k_exit_usage;
-            return;
-        }
         bool as_json = *json_flag || ctx.json;
         nlohmann::json all = nlohmann::json::array();
         if (!as_json) {
             std::printf("%-12s %-24s %-24s %10s %10s %9s\n", "TARGET", "ID", "STARTED", "SIZE", "RAW", "DURATION");
         }
-        for (const auto* t : *targets) {
-            auto storage = ctx.storage_for(*t);
-            if (!storage) {
-                exit_code = report(storage.error());
-                return;
-            }
-            auto listing = catalog::list_backups(**storage, t->name);
+        exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+            auto listing = catalog::list_backups(storage, t.name);
             if (!listing) {
-                exit_code = report(listing.error());
-                return;
+                return std::unexpected(listing.error());
             }
             for (const auto& m : listing->backups) {
                 if (as_json) {
                     all.push_back(nlohmann::json::parse(catalog::to_json(m)));
                 } else {
-                    std::printf("%-12s %-24s %-24s %10s %10s %9s\n", t->name.c_str(), m.id.c_str(),
-                                m.started_at.c_str(), human_size(m.stored_bytes).c_str(),
-                                human_size(m.raw_bytes).c_str(),
+                    std::printf("%-12s %-24s %-24s %10s %10s %9s\n", t.name.c_str(), m.id.c_str(), m.started_at.c_str(),
+                                human_size(m.stored_bytes).c_str(), human_size(m.raw_bytes).c_str(),
                                 human_duration(m.finished_unix_ms - m.started_unix_ms).c_str());
                 }
             }
-        }
+            return {};
+        });
         if (as_json) {
             std::printf("%s\n", all.dump(2).c_str());
         }

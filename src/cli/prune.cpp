@@ -20,38 +20,28 @@ void add_prune_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!target->empty()) {
             names.push_back(*target);
         }
-        auto targets = ctx.targets(names);
-        if (!targets) {
-            exit_code = k_exit_usage;
-            return;
-        }
-        for (const auto* t : *targets) {
-            auto storage = ctx.storage_for(*t);
-            if (!storage) {
-                exit_code = report(storage.error());
-                continue;
-            }
-            auto r = job::run_prune(*t, **storage, *dry_run, std::chrono::system_clock::now());
+        exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+            auto r = job::run_prune(t, storage, *dry_run, std::chrono::system_clock::now());
             if (!r) {
-                exit_code = report(r.error());
-                continue;
+                return std::unexpected(r.error());
             }
             if (!r->skipped.empty()) {
-                std::printf("%s: %s\n", t->name.c_str(), r->skipped.c_str());
+                std::printf("%s: %s\n", t.name.c_str(), r->skipped.c_str());
             }
             for (const auto& d : r->decisions) {
                 std::string reasons;
                 for (const auto& why : d.reasons) {
                     reasons += (reasons.empty() ? "" : ", ") + why;
                 }
-                std::printf("%-12s %-24s %-6s %s\n", t->name.c_str(), d.id.c_str(),
+                std::printf("%-12s %-24s %-6s %s\n", t.name.c_str(), d.id.c_str(),
                             d.keep ? "keep" : (*dry_run ? "would remove" : "remove"), reasons.c_str());
             }
             for (const auto& o : r->removed_orphans) {
-                std::printf("%-12s %-24s %s (no manifest: a failed run's leftover)\n", t->name.c_str(), o.c_str(),
+                std::printf("%-12s %-24s %s (no manifest: a failed run's leftover)\n", t.name.c_str(), o.c_str(),
                             *dry_run ? "would remove" : "removed");
             }
-        }
+            return {};
+        });
     });
 }
 

@@ -23,54 +23,28 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_option("targets", *names, "only these targets");
     // The callback owns every option's storage: CLI11 writes to it while parsing.
     cmd->callback([&ctx, &exit_code, names, due_flag] {
-        auto targets = ctx.targets(*names);
-        if (!targets) {
-            exit_code = k_exit_usage;
-            return;
-        }
-        int failures = 0;
-        for (const auto* t : *targets) {
-            if (cancel::requested()) {
-                break;
-            }
-            if (!t->schedule) {
-                observe::debug("no schedule: skipped", {{"target", t->name}});
-                continue;
-            }
-            const auto* schedule = &*t->schedule;
-            const auto* zone = t->zone;
-            auto storage = ctx.storage_for(*t);
-            if (!storage) {
-                report(storage.error());
-                ++failures;
-                continue;
-            }
-            auto last = catalog::last_success(**storage, t->name);
-            if (!last) {
-                report(last.error());
-                ++failures;
-                continue;
-            }
-            auto now = std::chrono::system_clock::now();
-            if (!schedule::due(*schedule, zone, *last, now)) {
-                auto next = schedule::next_fire(*schedule, zone, now);
-                std::printf("%s not due (next %s)\n", t->name.c_str(), next ? format_rfc3339(*next).c_str() : "never");
-                continue;
-            }
-            auto r = job::backup_with_lease(*ctx.config(), *t, **storage, {});
-            if (!r) {
-                report(r.error());
-                ++failures;
-                continue;
-            }
-            if (!r->manifest) {
-                std::printf("%s skipped: %s\n", t->name.c_str(), r->skipped.c_str());
-                continue;
-            }
-            std::printf("%s %s %llu bytes\n", t->name.c_str(), r->manifest->id.c_str(),
-                        static_cast<unsigned long long>(r->manifest->stored_bytes));
-        }
-        if (failures > 0 || cancel::requested()) {
+        exit_code =
+            ctx.for_each_target(*names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+                if (!t.schedule) {
+                    observe::debug("no schedule: skipped", {{"target", t.name}});
+                    return {};
+                }
+                auto run = job::run_if_due(*ctx.config(), t, storage, std::chrono::system_clock::now());
+                if (!run) {
+                    return std::unexpected(run.error());
+                }
+                if (!run->due) {
+                    std::printf("%s not due (next %s)\n", t.name.c_str(),
+                                run->next ? format_rfc3339(*run->next).c_str() : "never");
+                } else if (!run->backup.manifest) {
+                    std::printf("%s skipped: %s\n", t.name.c_str(), run->backup.skipped.c_str());
+                } else {
+                    std::printf("%s %s %llu bytes\n", t.name.c_str(), run->backup.manifest->id.c_str(),
+                                static_cast<unsigned long long>(run->backup.manifest->stored_bytes));
+                }
+                return {};
+            });
+        if (cancel::requested()) {
             exit_code = k_exit_failed;
         }
     });

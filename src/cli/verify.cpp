@@ -33,11 +33,6 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!target->empty()) {
             names.push_back(*target);
         }
-        auto targets = ctx.targets(names);
-        if (!targets) {
-            exit_code = k_exit_usage;
-            return;
-        }
         job::VerifyRequest req;
         req.selector = *backup;
         if (*restore_flag) {
@@ -54,29 +49,24 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
             req.read.identity_files.push_back(id);
         }
         int bad = 0;
-        for (const auto* t : *targets) {
-            req.read.passphrase = t->encryption.passphrase.reveal();
-            auto storage = ctx.storage_for(*t);
-            if (!storage) {
-                exit_code = report(storage.error());
-                return;
-            }
-            auto results = job::run_verify(*t, **storage, req);
+        exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+            req.read.passphrase = t.encryption.passphrase.reveal();
+            auto results = job::run_verify(t, storage, req);
             if (!results) {
-                exit_code = report(results.error());
-                return;
+                return std::unexpected(results.error());
             }
             for (const auto& r : *results) {
                 if (r.error) {
                     ++bad;
-                    std::printf("%s %s FAILED %s\n", t->name.c_str(), r.manifest.id.c_str(),
+                    std::printf("%s %s FAILED %s\n", t.name.c_str(), r.manifest.id.c_str(),
                                 observe::redact(r.error->to_string()).c_str());
                 } else {
-                    std::printf("%s %s ok\n", t->name.c_str(), r.manifest.id.c_str());
+                    std::printf("%s %s ok\n", t.name.c_str(), r.manifest.id.c_str());
                 }
             }
-        }
-        if (bad > 0) {
+            return {};
+        });
+        if (bad > 0 && exit_code == k_exit_ok) {
             exit_code = k_exit_failed;
         }
     });

@@ -3,7 +3,7 @@
 #include "catalog/naming.hpp"
 #include "core/url.hpp"
 #include "schedule/cron.hpp"
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -3,7 +3,8 @@
 #include "config/config.hpp"
 #include "engine/engine.hpp"
 #include "storage/storage.hpp"
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
+#include "stream/counting.hpp"
 #include "stream/sha256.hpp"
 #include "stream/zstd.hpp"
 

@@ -121,4 +121,28 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
     return report;
 }
 
+Result<DueRun> run_if_due(const config::Config& config, const config::TargetConfig& target, storage::Storage& storage,
+                          TimePoint now)
+{
+    DueRun run;
+    if (!target.schedule) {
+        return run;
+    }
+    auto last = catalog::last_success(storage, target.name);
+    if (!last) {
+        return std::unexpected(last.error());
+    }
+    if (!schedule::due(*target.schedule, target.zone, *last, now)) {
+        run.next = schedule::next_fire(*target.schedule, target.zone, now);
+        return run;
+    }
+    run.due = true;
+    auto backup = backup_with_lease(config, target, storage, {});
+    if (!backup) {
+        return std::unexpected(backup.error());
+    }
+    run.backup = std::move(*backup);
+    return run;
+}
+
 } // namespace dbkeep::job

@@ -36,6 +36,18 @@ struct LeasedBackupResult {
 Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const config::TargetConfig& target,
                                              storage::Storage& storage, const LeasedBackupOptions& options);
 
+struct DueRun {
+    bool due = false;              // a scheduled instant passed since the newest backup: a backup was attempted
+    std::optional<TimePoint> next; // when not due: the next scheduled instant (none: no schedule, or never)
+    LeasedBackupResult backup;     // when due: the backup, or why another runner's lease made it skip
+};
+
+// `run --due` for one target: backs up under the lease when its schedule says a backup is due and missing,
+// judged from the manifests in storage alone (no local state). A target without a schedule is never due.
+// Fails when the listing or the backup fails.
+Result<DueRun> run_if_due(const config::Config& config, const config::TargetConfig& target, storage::Storage& storage,
+                          TimePoint now);
+
 struct PruneReport {
     std::vector<catalog::RetentionDecision> decisions; // newest first
     std::vector<std::string> removed_orphans;          // objects of failed runs (no manifest), older than a day

@@ -31,28 +31,23 @@ std::string sha256_hex(Bytes data)
     return hex;
 }
 
-HashingSink::HashingSink(Sink& next) : m_next(next), m_ctx(new_ctx()) {}
+HashingSink::HashingSink(Sink& next) : Stage(next, "hash"), m_ctx(new_ctx()) {}
 HashingSink::~HashingSink()
 {
     EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx));
 }
 
-Status HashingSink::write(Bytes data)
+Status HashingSink::on_write(Bytes data)
 {
     EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), data.data(), data.size());
     m_bytes += data.size();
-    return m_next.write(data);
+    return next().write(data);
 }
 
-Status HashingSink::finish()
+Status HashingSink::on_finish()
 {
     m_hex = final_hex(m_ctx);
-    return m_next.finish();
-}
-
-void HashingSink::abort() noexcept
-{
-    m_next.abort();
+    return {};
 }
 
 HashingSource::HashingSource(Source& inner) : m_inner(inner), m_ctx(new_ctx()) {}

@@ -1,27 +1,28 @@
-// SHA-256 and byte counting as pass-through stages: they see every byte that flows to the next stage.
+// SHA-256 as a pass-through stage (it sees every byte that flows to the next stage) and as a Source
+// wrapper for reading back; sha256_hex for whole buffers (to_hex is in core/hex.hpp).
 #pragma once
 
-#include "stream/sink.hpp"
+#include "stream/stage.hpp"
 
 #include <array>
 #include <string>
 
 namespace dbkeep::stream {
 
-class HashingSink final : public Sink {
+// The Stage contract of stage.hpp; finish() computes the digest, then finishes next.
+class HashingSink final : public Stage {
 public:
     explicit HashingSink(Sink& next);
     ~HashingSink() override;
-    Status write(Bytes data) override;
-    Status finish() override; // computes the digest, then finishes next
-    void abort() noexcept override;
 
     std::uint64_t bytes() const noexcept { return m_bytes; }
     // Lowercase hex digest, valid after finish().
     const std::string& hex_digest() const noexcept { return m_hex; }
 
 private:
-    Sink& m_next;
+    Status on_write(Bytes data) override;
+    Status on_finish() override;
+
     void* m_ctx; // EVP_MD_CTX, kept out of the header
     std::uint64_t m_bytes = 0;
     std::string m_hex;
@@ -42,24 +43,6 @@ private:
     void* m_ctx;
     std::uint64_t m_bytes = 0;
     std::string m_hex;
-};
-
-// Counts bytes passing through.
-class CountingSink final : public Sink {
-public:
-    explicit CountingSink(Sink& next) : m_next(next) {}
-    Status write(Bytes data) override
-    {
-        m_bytes += data.size();
-        return m_next.write(data);
-    }
-    Status finish() override { return m_next.finish(); }
-    void abort() noexcept override { m_next.abort(); }
-    std::uint64_t bytes() const noexcept { return m_bytes; }
-
-private:
-    Sink& m_next;
-    std::uint64_t m_bytes = 0;
 };
 
 std::string sha256_hex(Bytes data);

@@ -1,5 +1,6 @@
 // The streaming pipeline: a Sink takes bytes; stages (zstd, age, sha256, counter) are Sinks that wrap the
-// next Sink. A Source is the mirror image used by restore.
+// next Sink and derive from Stage (stage.hpp), which implements the contract below once. A Source is the
+// mirror image used by restore.
 //
 // Flush contract (pgBackRest's filter model): write() may buffer; finish() flushes everything buffered,
 // writes any trailer, calls finish() on the wrapped sink and makes the data final (a storage writer

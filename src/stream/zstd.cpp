@@ -1,5 +1,7 @@
 #include "stream/zstd.hpp"
 
+#include "stream/stage.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <vector>
@@ -11,10 +13,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int k_job_size = 2 << 20;
 
-class ZstdCompressor final : public Sink {
+class ZstdCompressor final : public Stage {
 public:
     ZstdCompressor(Sink& next, ZstdOptions options)
-        : m_next(next), m_options(options), m_ctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize()),
+        : Stage(next, "compress"), m_options(options), m_ctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize()),
           m_level(options.level), m_window_start(Clock::now())
     {
         ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, m_level);
@@ -27,17 +29,11 @@ public:
             ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_jobSize, k_job_size);
         }
     }
-    ~ZstdCompressor() override
-    {
-        abort();
-        ZSTD_freeCCtx(m_ctx);
-    }
+    ~ZstdCompressor() override { ZSTD_freeCCtx(m_ctx); }
 
-    Status write(Bytes data) override
+private:
+    Status on_write(Bytes data) override
     {
-        if (m_done) {
-            return fail(ErrorKind::failed, "compress", "", "stream already finished");
-        }
         auto start = Clock::now();
         ZSTD_inBuffer in{data.data(), data.size(), 0};
         while (in.pos < in.size) {
@@ -49,11 +45,8 @@ public:
         return {};
     }
 
-    Status finish() override
+    Status on_finish() override
     {
-        if (m_done) {
-            return fail(ErrorKind::failed, "compress", "", "stream already finished");
-        }
         ZSTD_inBuffer in{nullptr, 0, 0};
         for (;;) {
             auto remaining = step(in, ZSTD_e_end);
@@ -61,22 +54,11 @@ public:
                 return std::unexpected(remaining.error());
             }
             if (*remaining == 0) {
-                break;
+                return {};
             }
         }
-        m_done = true;
-        return m_next.finish();
     }
 
-    void abort() noexcept override
-    {
-        if (!m_done) {
-            m_done = true;
-            m_next.abort();
-        }
-    }
-
-private:
     // One call of compressStream2; forwards produced bytes. Returns zstd's "remaining" hint.
     Result<std::size_t> step(ZSTD_inBuffer& in, ZSTD_EndDirective mode)
     {
@@ -88,7 +70,7 @@ private:
             return fail(ErrorKind::failed, "compress", "", ZSTD_getErrorName(r));
         }
         if (out.pos > 0) {
-            if (auto st = m_next.write(Bytes(m_out.data(), out.pos)); !st) {
+            if (auto st = next().write(Bytes(m_out.data(), out.pos)); !st) {
                 return std::unexpected(st.error());
             }
         }
@@ -122,12 +104,10 @@ private:
         m_busy = {};
     }
 
-    Sink& m_next;
     ZstdOptions m_options;
     ZSTD_CCtx* m_ctx;
     std::vector<std::uint8_t> m_out;
     int m_level;
-    bool m_done = false;
     Clock::time_point m_window_start;
     Clock::duration m_busy{};
 };

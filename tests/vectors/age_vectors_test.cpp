@@ -1,6 +1,6 @@
 // The C2SP/CCTV age test vectors (../shared/vectors/age): every vector that uses only X25519 and scrypt and
 // is not armored must decrypt to its payload hash when it expects success, and be rejected otherwise.
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 #include "stream/sha256.hpp"
 #include "support/temp_dir.hpp"
 

@@ -1,4 +1,4 @@
-#include "stream/age.hpp"
+#include "stream/age/age.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
