@@ -3,8 +3,8 @@
 // line in job/open.
 #pragma once
 
-#include "engine/postgres.hpp"
-#include "engine/redis.hpp"
+#include "engine/postgres/postgres.hpp"
+#include "engine/redis/redis.hpp"
 
 #include <string>
 #include <variant>

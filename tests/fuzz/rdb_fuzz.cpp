@@ -1,6 +1,6 @@
 // libFuzzer target for the streaming RDB parser: arbitrary bytes, fed in arbitrary pieces, with values captured,
 // must never crash, hang or read out of bounds, and must end in a clean result or an error.
-#include "engine/rdb.hpp"
+#include "engine/redis/rdb.hpp"
 
 #include <cstddef>
 #include <cstdint>

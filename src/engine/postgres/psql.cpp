@@ -4,7 +4,7 @@
 // statement ends psql (ON_ERROR_STOP) so the error is read from its stderr.
 #include "core/bytes.hpp"
 #include "core/hex.hpp"
-#include "engine/pg_connection.hpp"
+#include "engine/postgres/connection.hpp"
 #include "runner/runner.hpp"
 #include "stream/sha256.hpp"
 

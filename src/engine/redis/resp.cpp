@@ -1,4 +1,4 @@
-#include "engine/resp.hpp"
+#include "engine/redis/resp.hpp"
 
 #include "core/cancel.hpp"
 

@@ -1,4 +1,4 @@
-#include "engine/rdb.hpp"
+#include "engine/redis/rdb.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,5 +1,5 @@
-#include "engine/rdb.hpp"
-#include "engine/redis.hpp"
+#include "engine/redis/rdb.hpp"
+#include "engine/redis/redis.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-#include "engine/postgres.hpp"
+#include "engine/postgres/postgres.hpp"
 
 #include "core/cancel.hpp"
 #include "core/url.hpp"
-#include "engine/pg_connection.hpp"
+#include "engine/postgres/connection.hpp"
 #include "observe/log.hpp"
 #include "runner/runner.hpp"
 

@@ -1,4 +1,4 @@
-#include "engine/pg_connection.hpp"
+#include "engine/postgres/connection.hpp"
 
 #include <libpq-fe.h>
 

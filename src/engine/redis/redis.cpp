@@ -1,10 +1,10 @@
-#include "engine/redis.hpp"
+#include "engine/redis/redis.hpp"
 
 #include "core/cancel.hpp"
 #include "core/finding.hpp"
 #include "core/url.hpp"
-#include "engine/rdb.hpp"
-#include "engine/resp.hpp"
+#include "engine/redis/rdb.hpp"
+#include "engine/redis/resp.hpp"
 #include "observe/log.hpp"
 #include "runner/runner.hpp"
 
