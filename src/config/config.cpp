@@ -449,6 +449,16 @@ void apply_redis_url(engine::RedisOptions& r, const std::string& target, const Y
     }
 }
 
+// host, port and password, written beside (and overriding) the url, for an engine whose options name them so.
+template <class EngineOptions> void read_endpoint(const Section& s, EngineOptions& options)
+{
+    options.host = s.str_or("host", options.host);
+    options.port = static_cast<int>(s.integer("port", 1, 65535).value_or(options.port));
+    if (auto pw = s.str("password")) {
+        options.password = Secret(*pw);
+    }
+}
+
 TargetConfig load_target(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
 {
     if (!node.IsMap()) {
@@ -480,13 +490,9 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         if (auto url = s.str("url")) {
             apply_postgres_url(pg, name, s.node("url"), *url);
         }
-        pg.host = s.str_or("host", pg.host);
-        pg.port = static_cast<int>(s.integer("port", 1, 65535).value_or(pg.port));
+        read_endpoint(s, pg);
         pg.user = s.str_or("user", pg.user);
         pg.dbname = s.str_or("dbname", s.str_or("database", pg.dbname));
-        if (auto pw = s.str("password")) {
-            pg.password = Secret(*pw);
-        }
         if (auto pf = s.str("passfile")) {
             pg.passfile = resolve_path(base, *pf).string();
         }
@@ -510,12 +516,8 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         if (auto url = s.str("url")) {
             apply_redis_url(r, name, s.node("url"), *url);
         }
-        r.host = s.str_or("host", r.host);
-        r.port = static_cast<int>(s.integer("port", 1, 65535).value_or(r.port));
+        read_endpoint(s, r);
         r.username = s.str_or("username", r.username);
-        if (auto pw = s.str("password")) {
-            r.password = Secret(*pw);
-        }
         r.db = static_cast<int>(s.integer("db", 0, 15).value_or(r.db));
         r.tls = s.boolean("tls").value_or(r.tls);
         if (auto mode = s.str("mode")) {

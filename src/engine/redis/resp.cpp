@@ -124,25 +124,30 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& op
                 "check the host and port, and that redis listens there");
 }
 
+namespace {
+
+// One command as a RESP array of bulk strings.
+template <class Args> void append_command(std::string& out, const Args& args)
+{
+    out += '*';
+    out += std::to_string(args.size());
+    out += "\r\n";
+    for (auto a : args) {
+        append_bulk(out, a);
+    }
+}
+
+} // namespace
+
 std::size_t Connection::append(std::initializer_list<std::string_view> args)
 {
-    m_out += '*';
-    m_out += std::to_string(args.size());
-    m_out += "\r\n";
-    for (auto a : args) {
-        append_bulk(m_out, a);
-    }
+    append_command(m_out, args);
     return m_out.size();
 }
 
 std::size_t Connection::append(const std::vector<std::string_view>& args)
 {
-    m_out += '*';
-    m_out += std::to_string(args.size());
-    m_out += "\r\n";
-    for (auto a : args) {
-        append_bulk(m_out, a);
-    }
+    append_command(m_out, args);
     return m_out.size();
 }
 
