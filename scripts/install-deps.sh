@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-build_pkgs=(build-essential cmake ninja-build pkg-config git clang-format clang libclang-rt-14-dev
+build_pkgs=(build-essential cmake ninja-build pkg-config git clang-format clang-tidy-16 clang libclang-rt-14-dev
   libcurl4-openssl-dev libssl-dev libsodium-dev libzstd-dev zlib1g-dev libpq-dev
   libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev)

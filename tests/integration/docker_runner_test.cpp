@@ -187,14 +187,10 @@ TEST_F(DockerTest, KillStopsTheCommandAndItsChildrenInsideTheContainer)
     auto runner = runner::make_docker_runner({.host = m_docker->host(), .container = "box"});
     auto proc = runner->start({.argv = {"sh", "-c", "sleep 300 & sleep 301; wait"}});
     ASSERT_TRUE(proc) << proc.error().to_string();
-    auto running = [&] {
-        return m_docker
-            ->docker({"exec", "box", "sh", "-c",
-                      "for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done | grep -c '^sleep "
-                      "30[01]'"},
-                     {}, false)
-            .out;
-    };
+    // How many of the two sleeps run inside the container.
+    const std::string count_sleeps =
+        "for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done | grep -c '^sleep 30[01]'";
+    auto running = [&] { return m_docker->docker({"exec", "box", "sh", "-c", count_sleeps}, {}, false).out; };
     wait_until([&] { return running() != "0\n"; });
     ASSERT_NE(running(), "0\n");
     (*proc)->kill();
