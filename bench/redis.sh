@@ -9,25 +9,10 @@
 # and prints wall time, CPU time, peak RSS, output size and ratios.
 set -euo pipefail
 KEYS=${1:-5000000}
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-bash scripts/install-deps.sh >/dev/null
-cmake --preset release >/dev/null && cmake --build --preset release --target dbkeep >/dev/null
-DBKEEP="$ROOT/build/release/dbkeep"
-WORK=$(mktemp -d /tmp/dbkeep-bench-redis-XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/lib.sh"
+bench_init dbkeep-bench-redis
 PORT=$(free_port)
 PORT2=$(free_port)
-start_redis() { # DIR PORT [ARGS...]
-  local dir=$1 port=$2; shift 2
-  mkdir -p "$dir"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes --pidfile "$dir/pid" \
-    --logfile "$dir/log" --save '' --appendonly no --repl-diskless-sync-delay 0 "$@"
-  until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
-}
-stop_redis() { [ -f "$1/pid" ] && kill -9 "$(cat "$1/pid")" 2>/dev/null || true; }
-cleanup() { stop_redis "$WORK/source"; stop_redis "$WORK/restore"; stop_redis "$WORK/restart"; rm -rf "$WORK"; }
-trap cleanup EXIT
 start_redis "$WORK/source" "$PORT"
 
 echo "loading $KEYS keys..." >&2
@@ -66,14 +51,6 @@ storages: { default: { type: local, path: $WORK/storage/dbkeep } }
 targets: { cache: { engine: redis, url: "redis://127.0.0.1:$PORT" } }
 YAML
 
-declare -A WALL CPU RSS SIZE
-measure() {
-  local name=$1; shift
-  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-  /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.$name" "$@" >/dev/null 2>"$WORK/err.$name" || { cat "$WORK/err.$name"; exit 1; }
-  read -r wall user sys rss < "$WORK/time.$name"
-  WALL[$name]=$wall; CPU[$name]=$(echo "$user + $sys" | bc); RSS[$name]=$rss
-}
 measure redis-cli sh -c "redis-cli -p $PORT --rdb $WORK/cli.rdb && zstd -q -3 -T2 --rm $WORK/cli.rdb -o $WORK/cli.rdb.zst"
 SIZE[redis-cli]=$(du -b "$WORK/cli.rdb.zst" | cut -f1)
 measure dbkeep "$DBKEEP" --config "$WORK/dbkeep.yaml" --json backup cache
@@ -87,6 +64,7 @@ mkdir -p "$WORK/restart"
 zstd -q -d "$WORK/cli.rdb.zst" -o "$WORK/restart/dump.rdb"
 SIZE[restart]=$(du -b "$WORK/restart/dump.rdb" | cut -f1)
 RESTART_PORT=$(free_port)
+bench_on_exit "stop_redis '$WORK/restart'"
 measure restart sh -c "redis-server --port $RESTART_PORT --bind 127.0.0.1 --dir $WORK/restart --dbfilename dump.rdb \
   --daemonize yes --pidfile $WORK/restart/pid --logfile $WORK/restart/log --save '' --appendonly no &&
   until redis-cli -p $RESTART_PORT info persistence 2>/dev/null | grep -q '^loading:0'; do sleep 0.05; done"

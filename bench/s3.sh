@@ -5,23 +5,10 @@
 set -euo pipefail
 export BENCH_S3_SECRET=S3RVER   # the local s3rver's secret, passed as ${ENV} like any secret
 MIB=${1:-2048}
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-bash scripts/install-deps.sh >/dev/null
-cmake --preset release >/dev/null && cmake --build --preset release --target dbkeep >/dev/null
-DBKEEP="$ROOT/build/release/dbkeep"
-WORK=$(mktemp -d /tmp/dbkeep-s3bench-XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$WORK/run.js" <<'JS'
-const S3rver = require('@20minutes/s3rver');
-new S3rver({ address: '127.0.0.1', port: +process.argv[2], directory: process.argv[3], silent: true, vhostBuckets: false,
-  configureBuckets: [{ name: 'bench' }] }).run().catch(e => { console.error(e); process.exit(1); });
-JS
-mkdir -p "$WORK/data"
-NODE_PATH=/opt/dbkeep-test/s3rver/node_modules node --openssl-legacy-provider "$WORK/run.js" "$PORT" "$WORK/data" >"$WORK/s3.log" 2>&1 &
-S3PID=$!
-trap 'kill $S3PID 2>/dev/null; rm -rf "$WORK"' EXIT
-for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+source "$(dirname "$0")/lib.sh"
+bench_init dbkeep-s3bench
+start_s3rver bench || { echo "s3rver not installed (scripts/install-deps.sh installs it)" >&2; exit 1; }
+PORT=$S3PORT
 head -c "$((MIB * 1048576))" /dev/urandom > "$WORK/stream.bin"
 cat > "$WORK/fake_pg_dump" <<SH
 #!/bin/sh
@@ -30,12 +17,7 @@ cat "$WORK/stream.bin"
 SH
 chmod +x "$WORK/fake_pg_dump"
 # A PostgreSQL target needs a server to count rows in; a throwaway one is started.
-PGBIN=/usr/lib/postgresql/15/bin
-install -d -o postgres -g postgres "$WORK/pg"; chmod 755 "$WORK"
-runuser -u postgres -- $PGBIN/initdb -D "$WORK/pg/data" -A trust -U postgres >/dev/null
-PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-runuser -u postgres -- $PGBIN/pg_ctl -D "$WORK/pg/data" -l "$WORK/pg/log" -w -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
-trap 'kill $S3PID 2>/dev/null; runuser -u postgres -- $PGBIN/pg_ctl -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+start_postgres
 cat > "$WORK/dbkeep.yaml" <<YAML
 storages: { s3: { type: s3, bucket: bench, endpoint: "http://127.0.0.1:$PORT", access_key_id: S3RVER, secret_access_key: "\${BENCH_S3_SECRET}" } }
 targets: { blob: { engine: postgres, url: "postgres://postgres@127.0.0.1:$PGPORT/postgres", pg_dump_path: "$WORK/fake_pg_dump", compression: { level: 1 } } }

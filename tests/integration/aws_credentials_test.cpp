@@ -2,12 +2,11 @@
 // AssumeRoleWithWebIdentity) and a credential_process profile. Nothing here reaches a real AWS address.
 #include "config/config.hpp"
 #include "storage/aws_credentials.hpp"
-#include "support/process.hpp"
+#include "support/http_stand_in.hpp"
 #include "support/temp_dir.hpp"
 
 #include <cstdlib>
 #include <gtest/gtest.h>
-#include <thread>
 
 using namespace dbkeep;
 using namespace dbkeep::test;
@@ -48,8 +47,8 @@ class AwsCredentials : public ::testing::Test {
 protected:
     void SetUp() override
     {
-        if (!have_program("python3")) {
-            GTEST_SKIP() << "python3 not installed";
+        if (auto reason = HttpStandIn::skip_reason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
         }
         for (const char* v :
              {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
@@ -59,19 +58,12 @@ protected:
         }
         setenv("HOME", m_dir.path().c_str(), 1);
         setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-        write_file(m_dir / "endpoints.py", k_endpoints);
-        m_port = free_port();
-        m_server = std::make_unique<Background>(
-            std::vector<std::string>{"python3", (m_dir / "endpoints.py").string(), std::to_string(m_port)});
-        for (int i = 0; i < 100 && run({"curl", "-s", "-o", "/dev/null", url()}).exit_code != 0; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+        m_server = std::make_unique<HttpStandIn>(m_dir.path(), "endpoints.py", k_endpoints);
     }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+    std::string url() const { return m_server->url(); }
 
     TempDir m_dir;
-    int m_port = 0;
-    std::unique_ptr<Background> m_server;
+    std::unique_ptr<HttpStandIn> m_server;
     config::S3StorageConfig m_config;
 };
 

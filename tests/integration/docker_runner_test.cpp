@@ -2,14 +2,15 @@
 // container runs PostgreSQL 15 and Redis 7 with no network at all: the databases are reachable only from inside.
 #include "core/cancel.hpp"
 #include "runner/docker.hpp"
-#include "support/docker_daemon.hpp"
+#include "support/docker_fixture.hpp"
 #include "support/process.hpp"
-#include "support/temp_dir.hpp"
+#include "support/random_bytes.hpp"
+#include "support/wait.hpp"
+#include "support/workspace.hpp"
 
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <thread>
 
 using namespace dbkeep;
@@ -20,25 +21,20 @@ namespace {
 constexpr const char* k_pg_pw = "Dock-PG-S3cret";
 constexpr const char* k_redis_pw = "Dock-Redis-S3cret";
 
-class DockerTest : public ::testing::Test {
+class DockerTest : public DockerDaemonTest {
 protected:
-    void SetUp() override
+    DockerTest() : DockerDaemonTest("dbkeep-docker-test")
     {
-        if (auto reason = DockerDaemon::skip_reason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
-        }
-        m_docker = std::make_unique<DockerDaemon>();
-        m_dir = std::make_unique<TempDir>("dbkeep-docker-test");
+        m_work.env = {{"APP_PW", k_pg_pw}, {"CACHE_PW", k_redis_pw}};
     }
 
     void start_databases()
     {
-        m_db = std::make_unique<DatabaseContainer>(*m_docker, "db", k_pg_pw, k_redis_pw);
-        m_db->create_database("app");
-        m_db->psql("app",
-                   "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
-                   "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
-                   "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g;");
+        start_database_container(
+            k_pg_pw, k_redis_pw,
+            "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
+            "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
+            "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g;");
         m_db->redis_cli({"SET", "plain", "value"});
         m_db->redis_cli({"HSET", "h", "f1", "v1", "f2", "v2"});
         m_db->redis_cli({"RPUSH", "l", "a", "b", "c"});
@@ -50,41 +46,23 @@ protected:
 
     void write_config(const std::string& runner)
     {
-        write_file(m_dir->path() / "dbkeep.yaml",
-                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
-                       "\ntargets:\n"
-                       "  app:\n    engine: postgres\n    url: postgres://postgres@127.0.0.1:5432/app\n"
-                       "    password: ${APP_PW}\n    runner: " +
-                       runner +
-                       "\n"
-                       "  cache:\n    engine: redis\n    url: redis://127.0.0.1:6379\n    password: ${CACHE_PW}\n"
-                       "    runner: " +
-                       runner + "\n");
+        m_work.write_config(m_work.local_storage_yaml() +
+                            "targets:\n"
+                            "  app:\n    engine: postgres\n    url: postgres://postgres@127.0.0.1:5432/app\n"
+                            "    password: ${APP_PW}\n    runner: " +
+                            runner +
+                            "\n"
+                            "  cache:\n    engine: redis\n    url: redis://127.0.0.1:6379\n    password: ${CACHE_PW}\n"
+                            "    runner: " +
+                            runner + "\n");
     }
 
     RunResult dbkeep(std::vector<std::string> args, const std::string& restore_password = k_pg_pw)
     {
-        args.insert(args.begin(), {"--config", (m_dir->path() / "dbkeep.yaml").string()});
-        RunOptions o;
-        o.env["APP_PW"] = k_pg_pw;
-        o.env["CACHE_PW"] = k_redis_pw;
-        o.env["DBKEEP_RESTORE_PASSWORD"] = restore_password;
-        return run_dbkeep(args, o);
+        return m_work.dbkeep(std::move(args), {.env = {{"DBKEEP_RESTORE_PASSWORD", restore_password}}});
     }
 
-    std::vector<std::string> manifests() const
-    {
-        std::vector<std::string> out;
-        if (!std::filesystem::exists(m_dir->path() / "backups")) {
-            return out;
-        }
-        for (const auto& f : list_files(m_dir->path() / "backups")) {
-            if (f.ends_with(".manifest.json")) {
-                out.push_back(f);
-            }
-        }
-        return out;
-    }
+    std::vector<std::string> manifests() const { return m_work.manifests(); }
 
     void round_trip(const std::string& expected_runner)
     {
@@ -132,24 +110,7 @@ protected:
         auto v = dbkeep({"verify", "app"});
         EXPECT_EQ(v.exit_code, 0) << v.err;
     }
-
-    std::unique_ptr<DockerDaemon> m_docker;
-    std::unique_ptr<DatabaseContainer> m_db;
-    std::unique_ptr<TempDir> m_dir;
 };
-
-std::string random_bytes(std::size_t n)
-{
-    std::mt19937_64 rng(42);
-    std::string s(n, '\0');
-    for (auto& c : s) {
-        c = static_cast<char>(rng());
-    }
-    for (int i = 0; i < 256; ++i) {
-        s[static_cast<std::size_t>(i)] = static_cast<char>(i);
-    }
-    return s;
-}
 
 } // namespace
 
@@ -172,7 +133,10 @@ TEST_F(DockerTest, RunnerStreamsBinaryBothWaysAndReportsExitCodesAndStderr)
 {
     m_docker->run_container("box");
     auto runner = runner::make_docker_runner({.host = m_docker->host(), .container = "box"});
-    const std::string data = random_bytes(6 << 20);
+    std::string data = random_bytes(6 << 20, 42);
+    for (int i = 0; i < 256; ++i) {
+        data[static_cast<std::size_t>(i)] = static_cast<char>(i); // every byte value, for certain
+    }
 
     // stdin -> cat -> stdout: every byte value, megabytes, with stdout read while stdin is written.
     auto proc = runner->start({.argv = {"cat"}, .with_stdin = true});
@@ -223,17 +187,11 @@ TEST_F(DockerTest, KillStopsTheCommandAndItsChildrenInsideTheContainer)
     auto runner = runner::make_docker_runner({.host = m_docker->host(), .container = "box"});
     auto proc = runner->start({.argv = {"sh", "-c", "sleep 300 & sleep 301; wait"}});
     ASSERT_TRUE(proc) << proc.error().to_string();
-    auto running = [&] {
-        return m_docker
-            ->docker({"exec", "box", "sh", "-c",
-                      "for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done | grep -c '^sleep "
-                      "30[01]'"},
-                     {}, false)
-            .out;
-    };
-    for (int i = 0; i < 50 && running() == "0\n"; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    // How many of the two sleeps run inside the container.
+    const std::string count_sleeps =
+        "for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done | grep -c '^sleep 30[01]'";
+    auto running = [&] { return m_docker->docker({"exec", "box", "sh", "-c", count_sleeps}, {}, false).out; };
+    wait_until([&] { return running() != "0\n"; });
     ASSERT_NE(running(), "0\n");
     (*proc)->kill();
     auto status = (*proc)->wait();
@@ -261,7 +219,7 @@ TEST_F(DockerTest, StoppedOrMissingContainerFailsClearlyWithNoManifest)
     EXPECT_NE(m.err.find("nope"), std::string::npos) << m.err;
     EXPECT_TRUE(manifests().empty());
 
-    write_config("{ type: docker, container: db, host: 'unix://" + (m_dir->path() / "no.sock").string() + "' }");
+    write_config("{ type: docker, container: db, host: 'unix://" + (m_work.dir() / "no.sock").string() + "' }");
     auto s = dbkeep({"backup", "app"});
     EXPECT_NE(s.exit_code, 0);
     EXPECT_NE(s.err.find("no.sock"), std::string::npos) << s.err;

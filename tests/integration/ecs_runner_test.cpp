@@ -1,8 +1,7 @@
 // `type: ecs`, the asynchronous marker protocol, against a real container: the launcher is `docker exec -d`
 // (detached, like an ECS Exec session that returns at once) and a bind-mounted host folder stands in for EFS.
-#include "support/docker_daemon.hpp"
+#include "support/docker_fixture.hpp"
 #include "support/process.hpp"
-#include "support/temp_dir.hpp"
 
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -15,59 +14,40 @@ namespace {
 
 constexpr const char* k_pg_pw = "Ecs-PG-S3cret";
 
-class EcsTest : public ::testing::Test {
+class EcsTest : public DockerDaemonTest {
 protected:
+    EcsTest() : DockerDaemonTest("dbkeep-ecs-test") { m_work.env = {{"APP_PW", k_pg_pw}}; }
+
     void SetUp() override
     {
-        if (auto reason = DockerDaemon::skip_reason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
+        DockerDaemonTest::SetUp();
+        if (IsSkipped()) {
+            return;
         }
-        m_docker = std::make_unique<DockerDaemon>();
-        m_dir = std::make_unique<TempDir>("dbkeep-ecs-test");
-        m_shared = m_dir->path() / "efs";
+        m_shared = m_work.dir() / "efs";
         std::filesystem::create_directories(m_shared);
-        m_db = std::make_unique<DatabaseContainer>(*m_docker, "db", k_pg_pw, "unused-pw",
-                                                   std::vector<std::string>{"-v", m_shared.string() + ":/efs"});
-        m_db->create_database("app");
-        m_db->psql("app",
-                   "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
-                   "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
-                   "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10000) g;");
+        start_database_container(
+            k_pg_pw, "unused-pw",
+            "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
+            "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
+            "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10000) g;",
+            {"-v", m_shared.string() + ":/efs"});
     }
 
     std::string launcher() const { return "[env, 'DOCKER_HOST=" + m_docker->host() + "', docker, exec, -d, db]"; }
 
     void write_config(const std::string& launcher_argv, int timeout, const std::string& extra = "")
     {
-        write_file(m_dir->path() / "dbkeep.yaml",
-                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
-                       "\ntargets:\n  app:\n    engine: postgres\n    url: postgres://postgres@127.0.0.1:5432/app\n"
-                       "    password: ${APP_PW}\n" +
-                       extra + "    runner:\n      type: ecs\n      argv: " + launcher_argv +
-                       "\n      shared_dir: " + m_shared.string() +
-                       "\n      remote_shared_dir: /efs\n      timeout: " + std::to_string(timeout) + "\n");
+        m_work.write_config(m_work.local_storage_yaml() +
+                            "targets:\n  app:\n    engine: postgres\n    url: postgres://postgres@127.0.0.1:5432/app\n"
+                            "    password: ${APP_PW}\n" +
+                            extra + "    runner:\n      type: ecs\n      argv: " + launcher_argv +
+                            "\n      shared_dir: " + m_shared.string() +
+                            "\n      remote_shared_dir: /efs\n      timeout: " + std::to_string(timeout) + "\n");
     }
 
-    RunResult dbkeep(std::vector<std::string> args)
-    {
-        args.insert(args.begin(), {"--config", (m_dir->path() / "dbkeep.yaml").string()});
-        RunOptions o;
-        o.env["APP_PW"] = k_pg_pw;
-        return run_dbkeep(args, o);
-    }
-
-    std::vector<std::string> manifests() const
-    {
-        std::vector<std::string> out;
-        if (std::filesystem::exists(m_dir->path() / "backups")) {
-            for (const auto& f : list_files(m_dir->path() / "backups")) {
-                if (f.ends_with(".manifest.json")) {
-                    out.push_back(f);
-                }
-            }
-        }
-        return out;
-    }
+    RunResult dbkeep(std::vector<std::string> args) { return m_work.dbkeep(std::move(args)); }
+    std::vector<std::string> manifests() const { return m_work.manifests(); }
 
     std::vector<std::string> staging() const
     {
@@ -80,10 +60,7 @@ protected:
         return out;
     }
 
-    std::unique_ptr<DockerDaemon> m_docker;
-    std::unique_ptr<TempDir> m_dir;
     std::filesystem::path m_shared;
-    std::unique_ptr<DatabaseContainer> m_db;
 };
 
 } // namespace
@@ -108,7 +85,7 @@ TEST_F(EcsTest, DumpStreamsThroughTheSharedFolderAndIsVerifiedByTheStatus)
     EXPECT_EQ(listed[0]["server_version"].get<std::string>().substr(0, 3), "15.");
 
     // The stored object is pg_dump's own custom format, every byte value of the bytea intact.
-    auto file = m_dir->path() / "app.pgdump";
+    auto file = m_work.dir() / "app.pgdump";
     auto r = dbkeep({"restore", "app", "--output", file.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto data = run({"pg_restore", "--data-only", "--table=all_bytes", "--file=-", file.string()});
@@ -154,7 +131,7 @@ TEST_F(EcsTest, ADumpKilledInsideTheContainerIsAFailedBackup)
 TEST_F(EcsTest, AStatusThatNeverAppearsTimesOut)
 {
     // A launcher whose command writes part of a dump, then vanishes without a status (a task that was stopped).
-    write_file(m_dir->path() / "vanishing-launcher",
+    write_file(m_work.dir() / "vanishing-launcher",
                "#!/bin/sh\n# args: sh -c SCRIPT sh REMOTE_DIR command...\n"
                "d=\"" +
                    m_shared.string() +
@@ -165,8 +142,8 @@ TEST_F(EcsTest, AStatusThatNeverAppearsTimesOut)
                    "\"$d/data\"; "
                    "echo '0 26 -' > \"$d/status\") & exit 0; fi\n"
                    "(: > \"$d/started\"; printf 'PGDMP partial' > \"$d/data\") &\n");
-    std::filesystem::permissions(m_dir->path() / "vanishing-launcher", std::filesystem::perms::owner_all);
-    write_config("[" + (m_dir->path() / "vanishing-launcher").string() + "]", 2,
+    std::filesystem::permissions(m_work.dir() / "vanishing-launcher", std::filesystem::perms::owner_all);
+    write_config("[" + (m_work.dir() / "vanishing-launcher").string() + "]", 2,
                  "    pg_dump_path: /usr/lib/postgresql/15/bin/pg_dump\n");
     auto b = dbkeep({"backup", "app"});
     EXPECT_NE(b.exit_code, 0);
@@ -192,10 +169,10 @@ TEST_F(EcsTest, CheckProvesTheSharedFolderFromBothSides)
     EXPECT_TRUE(staging().empty());
 
     // The container mounts the volume elsewhere: nothing ever appears in the folder dbkeep watches.
-    auto cfg = read_file(m_dir->path() / "dbkeep.yaml");
+    auto cfg = read_file(m_work.dir() / "dbkeep.yaml");
     cfg.replace(cfg.find("remote_shared_dir: /efs"), 23, "remote_shared_dir: /elsewhere");
     cfg.replace(cfg.find("timeout: 10"), 11, "timeout: 2");
-    write_file(m_dir->path() / "dbkeep.yaml", cfg);
+    write_file(m_work.dir() / "dbkeep.yaml", cfg);
     auto bad = dbkeep({"check", "app"});
     EXPECT_EQ(bad.exit_code, 3) << bad.out;
     EXPECT_NE(bad.out.find("runner.ecs"), std::string::npos) << bad.out;

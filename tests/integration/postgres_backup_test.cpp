@@ -1,14 +1,12 @@
 // End-to-end PostgreSQL backups through the dbkeep binary against a real PostgreSQL 15.
-#include "support/postgres_server.hpp"
-#include "support/process.hpp"
-#include "support/temp_dir.hpp"
+#include "support/postgres_fixture.hpp"
+#include "support/wait.hpp"
 
 #include <csignal>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/mount.h>
-#include <thread>
 
 using namespace dbkeep::test;
 namespace fs = std::filesystem;
@@ -43,63 +41,21 @@ CREATE TABLE public.empty_table (x int);
 SELECT lo_from_bytea(424242, decode(repeat('deadbeef', 1000), 'hex'));
 )SQL";
 
-class PostgresBackup : public ::testing::Test {
+class PostgresBackup : public PostgresTest {
 protected:
+    PostgresBackup() : PostgresTest({.seed_sql = k_sample_sql}) {}
     void SetUp() override
     {
-        if (auto reason = PostgresServer::skip_reason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
+        PostgresTest::SetUp();
+        if (!IsSkipped()) {
+            write_config();
         }
-        m_pg = std::make_unique<PostgresServer>();
-        m_pg->create_database("app");
-        m_pg->psql("app", k_sample_sql);
-        m_dir = std::make_unique<TempDir>("dbkeep-it");
-        write_config("");
     }
 
-    void write_config(const std::string& extra_target_lines, const std::string& url_override = "")
-    {
-        std::string url = url_override.empty() ? m_pg->url("app") : url_override;
-        write_file(config_path(), "storages:\n  default:\n    type: local\n    path: " + backups().string() +
-                                      "\ntargets:\n  app:\n    engine: postgres\n    url: " + url + "\n" +
-                                      extra_target_lines);
-    }
-
-    fs::path config_path() const { return m_dir->path() / "dbkeep.yaml"; }
-    fs::path backups() const { return m_dir->path() / "backups"; }
-
-    RunResult dbkeep(std::vector<std::string> args, RunOptions options = {})
-    {
-        args.insert(args.begin(), {"--config", config_path().string()});
-        return run_dbkeep(args, options);
-    }
-
-    std::vector<std::string> stored_files() const { return list_files(backups()); }
-
-    std::vector<std::string> files_ending(const std::string& suffix) const
-    {
-        std::vector<std::string> out;
-        for (const auto& f : stored_files()) {
-            if (f.ends_with(suffix)) {
-                out.push_back(f);
-            }
-        }
-        return out;
-    }
-
-    // A pg_dump stand-in: answers --version like the real one, then runs `body`.
-    std::string fake_pg_dump(const std::string& name, const std::string& body)
-    {
-        auto path = m_dir->path() / name;
-        write_file(path, "#!/bin/sh\ncase \"$1\" in --version) exec " + PostgresServer::bin_dir() +
-                             "/pg_dump --version;; esac\n" + body + "\n");
-        fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                  fs::perms::others_read | fs::perms::others_exec);
-        return path.string();
-    }
-
-    std::unique_ptr<PostgresServer> m_pg;
-    std::unique_ptr<TempDir> m_dir;
+    fs::path config_path() const { return m_work->config_path(); }
+    fs::path backups() const { return m_work->backups(); }
+    std::vector<std::string> stored_files() const { return m_work->stored_files(); }
+    std::vector<std::string> files_ending(const std::string& suffix) const { return m_work->files_ending(suffix); }
 };
 
 std::string table_digest(PostgresServer& pg, const std::string& db)
@@ -180,7 +136,7 @@ TEST_F(PostgresBackup, ParallelRestoreUsesATempFileAndRemovesIt)
 TEST_F(PostgresBackup, RestoreToAFileWritesThePlainCustomFormatDump)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
-    auto out = m_dir->path() / "app.dump";
+    auto out = m_work->dir() / "app.dump";
     auto r = dbkeep({"restore", "app", "--output", out.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto listed = run({PostgresServer::bin_dir() + "/pg_restore", "-l", out.string()});
@@ -199,13 +155,13 @@ TEST_F(PostgresBackup, ChecksumMismatchStopsTheRestoreAndNamesTheBackup)
     std::string id = m["id"];
     m["object"]["sha256"] = std::string(64, '0');
     write_file(mpath, m.dump(2));
-    auto out = m_dir->path() / "bad.dump";
+    auto out = m_work->dir() / "bad.dump";
     auto r = dbkeep({"restore", "app", "--output", out.string()});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("SHA-256 mismatch"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(id), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out));
-    auto partials = sh("ls '" + m_dir->path().string() + "' | grep -c partial");
+    auto partials = sh("ls '" + m_work->dir().string() + "' | grep -c partial");
     EXPECT_EQ(partials.out, "0\n");
     auto v = dbkeep({"verify", "app"});
     EXPECT_EQ(v.exit_code, 1);
@@ -282,10 +238,8 @@ TEST_F(PostgresBackup, EmptyDumpIsAFailure)
 
 TEST_F(PostgresBackup, PgDumpOlderThanTheServerIsRefusedWithTheVersionNeeded)
 {
-    auto old = m_dir->path() / "pg_dump_old";
-    write_file(old, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.4'\n");
-    fs::permissions(old, fs::perms::owner_all);
-    write_config("    pg_dump_path: " + old.string() + "\n");
+    auto old = m_work->write_script("pg_dump_old", "echo 'pg_dump (PostgreSQL) 13.4'");
+    write_config("    pg_dump_path: " + old + "\n");
     auto r = dbkeep({"backup", "app"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("needs pg_dump 15 or newer"), std::string::npos) << r.err;
@@ -297,23 +251,26 @@ TEST_F(PostgresBackup, SigtermMidBackupAbortsCleanly)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
     auto before = stored_files();
-    auto fake = fake_pg_dump("pg_dump_slow", PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 20000\nsleep 60");
+    // Streams 20000 bytes, then holds the stream open until it is killed.
+    auto fake = fake_pg_dump("pg_dump_slow",
+                             PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 20000\nexec tail -f /dev/null");
     write_config("    pg_dump_path: " + fake + "\n");
-    Background bg({dbkeep_binary(), "--config", config_path().string(), "backup", "app"}, {},
-                  (m_dir->path() / "bg.log").string());
+    auto bg = m_work->start_dbkeep({"backup", "app"}, "bg.log");
     // Wait until the object's temp file exists: the dump is streaming.
-    bool streaming = false;
-    for (int i = 0; i < 200 && !streaming; ++i) {
+    bool streaming = wait_until([&] {
         for (const auto& f : list_files(backups())) {
-            streaming = streaming || f.find(".tmp-") != std::string::npos;
+            if (f.find(".tmp-") != std::string::npos) {
+                return true;
+            }
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_TRUE(streaming) << read_file(m_dir->path() / "bg.log");
-    bg.signal(SIGTERM);
-    int rc = bg.wait(std::chrono::seconds(20));
-    EXPECT_EQ(rc, 1) << read_file(m_dir->path() / "bg.log");
-    EXPECT_NE(read_file(m_dir->path() / "bg.log").find("cancelled"), std::string::npos);
+        return !bg->running();
+    });
+    streaming = streaming && bg->running();
+    ASSERT_TRUE(streaming) << m_work->log("bg.log");
+    bg->signal(SIGTERM);
+    int rc = bg->wait(k_event_timeout);
+    EXPECT_EQ(rc, 1) << m_work->log("bg.log");
+    EXPECT_NE(m_work->log("bg.log").find("cancelled"), std::string::npos);
     EXPECT_EQ(stored_files(), before);
 }
 
@@ -322,15 +279,15 @@ TEST_F(PostgresBackup, DiskFullFailsWithNoPartialObject)
     if (geteuid() != 0) {
         GTEST_SKIP() << "mounting a small tmpfs needs root";
     }
-    auto small = m_dir->path() / "small";
+    auto small = m_work->dir() / "small";
     fs::create_directories(small);
     if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=64k") != 0) {
         GTEST_SKIP() << "cannot mount tmpfs here";
     }
     m_pg->psql("app",
                "CREATE TABLE filler AS SELECT md5(g::text) || md5((g*7)::text) AS s FROM generate_series(1, 200000) g");
-    write_file(config_path(), "storages:\n  default:\n    type: local\n    path: " + small.string() +
-                                  "\ntargets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") + "\n");
+    m_work->write_config("storages:\n  default:\n    type: local\n    path: " + small.string() + "\n" +
+                         postgres_target_yaml(m_pg->url("app")));
     auto r = dbkeep({"backup", "app"});
     auto left = list_files(small);
     ::umount(small.c_str());
@@ -341,7 +298,7 @@ TEST_F(PostgresBackup, DiskFullFailsWithNoPartialObject)
 
 TEST_F(PostgresBackup, ConfigMistakeNamesFileLineAndColumnAndExitsTwo)
 {
-    write_file(config_path(), "targets:\n  app:\n    engine: postgres\n    ur1: postgres://x@y/z\n");
+    m_work->write_config("targets:\n  app:\n    engine: postgres\n    ur1: postgres://x@y/z\n");
     auto r = dbkeep({"backup", "app"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find(config_path().string() + ":4:5: unknown key 'ur1'"), std::string::npos) << r.err;
@@ -353,7 +310,7 @@ TEST_F(PostgresBackup, ConfigMistakeNamesFileLineAndColumnAndExitsTwo)
 TEST_F(PostgresBackup, ListShowsNewestFirstWithSizeAndDuration)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_TRUE(m_work->wait_for_a_newer_backup_id());
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
     auto r = dbkeep({"list", "app", "--json"});
     ASSERT_EQ(r.exit_code, 0);

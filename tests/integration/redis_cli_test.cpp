@@ -1,18 +1,17 @@
 // Redis through the dbkeep binary: backup, list, restore into a live server and to an RDB file.
-#include "support/process.hpp"
-#include "support/redis_server.hpp"
-#include "support/temp_dir.hpp"
+#include "support/redis_fixture.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 using namespace dbkeep::test;
 
-TEST(RedisCli, BackupListAndRestoreRoundTripThroughTheBinary)
+namespace {
+class RedisCli : public RedisTest {};
+} // namespace
+
+TEST_F(RedisCli, BackupListAndRestoreRoundTripThroughTheBinary)
 {
-    if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
-        GTEST_SKIP() << reason;
-    }
     RedisServer source({.extra_args = {"--requirepass", "cache-S3cret"}});
     source.set_auth("", "cache-S3cret");
     std::string load;
@@ -22,18 +21,13 @@ TEST(RedisCli, BackupListAndRestoreRoundTripThroughTheBinary)
     load +=
         "HSET h f1 v1 f2 v2\nRPUSH l a b c\nSADD s x y\nZADD z 1 a 2 b\nSELECT 3\nSET other db3\nEXPIRE other 5000\n";
     source.cli({}, load);
-    TempDir dir;
-    write_file(dir / "dbkeep.yaml", "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
-                                        "\ntargets:\n  cache:\n    engine: redis\n    url: " + source.url() +
-                                        "\n    password: ${CACHE_PASSWORD}\n");
-    RunOptions o;
-    o.env["CACHE_PASSWORD"] = "cache-S3cret";
-    auto cfg = (dir / "dbkeep.yaml").string();
-    auto b = run_dbkeep({"--config", cfg, "backup", "cache"}, o);
+    write_config(source.url(), "    password: ${CACHE_PASSWORD}\n");
+    m_work.env["CACHE_PASSWORD"] = "cache-S3cret";
+    auto b = dbkeep({"backup", "cache"});
     ASSERT_EQ(b.exit_code, 0) << b.err;
     EXPECT_EQ(b.err.find("cache-S3cret"), std::string::npos);
 
-    auto l = run_dbkeep({"--config", cfg, "list", "cache", "--json"}, o);
+    auto l = dbkeep({"list", "cache", "--json"});
     ASSERT_EQ(l.exit_code, 0) << l.err;
     auto listed = nlohmann::json::parse(l.out);
     ASSERT_EQ(listed.size(), 1u);
@@ -44,49 +38,35 @@ TEST(RedisCli, BackupListAndRestoreRoundTripThroughTheBinary)
 
     RedisServer target;
     target.cli({"SET", "stale", "x"});
-    auto r = run_dbkeep({"--config", cfg, "restore", "cache", "--to", target.url(), "--flush", "--yes"}, o);
+    auto r = dbkeep({"restore", "cache", "--to", target.url(), "--flush", "--yes"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(target.cli({"DEBUG", "DIGEST"}), source.cli({"DEBUG", "DIGEST"}));
     EXPECT_EQ(target.cli({"EXISTS", "stale"}), "0");
 
-    auto rdb = dir / "dump.rdb";
-    auto out = run_dbkeep({"--config", cfg, "restore", "cache", "--output", rdb.string()}, o);
+    auto rdb = m_work.dir() / "dump.rdb";
+    auto out = dbkeep({"restore", "cache", "--output", rdb.string()});
     ASSERT_EQ(out.exit_code, 0) << out.err;
     auto check = run({"redis-check-rdb", rdb.string()});
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
-TEST(RedisCli, WrongPasswordFailsWithNoManifest)
+TEST_F(RedisCli, WrongPasswordFailsWithNoManifest)
 {
-    if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
-        GTEST_SKIP() << reason;
-    }
     RedisServer source({.extra_args = {"--requirepass", "right"}});
-    TempDir dir;
-    write_file(dir / "dbkeep.yaml",
-               "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
-                   "\ntargets:\n  cache:\n    engine: redis\n    url: redis://:Wr0ngPw-123@127.0.0.1:" +
-                   std::to_string(source.port()) + "\n");
-    auto b = run_dbkeep({"--config", (dir / "dbkeep.yaml").string(), "backup"});
+    write_config("redis://:Wr0ngPw-123@127.0.0.1:" + std::to_string(source.port()));
+    auto b = dbkeep({"backup"});
     EXPECT_EQ(b.exit_code, 1);
     EXPECT_NE(b.err.find("cache"), std::string::npos) << b.err;
     EXPECT_EQ(b.err.find("Wr0ngPw-123"), std::string::npos) << b.err;
-    EXPECT_TRUE(list_files(dir / "backups").empty());
+    EXPECT_TRUE(m_work.stored_files().empty());
 }
 
-TEST(RedisCli, CheckFlagsAnAclUserWithoutReplicationRights)
+TEST_F(RedisCli, CheckFlagsAnAclUserWithoutReplicationRights)
 {
-    if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
-        GTEST_SKIP() << reason;
-    }
     RedisServer source;
     source.cli({"ACL", "SETUSER", "nosync", "on", ">nosync-pw", "~*", "+@all", "-psync", "-sync", "-replconf"});
-    TempDir dir;
-    write_file(dir / "dbkeep.yaml",
-               "storages:\n  default:\n    type: local\n    path: " + (dir / "backups").string() +
-                   "\ntargets:\n  cache:\n    engine: redis\n    url: redis://nosync:nosync-pw@127.0.0.1:" +
-                   std::to_string(source.port()) + "\n    keep: {last: 3}\n");
-    auto c = run_dbkeep({"--config", (dir / "dbkeep.yaml").string(), "check", "--json"});
+    write_config("redis://nosync:nosync-pw@127.0.0.1:" + std::to_string(source.port()), "    keep: {last: 3}\n");
+    auto c = dbkeep({"check", "--json"});
     EXPECT_EQ(c.exit_code, 3) << c.out << c.err;
     auto rows = nlohmann::json::parse(c.out);
     bool seen = false;

@@ -7,7 +7,8 @@
 #include "engine/redis/redis.hpp"
 #include "runner/local.hpp"
 #include "support/process.hpp"
-#include "support/redis_server.hpp"
+#include "support/recording_sink.hpp"
+#include "support/redis_fixture.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -121,24 +122,7 @@ engine::RedisOptions target_for(const RedisServer& server, const std::string& mo
 struct Backup {
     Result<engine::DumpInfo> info;
     std::string data;
-    int writes = 0;
-};
-
-// Appends to a string and counts the writes: the payload must arrive in pieces, never staged whole.
-class CountingSink final : public stream::Sink {
-public:
-    explicit CountingSink(Backup& b) : m_b(b) {}
-    Status write(Bytes data) override
-    {
-        ++m_b.writes;
-        m_b.data.append(as_chars(data));
-        return {};
-    }
-    Status finish() override { return {}; }
-    void abort() noexcept override {}
-
-private:
-    Backup& m_b;
+    int writes = 0; // the payload must arrive in pieces, never staged whole
 };
 
 Backup backup(const engine::RedisOptions& target)
@@ -146,9 +130,11 @@ Backup backup(const engine::RedisOptions& target)
     auto runner = runner::make_local_runner();
     auto eng = engine::make_redis_engine("cache", target, *runner);
     EXPECT_TRUE(eng.has_value());
+    RecordingSink sink;
     Backup b;
-    CountingSink sink(b);
     b.info = (*eng)->dump(sink);
+    b.data = std::move(sink.data);
+    b.writes = sink.writes;
     return b;
 }
 
@@ -197,15 +183,7 @@ void expect_same_data(const RedisServer& a, const RedisServer& b)
     EXPECT_NE(b.cli({"FUNCTION", "LIST"}).find("dbkeeplib"), std::string::npos);
 }
 
-class RedisEngine : public ::testing::Test {
-protected:
-    void SetUp() override
-    {
-        if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
-        }
-    }
-};
+class RedisEngine : public RedisTest {};
 
 } // namespace
 

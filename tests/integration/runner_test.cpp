@@ -1,8 +1,6 @@
 // Backups where the database lives: through a real sshd, and through an argv prefix (`type: command`).
-#include "support/postgres_server.hpp"
-#include "support/process.hpp"
+#include "support/postgres_fixture.hpp"
 #include "support/ssh_server.hpp"
-#include "support/temp_dir.hpp"
 
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -11,38 +9,31 @@
 using namespace dbkeep::test;
 
 namespace {
-class RemoteRunner : public ::testing::Test {
+class RemoteRunner : public PostgresTest {
 protected:
-    void SetUp() override
+    RemoteRunner()
+        : PostgresTest({.seed_sql = "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
+                                    "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM "
+                                    "generate_series(0, 255) i;"
+                                    "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5000) g;",
+                        .server = {.superuser_password = "Runner-S3cret-pw"},
+                        .tag = "dbkeep-runner"})
     {
-        if (auto reason = PostgresServer::skip_reason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
-        }
-        m_pg = std::make_unique<PostgresServer>(PostgresOptions{.superuser_password = "Runner-S3cret-pw"});
-        m_pg->create_database("app");
-        m_pg->psql("app",
-                   "CREATE TABLE all_bytes (b bytea); INSERT INTO all_bytes "
-                   "SELECT decode(string_agg(lpad(to_hex(i), 2, '0'), ''), 'hex') FROM generate_series(0, 255) i;"
-                   "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5000) g;");
-        m_dir = std::make_unique<TempDir>("dbkeep-runner");
     }
 
-    void write_config(const std::string& runner)
+    void SetUp() override
     {
-        write_file(m_dir->path() / "dbkeep.yaml",
-                   "storages:\n  default:\n    type: local\n    path: " + (m_dir->path() / "backups").string() +
-                       "\ntargets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") +
-                       "\n    password: ${APP_PW}\n    pg_dump_path: " + PostgresServer::bin_dir() +
-                       "/pg_dump\n    pg_restore_path: " + PostgresServer::bin_dir() +
-                       "/pg_restore\n    runner: " + runner + "\n");
+        PostgresTest::SetUp();
+        if (m_work) {
+            m_work->env = {{"APP_PW", "Runner-S3cret-pw"}, {"DBKEEP_RESTORE_PASSWORD", "Runner-S3cret-pw"}};
+        }
     }
-    RunResult dbkeep(std::vector<std::string> args)
+
+    void write_runner_config(const std::string& runner)
     {
-        args.insert(args.begin(), {"--config", (m_dir->path() / "dbkeep.yaml").string()});
-        RunOptions o;
-        o.env["APP_PW"] = "Runner-S3cret-pw";
-        o.env["DBKEEP_RESTORE_PASSWORD"] = "Runner-S3cret-pw";
-        return run_dbkeep(args, o);
+        write_config("    password: ${APP_PW}\n    pg_dump_path: " + PostgresServer::bin_dir() +
+                     "/pg_dump\n    pg_restore_path: " + PostgresServer::bin_dir() +
+                     "/pg_restore\n    runner: " + runner + "\n");
     }
     void round_trip(const std::string& expected_runner)
     {
@@ -58,9 +49,6 @@ protected:
                   m_pg->psql("app", "SELECT md5(b) FROM all_bytes"));
         EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM t"), "5000");
     }
-
-    std::unique_ptr<PostgresServer> m_pg;
-    std::unique_ptr<TempDir> m_dir;
 };
 } // namespace
 
@@ -70,8 +58,8 @@ TEST_F(RemoteRunner, BackupAndRestoreThroughSsh)
         GTEST_SKIP() << reason;
     }
     SshServer sshd;
-    write_config("{ type: ssh, host: 127.0.0.1, user: root, port: " + std::to_string(sshd.port()) +
-                 ", identity_file: " + sshd.identity_file() + ", known_hosts: " + sshd.known_hosts() + " }");
+    write_runner_config("{ type: ssh, host: 127.0.0.1, user: root, port: " + std::to_string(sshd.port()) +
+                        ", identity_file: " + sshd.identity_file() + ", known_hosts: " + sshd.known_hosts() + " }");
     round_trip("ssh root@127.0.0.1");
 }
 
@@ -80,17 +68,17 @@ TEST_F(RemoteRunner, UnreachableSshHostFailsClearly)
     if (auto reason = SshServer::skip_reason(); !reason.empty()) {
         GTEST_SKIP() << reason;
     }
-    write_config("{ type: ssh, host: 127.0.0.1, user: root, port: " + std::to_string(free_port()) + " }");
+    write_runner_config("{ type: ssh, host: 127.0.0.1, user: root, port: " + std::to_string(free_port()) + " }");
     auto b = dbkeep({"backup", "app"});
     EXPECT_EQ(b.exit_code, 1);
     EXPECT_NE(b.err.find("Connection refused"), std::string::npos) << b.err;
-    EXPECT_TRUE(list_files(m_dir->path() / "backups").empty());
+    EXPECT_TRUE(m_work->stored_files().empty());
 }
 
 TEST_F(RemoteRunner, BackupAndRestoreThroughACommandPrefix)
 {
     // Any argv prefix: here `setsid`, standing in for nsenter or `docker exec -i NAME`.
-    write_config("{ type: command, argv: [setsid] }");
+    write_runner_config("{ type: command, argv: [setsid] }");
     round_trip("command setsid");
 }
 
@@ -99,7 +87,7 @@ TEST_F(RemoteRunner, CheckReportsAnUnreachableRunner)
     if (auto reason = SshServer::skip_reason(); !reason.empty()) {
         GTEST_SKIP() << reason;
     }
-    write_config("{ type: ssh, host: 127.0.0.1, user: root, port: " + std::to_string(free_port()) + " }");
+    write_runner_config("{ type: ssh, host: 127.0.0.1, user: root, port: " + std::to_string(free_port()) + " }");
     auto c = dbkeep({"check", "--json"});
     EXPECT_EQ(c.exit_code, 3);
     auto rows = nlohmann::json::parse(c.out);

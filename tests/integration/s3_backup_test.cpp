@@ -1,61 +1,51 @@
 // PostgreSQL backups into S3 (s3rver, which checks SigV4) through the dbkeep binary, cross-checked with the
 // AWS CLI.
-#include "support/postgres_server.hpp"
-#include "support/process.hpp"
-#include "support/s3_server.hpp"
+#include "support/http_stand_in.hpp"
+#include "support/postgres_fixture.hpp"
+#include "support/s3_fixture.hpp"
 #include "support/tcp_proxy.hpp"
-#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 #include <csignal>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 using namespace dbkeep::test;
-using namespace std::chrono_literals;
 
 namespace {
-class S3Backup : public ::testing::Test {
+class S3Backup : public PostgresTest {
 protected:
-    void SetUp() override
+    S3Backup()
+        : PostgresTest(
+              {.seed_sql = "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g",
+               .tag = "dbkeep-s3it"})
     {
-        for (const auto& reason : {PostgresServer::skip_reason(), S3Server::skip_reason()}) {
-            if (!reason.empty()) {
-                GTEST_SKIP() << reason;
-            }
-        }
-        m_pg = std::make_unique<PostgresServer>();
-        m_pg->create_database("app");
-        m_pg->psql("app", "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g");
-        m_s3 = std::make_unique<S3Server>();
-        m_dir = std::make_unique<TempDir>("dbkeep-s3it");
     }
 
-    void
-    write_config(int port,
-                 const std::string& credentials = "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
-                 const std::string& target_extra = "")
+    void SetUp() override
     {
-        write_file(m_dir->path() / "dbkeep.yaml",
-                   "storages:\n  s3:\n    type: s3\n    bucket: " + m_s3->bucket() +
-                       "\n    prefix: prod\n    region: us-east-1\n"
-                       "    endpoint: http://127.0.0.1:" +
-                       std::to_string(port) + "\n    part_size: 5MiB\n" + credentials +
-                       "targets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") + "\n" + target_extra);
+        if (auto reason = S3Server::skip_reason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        PostgresTest::SetUp();
+        if (IsSkipped()) {
+            return;
+        }
+        m_s3 = std::make_unique<S3Server>();
+        m_work->env = s3_credentials_env();
     }
-    RunResult dbkeep(std::vector<std::string> args, RunOptions o = {})
+
+    // S3 storage at `port` (s3rver's or a proxy's) with `credentials`, and target app with `target_extra`.
+    void write_s3_config(int port, const std::string& credentials = k_s3_credentials_yaml,
+                         const std::string& target_extra = "")
     {
-        args.insert(args.begin(), {"--config", (m_dir->path() / "dbkeep.yaml").string()});
-        o.env.emplace("S3_KEY", S3Server::k_key);
-        o.env.emplace("S3_SECRET", S3Server::k_secret);
-        return run_dbkeep(args, o);
+        m_work->write_config(s3_storage_yaml(*m_s3, port, "prod", credentials) +
+                             postgres_target_yaml(m_pg->url("app"), target_extra));
     }
     std::string bucket_listing() { return m_s3->aws({"s3", "ls", "--recursive", "s3://" + m_s3->bucket() + "/"}).out; }
 
-    std::unique_ptr<PostgresServer> m_pg;
     std::unique_ptr<S3Server> m_s3;
-    std::unique_ptr<TempDir> m_dir;
 };
 } // namespace
 
@@ -64,7 +54,7 @@ TEST_F(S3Backup, BackupIsReadableWithTheAwsCliAndRestores)
     if (!have_program("/usr/bin/aws")) {
         GTEST_SKIP() << "Debian awscli not installed";
     }
-    write_config(m_s3->port());
+    write_s3_config(m_s3->port());
     auto b = dbkeep({"backup", "app"});
     ASSERT_EQ(b.exit_code, 0) << b.err;
     auto l = nlohmann::json::parse(dbkeep({"list", "--json"}).out);
@@ -73,7 +63,7 @@ TEST_F(S3Backup, BackupIsReadableWithTheAwsCliAndRestores)
     auto head = m_s3->aws({"s3api", "head-object", "--bucket", m_s3->bucket(), "--key", key});
     ASSERT_EQ(head.exit_code, 0) << head.err;
     EXPECT_EQ(nlohmann::json::parse(head.out)["ContentLength"], l[0]["object"]["stored_bytes"]);
-    auto local = m_dir->path() / "obj.zst";
+    auto local = m_work->dir() / "obj.zst";
     ASSERT_EQ(m_s3->aws({"s3", "cp", "s3://" + m_s3->bucket() + "/" + key, local.string()}).exit_code, 0);
     auto sum = sh("sha256sum '" + local.string() + "'");
     EXPECT_EQ(sum.out.substr(0, 64), l[0]["object"]["sha256"].get<std::string>());
@@ -87,7 +77,7 @@ TEST_F(S3Backup, BackupIsReadableWithTheAwsCliAndRestores)
 
 TEST_F(S3Backup, WrongSecretFailsClearlyAndLeavesNothing)
 {
-    write_config(m_s3->port());
+    write_s3_config(m_s3->port());
     auto b = dbkeep({"backup", "app"}, {.env = {{"S3_SECRET", "not-the-secret-42"}}});
     EXPECT_EQ(b.exit_code, 1);
     EXPECT_NE(b.err.find("SignatureDoesNotMatch"), std::string::npos) << b.err;
@@ -100,26 +90,23 @@ TEST_F(S3Backup, WrongSecretFailsClearlyAndLeavesNothing)
 
 TEST_F(S3Backup, SigtermMidUploadAbortsTheMultipartUploadAndWritesNoManifest)
 {
-    // A dump large enough for several parts, produced slowly so the signal lands mid-upload.
-    auto slow = m_dir->path() / "slow_pg_dump";
-    write_file(slow, "#!/bin/sh\ncase \"$1\" in --version) exec " + PostgresServer::bin_dir() +
-                         "/pg_dump --version;; esac\nhead -c 12000000 /dev/urandom\nsleep 60\n");
-    std::filesystem::permissions(slow, std::filesystem::perms::owner_all);
+    // A dump large enough for several parts, then a trickle that never ends: the backup is still running
+    // when the signal lands, however long the parts take on a loaded machine. (The trickle also keeps the
+    // compressor fed: with zstd workers, output of finished jobs is handed on only by the next write, so a
+    // dump that falls silent can hold its last compressed megabytes back until it ends.)
+    auto slow = fake_pg_dump("slow_pg_dump",
+                             "head -c 12000000 /dev/urandom\nwhile head -c 4096 /dev/urandom; do sleep 0.05; done");
     TcpProxy proxy(m_s3->port());
-    write_config(proxy.port(), "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
-                 "    pg_dump_path: " + slow.string() + "\n    compression: { level: 1 }\n");
-    RunOptions o;
-    o.env = {{"S3_KEY", S3Server::k_key}, {"S3_SECRET", S3Server::k_secret}};
-    Background bg({dbkeep_binary(), "--config", (m_dir->path() / "dbkeep.yaml").string(), "backup", "app"}, o,
-                  (m_dir->path() / "bg.log").string());
-    // Under a loaded CI machine the first part can take a while: wait up to a minute, no longer than needed.
-    for (int i = 0; i < 1200 && proxy.recorded().find("&uploadId=") == std::string::npos && bg.running(); ++i) {
-        std::this_thread::sleep_for(50ms);
-    }
+    write_s3_config(proxy.port(), k_s3_credentials_yaml,
+                    "    pg_dump_path: " + slow + "\n    compression: { level: 1 }\n");
+    auto bg = m_work->start_dbkeep({"backup", "app"}, "bg.log");
+    // The event: the proxy saw a part upload (UploadPart carries the upload id).
+    wait_until([&] { return proxy.recorded().find("&uploadId=") != std::string::npos || !bg->running(); });
     ASSERT_NE(proxy.recorded().find("&uploadId="), std::string::npos)
-        << "a part upload started; log: " << read_file(m_dir->path() / "bg.log");
-    bg.signal(SIGTERM);
-    EXPECT_EQ(bg.wait(30s), 1) << read_file(m_dir->path() / "bg.log");
+        << "a part upload started; log: " << m_work->log("bg.log")
+        << "\nrequests so far: " << proxy.recorded().substr(0, 2000);
+    bg->signal(SIGTERM);
+    EXPECT_EQ(bg->wait(k_event_timeout), 1) << m_work->log("bg.log");
     auto sent = proxy.recorded();
     EXPECT_NE(sent.find("DELETE /" + m_s3->bucket() + "/prod/app/"), std::string::npos) << "AbortMultipartUpload sent";
     EXPECT_EQ(sent.find("manifest.json"), std::string::npos) << "no manifest written";
@@ -128,13 +115,12 @@ TEST_F(S3Backup, SigtermMidUploadAbortsTheMultipartUploadAndWritesNoManifest)
 
 TEST_F(S3Backup, EcsTaskRoleCredentialsComeFromTheContainerEndpoint)
 {
-    if (!have_program("python3")) {
-        GTEST_SKIP() << "python3 not installed";
+    if (auto reason = HttpStandIn::skip_reason(); !reason.empty()) {
+        GTEST_SKIP() << reason;
     }
-    int port = free_port();
     // A stand-in for the ECS agent's credential endpoint: checks the authorization token, answers the documented JSON.
-    write_file(
-        m_dir->path() / "ecs.py",
+    HttpStandIn ecs(
+        m_work->dir(), "ecs.py",
         "import http.server, json, sys\n"
         "class H(http.server.BaseHTTPRequestHandler):\n"
         "    def do_GET(self):\n"
@@ -147,20 +133,14 @@ TEST_F(S3Backup, EcsTaskRoleCredentialsComeFromTheContainerEndpoint)
         "        self.wfile.write(body)\n"
         "    def log_message(self, *a): pass\n"
         "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n");
-    Background ecs({"python3", (m_dir->path() / "ecs.py").string(), std::to_string(port)});
-    for (int i = 0;
-         i < 100 && run({"curl", "-s", "-o", "/dev/null", "http://127.0.0.1:" + std::to_string(port)}).exit_code != 0;
-         ++i) {
-        std::this_thread::sleep_for(50ms);
-    }
-    write_config(m_s3->port(), "");
+    write_s3_config(m_s3->port(), "");
     RunOptions o;
-    o.env = {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:" + std::to_string(port) + "/v2/credentials/abc"},
+    o.env = {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", ecs.url() + "/v2/credentials/abc"},
              {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-token-123"},
              {"AWS_ACCESS_KEY_ID", "\x01unset"},
              {"AWS_SECRET_ACCESS_KEY", "\x01unset"},
              {"AWS_PROFILE", "\x01unset"},
-             {"HOME", m_dir->path().string()},
+             {"HOME", m_work->dir().string()},
              {"AWS_EC2_METADATA_DISABLED", "true"}};
     auto b = dbkeep({"backup", "app"}, o);
     EXPECT_EQ(b.exit_code, 0) << b.err;
@@ -180,12 +160,9 @@ TEST_F(S3Backup, PersistentConnectionFailuresFailTheBackupAndAbortTheUpload)
     TcpProxy proxy(m_s3->port());
     // Every connection carrying more than 64 KiB is reset: part uploads never get through, small requests do.
     proxy.reset_connections(1000, 64 * 1024);
-    auto big = m_dir->path() / "big_pg_dump";
-    write_file(big, "#!/bin/sh\ncase \"$1\" in --version) exec " + PostgresServer::bin_dir() +
-                        "/pg_dump --version;; esac\nhead -c 12000000 /dev/urandom\n");
-    std::filesystem::permissions(big, std::filesystem::perms::owner_all);
-    write_config(proxy.port(), "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
-                 "    pg_dump_path: " + big.string() + "\n    compression: { level: 1 }\n");
+    auto big = fake_pg_dump("big_pg_dump", "head -c 12000000 /dev/urandom");
+    write_s3_config(proxy.port(), k_s3_credentials_yaml,
+                    "    pg_dump_path: " + big + "\n    compression: { level: 1 }\n");
     auto b = dbkeep({"backup", "app"});
     EXPECT_EQ(b.exit_code, 1) << b.err;
     EXPECT_NE(b.err.find("upload part"), std::string::npos) << b.err;
@@ -197,8 +174,7 @@ TEST_F(S3Backup, PersistentConnectionFailuresFailTheBackupAndAbortTheUpload)
 
 TEST_F(S3Backup, CheckNamesTheCredentialSourceClockAndAWrongSecret)
 {
-    write_config(m_s3->port(), "    access_key_id: ${S3_KEY}\n    secret_access_key: ${S3_SECRET}\n",
-                 "    keep: {last: 2}\n");
+    write_s3_config(m_s3->port(), k_s3_credentials_yaml, "    keep: {last: 2}\n");
     auto good = dbkeep({"check", "--json"});
     EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
     EXPECT_NE(good.out.find("credentials: configuration"), std::string::npos) << good.out;

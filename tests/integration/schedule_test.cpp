@@ -1,70 +1,39 @@
 // Schedules, leases, retention and the daemon through the dbkeep binary against a real PostgreSQL.
-#include "support/postgres_server.hpp"
-#include "support/process.hpp"
-#include "support/temp_dir.hpp"
+#include "support/postgres_fixture.hpp"
+#include "support/wait.hpp"
 
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 using namespace dbkeep::test;
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 namespace {
 
-class Scheduling : public ::testing::Test {
+class Scheduling : public PostgresTest {
 protected:
-    void SetUp() override
+    Scheduling()
+        : PostgresTest(
+              {.seed_sql = "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g", .tag = "dbkeep-sched"})
     {
-        if (auto reason = PostgresServer::skip_reason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
-        }
-        m_pg = std::make_unique<PostgresServer>();
-        m_pg->create_database("app");
-        m_pg->psql("app", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
-        m_dir = std::make_unique<TempDir>("dbkeep-sched");
     }
 
-    // A pg_dump that sleeps before dumping, so runs overlap.
-    std::string slow_pg_dump(int seconds)
+    // A pg_dump that holds its run open until the test creates release_path(), so that runs overlap for as
+    // long as the test needs (bounded by the event timeout), then dumps for real.
+    std::string held_pg_dump()
     {
-        auto path = m_dir->path() / "slow_pg_dump";
-        write_file(path, "#!/bin/sh\ncase \"$1\" in --version) exec " + PostgresServer::bin_dir() +
-                             "/pg_dump --version;; esac\nsleep " + std::to_string(seconds) + "\nexec " +
-                             PostgresServer::bin_dir() + "/pg_dump \"$@\"\n");
-        fs::permissions(path, fs::perms::owner_all);
-        return path.string();
+        return fake_pg_dump("held_pg_dump", "for i in $(seq " + std::to_string(k_event_timeout.count() * 20) +
+                                                "); do [ -e '" + release_path().string() +
+                                                "' ] && break; sleep 0.05; done\nexec " + PostgresServer::bin_dir() +
+                                                "/pg_dump \"$@\"");
     }
+    fs::path release_path() const { return m_work->dir() / "release"; }
 
-    void write_config(const std::string& target_extra, const std::string& root_extra = "")
-    {
-        write_file(config(), "storages:\n  default:\n    type: local\n    path: " + backups().string() + "\n" +
-                                 root_extra + "targets:\n  app:\n    engine: postgres\n    url: " + m_pg->url("app") +
-                                 "\n" + target_extra);
-    }
-
-    fs::path config() const { return m_dir->path() / "dbkeep.yaml"; }
-    fs::path backups() const { return m_dir->path() / "backups"; }
-    RunResult dbkeep(std::vector<std::string> args)
-    {
-        args.insert(args.begin(), {"--config", config().string()});
-        return run_dbkeep(args);
-    }
-    int manifests() const
-    {
-        int n = 0;
-        for (const auto& f : list_files(backups())) {
-            n += f.ends_with(".manifest.json") ? 1 : 0;
-        }
-        return n;
-    }
-
-    std::unique_ptr<PostgresServer> m_pg;
-    std::unique_ptr<TempDir> m_dir;
+    fs::path backups() const { return m_work->backups(); }
+    int manifests() const { return static_cast<int>(m_work->manifests().size()); }
 };
 
 } // namespace
@@ -91,32 +60,31 @@ TEST_F(Scheduling, TargetsWithoutScheduleAreNotRunByRunDue)
 
 TEST_F(Scheduling, TwoRunDueProcessesStartedTogetherMakeOneBackup)
 {
-    write_config("    schedule: \"@hourly\"\n    pg_dump_path: " + slow_pg_dump(2) + "\n");
-    auto args = std::vector<std::string>{dbkeep_binary(), "--config", config().string(), "run", "--due"};
-    Background a(args, {}, (m_dir->path() / "a.log").string());
-    Background b(args, {}, (m_dir->path() / "b.log").string());
-    EXPECT_EQ(a.wait(60s), 0) << read_file(m_dir->path() / "a.log");
-    EXPECT_EQ(b.wait(60s), 0) << read_file(m_dir->path() / "b.log");
+    write_config("    schedule: \"@hourly\"\n    pg_dump_path: " + held_pg_dump() + "\n");
+    auto a = m_work->start_dbkeep({"run", "--due"}, "a.log");
+    auto b = m_work->start_dbkeep({"run", "--due"}, "b.log");
+    // The run that won the lease holds its dump open until the other has given up; then it may finish.
+    wait_until([&] { return !a->running() || !b->running(); });
+    write_file(release_path(), "");
+    EXPECT_EQ(a->wait(k_event_timeout), 0) << m_work->log("a.log");
+    EXPECT_EQ(b->wait(k_event_timeout), 0) << m_work->log("b.log");
     EXPECT_EQ(manifests(), 1);
-    auto logs = read_file(m_dir->path() / "a.log") + read_file(m_dir->path() / "b.log");
+    auto logs = m_work->log("a.log") + m_work->log("b.log");
     EXPECT_NE(logs.find("skipped: a backup of app is running on host"), std::string::npos) << logs;
     EXPECT_FALSE(fs::exists(backups() / "app" / "lease.json")) << "released after the backup";
 }
 
 TEST_F(Scheduling, KilledRunnersLeaseExpiresAndIsTakenOver)
 {
-    write_config("    pg_dump_path: " + slow_pg_dump(60) + "\n", "lease_ttl: 5\n");
-    Background killed({dbkeep_binary(), "--config", config().string(), "backup", "app"}, {},
-                      (m_dir->path() / "killed.log").string());
-    for (int i = 0; i < 100 && !fs::exists(backups() / "app" / "lease.json"); ++i) {
-        std::this_thread::sleep_for(50ms);
-    }
+    write_config("    pg_dump_path: " + held_pg_dump() + "\n", "", "lease_ttl: 5\n");
+    auto killed = m_work->start_dbkeep({"backup", "app"}, "killed.log");
+    wait_until([&] { return fs::exists(backups() / "app" / "lease.json") || !killed->running(); });
     ASSERT_TRUE(fs::exists(backups() / "app" / "lease.json"));
-    killed.signal(SIGKILL); // no chance to release the lease
-    killed.wait(10s);
-    sh("pkill -9 -f '" + (m_dir->path() / "slow_pg_dump").string() + "'"); // only this test's wrapper
+    killed->signal(SIGKILL); // no chance to release the lease
+    killed->wait(k_event_timeout);
+    sh("pkill -9 -f '" + (m_work->dir() / "held_pg_dump").string() + "'"); // only this test's wrapper
 
-    write_config("", "lease_ttl: 5\n"); // the real pg_dump from now on
+    write_config("", "", "lease_ttl: 5\n"); // the real pg_dump from now on
     auto busy = dbkeep({"backup", "app"});
     EXPECT_EQ(busy.exit_code, 1);
     EXPECT_NE(busy.err.find("is running on host"), std::string::npos) << busy.err;
@@ -178,7 +146,7 @@ TEST_F(Scheduling, PruneRemovesNothingWhenAManifestIsUnreadable)
 {
     write_config("    keep: { last: 1 }\n");
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
-    std::this_thread::sleep_for(1100ms);
+    ASSERT_TRUE(m_work->wait_for_a_newer_backup_id());
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
     // Both backups exist? `backup` prunes after success: only the newest is left.
     EXPECT_EQ(manifests(), 1);
@@ -196,31 +164,24 @@ TEST_F(Scheduling, DaemonRunsEveryMinuteServesMetricsAndStopsOnSigterm)
         GTEST_SKIP() << "curl not installed";
     }
     int port = free_port();
-    write_config("    schedule: \"* * * * *\"\n", "daemon:\n  jitter: 0\n  shutdown_grace: 30\n");
-    Background d(
-        {dbkeep_binary(), "--config", config().string(), "daemon", "--listen", "127.0.0.1:" + std::to_string(port)}, {},
-        (m_dir->path() / "daemon.log").string());
+    write_config("    schedule: \"* * * * *\"\n", "", "daemon:\n  jitter: 0\n  shutdown_grace: 30\n");
+    auto d = m_work->start_dbkeep({"daemon", "--listen", "127.0.0.1:" + std::to_string(port)}, "daemon.log");
     // One catch-up backup at once (never backed up), then one at the next minute boundary.
-    for (int i = 0; i < 800 && manifests() < 2; ++i) {
-        std::this_thread::sleep_for(100ms);
-    }
-    ASSERT_GE(manifests(), 2) << read_file(m_dir->path() / "daemon.log");
+    wait_until([&] { return manifests() >= 2 || !d->running(); });
+    ASSERT_GE(manifests(), 2) << m_work->log("daemon.log");
     // The manifest is the commit point; the metrics follow a moment later.
     RunResult metrics;
-    for (int i = 0; i < 50; ++i) {
+    wait_until([&] {
         metrics = run({"curl", "-sS", "http://127.0.0.1:" + std::to_string(port) + "/metrics"});
-        if (metrics.out.find("dbkeep_backups_total{target=\"app\"} 2") != std::string::npos) {
-            break;
-        }
-        std::this_thread::sleep_for(100ms);
-    }
+        return metrics.out.find("dbkeep_backups_total{target=\"app\"} 2") != std::string::npos;
+    });
     ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
     EXPECT_NE(metrics.out.find("dbkeep_backups_total{target=\"app\"} 2"), std::string::npos) << metrics.out;
     EXPECT_NE(metrics.out.find("dbkeep_failures_total{target=\"app\"} 0"), std::string::npos) << metrics.out;
     EXPECT_EQ(metrics.out.find("dbkeep_last_success_timestamp_seconds{target=\"app\"} 0\n"), std::string::npos);
     auto health = run({"curl", "-sS", "http://127.0.0.1:" + std::to_string(port) + "/healthz"});
     EXPECT_EQ(health.out, "ok\n");
-    d.signal(SIGTERM);
-    EXPECT_EQ(d.wait(30s), 0) << read_file(m_dir->path() / "daemon.log");
-    EXPECT_NE(read_file(m_dir->path() / "daemon.log").find("daemon stopped"), std::string::npos);
+    d->signal(SIGTERM);
+    EXPECT_EQ(d->wait(k_event_timeout), 0) << m_work->log("daemon.log");
+    EXPECT_NE(m_work->log("daemon.log").find("daemon stopped"), std::string::npos);
 }

@@ -3,27 +3,17 @@
 #include "config/config.hpp"
 #include "storage/local.hpp"
 #include "storage/s3.hpp"
-#include "support/s3_server.hpp"
+#include "support/random_bytes.hpp"
+#include "support/s3_fixture.hpp"
 #include "support/tcp_proxy.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
-#include <random>
 
 using namespace dbkeep;
 using namespace dbkeep::test;
 
 namespace {
-
-std::string make_data(std::size_t n, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) {
-        c = static_cast<char>(rng());
-    }
-    return s;
-}
 
 config::S3StorageConfig s3_config(int port, const std::string& bucket)
 {
@@ -99,7 +89,7 @@ TEST_P(Conformance, MissingObjectsAreNotFound)
 
 TEST_P(Conformance, LargeObjectsStreamInPartsAndReadBackWithRanges)
 {
-    auto data = make_data(17 * 1024 * 1024 + 123, 1); // four 5 MiB parts on S3
+    auto data = random_bytes(17 * 1024 * 1024 + 123, 1); // four 5 MiB parts on S3
     ASSERT_TRUE(write_object(*m_storage, "big/object.bin", data, 1000003));
     auto back = storage::get_object(*m_storage, "big/object.bin", 64 << 20);
     ASSERT_TRUE(back) << back.error().to_string();
@@ -147,7 +137,7 @@ TEST_P(Conformance, AbortedWriterLeavesNothing)
     {
         auto w = m_storage->open_writer("ab/partial");
         ASSERT_TRUE(w);
-        auto data = make_data(11 * 1024 * 1024, 2); // starts a multipart upload on S3
+        auto data = random_bytes(11 * 1024 * 1024, 2); // starts a multipart upload on S3
         ASSERT_TRUE((*w)->write(as_bytes(data)));
         (*w)->abort();
     }
@@ -178,18 +168,17 @@ INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::Values("local", "s3")
                          [](const auto& param_info) { return param_info.param; });
 
 // What dbkeep sends, where s3rver cannot show it (recorded on the wire).
-class S3Wire : public ::testing::Test {
+class S3Wire : public S3Test {
 protected:
     void SetUp() override
     {
-        if (auto reason = S3Server::skip_reason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
+        S3Test::SetUp();
+        if (IsSkipped()) {
+            return;
         }
-        m_s3 = std::make_unique<S3Server>();
         m_proxy = std::make_unique<TcpProxy>(m_s3->port());
         m_storage = *storage::make_s3_storage(s3_config(m_proxy->port(), m_s3->bucket()));
     }
-    std::unique_ptr<S3Server> m_s3;
     std::unique_ptr<TcpProxy> m_proxy;
     std::unique_ptr<storage::Storage> m_storage;
 };
@@ -206,7 +195,7 @@ TEST_F(S3Wire, AbortSendsAbortMultipartUpload)
 {
     {
         auto w = m_storage->open_writer("ab/partial");
-        ASSERT_TRUE((*w)->write(as_bytes(make_data(6 * 1024 * 1024, 3))));
+        ASSERT_TRUE((*w)->write(as_bytes(random_bytes(6 * 1024 * 1024, 3))));
         (*w)->abort();
     }
     auto sent = m_proxy->recorded();
@@ -219,7 +208,7 @@ TEST_F(S3Wire, AbortSendsAbortMultipartUpload)
 TEST_F(S3Wire, ResetConnectionsAreRetriedAndTheUploadCompletes)
 {
     m_proxy->reset_connections(3, 100 * 1024);
-    auto data = make_data(12 * 1024 * 1024, 4);
+    auto data = random_bytes(12 * 1024 * 1024, 4);
     auto st = write_object(*m_storage, "retry/object", data);
     ASSERT_TRUE(st) << st.error().to_string();
     EXPECT_GE(m_proxy->resets_done(), 1);
@@ -245,7 +234,7 @@ TEST_F(S3Wire, StalledTransfersAreAbortedAndRetried)
     c.stall_timeout_seconds = 2;
     auto s = *storage::make_s3_storage(c);
     m_proxy->stall_connections(2, 200 * 1024, 30);
-    auto data = make_data(11 * 1024 * 1024, 5);
+    auto data = random_bytes(11 * 1024 * 1024, 5);
     auto t0 = std::chrono::steady_clock::now();
     auto st = write_object(*s, "stall/object", data);
     ASSERT_TRUE(st) << st.error().to_string();

@@ -1,9 +1,9 @@
 #include "support/docker_daemon.hpp"
+#include "support/wait.hpp"
 
 #include <csignal>
 #include <filesystem>
 #include <stdexcept>
-#include <thread>
 #include <unistd.h>
 
 namespace dbkeep::test {
@@ -40,15 +40,13 @@ DockerDaemon::DockerDaemon()
                                  "--iptables=false", "--ip6tables=false", "--shutdown-timeout", "2"},
         RunOptions{}, d + "/dockerd.log");
     bool up = false;
-    for (int i = 0; i < 300 && !up; ++i) {
-        if (!m_process->running()) {
-            break;
-        }
-        up = docker({"version", "--format", "{{.Server.Version}}"}, {}, false).exit_code == 0;
-        if (!up) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
+    wait_until(
+        [&] {
+            up = m_process->running() &&
+                 docker({"version", "--format", "{{.Server.Version}}"}, {}, false).exit_code == 0;
+            return up || !m_process->running();
+        },
+        k_event_timeout, std::chrono::milliseconds(100));
     if (!up) {
         throw std::runtime_error("dockerd did not start: " + read_file(m_dir->path() / "dockerd.log"));
     }
@@ -72,7 +70,7 @@ DockerDaemon::~DockerDaemon()
 {
     sh("export DOCKER_HOST=" + host() + "; ids=$(docker ps -aq); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null 2>&1");
     m_process->signal(SIGTERM);
-    if (m_process->wait(std::chrono::seconds(20)) < 0) {
+    if (m_process->wait(k_event_timeout) < 0) {
         m_process->signal(SIGKILL);
     }
     // dockerd's containerd and leftover mounts below the temp dir would keep it from being removed.
@@ -130,11 +128,8 @@ DatabaseContainer::DatabaseContainer(DockerDaemon& docker, std::string name, std
                      "-o", "-c listen_addresses=127.0.0.1 -p 5432 -k /tmp/pg -c fsync=off", "start"});
     m_docker.docker({"exec", "-d", m_name, "redis-server", "--port", "6379", "--bind", "127.0.0.1", "--save", "",
                      "--dir", "/tmp", "--enable-debug-command", "yes", "--requirepass", m_redis_password});
-    for (int i = 0; i < 100; ++i) {
-        if (redis_cli({"PING"}) == "PONG") {
-            return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (wait_until([&] { return redis_cli({"PING"}) == "PONG"; })) {
+        return;
     }
     throw std::runtime_error("redis did not start in the container");
 }
@@ -156,13 +151,15 @@ void DatabaseContainer::create_database(const std::string& db)
 
 void DatabaseContainer::kill_when_running(const std::string& name)
 {
-    for (int i = 0; i < 300; ++i) {
-        auto r = m_docker.docker({"exec", m_name, "sh", "-c", "pkill -KILL -x " + name + " && echo killed"}, {}, false);
-        if (r.out.find("killed") != std::string::npos) {
-            return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    // The `--version` probe that runs first is spared: the event is the command doing its work.
+    const std::string script = "for p in $(pgrep -x " + name + "); do tr '\\0' ' ' < /proc/$p/cmdline | " +
+                               "grep -q -e --version || { kill -KILL $p && echo killed; }; done";
+    wait_until(
+        [&] {
+            auto r = m_docker.docker({"exec", m_name, "sh", "-c", script}, {}, false);
+            return r.out.find("killed") != std::string::npos;
+        },
+        k_event_timeout, std::chrono::milliseconds(20));
 }
 
 std::string DatabaseContainer::redis_cli(const std::vector<std::string>& args)

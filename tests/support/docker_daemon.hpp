@@ -47,7 +47,8 @@ public:
     // psql inside the container (as postgres over 127.0.0.1 with the password); returns trimmed output.
     std::string psql(const std::string& db, const std::string& sql);
     void create_database(const std::string& db);
-    // SIGKILLs the first process named `name` inside the container as soon as one runs (for about 6 s).
+    // SIGKILLs the first process named `name` inside the container, other than a `--version` probe, as soon
+    // as one runs (waiting up to k_event_timeout).
     void kill_when_running(const std::string& name);
     // redis-cli inside the container.
     std::string redis_cli(const std::vector<std::string>& args);

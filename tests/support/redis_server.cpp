@@ -1,9 +1,9 @@
 #include "support/redis_server.hpp"
+#include "support/wait.hpp"
 
 #include "support/process.hpp"
 
 #include <stdexcept>
-#include <thread>
 
 namespace dbkeep::test {
 
@@ -46,13 +46,14 @@ RedisServer::RedisServer(RedisOptions options)
         if (run(argv).exit_code != 0) {
             continue;
         }
-        for (int i = 0; i < 200; ++i) {
-            auto r = run({"redis-cli", "-p", std::to_string(m_port), "ping"});
-            if (r.exit_code == 0 &&
-                (r.out.find("PONG") != std::string::npos || r.out.find("NOAUTH") != std::string::npos)) {
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        if (wait_until(
+                [&] {
+                    auto r = run({"redis-cli", "-p", std::to_string(m_port), "ping"});
+                    return r.exit_code == 0 &&
+                           (r.out.find("PONG") != std::string::npos || r.out.find("NOAUTH") != std::string::npos);
+                },
+                k_event_timeout, std::chrono::milliseconds(25))) {
+            return;
         }
     }
     throw std::runtime_error("redis-server did not start: " + read_file(d + "/log"));

@@ -1,9 +1,9 @@
 #include "support/s3_server.hpp"
+#include "support/wait.hpp"
 
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
-#include <thread>
 
 namespace dbkeep::test {
 namespace {
@@ -42,15 +42,14 @@ S3Server::S3Server(std::string bucket) : m_bucket(std::move(bucket))
             std::vector<std::string>{"node", "--openssl-legacy-provider", (m_dir->path() / "run.js").string(),
                                      std::to_string(m_port), (m_dir->path() / "data").string(), m_bucket},
             o, (m_dir->path() / "log").string());
-        for (int i = 0; i < 200; ++i) {
+        bool answers = false;
+        wait_until([&] {
             auto r = run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", endpoint() + "/"});
-            if (r.exit_code == 0 && r.out != "000") {
-                return;
-            }
-            if (!m_process->running()) {
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            answers = r.exit_code == 0 && r.out != "000";
+            return answers || !m_process->running();
+        });
+        if (answers) {
+            return;
         }
     }
     throw std::runtime_error("s3rver did not start: " + read_file(m_dir->path() / "log"));

@@ -1,8 +1,8 @@
 #include "support/ssh_server.hpp"
+#include "support/wait.hpp"
 
 #include <filesystem>
 #include <stdexcept>
-#include <thread>
 #include <unistd.h>
 
 namespace dbkeep::test {
@@ -45,16 +45,17 @@ SshServer::SshServer()
         m_process = std::make_unique<Background>(
             std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", d + "/sshd_config"}, RunOptions{},
             d + "/sshd.log");
-        for (int i = 0; i < 100; ++i) {
+        std::string host_keys;
+        wait_until([&] {
             auto scan = run({"ssh-keyscan", "-p", std::to_string(m_port), "-t", "ed25519", "127.0.0.1"});
             if (scan.exit_code == 0 && !scan.out.empty()) {
-                write_file(m_dir->path() / "known_hosts", scan.out);
-                return;
+                host_keys = scan.out;
             }
-            if (!m_process->running()) {
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            return !host_keys.empty() || !m_process->running();
+        });
+        if (!host_keys.empty()) {
+            write_file(m_dir->path() / "known_hosts", host_keys);
+            return;
         }
     }
     throw std::runtime_error("sshd did not start: " + read_file(m_dir->path() / "sshd.log"));

@@ -2,6 +2,7 @@
 #include "catalog/naming.hpp"
 #include "storage/local.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 #include <atomic>
 #include <gtest/gtest.h>
@@ -128,7 +129,8 @@ TEST(Lease, HeldLeaseRenewsWhileHeldAndReleasesAtTheEnd)
     ASSERT_EQ(a->outcome, LeaseOutcome::acquired);
     {
         HeldLease held(*f.storage, "orders", a->mine, 1s);
-        std::this_thread::sleep_for(1500ms); // longer than the ttl: only renewal keeps it alive
+        // Past the first ttl: only renewal keeps it alive.
+        ASSERT_TRUE(test::wait_until([&] { return now() > a->mine.expires; }));
         auto b = acquire_lease(*f.storage, "orders", 60s, now());
         ASSERT_TRUE(b);
         EXPECT_EQ(b->outcome, LeaseOutcome::busy);

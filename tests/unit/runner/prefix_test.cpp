@@ -1,4 +1,5 @@
 #include "runner/prefix.hpp"
+#include "support/wait.hpp"
 
 #include <dirent.h>
 #include <fstream>
@@ -49,7 +50,12 @@ TEST_P(PrefixRunner, EnvironmentArrivesExactlyAndNeverInAnyArgv)
     auto proc =
         r->start({.argv = {"sh", "-c", "printf '%s' \"$DBKEEP_SECRET\"; sleep 1"}, .env = {{"DBKEEP_SECRET", secret}}});
     ASSERT_TRUE(proc) << proc.error().to_string();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // The command is running once its `sleep 1` is: every process between here and there has started.
+    test::wait_until([] {
+        return all_cmdlines().find(std::string("sleep\0"
+                                               "1\0",
+                                               8)) != std::string::npos;
+    });
     EXPECT_EQ(all_cmdlines().find("XYZZY"), std::string::npos) << "the secret is in some process's argv";
     EXPECT_EQ(read_all_out(**proc), secret);
     EXPECT_TRUE((*proc)->wait()->ok());

@@ -1,5 +1,6 @@
 #include "core/cancel.hpp"
 #include "schedule/daemon.hpp"
+#include "support/wait.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -105,14 +106,16 @@ TEST_F(Daemon, NeverRunsMoreThanMaxConcurrent)
 
 TEST_F(Daemon, ShutdownLetsARunningBackupFinishWithinTheGrace)
 {
-    std::atomic<bool> finished{false};
+    std::atomic<bool> finished{false}, stopping{false};
     auto o = options_for(
         [&](const std::string&) -> Status {
-            std::this_thread::sleep_for(600ms);
+            // Still running when the shutdown begins: returns only once the daemon was told to stop.
+            test::wait_until([&] { return stopping.load(); });
             finished = true;
             return {};
         },
         200ms);
+    o.stop = [&stopping, stop = o.stop] { return stopping = stopping || stop(); };
     ASSERT_TRUE(run_daemon({every("orders", 1h, true)}, o));
     EXPECT_TRUE(finished.load());
     EXPECT_FALSE(cancel::requested()) << "finished within the grace: nothing cancelled";
@@ -123,9 +126,7 @@ TEST_F(Daemon, ShutdownCancelsABackupThatOutlivesTheGrace)
     std::atomic<bool> saw_cancel{false};
     auto o = options_for(
         [&](const std::string&) -> Status {
-            for (int i = 0; i < 100 && !cancel::requested(); ++i) {
-                std::this_thread::sleep_for(50ms);
-            }
+            test::wait_until([] { return cancel::requested(); });
             saw_cancel = cancel::requested();
             return fail(ErrorKind::cancelled, "backup", "orders", "cancelled");
         },

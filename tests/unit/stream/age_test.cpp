@@ -1,12 +1,13 @@
 #include "stream/age/age.hpp"
 #include "support/process.hpp"
+#include "support/random_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
-#include <random>
 
 using namespace dbkeep;
 using namespace dbkeep::stream;
+using dbkeep::test::random_bytes;
 
 namespace {
 
@@ -22,16 +23,6 @@ Keys new_keys(test::TempDir& dir, const std::string& name)
     auto ids = read_identity_file(dir / name);
     EXPECT_TRUE(ids);
     return {ids->front(), *r};
-}
-
-std::string random_bytes(std::size_t n, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) {
-        c = static_cast<char>(rng());
-    }
-    return s;
 }
 
 Result<std::string> encrypt(const std::string& plain, const AgeRecipients& r)

@@ -1,42 +1,18 @@
 #include "stream/counting.hpp"
 #include "stream/sha256.hpp"
+#include "support/random_bytes.hpp"
+#include "support/recording_sink.hpp"
 
 #include "core/hex.hpp"
 
 #include <gtest/gtest.h>
-#include <random>
 
 using namespace dbkeep;
 using namespace dbkeep::stream;
+using dbkeep::test::random_bytes;
+using dbkeep::test::RecordingSink;
 
 namespace {
-
-class RecordingSink final : public Sink {
-public:
-    Status write(Bytes data) override
-    {
-        data_.append(as_chars(data));
-        return {};
-    }
-    Status finish() override
-    {
-        ++finishes;
-        return {};
-    }
-    void abort() noexcept override { ++aborts; }
-    std::string data_;
-    int finishes = 0, aborts = 0;
-};
-
-std::string random_bytes(std::size_t n, std::uint32_t seed)
-{
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) {
-        c = static_cast<char>(rng() & 0xff);
-    }
-    return s;
-}
 
 } // namespace
 
@@ -72,7 +48,7 @@ TEST(Sha256, HashingSinkPassesBytesThroughAndDigestsThem)
         off += n;
     }
     ASSERT_TRUE(h.finish());
-    EXPECT_EQ(next.data_, input);
+    EXPECT_EQ(next.data, input);
     EXPECT_EQ(next.finishes, 1);
     EXPECT_EQ(next.aborts, 0);
     EXPECT_EQ(h.bytes(), input.size());
@@ -144,7 +120,7 @@ TEST(Sha256, SinkAndSourceAgree)
     ASSERT_TRUE(hs.write(as_bytes(input)));
     ASSERT_TRUE(hs.finish());
 
-    auto src = make_string_source(stored.data_);
+    auto src = make_string_source(stored.data);
     HashingSource hr(*src);
     RecordingSink out;
     auto n = copy(hr, out, 4096);
@@ -162,7 +138,7 @@ TEST(Sha256, CountingSinkCountsAndPassesThrough)
     ASSERT_TRUE(c.write(as_bytes("world")));
     ASSERT_TRUE(c.finish());
     EXPECT_EQ(c.bytes(), 11u);
-    EXPECT_EQ(next.data_, "hello world");
+    EXPECT_EQ(next.data, "hello world");
     EXPECT_EQ(next.finishes, 1);
     c.abort(); // after finish(): a no-op (sink.hpp)
     EXPECT_EQ(next.aborts, 0);

@@ -1,5 +1,7 @@
 #include "stream/zstd.hpp"
 #include "support/process.hpp"
+#include "support/random_bytes.hpp"
+#include "support/recording_sink.hpp"
 #include "support/temp_dir.hpp"
 
 #include <algorithm>
@@ -12,40 +14,10 @@
 
 using namespace dbkeep;
 using namespace dbkeep::stream;
+using dbkeep::test::random_bytes;
+using dbkeep::test::RecordingSink;
 
 namespace {
-
-// The end of a pipeline that records what reached it.
-class RecordingSink final : public Sink {
-public:
-    Status write(Bytes data) override
-    {
-        ++writes;
-        if (fail_on_write == writes) {
-            return fail(ErrorKind::failed, "write", "test sink", "injected failure");
-        }
-        if (delay.count() > 0) {
-            std::this_thread::sleep_for(delay);
-        }
-        data_.append(as_chars(data));
-        return {};
-    }
-    Status finish() override
-    {
-        ++finishes;
-        if (fail_finish) {
-            return fail(ErrorKind::failed, "finish", "test sink", "injected failure");
-        }
-        return {};
-    }
-    void abort() noexcept override { ++aborts; }
-
-    std::string data_;
-    int writes = 0, finishes = 0, aborts = 0;
-    int fail_on_write = -1;
-    bool fail_finish = false;
-    std::chrono::microseconds delay{0};
-};
 
 // A source handing out at most `chunk` bytes per read, to exercise every buffer boundary.
 class ChunkedSource final : public Source {
@@ -64,17 +36,6 @@ private:
     std::size_t m_chunk;
     std::size_t m_pos = 0;
 };
-
-std::string random_bytes(std::size_t n, std::uint64_t seed)
-{
-    std::mt19937_64 rng(seed);
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; i += 8) {
-        std::uint64_t v = rng();
-        std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
-    }
-    return s;
-}
 
 // Text-like data that compresses, but not to nothing.
 std::string compressible_bytes(std::size_t n, std::uint64_t seed)
@@ -106,7 +67,7 @@ std::string compress(const std::string& data, ZstdOptions options, std::size_t c
     EXPECT_TRUE(st) << st.error().to_string();
     EXPECT_EQ(sink.finishes, 1);
     EXPECT_EQ(sink.aborts, 0);
-    return sink.data_;
+    return sink.data;
 }
 
 Result<std::string> decompress(const std::string& compressed, std::size_t out_chunk = 1 << 16,
@@ -417,7 +378,7 @@ TEST(Zstd, AdaptiveLevelKeepsASingleValidFrameWhenTheCompressorFallsBehind)
         auto z = make_zstd_compressor(sink, {.level = 9, .workers = workers, .adaptive = true});
         auto total = feed_pool(*z, 0, std::chrono::milliseconds(1100));
         ASSERT_TRUE(z->finish());
-        EXPECT_TRUE(decodes_to_pool(std::move(sink.data_), total)) << workers << " workers";
+        EXPECT_TRUE(decodes_to_pool(std::move(sink.data), total)) << workers << " workers";
     }
 }
 
@@ -431,5 +392,5 @@ TEST(Zstd, AdaptiveLevelKeepsAValidFrameWhenItStepsBackUp)
     sink.delay = std::chrono::milliseconds(3);
     total = feed_pool(*z, total, std::chrono::milliseconds(1100));
     ASSERT_TRUE(z->finish());
-    EXPECT_TRUE(decodes_to_pool(std::move(sink.data_), total));
+    EXPECT_TRUE(decodes_to_pool(std::move(sink.data), total));
 }
