@@ -10,7 +10,7 @@
 #include "runner/docker.hpp"
 #include "runner/runner.hpp"
 #include "storage/open.hpp"
-#include "storage/s3.hpp"
+#include "storage/s3/s3.hpp"
 #include "storage/storage.hpp"
 #include "stream/age.hpp"
 

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/secret.hpp"
+#include "storage/s3/s3.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -24,23 +25,8 @@ struct LocalStorageConfig {
     std::filesystem::path path; // absolute after load (relative paths resolve against the config's folder)
 };
 
-struct S3StorageConfig {
-    std::string bucket;
-    std::string prefix; // no leading or trailing '/'
-    std::string region = "us-east-1";
-    std::string endpoint;            // empty: AWS, https://s3.<region>.amazonaws.com
-    std::string path_style = "auto"; // auto | true | false
-    std::string storage_class;       // empty: the bucket's default
-    std::string sse;                 // "", "AES256" or "aws:kms"
-    std::string sse_kms_key_id;
-    std::uint64_t part_size = 16ull << 20;
-    int concurrency = 4;
-    int stall_timeout_seconds = 60; // a transfer that moves no byte this long is aborted and retried
-    std::string access_key_id;      // explicit credentials, only through ${ENV} in the file
-    Secret secret_access_key;
-    Secret session_token;
-    std::string profile; // AWS profile name, else AWS_PROFILE or "default"
-};
+// The S3 plug-in owns its options (storage/s3/s3.hpp); the loader fills them.
+using S3StorageConfig = storage::S3Options;
 
 struct EncryptionConfig {
     std::vector<std::string> recipients; // age1... public keys

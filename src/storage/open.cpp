@@ -2,7 +2,7 @@
 
 #include "config/config.hpp"
 #include "storage/local.hpp"
-#include "storage/s3.hpp"
+#include "storage/s3/s3.hpp"
 
 namespace dbkeep::storage {
 
