@@ -7,7 +7,7 @@
 #include "engine/engine.hpp"
 #include "job/pipeline.hpp"
 #include "job/scheduled.hpp"
-#include "runner/docker.hpp"
+#include "runner/docker/docker.hpp"
 #include "runner/runner.hpp"
 #include "storage/open.hpp"
 #include "storage/s3/s3.hpp"

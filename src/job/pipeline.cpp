@@ -2,7 +2,7 @@
 
 #include "config/config.hpp"
 #include "engine/engine.hpp"
-#include "runner/docker.hpp"
+#include "runner/docker/docker.hpp"
 #include "runner/ecs.hpp"
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"
