@@ -56,7 +56,7 @@ struct Response {
 //   transient  when the connection cannot be made or breaks, or the deadline or the low-speed limit passes;
 //   auth       when the unix socket refuses this user (EACCES);
 //   failed     when the body exceeds max_body, the URL is malformed, or the reader fails with that kind.
-// The error's operation is "<method> <url>"-free: `operation` and `object` are taken from the arguments.
+// Errors carry `operation` and `object` as given (never the URL's query, which may hold a token).
 // Thread-safe: each call uses its own connection.
 Result<Response> perform(const Request& request, std::string_view operation, std::string_view object);
 
