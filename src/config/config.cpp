@@ -214,6 +214,9 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
         }
         s3.region = s.str_or("region", std::getenv("AWS_REGION") ? std::getenv("AWS_REGION") : "us-east-1");
         s3.endpoint = s.str_or("endpoint", "");
+        if (auto problem = storage::s3_endpoint_problem(s3.endpoint)) {
+            error_at(s.node("endpoint"), "'endpoint' " + *problem + ", found '" + s3.endpoint + "'");
+        }
         s3.path_style = s.str_or("path_style", "auto");
         if (s3.path_style != "auto" && s3.path_style != "true" && s3.path_style != "false") {
             error_at(s.node("path_style"), "'path_style' must be auto, true or false");
@@ -249,7 +252,7 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
             s3.part_size = n * mult;
         }
         s3.concurrency = static_cast<int>(s.integer("concurrency", 1, 64).value_or(4));
-        s3.stall_timeout_seconds = static_cast<int>(s.integer("stall_timeout", 1, 3600).value_or(60));
+        s3.stall_timeout = std::chrono::seconds(s.integer("stall_timeout", 1, 3600).value_or(60));
         // Secrets belong in the environment, not in a version-controlled file.
         for (const char* key : {"secret_access_key", "session_token"}) {
             const YAML::Node v = s.node(key);

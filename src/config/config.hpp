@@ -9,6 +9,7 @@
 #include "runner/options.hpp"
 #include "schedule/cron.hpp"
 #include "storage/local.hpp"
+#include "storage/s3/s3.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -26,24 +27,8 @@ struct Mark {
     int column = 0; // 1-based
 };
 
-// S3 options: the S3 plug-in's own struct once it owns it (storage/s3); filled only here.
-struct S3StorageConfig {
-    std::string bucket;
-    std::string prefix; // no leading or trailing '/'
-    std::string region = "us-east-1";
-    std::string endpoint;            // empty: AWS, https://s3.<region>.amazonaws.com
-    std::string path_style = "auto"; // auto | true | false
-    std::string storage_class;       // empty: the bucket's default
-    std::string sse;                 // "", "AES256" or "aws:kms"
-    std::string sse_kms_key_id;
-    std::uint64_t part_size = 16ull << 20;
-    int concurrency = 4;
-    int stall_timeout_seconds = 60; // a transfer that moves no byte this long is aborted and retried
-    std::string access_key_id;      // explicit credentials, only through ${ENV} in the file
-    Secret secret_access_key;
-    Secret session_token;
-    std::string profile; // AWS profile name, else AWS_PROFILE or "default"
-};
+// The S3 plug-in owns its options (storage/s3/s3.hpp); the loader fills them.
+using S3StorageConfig = storage::S3Options;
 
 using StorageOptions = std::variant<storage::LocalOptions, S3StorageConfig>;
 

@@ -4,7 +4,7 @@
 #include "engine/engine.hpp"
 #include "runner/runner.hpp"
 #include "storage/local.hpp"
-#include "storage/s3.hpp"
+#include "storage/s3/s3.hpp"
 
 namespace dbkeep::job {
 namespace {

@@ -3,7 +3,7 @@
 // job/open.
 #pragma once
 
-#include "runner/docker.hpp"
+#include "runner/docker/docker.hpp"
 #include "runner/ecs.hpp"
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"

@@ -1,7 +1,7 @@
 // The AWS credential chain against loopback stand-ins for the documented endpoints (EC2 IMDSv2, STS
 // AssumeRoleWithWebIdentity) and a credential_process profile. Nothing here reaches a real AWS address.
 #include "config/config.hpp"
-#include "storage/aws_credentials.hpp"
+#include "storage/s3/credentials.hpp"
 #include "support/http_stand_in.hpp"
 #include "support/temp_dir.hpp"
 

@@ -1,7 +1,7 @@
 // `type: docker` (the Docker Engine API) and `type: command` with `docker exec -i`, against a real dockerd whose
 // container runs PostgreSQL 15 and Redis 7 with no network at all: the databases are reachable only from inside.
 #include "core/cancel.hpp"
-#include "runner/docker.hpp"
+#include "runner/docker/docker.hpp"
 #include "support/docker_fixture.hpp"
 #include "support/process.hpp"
 #include "support/random_bytes.hpp"

@@ -2,7 +2,7 @@
 // S3-compatible server that checks SigV4 signatures (s3rver).
 #include "config/config.hpp"
 #include "storage/local.hpp"
-#include "storage/s3.hpp"
+#include "storage/s3/s3.hpp"
 #include "support/random_bytes.hpp"
 #include "support/s3_fixture.hpp"
 #include "support/tcp_proxy.hpp"
@@ -231,7 +231,7 @@ TEST_F(S3Wire, WrongSecretIsAnAuthErrorNamingTheCause)
 TEST_F(S3Wire, StalledTransfersAreAbortedAndRetried)
 {
     auto c = s3_config(m_proxy->port(), m_s3->bucket());
-    c.stall_timeout_seconds = 2;
+    c.stall_timeout = std::chrono::seconds(2);
     auto s = *storage::make_s3_storage(c);
     m_proxy->stall_connections(2, 200 * 1024, 30);
     auto data = random_bytes(11 * 1024 * 1024, 5);

@@ -3,7 +3,7 @@
 #include "catalog/naming.hpp"
 #include "core/time.hpp"
 #include "core/url.hpp"
-#include "storage/sigv4.hpp"
+#include "storage/s3/sigv4.hpp"
 #include "support/temp_dir.hpp"
 
 #include <filesystem>

@@ -42,11 +42,15 @@ struct Signed {
     Pairs added_headers;       // X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token to send
 };
 
+// Signs `request` as AWS Signature Version 4 specifies ("Create a signed AWS API request"), at options.time
+// (the caller's clock: signing never reads one). Pure: no I/O, cannot fail, thread-safe.
 Signed sign(const Request& request, const Credentials& credentials, const Options& options);
 
 // RFC 3986 percent-encoding of everything but unreserved characters; '/' kept when encode_slash is false.
+// Pure; thread-safe.
 std::string uri_encode(const std::string& s, bool encode_slash);
 
+// The SHA-256 of data as 64 lowercase hex digits. Pure; thread-safe.
 std::string sha256_hex(const std::string& data);
 
 } // namespace dbkeep::storage::sigv4

@@ -1,12 +1,12 @@
-#include "storage/aws_credentials.hpp"
-#include "core/time.hpp"
+#include "storage/s3/credentials.hpp"
 
-#include "config/config.hpp"
+#include "core/http.hpp"
 #include "core/percent.hpp"
+#include "core/time.hpp"
+#include "storage/s3/xml.hpp"
 
 #include <cstdio>
 #include <cstdlib>
-#include <curl/curl.h>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -60,57 +60,24 @@ std::map<std::string, std::map<std::string, std::string>> read_ini(const std::st
     return out;
 }
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* user)
+Result<std::string> http_request(const std::string& method, const std::string& url, http::Headers headers)
 {
-    static_cast<std::string*>(user)->append(data, size * n);
-    return size * n;
-}
-
-Result<std::string> http_request(const std::string& method, const std::string& url,
-                                 const std::vector<std::string>& header_lines)
-{
-    CURL* c = curl_easy_init();
-    std::string body;
-    curl_slist* headers = nullptr;
-    for (const auto& h : header_lines) {
-        headers = curl_slist_append(headers, h.c_str());
+    http::Request request{.method = method, .url = url, .headers = std::move(headers)};
+    request.timeout = std::chrono::seconds(5);
+    auto r = http::perform(request, "fetch credentials from", url);
+    if (!r) {
+        return std::unexpected(r.error());
     }
-    if (method != "GET") {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (r->status != 200) {
+        return fail(ErrorKind::auth, "fetch credentials from", url, "HTTP " + std::to_string(r->status));
     }
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK) {
-        return fail(ErrorKind::transient, "fetch credentials from", url, curl_easy_strerror(rc));
-    }
-    if (status != 200) {
-        return fail(ErrorKind::auth, "fetch credentials from", url, "HTTP " + std::to_string(status));
-    }
-    return body;
+    return std::move(r->body);
 }
 
 Result<std::string> http_get(const std::string& url, const std::string& authorization)
 {
     return http_request("GET", url,
-                        authorization.empty() ? std::vector<std::string>{}
-                                              : std::vector<std::string>{"Authorization: " + authorization});
-}
-
-std::string xml_value(const std::string& xml, const std::string& tag)
-{
-    auto a = xml.find("<" + tag + ">");
-    auto b = xml.find("</" + tag + ">");
-    return a == std::string::npos || b == std::string::npos ? ""
-                                                            : xml.substr(a + tag.size() + 2, b - a - tag.size() - 2);
+                        authorization.empty() ? http::Headers{} : http::Headers{{"Authorization", authorization}});
 }
 
 // {AccessKeyId, SecretAccessKey, Token|SessionToken, Expiration} as ECS, IMDS and credential_process answer.
@@ -130,7 +97,7 @@ std::optional<sigv4::Credentials> from_json(const std::string& body, std::chrono
 
 } // namespace
 
-CredentialProvider::CredentialProvider(const config::S3StorageConfig& config)
+CredentialProvider::CredentialProvider(const S3Options& config)
     : m_key_id(config.access_key_id), m_secret(config.secret_access_key.reveal()),
       m_token(config.session_token.reveal()), m_profile(config.profile)
 {
@@ -227,15 +194,15 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
                         "web identity (STS AssumeRoleWithWebIdentity): " + body.error().message,
                         "tried " + tried + ", web identity");
         }
-        std::string key = xml_value(*body, "AccessKeyId"), secret = xml_value(*body, "SecretAccessKey");
+        std::string key = s3::xml_value(*body, "AccessKeyId"), secret = s3::xml_value(*body, "SecretAccessKey");
         if (key.empty() || secret.empty()) {
             return fail(ErrorKind::auth, "find AWS credentials", "", "web identity: STS answered without credentials");
         }
-        if (auto t = parse_rfc3339(xml_value(*body, "Expiration"))) {
+        if (auto t = parse_rfc3339(s3::xml_value(*body, "Expiration"))) {
             m_expires = *t;
         }
         m_source = "web identity (" + env("AWS_ROLE_ARN") + ")";
-        return sigv4::Credentials{key, secret, xml_value(*body, "SessionToken")};
+        return sigv4::Credentials{key, secret, s3::xml_value(*body, "SessionToken")};
     }
     tried += ", web identity (AWS_WEB_IDENTITY_TOKEN_FILE)";
     std::string url;
@@ -273,14 +240,15 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         while (!imds.empty() && imds.back() == '/') {
             imds.pop_back();
         }
-        auto token = http_request("PUT", imds + "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds: 21600"});
+        auto token =
+            http_request("PUT", imds + "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}});
         if (token) {
-            std::string h = "X-aws-ec2-metadata-token: " + *token;
-            auto role = http_request("GET", imds + "/latest/meta-data/iam/security-credentials/", {h});
+            http::Headers h{{"X-aws-ec2-metadata-token", *token}};
+            auto role = http_request("GET", imds + "/latest/meta-data/iam/security-credentials/", h);
             if (role && !trim(*role).empty()) {
                 std::string name = trim(*role);
                 name = name.substr(0, name.find('\n'));
-                auto body = http_request("GET", imds + "/latest/meta-data/iam/security-credentials/" + name, {h});
+                auto body = http_request("GET", imds + "/latest/meta-data/iam/security-credentials/" + name, h);
                 if (body) {
                     if (auto c = from_json(*body, m_expires)) {
                         m_source = "EC2 instance metadata (role " + name + ")";

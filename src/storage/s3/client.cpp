@@ -1,0 +1,182 @@
+#include "storage/s3/client.hpp"
+
+#include "core/retry.hpp"
+#include "observe/log.hpp"
+#include "storage/s3/xml.hpp"
+
+#include <algorithm>
+#include <openssl/evp.h>
+
+namespace dbkeep::storage::s3 {
+namespace {
+
+bool retryable(long status, const std::string& body)
+{
+    return status >= 500 || status == 429 || (status == 400 && body.find("RequestTimeout") != std::string::npos) ||
+           body.find("SlowDown") != std::string::npos;
+}
+
+std::string base64(const unsigned char* d, std::size_t n)
+{
+    std::string out(4 * ((n + 2) / 3) + 1, '\0');
+    int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), d, static_cast<int>(n));
+    out.resize(static_cast<std::size_t>(len));
+    return out;
+}
+
+} // namespace
+
+std::string content_md5(const std::string& body)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(body.data(), body.size(), md, &len, EVP_md5(), nullptr);
+    return base64(md, len);
+}
+
+sigv4::Pairs put_headers(const S3Options& o)
+{
+    sigv4::Pairs h;
+    if (!o.storage_class.empty()) {
+        h.emplace_back("X-Amz-Storage-Class", o.storage_class);
+    }
+    if (!o.sse.empty()) {
+        h.emplace_back("X-Amz-Server-Side-Encryption", o.sse);
+        if (o.sse == "aws:kms" && !o.sse_kms_key_id.empty()) {
+            h.emplace_back("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", o.sse_kms_key_id);
+        }
+    }
+    return h;
+}
+
+Client::Client(const S3Options& o) : m_options(o), m_credentials(o)
+{
+    std::string endpoint = o.endpoint.empty() ? "https://s3." + o.region + ".amazonaws.com" : o.endpoint;
+    while (!endpoint.empty() && endpoint.back() == '/') {
+        endpoint.pop_back();
+    }
+    auto scheme_end = endpoint.find("://");
+    m_scheme = endpoint.substr(0, scheme_end);
+    m_host = scheme_end == std::string::npos ? endpoint : endpoint.substr(scheme_end + 3);
+    m_path_style = o.path_style == "true" || (o.path_style == "auto" && !o.endpoint.empty());
+    if (!m_path_style) {
+        m_host = o.bucket + "." + m_host;
+    }
+}
+
+std::string Client::full_key(const std::string& key) const
+{
+    return m_options.prefix.empty() ? key : m_options.prefix + "/" + key;
+}
+
+std::string Client::relative_key(const std::string& full) const
+{
+    return m_options.prefix.empty() ? full : full.substr(m_options.prefix.size() + 1);
+}
+
+std::chrono::system_clock::time_point Client::now() const
+{
+    return std::chrono::system_clock::now() + m_options.clock_offset;
+}
+
+Result<http::Response> Client::exchange(const Call& call)
+{
+    RetryPolicy policy{.ignore_cancel = call.cleanup};
+    policy.on_retry = [&call](int attempt, const Error& last) {
+        observe::debug("retrying S3 request",
+                       {{"operation", call.operation}, {"attempt", std::to_string(attempt)}, {"error", last.message}});
+    };
+    return with_retry(policy, [&]() -> Result<http::Response> {
+        auto r = once(call);
+        if (r && retryable(r->status, r->body)) {
+            return std::unexpected(to_error(call, *r));
+        }
+        return r;
+    });
+}
+
+Result<http::Response> Client::call(const Call& call)
+{
+    auto r = exchange(call);
+    if (!r) {
+        return r;
+    }
+    if (r->status >= 200 && r->status < 300) {
+        return r;
+    }
+    return std::unexpected(to_error(call, *r));
+}
+
+Result<http::Response> Client::once(const Call& call)
+{
+    const std::string object = "s3://" + m_options.bucket + "/" + call.key;
+    auto cred = m_credentials.get();
+    if (!cred) {
+        return std::unexpected(cred.error());
+    }
+    std::string path =
+        m_path_style ? "/" + m_options.bucket + (call.key.empty() ? "" : "/" + call.key) : "/" + call.key;
+    sigv4::Request req;
+    req.method = call.method;
+    req.path = path;
+    req.query = call.query;
+    req.headers = call.headers;
+    req.headers.emplace_back("Host", m_host);
+    req.payload_sha256 = m_scheme == "https" ? "UNSIGNED-PAYLOAD" : sigv4::sha256_hex(call.body);
+    sigv4::Options opt{.region = m_options.region, .service = "s3", .time = now()};
+    auto s = sigv4::sign(req, *cred, opt);
+
+    http::Request h;
+    h.method = call.method;
+    h.url = m_scheme + "://" + m_host + sigv4::uri_encode(path, false);
+    std::vector<std::pair<std::string, std::string>> q;
+    for (const auto& [k, v] : call.query) {
+        q.emplace_back(sigv4::uri_encode(k, true), sigv4::uri_encode(v, true));
+    }
+    std::sort(q.begin(), q.end());
+    for (std::size_t i = 0; i < q.size(); ++i) {
+        h.url += (i == 0 ? "?" : "&") + q[i].first + "=" + q[i].second;
+    }
+    h.headers = call.headers;
+    h.headers.insert(h.headers.end(), s.added_headers.begin(), s.added_headers.end());
+    h.headers.emplace_back("Authorization", s.authorization);
+    bool has_type = std::any_of(call.headers.begin(), call.headers.end(),
+                                [](const auto& header) { return header.first == "Content-Type"; });
+    if (!has_type) {
+        h.headers.emplace_back("Content-Type", ""); // no default form type from libcurl
+    }
+    h.body = call.body;
+    h.low_speed_time = m_options.stall_timeout; // a stalled transfer fails and is retried
+    h.max_body = std::size_t{64} << 20;         // ranged reads ask for 8 MiB; listings are ~1 MiB
+    h.ignore_cancel = call.cleanup;
+    return http::perform(h, call.operation, object);
+}
+
+Error Client::to_error(const Call& call, const http::Response& resp)
+{
+    const std::string object = "s3://" + m_options.bucket + "/" + call.key;
+    std::string code = xml_value(resp.body, "Code"), message = xml_value(resp.body, "Message");
+    std::string text = "HTTP " + std::to_string(resp.status) + (code.empty() ? "" : " " + code) +
+                       (message.empty() ? "" : ": " + message);
+    if (resp.status == 404) {
+        return Error{ErrorKind::not_found, call.operation, object, text, {}};
+    }
+    if (resp.status == 412 || (resp.status == 409 && code == "ConditionalRequestConflict")) {
+        return Error{ErrorKind::conflict, call.operation, object, text, {}};
+    }
+    if (resp.status == 403 || resp.status == 401) {
+        std::string hint = code == "SignatureDoesNotMatch"
+                               ? "the secret access key is wrong (credentials from " + m_credentials.source() + ")"
+                           : code == "RequestTimeTooSkewed"
+                               ? "this machine's clock is more than 15 minutes off: fix it (NTP)"
+                               : "check the IAM policy: the role needs s3:PutObject, s3:GetObject, s3:ListBucket "
+                                 "and s3:DeleteObject on the bucket and prefix";
+        return Error{ErrorKind::auth, call.operation, object, text, hint};
+    }
+    if (retryable(resp.status, resp.body)) {
+        return Error{ErrorKind::transient, call.operation, object, text, {}};
+    }
+    return Error{ErrorKind::failed, call.operation, object, text, {}};
+}
+
+} // namespace dbkeep::storage::s3

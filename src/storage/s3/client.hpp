@@ -1,0 +1,67 @@
+// Signed requests to one S3 bucket: addressing (path or virtual-hosted style), SigV4 signing with the
+// credential chain, retries of transient failures through with_retry, and the mapping of S3 error answers
+// (the S3 API's error codes) to ErrorKinds. read.cpp, write.cpp and storage.cpp build on it.
+#pragma once
+
+#include "core/http.hpp"
+#include "storage/s3/credentials.hpp"
+#include "storage/s3/s3.hpp"
+#include "storage/s3/sigv4.hpp"
+
+#include <string>
+
+namespace dbkeep::storage::s3 {
+
+struct Call {
+    std::string method;    // GET, HEAD, PUT, POST, DELETE
+    std::string key;       // full object key (prefix included); "" for the bucket
+    sigv4::Pairs query;    // raw names and values
+    sigv4::Pairs headers;  // extra headers, signed
+    std::string body;      // sent whole
+    std::string operation; // for errors: "upload part", "list objects"
+    bool cleanup = false;  // still sent after SIGINT/SIGTERM (aborting a multipart upload)
+};
+
+class Client {
+public:
+    explicit Client(const S3Options& options);
+
+    // Sends the call, retrying transient failures (connection errors, timeouts, 5xx, 429, SlowDown,
+    // RequestTimeout) up to 6 attempts with backoff. Returns the answer only for a 2xx status; otherwise
+    // not_found (404), conflict (412, 409 ConditionalRequestConflict), auth (401, 403; the hint names the
+    // credential source or the IAM permissions), transient (after the last retry), cancelled, or failed.
+    // Thread-safe.
+    Result<http::Response> call(const Call& call);
+
+    // Like call() but any HTTP answer, error statuses included, comes back as a Response (with all its
+    // headers); fails only when no answer came (transient after the retries, cancelled, or auth/failed from
+    // the credential chain). Thread-safe.
+    Result<http::Response> exchange(const Call& call);
+
+    // prefix + "/" + key (or key without a prefix), and back.
+    std::string full_key(const std::string& key) const;
+    std::string relative_key(const std::string& full) const;
+
+    // The time this machine believes it is (the system clock plus the test-only clock offset).
+    std::chrono::system_clock::time_point now() const;
+
+    const S3Options& options() const noexcept { return m_options; }
+    CredentialProvider& credentials() noexcept { return m_credentials; }
+
+private:
+    Result<http::Response> once(const Call& call);
+    Error to_error(const Call& call, const http::Response& response);
+
+    S3Options m_options;
+    CredentialProvider m_credentials;
+    std::string m_scheme, m_host;
+    bool m_path_style = true;
+};
+
+// The headers that apply S3Options to a new object (storage class, server-side encryption).
+sigv4::Pairs put_headers(const S3Options& options);
+
+// base64 of the MD5 of body, for Content-MD5 (RFC 1864). Pure; thread-safe.
+std::string content_md5(const std::string& body);
+
+} // namespace dbkeep::storage::s3

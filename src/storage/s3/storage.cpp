@@ -1,0 +1,226 @@
+// The Storage over one bucket and prefix (the S3 API: ListObjectsV2 with continuation tokens, DeleteObjects
+// in batches of 1,000, HeadObject, PutObject with If-None-Match: *), and the clock-skew probe.
+#include "storage/s3/client.hpp"
+#include "storage/s3/read.hpp"
+#include "storage/s3/s3.hpp"
+#include "storage/s3/write.hpp"
+#include "storage/s3/xml.hpp"
+
+#include "core/time.hpp"
+#include "core/url.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+namespace dbkeep::storage {
+namespace {
+
+using s3::Client;
+using s3::xml_value;
+
+std::int64_t unix_seconds(const std::string& rfc3339)
+{
+    auto t = parse_rfc3339(rfc3339);
+    return t ? std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count() : 0;
+}
+
+class S3Storage final : public Storage {
+public:
+    explicit S3Storage(const S3Options& o) : m_client(o) {}
+
+    Result<std::unique_ptr<ObjectWriter>> open_writer(const std::string& key) override
+    {
+        return s3::make_writer(m_client, m_client.full_key(key));
+    }
+
+    Result<std::unique_ptr<stream::Source>> open_reader(const std::string& key, ByteRange range) override
+    {
+        auto info = stat(key);
+        if (!info) {
+            return std::unexpected(info.error());
+        }
+        std::uint64_t end = info->size;
+        if (range.length) {
+            end = std::min(end, range.offset + *range.length);
+        }
+        return s3::make_reader(m_client, m_client.full_key(key), range.offset, end);
+    }
+
+    Result<ObjectInfo> stat(const std::string& key) override
+    {
+        auto r = m_client.call({.method = "HEAD", .key = m_client.full_key(key), .operation = "stat object"});
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+        ObjectInfo info{key, 0, 0};
+        info.size = std::stoull(r->header("content-length").value_or("0"));
+        return info;
+    }
+
+    Result<std::vector<ObjectInfo>> list(const std::string& prefix) override
+    {
+        std::vector<ObjectInfo> out;
+        std::string token;
+        for (;;) {
+            sigv4::Pairs q{{"list-type", "2"}, {"prefix", m_client.full_key(prefix)}};
+            if (!token.empty()) {
+                q.emplace_back("continuation-token", token);
+            }
+            auto r = m_client.call({.method = "GET", .query = q, .operation = "list objects"});
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+            std::size_t pos = 0;
+            while ((pos = r->body.find("<Contents>", pos)) != std::string::npos) {
+                auto end = r->body.find("</Contents>", pos);
+                std::string item = r->body.substr(pos, end - pos);
+                out.push_back({m_client.relative_key(xml_value(item, "Key")),
+                               std::stoull("0" + xml_value(item, "Size")),
+                               unix_seconds(xml_value(item, "LastModified"))});
+                pos = end;
+            }
+            if (xml_value(r->body, "IsTruncated") != "true") {
+                break;
+            }
+            token = xml_value(r->body, "NextContinuationToken");
+            if (token.empty()) {
+                return fail(ErrorKind::failed, "list objects", m_client.options().bucket,
+                            "truncated listing without a continuation token");
+            }
+        }
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        return out;
+    }
+
+    Status remove(const std::vector<std::string>& keys) override
+    {
+        for (std::size_t i = 0; i < keys.size(); i += 1000) {
+            std::string xml = "<Delete><Quiet>true</Quiet>";
+            for (std::size_t j = i; j < std::min(keys.size(), i + 1000); ++j) {
+                xml += "<Object><Key>" + s3::xml_escape(m_client.full_key(keys[j])) + "</Key></Object>";
+            }
+            xml += "</Delete>";
+            auto r =
+                m_client.call({.method = "POST",
+                               .query = {{"delete", ""}},
+                               .headers = {{"Content-MD5", s3::content_md5(xml)}, {"Content-Type", "application/xml"}},
+                               .body = xml,
+                               .operation = "delete objects"});
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+            if (r->body.find("<Error>") != std::string::npos) {
+                return fail(ErrorKind::failed, "delete objects", xml_value(r->body, "Key"),
+                            xml_value(r->body, "Message"));
+            }
+        }
+        return {};
+    }
+
+    Result<bool> create_if_absent(const std::string& key, const std::string& bytes) override
+    {
+        auto headers = s3::put_headers(m_client.options());
+        headers.emplace_back("If-None-Match", "*");
+        headers.emplace_back("Content-MD5", s3::content_md5(bytes));
+        auto r = m_client.call({.method = "PUT",
+                                .key = m_client.full_key(key),
+                                .headers = headers,
+                                .body = bytes,
+                                .operation = "create object"});
+        if (!r) {
+            if (r.error().kind == ErrorKind::conflict) {
+                return false;
+            }
+            return std::unexpected(r.error());
+        }
+        return true;
+    }
+
+    bool supports_conditional_create() const override { return true; }
+
+    std::string describe() const override
+    {
+        const auto& o = m_client.options();
+        std::string source = m_client.credentials().source();
+        return "s3 s3://" + o.bucket + (o.prefix.empty() ? "" : "/" + o.prefix) +
+               (o.endpoint.empty() ? "" : " at " + o.endpoint) +
+               (source.empty() ? "" : " (credentials: " + source + ")");
+    }
+
+    std::vector<Finding> probe(const std::string& key_prefix) override
+    {
+        std::vector<Finding> out;
+        if (auto skew = s3_clock_skew(m_client.options())) {
+            long a = *skew < 0 ? -*skew : *skew;
+            if (a > 15 * 60) {
+                out.push_back(failed("storage.clock", "this clock is " + std::to_string(*skew) + " s off the server's",
+                                     "fix the system clock (NTP): SigV4 requests fail past 15 minutes of skew"));
+            } else if (a > 5 * 60) {
+                out.push_back(warn("storage.clock", "this clock is " + std::to_string(*skew) + " s off the server's",
+                                   "enable NTP before the skew reaches 15 minutes"));
+            } else {
+                out.push_back(pass("storage.clock", "clock within " + std::to_string(a) + " s of the server's"));
+            }
+        }
+        auto round_trip = probe_round_trip(*this, key_prefix,
+                                           {.write = "allow s3:PutObject on the bucket and prefix",
+                                            .read = "allow s3:GetObject",
+                                            .list = "allow s3:ListBucket on the bucket",
+                                            .remove = "allow s3:DeleteObject (retention needs it)"});
+        out.insert(out.end(), round_trip.begin(), round_trip.end());
+        return out;
+    }
+
+private:
+    mutable Client m_client;
+};
+
+} // namespace
+
+std::optional<std::string> s3_endpoint_problem(const std::string& endpoint)
+{
+    if (endpoint.empty()) {
+        return std::nullopt;
+    }
+    auto url = parse_url(endpoint);
+    if (!url || (url->scheme != "http" && url->scheme != "https")) {
+        return "must start with http:// or https://";
+    }
+    if (url->host.empty()) {
+        return "must name a host";
+    }
+    if (!url->user.empty() || !url->password.empty()) {
+        return "must not carry credentials (use access_key_id and secret_access_key)";
+    }
+    if (!url->path.empty() || !url->query.empty() || endpoint.find('?') != std::string::npos) {
+        return "must not have a path or query (the bucket goes in 'bucket', a folder in 'prefix')";
+    }
+    return std::nullopt;
+}
+
+Result<long> s3_clock_skew(const S3Options& options)
+{
+    Client client(options);
+    // Any answer carries a Date header, an error too: a 403 RequestTimeTooSkewed is the case this is for.
+    auto r = client.exchange({.method = "HEAD", .operation = "read the server clock"});
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    auto date = r->header("date");
+    if (!date || date->empty()) {
+        return fail(ErrorKind::failed, "read the server clock", options.bucket, "no Date header");
+    }
+    std::tm tm{};
+    if (!strptime(date->c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) {
+        return fail(ErrorKind::failed, "read the server clock", options.bucket, "unreadable Date header: " + *date);
+    }
+    auto server = std::chrono::system_clock::from_time_t(timegm(&tm));
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(client.now() - server).count());
+}
+
+Result<std::unique_ptr<Storage>> make_s3_storage(const S3Options& options)
+{
+    return std::make_unique<S3Storage>(options);
+}
+
+} // namespace dbkeep::storage
