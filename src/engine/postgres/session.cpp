@@ -1,0 +1,51 @@
+#include "engine/postgres/session.hpp"
+
+namespace dbkeep::engine::pg {
+
+Result<std::unique_ptr<Connection>> open_session(runner::Runner& runner, const Target& target,
+                                                 const ConnectParams& params)
+{
+    if (runner.local()) {
+        return connect(params);
+    }
+    return connect_via(runner, params, psql_path(target.postgres));
+}
+
+std::string psql_path(const PostgresOptions& options)
+{
+    const auto& dump_path = options.pg_dump_path;
+    if (auto slash = dump_path.rfind('/'); slash != std::string::npos) {
+        return dump_path.substr(0, slash + 1) + "psql";
+    }
+    return "psql";
+}
+
+ConnectParams connect_params(const Target& target, const std::string& host, int port, const std::string& user,
+                             const std::string& dbname, const std::string& password)
+{
+    ConnectParams p;
+    p.keywords["host"] = host;
+    p.keywords["port"] = port ? std::to_string(port) : "";
+    p.keywords["user"] = user;
+    p.keywords["dbname"] = dbname;
+    p.keywords["sslmode"] = target.postgres.sslmode;
+    p.keywords["passfile"] = target.postgres.passfile;
+    p.password = password;
+    p.what = target.name;
+    return p;
+}
+
+void add_password_env(runner::Command& cmd, const PostgresOptions& pg)
+{
+    if (!pg.password.empty()) {
+        cmd.env["PGPASSWORD"] = pg.password.reveal();
+    }
+}
+
+ConnectParams target_params(const Target& target)
+{
+    const auto& pg = target.postgres;
+    return connect_params(target, pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
+}
+
+} // namespace dbkeep::engine::pg

@@ -1,0 +1,41 @@
+// How a PostgreSQL engine reaches its server: the target it serves, the libpq keywords for a connection, and a
+// session (libpq from here, or psql where the runner runs) and the environment that carries the password.
+#pragma once
+
+#include "engine/postgres/connection.hpp"
+#include "engine/postgres/postgres.hpp"
+#include "runner/runner.hpp"
+
+#include <memory>
+#include <string>
+
+namespace dbkeep::engine::pg {
+
+// The target an engine serves: its name and URL for messages, and its options.
+struct Target {
+    std::string name;
+    std::string url;
+    PostgresOptions postgres;
+};
+
+// The connection keywords for host/port/user/dbname (empty or 0: libpq's defaults) with the target's sslmode
+// and passfile; `what` (for messages) is the target's name.
+ConnectParams connect_params(const Target& target, const std::string& host, int port, const std::string& user,
+                             const std::string& dbname, const std::string& password);
+
+// The connection keywords of the target's own server.
+ConnectParams target_params(const Target& target);
+
+// A session with the server: libpq from here with a local runner, else psql where the runner (which must
+// outlive the session) runs, since the database may be reachable only from inside its container. Fails as
+// pg::connect or pg::connect_via fails.
+Result<std::unique_ptr<Connection>> open_session(runner::Runner& runner, const Target& target,
+                                                 const ConnectParams& params);
+
+// psql beside the configured pg_dump, else "psql" from PATH.
+std::string psql_path(const PostgresOptions& options);
+
+// PGPASSWORD in cmd's environment when the options have a password.
+void add_password_env(runner::Command& cmd, const PostgresOptions& options);
+
+} // namespace dbkeep::engine::pg

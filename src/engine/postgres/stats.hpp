@@ -1,0 +1,24 @@
+// Exact row counts of a database's tables: what a dump records and a test restore is compared with.
+#pragma once
+
+#include "core/error.hpp"
+#include "engine/postgres/connection.hpp"
+#include "engine/postgres/session.hpp"
+#include "runner/runner.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace dbkeep::engine::pg {
+
+// "schema.table" -> rows, for every ordinary table outside the system schemas, counted on conn (inside
+// whatever transaction it holds). Fails as a query fails, or with ErrorKind::cancelled.
+Result<std::map<std::string, std::int64_t>> count_rows(Connection& conn);
+
+// count_rows in a repeatable-read snapshot of the database at `to_url` (its password, else `password`),
+// reached as the runner reaches it. Fails with ErrorKind::config for a url that is not one.
+Result<std::map<std::string, std::int64_t>> database_stats(runner::Runner& runner, const Target& target,
+                                                           const std::string& to_url, const std::string& password);
+
+} // namespace dbkeep::engine::pg

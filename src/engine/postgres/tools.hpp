@@ -1,0 +1,23 @@
+// Finding the pg_dump / pg_restore that fits a server where the runner runs, and reading what such a tool
+// says on stderr.
+#pragma once
+
+#include "engine/postgres/postgres.hpp"
+#include "engine/postgres/session.hpp"
+#include "runner/runner.hpp"
+
+#include <string>
+
+namespace dbkeep::engine::pg {
+
+// The first error line of a tool's stderr, without its "pg_dump: error: " prefix and trailing blanks.
+std::string first_line(const std::string& text);
+
+// The tool `name` (pg_dump / pg_restore) for a server major version (0: unknown, the newest found), run
+// through the runner: the configured override path, else every /usr/lib/postgresql/*/bin (local runner) and
+// PATH, picked by pick_tool. Fails with ErrorKind::not_found (and a hint) when none fits; warns when the tool
+// is newer than the server.
+Result<ToolCandidate> find_tool(runner::Runner& runner, const Target& target, const std::string& name,
+                                const std::string& override_path, int server_major);
+
+} // namespace dbkeep::engine::pg

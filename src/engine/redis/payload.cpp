@@ -1,0 +1,73 @@
+#include "engine/redis/payload.hpp"
+
+#include <vector>
+
+namespace dbkeep::engine::redis {
+
+Result<std::size_t> PayloadPump::push(Bytes data)
+{
+    auto consumed = m_parser.feed(data);
+    if (!consumed) {
+        return consumed;
+    }
+    if (*consumed > 0) {
+        if (auto st = m_out.write(data.first(*consumed)); !st) {
+            return std::unexpected(st.error());
+        }
+        m_bytes += *consumed;
+    }
+    return consumed;
+}
+
+Status pump_process(runner::Process& proc, PayloadPump& pump, std::size_t trailing, const std::string& operation,
+                    const std::string& object)
+{
+    std::vector<std::uint8_t> buf(k_chunk);
+    std::size_t after_end = 0;
+    for (;;) {
+        auto n = proc.out().read(buf);
+        if (!n) {
+            proc.kill();
+            return std::unexpected(n.error());
+        }
+        if (*n == 0) {
+            return {};
+        }
+        Bytes chunk(buf.data(), *n);
+        if (!pump.parser().done()) {
+            auto used = pump.push(chunk);
+            if (!used) {
+                proc.kill();
+                return wrap(used.error(), operation + " " + object);
+            }
+            chunk = chunk.subspan(*used);
+        }
+        after_end += chunk.size();
+        if (after_end > trailing) {
+            proc.kill();
+            return fail(ErrorKind::corruption, operation, object, "data follows the end of the rdb");
+        }
+    }
+}
+
+void fill_info(DumpInfo& info, const rdb::Summary& s, std::uint64_t bytes)
+{
+    info.details["rdb_version"] = std::to_string(s.rdb_version);
+    if (auto it = s.aux.find("redis-ver"); it != s.aux.end()) {
+        info.details["redis_version"] = it->second;
+        if (info.server_version.empty()) {
+            info.server_version = it->second;
+        }
+    }
+    info.details["rdb_bytes"] = std::to_string(bytes);
+    info.details["keys_with_expiry"] = std::to_string(s.keys_with_expiry);
+    info.details["rdb_checksum"] = s.checksum_verified ? "verified" : "disabled by the server";
+    if (s.functions > 0) {
+        info.details["function_libraries"] = std::to_string(s.functions);
+    }
+    for (const auto& [db, keys] : s.keys_per_db) {
+        info.stats["db" + std::to_string(db)] = keys;
+    }
+}
+
+} // namespace dbkeep::engine::redis
