@@ -13,6 +13,9 @@ if command -v clang-format >/dev/null; then
   git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' | xargs -r clang-format --dry-run --Werror
 fi
 
+echo "== layering (DESIGN.md: a folder of src/ includes only folders below it)" >&2
+bash scripts/check-layers.sh
+
 echo "== release build and tests" >&2
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"

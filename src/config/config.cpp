@@ -217,14 +217,23 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
         if (auto problem = storage::s3_endpoint_problem(s3.endpoint)) {
             error_at(s.node("endpoint"), "'endpoint' " + *problem + ", found '" + s3.endpoint + "'");
         }
-        s3.path_style = s.str_or("path_style", "auto");
-        if (s3.path_style != "auto" && s3.path_style != "true" && s3.path_style != "false") {
-            error_at(s.node("path_style"), "'path_style' must be auto, true or false");
+        static const std::map<std::string, storage::PathStyle> k_path_styles{
+            {"auto", storage::PathStyle::automatic},
+            {"true", storage::PathStyle::path},
+            {"false", storage::PathStyle::virtual_hosted}};
+        if (auto style = s.str("path_style")) {
+            auto it = k_path_styles.find(*style);
+            if (it == k_path_styles.end()) {
+                error_at(s.node("path_style"), "'path_style' must be auto, true or false");
+            }
+            s3.path_style = it->second;
         }
         s3.storage_class = s.str_or("storage_class", "");
-        s3.sse = s.str_or("server_side_encryption", "");
-        if (!s3.sse.empty() && s3.sse != "AES256" && s3.sse != "aws:kms") {
-            error_at(s.node("server_side_encryption"), "'server_side_encryption' must be AES256 or aws:kms");
+        if (auto sse = s.str("server_side_encryption"); sse && !sse->empty()) {
+            if (*sse != "AES256" && *sse != "aws:kms") {
+                error_at(s.node("server_side_encryption"), "'server_side_encryption' must be AES256 or aws:kms");
+            }
+            s3.sse = *sse == "aws:kms" ? storage::ServerSideEncryption::kms : storage::ServerSideEncryption::aes256;
         }
         s3.sse_kms_key_id = s.str_or("sse_kms_key_id", "");
         if (auto ps = s.str("part_size")) {

@@ -1,5 +1,7 @@
 #include "engine/postgres/tools.hpp"
 
+#include <optional>
+
 #include "observe/log.hpp"
 
 #include <algorithm>
@@ -47,11 +49,13 @@ Result<ToolCandidate> find_tool(runner::Runner& runner, const Target& target, co
     }
     std::vector<ToolCandidate> found;
     std::string tried, last_error;
+    std::optional<Error> probe_error; // a probe that did not run to an answer (timeout, cancel, runner down)
     for (const auto& p : paths) {
         auto out = runner::run_capture(runner, {.argv = {p, "--version"}}, 4096);
         tried += (tried.empty() ? "" : ", ") + p;
         if (!out) {
             last_error = out.error().message;
+            probe_error = out.error();
             continue;
         }
         if (!out->status.ok()) {
@@ -67,6 +71,16 @@ Result<ToolCandidate> find_tool(runner::Runner& runner, const Target& target, co
                     "cannot run " + override_path + " --version on " + runner.describe() +
                         (last_error.empty() ? "" : ": " + last_error),
                     "fix " + name + "_path in the configuration, or the runner");
+    }
+    if (found.empty() && probe_error) {
+        // The version probe got no answer: say so, never "found none" (the tool may well be there).
+        if (probe_error->kind == ErrorKind::cancelled) {
+            return std::unexpected(*probe_error);
+        }
+        return fail(
+            probe_error->kind, "find " + name + " for", target.name,
+            "running " + name + " --version on " + runner.describe() + " got no answer: " + probe_error->message,
+            probe_error->hint.empty() ? "check the runner (dbkeep check shows it), then try again" : probe_error->hint);
     }
     auto pick = pick_tool(found, server_major);
     if (server_major == 0 && !found.empty()) {

@@ -15,8 +15,10 @@ std::string first_line(const std::string& text);
 
 // The tool `name` (pg_dump / pg_restore) for a server major version (0: unknown, the newest found), run
 // through the runner: the configured override path, else every /usr/lib/postgresql/*/bin (local runner) and
-// PATH, picked by pick_tool. Fails with ErrorKind::not_found (and a hint) when none fits; warns when the tool
-// is newer than the server.
+// PATH, picked by pick_tool. Fails with ErrorKind::not_found (and a hint) when every probe answered and none
+// fits; when the probes got no answer (a runner timeout, a launcher that failed), with that error's kind and a
+// message that says so, never "found none"; cancelled when cancelled. Warns when the tool is newer than the
+// server.
 Result<ToolCandidate> find_tool(runner::Runner& runner, const Target& target, const std::string& name,
                                 const std::string& override_path, int server_major);
 

@@ -40,9 +40,9 @@ sigv4::Pairs put_headers(const S3Options& o)
     if (!o.storage_class.empty()) {
         h.emplace_back("X-Amz-Storage-Class", o.storage_class);
     }
-    if (!o.sse.empty()) {
-        h.emplace_back("X-Amz-Server-Side-Encryption", o.sse);
-        if (o.sse == "aws:kms" && !o.sse_kms_key_id.empty()) {
+    if (o.sse != ServerSideEncryption::none) {
+        h.emplace_back("X-Amz-Server-Side-Encryption", o.sse == ServerSideEncryption::kms ? "aws:kms" : "AES256");
+        if (o.sse == ServerSideEncryption::kms && !o.sse_kms_key_id.empty()) {
             h.emplace_back("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", o.sse_kms_key_id);
         }
     }
@@ -58,7 +58,7 @@ Client::Client(const S3Options& o) : m_options(o), m_credentials(o)
     auto scheme_end = endpoint.find("://");
     m_scheme = endpoint.substr(0, scheme_end);
     m_host = scheme_end == std::string::npos ? endpoint : endpoint.substr(scheme_end + 3);
-    m_path_style = o.path_style == "true" || (o.path_style == "auto" && !o.endpoint.empty());
+    m_path_style = o.path_style == PathStyle::path || (o.path_style == PathStyle::automatic && !o.endpoint.empty());
     if (!m_path_style) {
         m_host = o.bucket + "." + m_host;
     }

@@ -15,17 +15,24 @@
 
 namespace dbkeep::storage {
 
+// How a bucket is addressed: https://endpoint/bucket/key (path) or https://bucket.endpoint/key (virtual
+// hosted); automatic is path style for a custom endpoint (MinIO, Ceph, s3rver) and virtual hosted for AWS.
+enum class PathStyle { automatic, path, virtual_hosted };
+
+// Server-side encryption requested on every object (x-amz-server-side-encryption).
+enum class ServerSideEncryption { none, aes256, kms };
+
 struct S3Options {
     std::string bucket;
     std::string prefix; // no leading or trailing '/'
     std::string region = "us-east-1";
-    std::string endpoint;            // scheme://host[:port], no path; empty: AWS, https://s3.<region>.amazonaws.com
-    std::string path_style = "auto"; // auto (path style for a custom endpoint) | true | false
-    std::string storage_class;       // empty: the bucket's default
-    std::string sse;                 // server-side encryption: "", "AES256" or "aws:kms"
-    std::string sse_kms_key_id;      // with aws:kms: the key; empty: the account's default key
-    std::uint64_t part_size = 16ull << 20;  // bytes per multipart part, 5 MiB..5 GiB
-    int concurrency = 4;                    // parts uploading at once, 1..64
+    std::string endpoint; // scheme://host[:port], no path; empty: AWS, https://s3.<region>.amazonaws.com
+    PathStyle path_style = PathStyle::automatic;           // `path_style: auto | true | false` in the file
+    std::string storage_class;                             // empty: the bucket's default
+    ServerSideEncryption sse = ServerSideEncryption::none; // `server_side_encryption: AES256 | aws:kms`
+    std::string sse_kms_key_id;                            // with aws:kms: the key; empty: the account's default key
+    std::uint64_t part_size = 16ull << 20;                 // bytes per multipart part, 5 MiB..5 GiB
+    int concurrency = 4;                                   // parts uploading at once, 1..64
     std::chrono::seconds stall_timeout{60}; // a transfer that moves no byte this long is aborted and retried
     std::string access_key_id;              // explicit credentials, only through ${ENV} in the file
     Secret secret_access_key;

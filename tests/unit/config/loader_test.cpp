@@ -215,12 +215,12 @@ TEST(ConfigLoad, ParsesTheDesignExampleIntoTheExpectedStructs)
     EXPECT_EQ(s3_options(s3).prefix, "prod");
     EXPECT_EQ(s3_options(s3).region, "us-west-2");
     EXPECT_EQ(s3_options(s3).endpoint, "https://s3.us-west-2.amazonaws.com");
-    EXPECT_EQ(s3_options(s3).path_style, "auto");
+    EXPECT_EQ(s3_options(s3).path_style, storage::PathStyle::automatic);
     EXPECT_EQ(s3_options(s3).part_size, 16ull << 20);
     EXPECT_EQ(s3_options(s3).concurrency, 4);
     EXPECT_TRUE(s3_options(s3).access_key_id.empty());
     EXPECT_TRUE(s3_options(s3).secret_access_key.empty());
-    EXPECT_TRUE(s3_options(s3).sse.empty());
+    EXPECT_EQ(s3_options(s3).sse, storage::ServerSideEncryption::none);
 
     ASSERT_EQ(c->targets.size(), 3u);
     const auto& orders = c->targets.at("orders");
@@ -974,8 +974,8 @@ TEST(ConfigStorage, S3PrefixLosesItsSlashesAndRegionFallsBackToTheEnvironment)
     const auto& s3 = s3_options(c->storages.at("b"));
     EXPECT_EQ(s3.prefix, "a/b");
     EXPECT_EQ(s3.region, "eu-central-1");
-    EXPECT_EQ(s3.path_style, "true");
-    EXPECT_EQ(s3.sse, "aws:kms");
+    EXPECT_EQ(s3.path_style, storage::PathStyle::path);
+    EXPECT_EQ(s3.sse, storage::ServerSideEncryption::kms);
     EXPECT_EQ(s3.sse_kms_key_id, "k1");
     EXPECT_EQ(s3.storage_class, "STANDARD_IA");
 }
