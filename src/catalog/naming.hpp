@@ -5,9 +5,9 @@
 // (keys are relative to the storage's root or prefix). backup-id = UTC start time + "-" + 6 hex chars.
 #pragma once
 
+#include "core/time.hpp"
 #include <chrono>
 #include <optional>
-#include "core/time.hpp"
 
 #include <string>
 
@@ -34,7 +34,6 @@ std::string target_prefix(const std::string& target);
 std::optional<std::string> id_from_manifest_key(const std::string& key);
 // If key is a data object key (anything in a target's month folder that is not a manifest), its backup id.
 std::optional<std::string> id_from_object_key(const std::string& key);
-
 
 // A target name: letters, digits, '-', '_', '.', 1..64 chars, not starting with '.'.
 bool valid_target_name(const std::string& name);

@@ -1,6 +1,6 @@
 #include "catalog/catalog.hpp"
-#include "core/time.hpp"
 #include "catalog/naming.hpp"
+#include "core/time.hpp"
 #include "storage/local.hpp"
 #include "support/temp_dir.hpp"
 
