@@ -143,41 +143,6 @@ void expect_error(const std::string& yaml, int line, int col, const std::string&
     EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().message;
 }
 
-constexpr const char* k_design_example_compact = R"(storages:
-  efs:
-    type: local
-    path: /mnt/efs/backups
-  s3:
-    type: s3
-    bucket: acme-db-backups
-    prefix: prod
-    region: us-west-2
-    endpoint: https://s3.us-west-2.amazonaws.com
-
-targets:
-  orders:
-    engine: postgres
-    url: postgres://backup@orders-db.internal:5432/orders
-    password: ${ORDERS_DB_PASSWORD}
-    storage: s3
-    schedule: "0 0 * * *"
-    timezone: America/Los_Angeles
-    keep: { daily: 7, weekly: 4, monthly: 12 }
-    encryption: { recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p] }
-  cache:
-    engine: redis
-    url: redis://backup@cache.internal:6379
-    password: ${CACHE_PASSWORD}
-    storage: s3
-    schedule: "@daily"
-    keep: { last: 3 }
-  legacy:
-    engine: postgres
-    url: postgres://postgres@localhost/app
-    runner: { type: docker, container: legacy-postgres }
-    storage: efs
-)";
-
 class Loader : public ::testing::Test {
 protected:
     void SetUp() override
@@ -1107,7 +1072,7 @@ TEST(ConfigSecrets, ToStringNeverContainsASecret)
 
 TEST_F(Loader, DesignExampleLoadsIntoTypedStructs)
 {
-    auto r = load_text(k_design_example_compact);
+    auto r = load_text(k_design_example);
     ASSERT_TRUE(r) << r.error().to_string();
     const auto& orders = r->targets.at("orders");
     EXPECT_EQ(orders.engine_name(), "postgres");
@@ -1148,7 +1113,7 @@ TEST_F(Loader, DesignExampleLoadsIntoTypedStructs)
 TEST_F(Loader, ToStringNeverShowsASecret)
 {
     setenv("DBKEEP_TEST_AWS_SECRET", "aws-secret-XYZ", 1);
-    auto r = load_text(std::string(k_design_example_compact) +
+    auto r = load_text(std::string(k_design_example) +
                        "  other:\n    engine: postgres\n    url: postgres://u:url-pw-XYZ@h/d\n"
                        "    storage: efs\n"
                        "    encryption: { passphrase: pass-XYZ }\n");
