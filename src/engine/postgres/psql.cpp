@@ -68,6 +68,21 @@ Result<std::vector<std::vector<std::string>>> parse_rows(const std::vector<std::
     return rows;
 }
 
+// The first query of a session: the server's version as a number (150018).
+constexpr const char* k_version_query = "SELECT current_setting('server_version_num')";
+
+// server_version_num from the handshake query's rows, or why there is none.
+Result<int> server_version_of(const Result<std::vector<std::vector<std::string>>>& rows, const std::string& what)
+{
+    if (!rows) {
+        return std::unexpected(rows.error());
+    }
+    if (rows->empty() || rows->front().empty()) {
+        return fail(ErrorKind::failed, "connect to", what, "psql returned no server version");
+    }
+    return std::atoi(rows->front().front().c_str());
+}
+
 // Without a session (a runner that launches commands detached): every query is its own `psql -c`. Enough for
 // `check` and version questions; nothing that needs a transaction.
 class OneShotConnection final : public Connection {
@@ -120,14 +135,11 @@ public:
 
     Status handshake()
     {
-        auto r = run("SELECT current_setting('server_version_num')", true);
-        if (!r) {
-            return std::unexpected(r.error());
+        auto version = server_version_of(run(k_version_query, true), m_what);
+        if (!version) {
+            return std::unexpected(version.error());
         }
-        if (r->empty() || r->front().empty()) {
-            return fail(ErrorKind::failed, "connect to", m_what, "psql returned no server version");
-        }
-        m_version = std::atoi(r->front().front().c_str());
+        m_version = *version;
         return {};
     }
 
@@ -209,14 +221,11 @@ public:
 
     Status handshake()
     {
-        auto r = query_impl("SELECT current_setting('server_version_num')", true);
-        if (!r) {
-            return std::unexpected(r.error());
+        auto version = server_version_of(query_impl(k_version_query, true), m_what);
+        if (!version) {
+            return std::unexpected(version.error());
         }
-        if (r->empty() || r->front().empty()) {
-            return fail(ErrorKind::failed, "connect to", m_what, "psql returned no server version");
-        }
-        m_version = std::atoi(r->front().front().c_str());
+        m_version = *version;
         return {};
     }
 
