@@ -12,6 +12,8 @@ namespace {
 template <class... F> struct Overloaded : F... {
     using F::operator()...;
 };
+// GCC deduces this for aggregates (P1816); clang 16, which clang-tidy uses, needs the guide.
+template <class... F> Overloaded(F...) -> Overloaded<F...>;
 
 } // namespace
 
