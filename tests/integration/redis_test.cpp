@@ -187,6 +187,30 @@ class RedisEngine : public RedisTest {};
 
 } // namespace
 
+// With an LFU eviction policy Redis writes a FREQ opcode (249) before every key; LRU writes IDLE (248).
+TEST_F(RedisEngine, BacksUpServersWithLfuAndLruEvictionPolicies)
+{
+    for (const char* policy : {"allkeys-lfu", "volatile-lfu", "allkeys-lru"}) {
+        RedisServer source;
+        source.cli({"CONFIG", "SET", "maxmemory-policy", policy});
+        for (int i = 0; i < 50; ++i) {
+            source.cli({"SET", "key:" + std::to_string(i), "value " + std::to_string(i)});
+        }
+        source.cli({"SET", "expiring", "x", "EX", "3600"});
+        source.cli({"GET", "key:1"});
+        auto b = backup(target_for(source));
+        ASSERT_TRUE(b.info.has_value()) << policy << ": " << b.info.error().to_string();
+        EXPECT_EQ(b.info->stats, keyspace(source)) << policy;
+        expect_check_rdb_passes(b.data);
+        RedisServer target;
+        auto st = restore(target_for(source), b.data, target);
+        ASSERT_TRUE(st.has_value()) << policy << ": " << st.error().to_string();
+        EXPECT_EQ(keyspace(target), keyspace(source)) << policy;
+        EXPECT_EQ(target.cli({"GET", "key:49"}), "value 49") << policy;
+        EXPECT_GT(std::stoll(target.cli({"TTL", "expiring"})), 0) << policy;
+    }
+}
+
 TEST_F(RedisEngine, BacksUpDisklessAsAReplicaAndRestoresIdenticalData)
 {
     RedisServer source;

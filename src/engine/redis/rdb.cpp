@@ -598,9 +598,10 @@ struct Parser::State {
                 case 0xfb: step = Step::resizedb; break;
                 case 0xfc: step = Step::expire_ms; break;
                 case 0xfd: step = Step::expire_s; break;
+                // rdb.h: RDB_OPCODE_MODULE_AUX 247, RDB_OPCODE_IDLE 248, RDB_OPCODE_FREQ 249.
+                case 0xf7: step = Step::module_aux; break;
                 case 0xf8: step = Step::idle; break;
-                case 0xf7: step = Step::freq; break;
-                case 0xf9: step = Step::module_aux; break;
+                case 0xf9: step = Step::freq; break;
                 case 0xf5: step = Step::function; break;
                 case 0xf4: step = Step::slot_info; break;
                 case 0xf6:

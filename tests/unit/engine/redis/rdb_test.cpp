@@ -237,11 +237,12 @@ TEST(RdbParser, DecodesIntegerAndLzfEncodedKeysAndAuxValues)
 
 TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndSkipsIdleAndFreq)
 {
+    // Opcodes as rdb.h numbers them: IDLE 0xF8 (248), FREQ 0xF9 (249), MODULE_AUX 0xF7 (247).
     std::string body = "\xfe" + length(0) + std::string("\x00", 1) + str("a") + str("1") + //
                        "\xfe" + length(3) + "\xfb" + length(2) + length(1) +               //
                        "\xfc" + le(1'800'000'000'123ULL, 8) + "\xf8" + length(500) + std::string("\x00", 1) + str("b") +
                        str("2") + //
-                       "\xfd" + le(1'800'000'000ULL, 4) + "\xf7" + "\x05" + std::string("\x00", 1) + str("c") +
+                       "\xfd" + le(1'800'000'000ULL, 4) + "\xf9" + "\x05" + std::string("\x00", 1) + str("c") +
                        str("3") + "\xf5" + str("#!lua name=lib\nreturn 1") + "\xf4" + length(1) + length(2) + length(3);
     auto run = parse(rdb_file(body, 11));
     ASSERT_TRUE(run.finished.has_value()) << run.finished.error().to_string();
@@ -322,7 +323,7 @@ TEST(RdbParser, NamesTheModuleWhenTheRdbHoldsModuleData)
     for (int i = 7; i >= 0; --i) {
         enc.push_back(static_cast<char>((id >> (8 * i)) & 0xff));
     }
-    for (const auto& body : {std::string(1, '\x07') + str("bf") + enc, std::string("\xf9") + enc}) {
+    for (const auto& body : {std::string(1, '\x07') + str("bf") + enc, std::string("\xf7") + enc}) {
         auto run = parse(rdb_file(body));
         ASSERT_FALSE(run.consumed.has_value());
         EXPECT_NE(run.consumed.error().message.find("MBbloom--"), std::string::npos) << run.consumed.error().message;
