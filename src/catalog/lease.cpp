@@ -1,4 +1,6 @@
 #include "catalog/lease.hpp"
+
+#include "core/hex.hpp"
 #include "core/time.hpp"
 
 #include "catalog/naming.hpp"
@@ -21,7 +23,7 @@ std::string hostname()
 LeaseInfo new_lease(std::chrono::seconds ttl, std::chrono::system_clock::time_point now)
 {
     LeaseInfo l;
-    l.owner = random_suffix() + random_suffix() + random_suffix();
+    l.owner = random_hex(9);
     l.host = hostname();
     l.pid = static_cast<int>(::getpid());
     l.acquired_at = format_rfc3339(now);

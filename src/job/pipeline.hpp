@@ -12,12 +12,6 @@
 namespace dbkeep::config {
 struct TargetConfig;
 }
-namespace dbkeep::runner {
-class Runner;
-}
-namespace dbkeep::engine {
-class Engine;
-}
 namespace dbkeep::storage {
 class Storage;
 }
