@@ -203,7 +203,7 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
         if (s.has("encryption")) {
             sc.encryption = load_encryption(s.node("encryption"), "storage '" + name + "'", base);
         }
-        S3StorageConfig s3;
+        storage::S3Options s3;
         s3.bucket = s.require("bucket");
         s3.prefix = s.str_or("prefix", "");
         while (!s3.prefix.empty() && s3.prefix.front() == '/') {
@@ -767,7 +767,7 @@ std::string to_string(const Config& config)
         o << "  " << name << ": " << s.type() << " ";
         if (const auto* local = std::get_if<storage::LocalOptions>(&s.options)) {
             o << local->root.string();
-        } else if (const auto* s3 = std::get_if<S3StorageConfig>(&s.options)) {
+        } else if (const auto* s3 = std::get_if<storage::S3Options>(&s.options)) {
             o << "s3://" << s3->bucket << "/" << s3->prefix << " region " << s3->region;
             if (!s3->endpoint.empty()) {
                 o << " endpoint " << s3->endpoint;
@@ -803,7 +803,7 @@ std::vector<const Secret*> secrets_of(const Config& config)
         out.push_back(&t.encryption.passphrase);
     }
     for (const auto& [name, s] : config.storages) {
-        if (const auto* s3 = std::get_if<S3StorageConfig>(&s.options)) {
+        if (const auto* s3 = std::get_if<storage::S3Options>(&s.options)) {
             out.push_back(&s3->secret_access_key);
             out.push_back(&s3->session_token);
         }

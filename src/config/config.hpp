@@ -27,10 +27,8 @@ struct Mark {
     int column = 0; // 1-based
 };
 
-// The S3 plug-in owns its options (storage/s3/s3.hpp); the loader fills them.
-using S3StorageConfig = storage::S3Options;
-
-using StorageOptions = std::variant<storage::LocalOptions, S3StorageConfig>;
+// Each storage plug-in owns its options (storage/local.hpp, storage/s3/s3.hpp); the loader fills them.
+using StorageOptions = std::variant<storage::LocalOptions, storage::S3Options>;
 
 struct EncryptionConfig {
     std::vector<std::string> recipients; // age1... public keys, each checked at load (bech32 and length)

@@ -23,7 +23,7 @@ Result<std::unique_ptr<storage::Storage>> open_storage(const config::StorageConf
                           [](const storage::LocalOptions& o) -> Result<std::unique_ptr<storage::Storage>> {
                               return storage::make_local_storage(o);
                           },
-                          [](const config::S3StorageConfig& o) { return storage::make_s3_storage(o); },
+                          [](const storage::S3Options& o) { return storage::make_s3_storage(o); },
                       },
                       config.options);
 }

@@ -64,7 +64,7 @@ protected:
 
     TempDir m_dir;
     std::unique_ptr<HttpStandIn> m_server;
-    config::S3StorageConfig m_config;
+    storage::S3Options m_config;
 };
 
 } // namespace

@@ -120,7 +120,7 @@ TEST_F(S3Clock, CheckProbeReportsTheSkewOfARequestTimeTooSkewedRefusal)
                                                "targets:\n  db: { engine: postgres, storage: s3 }\n",
                                            "dbkeep.yaml", "/tmp");
     ASSERT_TRUE(config) << config.error().message;
-    auto& s3 = std::get<config::S3StorageConfig>(config->storages.at("s3").options);
+    auto& s3 = std::get<storage::S3Options>(config->storages.at("s3").options);
     // The storage's own probe, as `dbkeep check` runs it through job/open.
     auto check_storage = [&] {
         auto opened = job::open_storage(config->storages.at("s3"));

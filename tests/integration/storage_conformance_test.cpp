@@ -15,9 +15,9 @@ using namespace dbkeep::test;
 
 namespace {
 
-config::S3StorageConfig s3_config(int port, const std::string& bucket)
+storage::S3Options s3_config(int port, const std::string& bucket)
 {
-    config::S3StorageConfig c;
+    storage::S3Options c;
     c.bucket = bucket;
     c.prefix = "ci/prefix";
     c.region = "us-east-1";

@@ -121,9 +121,9 @@ const engine::RedisOptions& redis(const TargetConfig& t)
 {
     return std::get<engine::RedisOptions>(t.engine);
 }
-const S3StorageConfig& s3_options(const StorageConfig& s)
+const storage::S3Options& s3_options(const StorageConfig& s)
 {
-    return std::get<S3StorageConfig>(s.options);
+    return std::get<storage::S3Options>(s.options);
 }
 const storage::LocalOptions& local_options(const StorageConfig& s)
 {
