@@ -1,7 +1,11 @@
-# Warnings as errors and sanitizers, as INTERFACE targets that every dbkeep target links.
+# Warnings (as errors with DBKEEP_WERROR, which the presets and CI turn on) and sanitizers, as INTERFACE targets
+# that every dbkeep target links.
 add_library(dbkeep_warnings INTERFACE)
+if(DBKEEP_WERROR)
+  target_compile_options(dbkeep_warnings INTERFACE -Werror)
+endif()
 target_compile_options(dbkeep_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Werror -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
   -Wimplicit-fallthrough -Wno-missing-field-initializers)
 
 add_library(dbkeep_sanitizers INTERFACE)

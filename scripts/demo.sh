@@ -9,11 +9,17 @@ ROOT=$(pwd)
 bash scripts/install-deps.sh
 WORK=$(mktemp -d /tmp/dbkeep-demo-XXXXXX)
 chmod 755 "$WORK"   # the postgres user must reach its data folder
-echo "== building dbkeep (release)"
-if ! { cmake --preset release && cmake --build --preset release -j "$(nproc)" --target dbkeep; } >"$WORK/build.log" 2>&1; then
-  cat "$WORK/build.log"; exit 1
+# DBKEEP_BIN runs the demo with an installed dbkeep (CI does so with the .deb it built) instead of building one.
+if [ -n "${DBKEEP_BIN:-}" ]; then
+  DBKEEP=$DBKEEP_BIN
+else
+  echo "== building dbkeep (release)"
+  if ! { cmake --preset release && cmake --build --preset release -j "$(nproc)" --target dbkeep; } >"$WORK/build.log" 2>&1; then
+    cat "$WORK/build.log"; exit 1
+  fi
+  DBKEEP="$ROOT/build/release/dbkeep"
 fi
-DBKEEP="$ROOT/build/release/dbkeep"
+"$DBKEEP" --version
 PGBIN=/usr/lib/postgresql/15/bin
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cleanup() {

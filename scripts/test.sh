@@ -22,6 +22,9 @@ cmake --build --preset release -j "$jobs"
 
 # The whole tree takes longer than a CI step should on 2 cores: lint what changed since the merge base
 # with the previous commit (TIDY_BASE overrides it; scripts/tidy.sh --all lints everything).
+echo "== man page and bash completion cover the command line" >&2
+bash scripts/check-docs.sh build/release/dbkeep
+
 echo "== clang-tidy (changed files)" >&2
 scripts/tidy.sh
 ctest --preset release -j "$jobs" --timeout 600
@@ -38,4 +41,21 @@ if command -v clang++ >/dev/null; then
   ctest --test-dir build/fuzz --output-on-failure
 else
   echo "clang++ not installed: fuzz smoke skipped" >&2
+fi
+
+# A packager's plain Release build (-O3, no preset) must compile warning-free; its .deb must install with apt
+# and back up and restore (the demo, run with the installed binary). Installing needs root and apt.
+echo "== plain Release build, .deb, and the demo with the installed package" >&2
+cmake -S . -B build/package -G Ninja -DCMAKE_BUILD_TYPE=Release -DDBKEEP_BUILD_TESTS=OFF -DDBKEEP_WERROR=ON >/dev/null
+cmake --build build/package -j "$jobs"
+(cd build/package && rm -f dbkeep_*.deb && cpack -G DEB >/dev/null)
+deb=$(ls build/package/dbkeep_*.deb)
+dpkg-deb --field "$deb" Depends Recommends >&2
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "./$deb" >/dev/null
+  dbkeep --version
+  man -w dbkeep >/dev/null
+  DBKEEP_BIN=/usr/bin/dbkeep bash scripts/demo.sh
+else
+  echo "not root: the .deb was built but not installed" >&2
 fi

@@ -13,11 +13,16 @@ int run(int argc, char** argv)
 {
     cancel::install_signal_handlers();
     CLI::App app{"dbkeep: database backups that stream through zstd (and age) into local or S3 storage", "dbkeep"};
-    app.set_version_flag("--version", std::string("dbkeep ") + DBKEEP_VERSION);
+    app.set_version_flag("-V,--version", [] {
+        std::string text = version_text();
+        text.pop_back(); // CLI11 adds the final newline
+        return text;
+    });
     app.require_subcommand(1);
     app.fallthrough(); // global options may follow the subcommand
     Context ctx;
-    app.add_option("-c,--config", ctx.config_path, "configuration file (default: $DBKEEP_CONFIG or ./dbkeep.yaml)");
+    app.add_option("-c,--config", ctx.config_path,
+                   "configuration file, - for stdin (default: $DBKEEP_CONFIG_YAML, $DBKEEP_CONFIG or ./dbkeep.yaml)");
     app.add_flag("--json", ctx.json, "JSON output and JSON log lines");
     app.add_option("--log-level", ctx.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
@@ -33,6 +38,7 @@ int run(int argc, char** argv)
     add_prune_command(app, ctx, exit_code);
     add_daemon_command(app, ctx, exit_code);
     add_keygen_command(app, ctx, exit_code);
+    add_version_command(app, ctx, exit_code);
 
     // Logging is configured before any subcommand callback runs.
     app.parse_complete_callback([&] {

@@ -19,8 +19,9 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_option("targets", *names, "targets to back up");
     cmd->add_flag("--wait", *wait, "wait while another runner backs the target up, instead of failing");
     cmd->callback([&ctx, &exit_code, names, wait] {
-        exit_code =
-            ctx.for_each_target(*names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+        exit_code = ctx.for_each_target(
+            *names,
+            [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
                 auto r = job::backup_with_lease(*ctx.config(), t, storage, {.wait = *wait});
                 if (!r) {
                     return std::unexpected(r.error());
@@ -39,7 +40,8 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
                                     .c_str());
                 }
                 return {};
-            });
+            },
+            job::notify_failure);
     });
 }
 

@@ -7,6 +7,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
 
 namespace dbkeep::cli {
 
@@ -30,12 +33,25 @@ const config::Config* Context::config()
     if (m_failed) {
         return nullptr;
     }
+    // Where deploy tools put the configuration: --config FILE, --config - (standard input), the YAML itself in
+    // DBKEEP_CONFIG_YAML (a Terraform-rendered task environment, a ConfigMap), a path in DBKEEP_CONFIG, and
+    // ./dbkeep.yaml, in that order. YAML from stdin or the environment resolves relative paths against the
+    // current directory.
+    const char* yaml_env = std::getenv("DBKEEP_CONFIG_YAML");
     std::string path = config_path;
-    if (path.empty()) {
-        const char* env = std::getenv("DBKEEP_CONFIG");
-        path = env && *env ? env : "dbkeep.yaml";
+    Result<config::Config> loaded = std::unexpected(Error{});
+    if (path == "-") {
+        std::string yaml{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+        loaded = config::load_from_string(yaml, "<stdin>", std::filesystem::current_path());
+    } else if (path.empty() && yaml_env && *yaml_env) {
+        loaded = config::load_from_string(yaml_env, "$DBKEEP_CONFIG_YAML", std::filesystem::current_path());
+    } else {
+        if (path.empty()) {
+            const char* env = std::getenv("DBKEEP_CONFIG");
+            path = env && *env ? env : "dbkeep.yaml";
+        }
+        loaded = config::load(path);
     }
-    auto loaded = config::load(path);
     if (!loaded) {
         m_failed = true;
         report(loaded.error());
@@ -83,7 +99,8 @@ Result<std::unique_ptr<storage::Storage>> Context::storage_for(const config::Tar
     return job::open_storage(config()->storage_for(target));
 }
 
-int Context::for_each_target(const std::vector<std::string>& names, const TargetBody& body)
+int Context::for_each_target(const std::vector<std::string>& names, const TargetBody& body,
+                             const StorageErrorHook& on_storage_error)
 {
     auto selected = targets(names);
     if (!selected) {
@@ -95,6 +112,9 @@ int Context::for_each_target(const std::vector<std::string>& names, const Target
             return exit_code == k_exit_ok ? k_exit_failed : exit_code;
         }
         auto storage = storage_for(*t);
+        if (!storage && on_storage_error) {
+            on_storage_error(*t, storage.error());
+        }
         Status done = storage ? body(*t, **storage) : Status(std::unexpected(storage.error()));
         if (!done) {
             int rc = report(done.error());

@@ -20,7 +20,7 @@ class Storage;
 namespace dbkeep::cli {
 
 struct Context {
-    std::string config_path; // --config; empty: $DBKEEP_CONFIG or ./dbkeep.yaml
+    std::string config_path; // --config; '-': stdin; empty: $DBKEEP_CONFIG_YAML, $DBKEEP_CONFIG or ./dbkeep.yaml
     bool json = false;
     std::string log_level = "info";
 
@@ -35,7 +35,11 @@ struct Context {
     // on with the next target; SIGINT/SIGTERM stop it. Returns the exit code: usage for an unknown name or a
     // configuration that does not load, else the code of the first error, else failed when cancelled, else 0.
     using TargetBody = std::function<Status(const config::TargetConfig& target, storage::Storage& storage)>;
-    int for_each_target(const std::vector<std::string>& names, const TargetBody& body);
+    // When the target's storage cannot be opened, on_storage_error (if set) sees the error before it is reported
+    // (backup and run --due send it to the target's notification channels).
+    using StorageErrorHook = std::function<void(const config::TargetConfig& target, const Error& error)>;
+    int for_each_target(const std::vector<std::string>& names, const TargetBody& body,
+                        const StorageErrorHook& on_storage_error = {});
 
 private:
     std::optional<config::Config> m_config;
@@ -57,5 +61,8 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_prune_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_keygen_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_version_command(CLI::App& app, Context& ctx, int& exit_code);
+// The text of `dbkeep --version`: observe::format_build_info of this build, newline-terminated lines.
+std::string version_text();
 
 } // namespace dbkeep::cli

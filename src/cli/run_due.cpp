@@ -23,8 +23,9 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_option("targets", *names, "only these targets");
     // The callback owns every option's storage: CLI11 writes to it while parsing.
     cmd->callback([&ctx, &exit_code, names, due_flag] {
-        exit_code =
-            ctx.for_each_target(*names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+        exit_code = ctx.for_each_target(
+            *names,
+            [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
                 if (!t.schedule) {
                     observe::debug("no schedule: skipped", {{"target", t.name}});
                     return {};
@@ -43,7 +44,8 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
                                 static_cast<unsigned long long>(run->backup.manifest->stored_bytes));
                 }
                 return {};
-            });
+            },
+            job::notify_failure);
         if (cancel::requested()) {
             exit_code = k_exit_failed;
         }

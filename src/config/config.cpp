@@ -17,6 +17,22 @@
 namespace dbkeep::config {
 namespace {
 
+// The content of a file holding one secret (a password file, a Docker or Kubernetes secret) without its final
+// line break; nullopt when it cannot be read.
+std::optional<std::string> read_secret_file(const std::filesystem::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream content;
+    if (!in || !(content << in.rdbuf())) {
+        return std::nullopt;
+    }
+    std::string value = content.str();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+        value.pop_back();
+    }
+    return value;
+}
+
 // Thrown inside the loader only, turned into an Error at its boundary.
 struct LoadError {
     Mark mark;
@@ -212,10 +228,23 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
         while (!s3.prefix.empty() && s3.prefix.back() == '/') {
             s3.prefix.pop_back();
         }
-        s3.region = s.str_or("region", std::getenv("AWS_REGION") ? std::getenv("AWS_REGION") : "us-east-1");
-        s3.endpoint = s.str_or("endpoint", "");
+        // As the AWS CLI reads them: AWS_REGION, then AWS_DEFAULT_REGION; AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL.
+        auto env_or = [](std::initializer_list<const char*> names, const char* fallback) {
+            for (const char* n : names) {
+                if (const char* v = std::getenv(n); v && *v) {
+                    return std::string(v);
+                }
+            }
+            return std::string(fallback);
+        };
+        s3.region = s.str_or("region", env_or({"AWS_REGION", "AWS_DEFAULT_REGION"}, "us-east-1"));
+        s3.endpoint = s.str_or("endpoint", env_or({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}, ""));
         if (auto problem = storage::s3_endpoint_problem(s3.endpoint)) {
-            error_at(s.node("endpoint"), "'endpoint' " + *problem + ", found '" + s3.endpoint + "'");
+            if (s.has("endpoint")) {
+                error_at(s.node("endpoint"), "'endpoint' " + *problem + ", found '" + s3.endpoint + "'");
+            }
+            error_at(node, "the endpoint of storage '" + name + "' from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL " +
+                               *problem + ", found '" + s3.endpoint + "'");
         }
         static const std::map<std::string, storage::PathStyle> k_path_styles{
             {"auto", storage::PathStyle::automatic},
@@ -462,12 +491,26 @@ void apply_redis_url(engine::RedisOptions& r, const std::string& target, const Y
 }
 
 // host, port and password, written beside (and overriding) the url, for an engine whose options name them so.
-template <class EngineOptions> void read_endpoint(const Section& s, EngineOptions& options)
+// password_file names a file holding the password (a Docker or Kubernetes secret), read once at load.
+template <class EngineOptions>
+void read_endpoint(const Section& s, EngineOptions& options, const std::filesystem::path& base)
 {
     options.host = s.str_or("host", options.host);
     options.port = static_cast<int>(s.integer("port", 1, 65535).value_or(options.port));
     if (auto pw = s.str("password")) {
         options.password = Secret(*pw);
+    }
+    if (auto file = s.str("password_file")) {
+        if (s.has("password")) {
+            error_at(s.node("password_file"), "give 'password' or 'password_file', not both");
+        }
+        const std::filesystem::path path = resolve_path(base, *file);
+        auto value = read_secret_file(path);
+        if (!value) {
+            error_at(s.node("password_file"),
+                     "cannot read the password file '" + path.string() + "': make it readable by dbkeep's user");
+        }
+        options.password = Secret(std::move(*value));
     }
 }
 
@@ -477,8 +520,9 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         error_at(node, "target '" + name + "' must be a mapping, found " + type_name(node));
     }
     std::string engine = node["engine"] && node["engine"].IsScalar() ? node["engine"].Scalar() : "";
-    std::set<std::string> common{"engine",     "url",    "storage",     "schedule", "timezone", "keep",
-                                 "encryption", "runner", "compression", "host",     "port",     "password"};
+    std::set<std::string> common{"engine", "url",        "storage",       "schedule",    "timezone",
+                                 "keep",   "encryption", "runner",        "compression", "host",
+                                 "port",   "password",   "password_file", "notify"};
     std::set<std::string> allowed = common;
     if (engine == "postgres" || engine == "postgresql") {
         allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path"});
@@ -502,7 +546,7 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         if (auto url = s.str("url")) {
             apply_postgres_url(pg, name, s.node("url"), *url);
         }
-        read_endpoint(s, pg);
+        read_endpoint(s, pg, base);
         pg.user = s.str_or("user", pg.user);
         pg.dbname = s.str_or("dbname", s.str_or("database", pg.dbname));
         if (auto pf = s.str("passfile")) {
@@ -528,7 +572,7 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         if (auto url = s.str("url")) {
             apply_redis_url(r, name, s.node("url"), *url);
         }
-        read_endpoint(s, r);
+        read_endpoint(s, r, base);
         r.username = s.str_or("username", r.username);
         r.db = static_cast<int>(s.integer("db", 0, 15).value_or(r.db));
         r.tls = s.boolean("tls").value_or(r.tls);
@@ -580,14 +624,95 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     return t;
 }
 
+// `notify:`: a list of channels, each {type: webhook|slack|healthchecks, url, events, name, secret (webhook)}.
+std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::string& owner)
+{
+    std::vector<observe::Channel> channels;
+    if (node.IsNull()) {
+        return channels;
+    }
+    if (!node.IsSequence()) {
+        error_at(node, "'notify' of " + owner + " must be a list of channels, found " + type_name(node));
+    }
+    for (const auto& item : node) {
+        const std::string number = "#" + std::to_string(channels.size() + 1);
+        if (!item.IsMap()) {
+            error_at(item, "notification channel " + number + " of " + owner + " must be a mapping, found " +
+                               type_name(item));
+        }
+        const std::string type = item["type"] && item["type"].IsScalar() ? item["type"].Scalar() : "";
+        std::set<std::string> allowed{"type", "url", "events", "name", "timeout"};
+        std::set<observe::Event> events;
+        if (type == "webhook") {
+            allowed.insert("secret");
+            events = {observe::Event::failure, observe::Event::missed, observe::Event::verify_failure};
+        } else if (type == "slack") {
+            events = {observe::Event::failure, observe::Event::missed, observe::Event::verify_failure};
+        } else if (type == "healthchecks") {
+            events = {observe::Event::start, observe::Event::success, observe::Event::failure, observe::Event::missed};
+        } else if (!item["type"]) {
+            error_at(item, "notification channel " + number + " of " + owner +
+                               " needs 'type' (webhook, slack or healthchecks)");
+        } else {
+            error_at(item["type"],
+                     "unknown notification channel type '" + type + "' (expected webhook, slack or healthchecks)");
+        }
+        Section s(item, "notification channel " + number + " of " + owner, allowed);
+        observe::Channel channel;
+        channel.name = s.str_or("name", type + " " + number);
+        const std::string url = s.require("url");
+        auto parsed = parse_url(url);
+        if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https") || parsed->host.empty()) {
+            // Never echo the URL: a webhook URL is a secret (Slack's holds its token in the path).
+            error_at(s.node("url"), "'url' of " + type + " channel " + number + " must be an http:// or https:// URL");
+        }
+        if (s.has("events")) {
+            events.clear();
+            const YAML::Node list = s.node("events");
+            for (const auto& name : s.list("events")) {
+                auto event = observe::parse_event(name);
+                if (!event) {
+                    error_at(list, "unknown event '" + name +
+                                       "' (expected start, success, failure, missed or verify_failure)");
+                }
+                events.insert(*event);
+            }
+        }
+        channel.events = std::move(events);
+        channel.timeout = std::chrono::seconds(s.integer("timeout", 1, 300).value_or(10));
+        if (type == "webhook") {
+            const YAML::Node secret = s.node("secret");
+            if (secret && secret.IsScalar() && !secret.Scalar().empty() &&
+                secret.Scalar().find("${") == std::string::npos) {
+                error_at(secret, "write 'secret' as ${ENV_VAR}: secrets do not belong in the configuration file");
+            }
+            channel.options =
+                observe::WebhookChannel{.url = Secret(url), .hmac_secret = Secret(s.str_or("secret", ""))};
+        } else if (type == "slack") {
+            channel.options = observe::SlackChannel{.url = Secret(url)};
+        } else {
+            std::string base_url = url;
+            while (!base_url.empty() && base_url.back() == '/') {
+                base_url.pop_back();
+            }
+            channel.options = observe::HealthchecksChannel{.url = Secret(base_url)};
+        }
+        channels.push_back(std::move(channel));
+    }
+    return channels;
+}
+
 Config load_root(const YAML::Node& root, const std::filesystem::path& base)
 {
     Config cfg;
     if (root.IsNull()) {
         error_at(root, "the file is empty: it needs a 'targets:' mapping");
     }
-    Section s(root, "the configuration", {"storages", "targets", "daemon", "lease_ttl"});
+    Section s(root, "the configuration", {"storages", "targets", "daemon", "lease_ttl", "notify"});
     cfg.lease_ttl_seconds = static_cast<int>(s.integer("lease_ttl", 5, 86400).value_or(600));
+    if (s.has("notify")) {
+        cfg.notify = load_notify(s.node("notify"), "the configuration");
+    }
     if (s.has("storages") && !s.node("storages").IsNull()) {
         const YAML::Node storages = s.node("storages");
         if (!storages.IsMap()) {
@@ -624,6 +749,8 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
             error_at(kv.first, "target '" + name + "' is empty: it needs at least 'engine'");
         }
         cfg.targets[name] = load_target(name, kv.second, base);
+        const YAML::Node own = kv.second["notify"];
+        cfg.targets[name].notify = own ? load_notify(own, "target '" + name + "'") : cfg.notify;
     }
     // Storage references: explicit name, else the only storage or the one named "default", else ./backups.
     if (cfg.storages.empty()) {
@@ -670,6 +797,36 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
 
 } // namespace
 
+namespace {
+
+bool is_name_start(char c)
+{
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// The value of NAME, or of the file NAME_FILE names when NAME is unset or empty (the Docker-secrets and 12-factor
+// convention), without its trailing line break. nullopt when neither is set.
+Result<std::optional<std::string>> variable_value(const std::string& name)
+{
+    if (const char* value = std::getenv(name.c_str()); value && *value) {
+        return std::optional<std::string>(value);
+    }
+    const std::string file_var = name + "_FILE";
+    const char* file = std::getenv(file_var.c_str());
+    if (!file || !*file) {
+        return std::optional<std::string>();
+    }
+    auto value = read_secret_file(file);
+    if (!value) {
+        return fail(ErrorKind::config, "interpolate", "",
+                    name + " is unset and " + file_var + " names '" + file + "', which cannot be read",
+                    "make the file readable by dbkeep's user, or set " + name);
+    }
+    return value;
+}
+
+} // namespace
+
 Result<std::string> interpolate(const std::string& text)
 {
     std::string out;
@@ -684,6 +841,17 @@ Result<std::string> interpolate(const std::string& text)
             ++i;
             continue;
         }
+        if (i + 1 < text.size() && is_name_start(text[i + 1])) {
+            // `$NAME` would silently become a literal password: the shell form without braces is refused.
+            std::size_t end = i + 1;
+            while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) {
+                ++end;
+            }
+            const std::string bare = text.substr(i + 1, end - i - 1);
+            return fail(ErrorKind::config, "interpolate", "",
+                        "'$" + bare + "' is not expanded: write ${" + bare + "} for the environment variable, or $$" +
+                            bare + " for a literal '$" + bare + "'");
+        }
         if (i + 1 >= text.size() || text[i + 1] != '{') {
             out.push_back(c);
             continue;
@@ -693,12 +861,16 @@ Result<std::string> interpolate(const std::string& text)
             return fail(ErrorKind::config, "interpolate", "", "unterminated '${' (write $$ for a literal '$')");
         }
         std::string inner = text.substr(i + 2, close - i - 2);
-        std::string name = inner, fallback;
-        bool has_default = false;
+        std::string name = inner, fallback, required_message;
+        bool has_default = false, has_required = false;
         if (auto d = inner.find(":-"); d != std::string::npos) {
             name = inner.substr(0, d);
             fallback = inner.substr(d + 2);
             has_default = true;
+        } else if (auto q = inner.find(":?"); q != std::string::npos) {
+            name = inner.substr(0, q);
+            required_message = inner.substr(q + 2);
+            has_required = true;
         }
         if (name.empty()) {
             return fail(ErrorKind::config, "interpolate", "", "empty variable name in '${}'");
@@ -708,14 +880,22 @@ Result<std::string> interpolate(const std::string& text)
                 return fail(ErrorKind::config, "interpolate", "", "invalid variable name '" + name + "'");
             }
         }
-        const char* value = std::getenv(name.c_str());
-        if (value && *value) {
-            out += value;
+        auto value = variable_value(name);
+        if (!value) {
+            return std::unexpected(value.error());
+        }
+        if (*value) {
+            out += **value;
         } else if (has_default) {
             out += fallback;
+        } else if (has_required) {
+            // As the shell's ${NAME:?message}: the message is the user's own.
+            return fail(ErrorKind::config, "interpolate", "",
+                        name + ": " + (required_message.empty() ? "parameter null or not set" : required_message));
         } else {
             return fail(ErrorKind::config, "interpolate", "",
-                        "environment variable " + name + " is not set (use ${" + name + ":-default} for a default)");
+                        "environment variable " + name + " is not set (nor " + name + "_FILE; use ${" + name +
+                            ":-default} for a default)");
         }
         i = close;
     }
@@ -801,6 +981,22 @@ std::vector<const Secret*> secrets_of(const Config& config)
     for (const auto& [name, t] : config.targets) {
         std::visit([&](const auto& engine) { out.push_back(&engine.password); }, t.engine);
         out.push_back(&t.encryption.passphrase);
+    }
+    auto add_channels = [&](const std::vector<observe::Channel>& channels) {
+        for (const auto& channel : channels) {
+            std::visit(
+                [&](const auto& c) {
+                    out.push_back(&c.url);
+                    if constexpr (requires { c.hmac_secret; }) {
+                        out.push_back(&c.hmac_secret);
+                    }
+                },
+                channel.options);
+        }
+    };
+    add_channels(config.notify);
+    for (const auto& [name, t] : config.targets) {
+        add_channels(t.notify);
     }
     for (const auto& [name, s] : config.storages) {
         if (const auto* s3 = std::get_if<storage::S3Options>(&s.options)) {

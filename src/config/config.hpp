@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/secret.hpp"
 #include "engine/options.hpp"
+#include "observe/notify.hpp"
 #include "runner/options.hpp"
 #include "schedule/cron.hpp"
 #include "storage/local.hpp"
@@ -61,6 +62,8 @@ struct TargetConfig {
     runner::RunnerOptions runner;
     int compression_level = 3;
     int compression_workers = 2;
+    // The target's own `notify:` list, else the root's; resolved at load (an empty list: nobody is told).
+    std::vector<observe::Channel> notify;
 
     // "postgres" or "redis", as manifests write it.
     std::string engine_name() const { return engine::engine_name(engine); }
@@ -78,7 +81,8 @@ struct Config {
     std::map<std::string, StorageConfig> storages;
     std::map<std::string, TargetConfig> targets;
     DaemonConfig daemon;
-    int lease_ttl_seconds = 600; // a lease not renewed for this long is taken over
+    std::vector<observe::Channel> notify; // the root `notify:` list, the default of every target
+    int lease_ttl_seconds = 600;          // a lease not renewed for this long is taken over
 
     const StorageConfig& storage_for(const TargetConfig& target) const { return storages.at(target.storage); }
 };

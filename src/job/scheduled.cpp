@@ -7,16 +7,22 @@
 #include "core/cancel.hpp"
 #include "job/backup.hpp"
 #include "observe/log.hpp"
+#include "observe/notify.hpp"
 #include "schedule/cron.hpp"
 #include "storage/storage.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <thread>
 
 namespace dbkeep::job {
 
-Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const config::TargetConfig& target,
-                                             storage::Storage& storage, const LeasedBackupOptions& options)
+namespace {
+
+// backup_with_lease without the notifications; calls on_start once the lease is held and the backup begins.
+Result<LeasedBackupResult> leased_backup(const config::Config& config, const config::TargetConfig& target,
+                                         storage::Storage& storage, const LeasedBackupOptions& options,
+                                         const std::function<void()>& on_start)
 {
     const std::chrono::seconds ttl{config.lease_ttl_seconds};
     catalog::LeaseAttempt attempt;
@@ -49,6 +55,7 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
                                                      {"expired_at", attempt.other.expires_at}});
     }
     catalog::HeldLease held(storage, target.name, attempt.mine, ttl);
+    on_start();
     auto m = run_backup(config, target, storage);
     if (!m) {
         return std::unexpected(m.error());
@@ -61,6 +68,42 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
         }
     }
     return LeasedBackupResult{*m, ""};
+}
+
+} // namespace
+
+Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const config::TargetConfig& target,
+                                             storage::Storage& storage, const LeasedBackupOptions& options)
+{
+    const auto started = std::chrono::steady_clock::now();
+    auto seconds_since_start = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    };
+    auto result = leased_backup(config, target, storage, options, [&] {
+        observe::notify(target.notify, {.event = observe::Event::start, .target = target.name});
+    });
+    if (!result) {
+        observe::notify(target.notify, {.event = observe::Event::failure,
+                                        .target = target.name,
+                                        .duration_seconds = seconds_since_start(),
+                                        .error = observe::redact(result.error().to_string())});
+    } else if (result->manifest) {
+        const catalog::Manifest& m = *result->manifest;
+        observe::notify(target.notify, {.event = observe::Event::success,
+                                        .target = target.name,
+                                        .backup_id = m.id,
+                                        .stored_bytes = m.stored_bytes,
+                                        .raw_bytes = m.raw_bytes,
+                                        .duration_seconds = seconds_since_start()});
+    }
+    return result;
+}
+
+void notify_failure(const config::TargetConfig& target, const Error& error)
+{
+    observe::notify(
+        target.notify,
+        {.event = observe::Event::failure, .target = target.name, .error = observe::redact(error.to_string())});
 }
 
 Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage, bool dry_run,
@@ -130,6 +173,7 @@ Result<DueRun> run_if_due(const config::Config& config, const config::TargetConf
     }
     auto last = catalog::last_success(storage, target.name);
     if (!last) {
+        notify_failure(target, last.error()); // a trigger that fires but cannot read storage is a failed backup
         return std::unexpected(last.error());
     }
     if (!schedule::due(*target.schedule, target.zone, *last, now)) {

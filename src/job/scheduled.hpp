@@ -33,6 +33,8 @@ struct LeasedBackupResult {
 };
 
 // Takes the target's lease (renewed while the backup runs), backs up, applies retention, releases.
+// Tells the target's notification channels: `start` once the lease is held, then `success` or `failure` (any
+// error, the lease's included; a skip because another runner holds the lease sends nothing).
 Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const config::TargetConfig& target,
                                              storage::Storage& storage, const LeasedBackupOptions& options);
 
@@ -42,9 +44,13 @@ struct DueRun {
     LeasedBackupResult backup;     // when due: the backup, or why another runner's lease made it skip
 };
 
+// Sends `failure` with the error (redacted) to the target's notification channels: for failures before
+// backup_with_lease runs (the storage does not open), which it cannot see.
+void notify_failure(const config::TargetConfig& target, const Error& error);
+
 // `run --due` for one target: backs up under the lease when its schedule says a backup is due and missing,
 // judged from the manifests in storage alone (no local state). A target without a schedule is never due.
-// Fails when the listing or the backup fails.
+// Fails when the listing or the backup fails; either is sent to the target's channels as `failure`.
 Result<DueRun> run_if_due(const config::Config& config, const config::TargetConfig& target, storage::Storage& storage,
                           TimePoint now);
 

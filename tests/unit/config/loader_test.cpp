@@ -83,6 +83,12 @@ targets:
 
 const std::string k_recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
+// A postgres target whose next lines (at column 5, from line 5) add keys.
+const std::string k_pg_target_for_interpolation = "targets:\n"
+                                                  "  db:\n"
+                                                  "    engine: postgres\n"
+                                                  "    url: postgres://u@h/app\n";
+
 Result<Config> load_text(const std::string& yaml, const std::filesystem::path& base = "/etc/dbkeep")
 {
     return load_from_string(yaml, "t.yaml", base);
@@ -257,7 +263,8 @@ TEST(ConfigLoad, DesignExampleFailsNamingTheVariableWhenAPasswordVariableIsUnset
     ScopedEnv pw1("ORDERS_DB_PASSWORD", std::nullopt);
     ScopedEnv pw2("CACHE_PASSWORD", "x");
     EXPECT_EQ(error_of(k_design_example), "t.yaml:17:15: 'password': environment variable ORDERS_DB_PASSWORD is not "
-                                          "set (use ${ORDERS_DB_PASSWORD:-default} for a default)");
+                                          "set (nor ORDERS_DB_PASSWORD_FILE; use ${ORDERS_DB_PASSWORD:-default} for a "
+                                          "default)");
 }
 
 TEST(ConfigLoad, ReadsAFileAndResolvesRelativePathsAgainstItsFolder)
@@ -323,9 +330,97 @@ TEST(ConfigInterpolate, DoubleDollarIsALiteralDollar)
     EXPECT_EQ(interpolate("$${DBKEEP_T_A}"), "${DBKEEP_T_A}");
     EXPECT_EQ(interpolate("$$$${DBKEEP_T_A}"), "$${DBKEEP_T_A}");
     EXPECT_EQ(interpolate("$$${DBKEEP_T_A}"), "$alpha");
-    // A '$' not followed by '{' or '$' stays as written.
-    EXPECT_EQ(interpolate("cost: 5$ and $HOME"), "cost: 5$ and $HOME");
+    // A '$' not followed by '{', '$' or a name stays as written.
+    EXPECT_EQ(interpolate("cost: 5$ and $1"), "cost: 5$ and $1");
     EXPECT_EQ(interpolate("ends with $"), "ends with $");
+}
+
+// `$NAME` without braces used to become a literal password, silently.
+TEST(ConfigInterpolate, ABareDollarNameIsAnErrorNamingTheFix)
+{
+    auto r = interpolate("$DB_PASSWORD");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::config);
+    EXPECT_EQ(r.error().message, "'$DB_PASSWORD' is not expanded: write ${DB_PASSWORD} for the environment variable, "
+                                 "or $$DB_PASSWORD for a literal '$DB_PASSWORD'");
+    EXPECT_FALSE(interpolate("pa$word"));
+    EXPECT_EQ(interpolate("pa$$word"), "pa$word");
+    EXPECT_NE(error_of(k_pg_target_for_interpolation + "    password: $PGPASSWORD\n")
+                  .find("t.yaml:5:15: 'password': "
+                        "'$PGPASSWORD' is not"),
+              std::string::npos);
+}
+
+// The shell's ${NAME:?message}, which the loader used to reject as an invalid name.
+TEST(ConfigInterpolate, RequiredVariableFailsWithTheUsersMessage)
+{
+    ScopedEnv a("DBKEEP_T_A", "alpha");
+    ScopedEnv b("DBKEEP_T_UNSET", std::nullopt);
+    ScopedEnv f("DBKEEP_T_UNSET_FILE", std::nullopt);
+    EXPECT_EQ(interpolate("${DBKEEP_T_A:?set it}"), "alpha");
+    auto r = interpolate("${DBKEEP_T_UNSET:?the orders password, from SSM}");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, "DBKEEP_T_UNSET: the orders password, from SSM");
+    auto plain = interpolate("${DBKEEP_T_UNSET:?}");
+    ASSERT_FALSE(plain);
+    EXPECT_EQ(plain.error().message, "DBKEEP_T_UNSET: parameter null or not set");
+}
+
+// The Docker-secrets convention: NAME_FILE names a file holding NAME's value.
+TEST(ConfigInterpolate, AnUnsetVariableIsReadFromTheFileItsFileVariableNames)
+{
+    test::TempDir dir;
+    test::write_file(dir / "secret", "s3cret\n");
+    ScopedEnv b("DBKEEP_T_PW", std::nullopt);
+    ScopedEnv f("DBKEEP_T_PW_FILE", (dir / "secret").string());
+    EXPECT_EQ(interpolate("${DBKEEP_T_PW}"), "s3cret");
+    {
+        ScopedEnv set("DBKEEP_T_PW", "from-env");
+        EXPECT_EQ(interpolate("${DBKEEP_T_PW}"), "from-env"); // the variable itself wins
+    }
+    ScopedEnv missing("DBKEEP_T_PW_FILE", (dir / "absent").string());
+    auto r = interpolate("${DBKEEP_T_PW}");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, "DBKEEP_T_PW is unset and DBKEEP_T_PW_FILE names '" + (dir / "absent").string() +
+                                     "', which cannot be read");
+}
+
+TEST(ConfigParsedOnce, PasswordFileIsReadAtLoadAndExcludesPassword)
+{
+    test::TempDir dir;
+    test::write_file(dir / "pw", "from-file\r\n");
+    auto c = load_text(k_pg_target_for_interpolation + "    password_file: pw\n", dir.path());
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(pg(c->targets.at("db")).password.reveal(), "from-file");
+    auto both = load_text(k_pg_target_for_interpolation + "    password: x\n    password_file: pw\n", dir.path());
+    ASSERT_FALSE(both);
+    EXPECT_EQ(both.error().message, "t.yaml:6:20: give 'password' or 'password_file', not both");
+    auto absent = load_text(k_pg_target_for_interpolation + "    password_file: nope\n", dir.path());
+    ASSERT_FALSE(absent);
+    EXPECT_NE(absent.error().message.find("t.yaml:5:20: cannot read the password file"), std::string::npos)
+        << absent.error().message;
+}
+
+TEST(ConfigParsedOnce, S3RegionAndEndpointComeFromTheAwsVariablesAsTheAwsCliReadsThem)
+{
+    const std::string yaml = "storages:\n  b: { type: s3, bucket: x }\ntargets:\n  a: {engine: redis}\n";
+    ScopedEnv r("AWS_REGION", std::nullopt);
+    ScopedEnv dr("AWS_DEFAULT_REGION", "eu-north-1");
+    ScopedEnv e("AWS_ENDPOINT_URL", "http://127.0.0.1:9000");
+    ScopedEnv es("AWS_ENDPOINT_URL_S3", std::nullopt);
+    auto c = load_text(yaml);
+    ASSERT_TRUE(c) << c.error().message;
+    const auto& s3 = std::get<storage::S3Options>(c->storages.at("b").options);
+    EXPECT_EQ(s3.region, "eu-north-1");
+    EXPECT_EQ(s3.endpoint, "http://127.0.0.1:9000");
+    ScopedEnv es2("AWS_ENDPOINT_URL_S3", "https://s3.example");
+    ScopedEnv r2("AWS_REGION", "us-west-2");
+    auto d = load_text(yaml);
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(std::get<storage::S3Options>(d->storages.at("b").options).endpoint, "https://s3.example");
+    EXPECT_EQ(std::get<storage::S3Options>(d->storages.at("b").options).region, "us-west-2");
+    ScopedEnv bad("AWS_ENDPOINT_URL_S3", "s3.example/path");
+    EXPECT_NE(error_of(yaml).find("from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL"), std::string::npos);
 }
 
 TEST(ConfigInterpolate, UnsetVariableIsAnErrorNamingIt)
@@ -334,8 +429,10 @@ TEST(ConfigInterpolate, UnsetVariableIsAnErrorNamingIt)
     auto r = interpolate("x ${DBKEEP_T_UNSET} y");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, ErrorKind::config);
-    EXPECT_EQ(r.error().message,
-              "environment variable DBKEEP_T_UNSET is not set (use ${DBKEEP_T_UNSET:-default} for a default)");
+    EXPECT_EQ(
+        r.error().message,
+        "environment variable DBKEEP_T_UNSET is not set (nor DBKEEP_T_UNSET_FILE; use ${DBKEEP_T_UNSET:-default} for "
+        "a default)");
 }
 
 TEST(ConfigInterpolate, MalformedReferencesAreErrors)
@@ -429,7 +526,8 @@ TEST(ConfigErrors, TargetsAndStoragesMustBeMappings)
 TEST(ConfigErrors, UnknownKeyAtTheRoot)
 {
     EXPECT_EQ(error_of(k_pg_target + "storage: {}\n"),
-              "t.yaml:4:1: unknown key 'storage' in the configuration (allowed: daemon, lease_ttl, storages, targets)");
+              "t.yaml:4:1: unknown key 'storage' in the configuration (allowed: daemon, lease_ttl, notify, storages, "
+              "targets)");
 }
 
 TEST(ConfigErrors, UnknownKeyInALocalStorage)
@@ -1132,7 +1230,8 @@ TEST_F(Loader, InterpolatesVariablesDefaultsAndDollars)
     EXPECT_EQ(*interpolate("${DBKEEP_TEST_HOST}:5432"), "db.example:5432");
     EXPECT_EQ(*interpolate("${DBKEEP_TEST_UNSET:-fallback}"), "fallback");
     EXPECT_EQ(*interpolate("${DBKEEP_TEST_HOST:-fallback}"), "db.example");
-    EXPECT_EQ(*interpolate("cost $$5 and $HOME"), "cost $5 and $HOME");
+    EXPECT_EQ(interpolate("cost $$5 and $5"), "cost $5 and $5");
+    EXPECT_FALSE(interpolate("cost $$5 and $HOME")); // a bare $NAME is an error, not a literal
     auto unset = interpolate("${DBKEEP_TEST_UNSET}");
     ASSERT_FALSE(unset);
     EXPECT_NE(unset.error().message.find("DBKEEP_TEST_UNSET is not set"), std::string::npos);
@@ -1387,4 +1486,52 @@ TEST(S3Options, DurationsAndSizesAreTyped)
     auto d = load_s3("");
     ASSERT_TRUE(d) << d.error().message;
     EXPECT_EQ(s3_options(d->storages.at("b")).stall_timeout, std::chrono::seconds(60));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Notifications
+
+TEST(ConfigNotify, TargetsInheritTheRootChannelsUnlessTheyNameTheirOwn)
+{
+    ScopedEnv hook("DBKEEP_T_HOOK", "https://hooks.example/T1/B2/tok");
+    auto c = load_text("notify:\n"
+                       "  - type: slack\n"
+                       "    url: ${DBKEEP_T_HOOK}\n"
+                       "  - {type: healthchecks, url: 'https://hc-ping.com/uuid/', timeout: 3}\n"
+                       "targets:\n"
+                       "  a: {engine: redis}\n"
+                       "  b: {engine: redis, notify: [{type: webhook, url: 'http://h/x', events: [start, missed]}]}\n"
+                       "  c: {engine: redis, notify: []}\n");
+    ASSERT_TRUE(c) << c.error().message;
+    const auto& a = c->targets.at("a").notify;
+    ASSERT_EQ(a.size(), 2u);
+    EXPECT_EQ(a[0].name, "slack #1");
+    EXPECT_EQ(std::get<observe::SlackChannel>(a[0].options).url.reveal(), "https://hooks.example/T1/B2/tok");
+    EXPECT_EQ(a[0].events, (std::set{observe::Event::failure, observe::Event::missed, observe::Event::verify_failure}));
+    EXPECT_EQ(std::get<observe::HealthchecksChannel>(a[1].options).url.reveal(), "https://hc-ping.com/uuid");
+    EXPECT_EQ(a[1].timeout, std::chrono::seconds(3));
+    const auto& b = c->targets.at("b").notify;
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(b[0].events, (std::set{observe::Event::start, observe::Event::missed}));
+    EXPECT_TRUE(c->targets.at("c").notify.empty());
+    // Every channel URL is a secret for log redaction.
+    bool url_is_secret = false;
+    for (const auto* secret : secrets_of(*c)) {
+        url_is_secret |= secret->reveal() == "https://hooks.example/T1/B2/tok";
+    }
+    EXPECT_TRUE(url_is_secret);
+}
+
+TEST(ConfigNotify, MistakesAreErrorsAtTheirValueAndNeverEchoTheUrl)
+{
+    const std::string root = "targets:\n  a: {engine: redis}\nnotify:\n";
+    EXPECT_EQ(error_of(root + "  - {type: slack, url: 'https://h/x', events: [failure, oops]}\n"),
+              "t.yaml:4:47: unknown event 'oops' (expected start, success, failure, missed or verify_failure)");
+    EXPECT_EQ(error_of(root + "  - {type: pager, url: 'https://h/x'}\n"),
+              "t.yaml:4:12: unknown notification channel type 'pager' (expected webhook, slack or healthchecks)");
+    EXPECT_EQ(error_of(root + "  - {type: slack, url: 'hooks.slack.com/services/T/B/SeCrEt'}\n"),
+              "t.yaml:4:24: 'url' of slack channel #1 must be an http:// or https:// URL");
+    EXPECT_EQ(error_of(root + "  - {type: webhook, url: 'https://h/x', secret: plain-text}\n"),
+              "t.yaml:4:49: write 'secret' as ${ENV_VAR}: secrets do not belong in the configuration file");
+    EXPECT_EQ(error_of(root + "  - {type: slack, url: 'https://h/x', channel: '#ops'}\n").find("t.yaml:4:"), 0u);
 }

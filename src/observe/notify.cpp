@@ -1,0 +1,200 @@
+#include "observe/notify.hpp"
+
+#include "core/cancel.hpp"
+#include "core/hex.hpp"
+#include "core/http.hpp"
+#include "core/human.hpp"
+#include "core/retry.hpp"
+#include "core/time.hpp"
+#include "observe/log.hpp"
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+#include <unistd.h>
+
+namespace dbkeep::observe {
+
+namespace {
+
+constexpr std::array<std::pair<Event, std::string_view>, 5> k_event_names{{
+    {Event::start, "start"},
+    {Event::success, "success"},
+    {Event::failure, "failure"},
+    {Event::missed, "missed"},
+    {Event::verify_failure, "verify_failure"},
+}};
+
+std::string this_host()
+{
+    std::array<char, 256> buf{};
+    if (::gethostname(buf.data(), buf.size() - 1) != 0) {
+        return "unknown";
+    }
+    return buf.data();
+}
+
+std::string hmac_sha256_hex(const std::string& key, const std::string& message)
+{
+    std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()), message.size());
+    crypto_auth_hmacsha256_final(&state, mac.data());
+    return to_hex(Bytes(mac.data(), mac.size()));
+}
+
+// One delivery attempt: 2xx is success; 5xx and 429 are transient (retried); any other status fails at once.
+Status post(const http::Request& request, const std::string& channel)
+{
+    auto response = http::perform(request, "notify", channel);
+    if (!response) {
+        return std::unexpected(response.error());
+    }
+    if (response->status >= 200 && response->status < 300) {
+        return {};
+    }
+    const ErrorKind kind =
+        response->status >= 500 || response->status == 429 ? ErrorKind::transient : ErrorKind::failed;
+    std::string body = response->body.substr(0, 200);
+    for (char& c : body) {
+        if (static_cast<unsigned char>(c) < 0x20) {
+            c = ' ';
+        }
+    }
+    return fail(kind, "notify", channel,
+                "the receiver answered HTTP " + std::to_string(response->status) + (body.empty() ? "" : ": " + body));
+}
+
+http::Request json_request(const Secret& url, std::string body, std::chrono::milliseconds timeout)
+{
+    http::Request r;
+    r.method = "POST";
+    r.url = url.reveal();
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = std::move(body);
+    r.timeout = timeout;
+    r.connect_timeout = timeout;
+    r.max_body = 64 << 10;
+    r.ignore_cancel = true; // an interrupted backup is still reported; the deadline bounds the wait
+    return r;
+}
+
+http::Request request_for(const Channel& channel, const Notice& notice, const std::string& host)
+{
+    if (const auto* webhook = std::get_if<WebhookChannel>(&channel.options)) {
+        http::Request r =
+            json_request(webhook->url, webhook_body(notice, host, std::chrono::system_clock::now()), channel.timeout);
+        r.headers.emplace_back("X-Dbkeep-Event", std::string(event_name(notice.event)));
+        if (!webhook->hmac_secret.empty()) {
+            r.headers.emplace_back("X-Dbkeep-Signature",
+                                   "sha256=" + hmac_sha256_hex(webhook->hmac_secret.reveal(), r.body));
+        }
+        return r;
+    }
+    if (const auto* slack = std::get_if<SlackChannel>(&channel.options)) {
+        return json_request(slack->url, nlohmann::json{{"text", slack_text(notice, host)}}.dump(), channel.timeout);
+    }
+    const auto& hc = std::get<HealthchecksChannel>(channel.options);
+    std::string suffix;
+    std::string body;
+    switch (notice.event) {
+    case Event::start: suffix = "/start"; break;
+    case Event::success: body = "backup " + notice.backup_id + " of " + notice.target + " on " + host; break;
+    case Event::failure:
+    case Event::missed:
+    case Event::verify_failure:
+        suffix = "/fail";
+        body = std::string(event_name(notice.event)) + " " + notice.target + " on " + host + ": " + notice.error;
+        break;
+    }
+    Secret url(hc.url.reveal() + suffix);
+    http::Request r = json_request(url, std::move(body), channel.timeout);
+    r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
+    return r;
+}
+
+} // namespace
+
+std::string_view event_name(Event event)
+{
+    for (const auto& [e, name] : k_event_names) {
+        if (e == event) {
+            return name;
+        }
+    }
+    return "unknown";
+}
+
+std::optional<Event> parse_event(std::string_view text)
+{
+    for (const auto& [e, name] : k_event_names) {
+        if (name == text) {
+            return e;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string webhook_body(const Notice& notice, std::string_view host, std::chrono::system_clock::time_point now)
+{
+    nlohmann::json j{
+        {"event", event_name(notice.event)},
+        {"target", notice.target},
+        {"backup_id", notice.backup_id},
+        {"stored_bytes", notice.stored_bytes},
+        {"raw_bytes", notice.raw_bytes},
+        {"duration_seconds", notice.duration_seconds},
+        {"error", notice.error},
+        {"host", host},
+        {"dbkeep_version", DBKEEP_VERSION},
+        {"time", format_rfc3339(now)},
+    };
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string slack_text(const Notice& notice, std::string_view host)
+{
+    const std::string where = "*" + notice.target + "* on `" + std::string(host) + "`";
+    const auto duration = human_duration(static_cast<std::int64_t>(notice.duration_seconds * 1000));
+    switch (notice.event) {
+    case Event::start: return ":hourglass_flowing_sand: dbkeep started a backup of " + where;
+    case Event::success:
+        return ":white_check_mark: dbkeep backed up " + where + ": " + human_size(notice.stored_bytes) + " stored (" +
+               human_size(notice.raw_bytes) + " dumped) in " + duration + ", backup `" + notice.backup_id + "`";
+    case Event::failure: return ":x: dbkeep backup of " + where + " FAILED after " + duration + ":\n> " + notice.error;
+    case Event::missed:
+        return ":warning: dbkeep: no backup of " + where + " is as recent as its schedule requires: " + notice.error;
+    case Event::verify_failure: return ":x: dbkeep verification of " + where + " FAILED: " + notice.error;
+    }
+    return "dbkeep: " + notice.target;
+}
+
+int notify(const std::vector<Channel>& channels, const Notice& notice, const DeliveryPolicy& policy)
+{
+    const std::string host = this_host();
+    int delivered = 0;
+    for (const auto& channel : channels) {
+        if (!channel.events.contains(notice.event)) {
+            continue;
+        }
+        const http::Request request = request_for(channel, notice, host);
+        RetryPolicy retry;
+        retry.attempts = cancel::requested() ? 1 : std::max(1, policy.attempts);
+        retry.first_delay = policy.first_delay;
+        retry.max_delay = policy.first_delay * 4;
+        auto sent = with_retry(retry, [&] { return post(request, channel.name); });
+        if (sent) {
+            ++delivered;
+            debug("notification sent", {{"channel", channel.name}, {"event", std::string(event_name(notice.event))}});
+        } else {
+            warn("notification not delivered", {{"channel", channel.name},
+                                                {"event", std::string(event_name(notice.event))},
+                                                {"target", notice.target},
+                                                {"error", sent.error().message}});
+        }
+    }
+    return delivered;
+}
+
+} // namespace dbkeep::observe
