@@ -119,6 +119,8 @@ if grep -q -e 'cmake --build' -e 'build-essential' "$W/build.log"; then
 fi
 size=$($DOCKER image inspect --format '{{.Size}}' dbkeep:test)
 say "image dbkeep:test: $((size / 1000000)) MB ($size bytes)"
+$DOCKER run --rm --network none --entrypoint sh dbkeep:test -c \
+  "dpkg-query -Wf '\${Installed-Size} \${Package}\n' | sort -rn | head -8 | awk '{printf \"  %6.1f MB %s\\n\", \$1/1024, \$2}'" >&2
 [ "$($DOCKER image inspect --format '{{.Config.User}}' dbkeep:test)" = "10001:10001" ] || die "image does not run as 10001"
 $DOCKER run --rm --network none dbkeep:test --version
 $DOCKER run --rm --network none --entrypoint sh dbkeep:test -c 'pg_dump --version && redis-cli --version && test -e /usr/share/zoneinfo/Europe/Berlin && test -s /etc/ssl/certs/ca-certificates.crt' ||
