@@ -44,6 +44,7 @@ FROM deb-${DEB_FROM} AS deb
 
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
+ARG RUNTIME_IMAGE
 # Extra PostgreSQL majors (e.g. "13 14 16 17") from apt.postgresql.org; Debian 12 ships pg_dump 15.
 # dbkeep picks the pg_dump matching each server from /usr/lib/postgresql/*/bin.
 ARG PG_MAJORS=""

@@ -160,8 +160,12 @@ JS
 k8s=()
 while IFS= read -r -d '' f; do k8s+=("$f"); done < <(find "$DEPLOY" -type f -path '*/kubernetes/*' \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z)
 if [ "${#k8s[@]}" -gt 0 ]; then
-  (cd "$CHK" && node k8s.mjs "${k8s[@]}") >&2 || bad "Kubernetes manifests do not match the API schema (above)"
-  (cd "$CHK" && node k8s-strict.mjs "${k8s[@]}") >&2 || bad "Kubernetes manifests have unknown fields (above)"
+  if ! (cd "$CHK" && node k8s.mjs "${k8s[@]}") 2>&1 | sed "s#^$PWD/##; s#^#check-deploy: kubernetes: #" >&2; then
+    bad "Kubernetes manifests do not match the API schema (above)"
+  fi
+  if ! (cd "$CHK" && node k8s-strict.mjs "${k8s[@]}") 2>&1 | sed "s#^$PWD/##; s#^#check-deploy: kubernetes: #" >&2; then
+    bad "Kubernetes manifests have fields the API does not define (above)"
+  fi
 fi
 
 # --- Terraform
@@ -296,7 +300,9 @@ JS
 other=()
 while IFS= read -r -d '' f; do other+=("$f"); done < <(find "$DEPLOY" -type f \( -name '*.yaml' -o -name '*.yml' \) -not -path '*/kubernetes/*' -print0 | sort -z)
 if [ "${#other[@]}" -gt 0 ]; then
-  (cd "$CHK" && node yaml.mjs "${other[@]}") >&2 || bad "YAML syntax (above)"
+  if ! (cd "$CHK" && node yaml.mjs "${other[@]}") 2>&1 | sed "s#^$PWD/##; s#^#check-deploy: yaml: #" >&2; then
+    bad "YAML syntax (above)"
+  fi
 fi
 
 # --- files no validator covers are an error too: a new kind of file needs a checker here

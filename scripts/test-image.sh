@@ -122,6 +122,11 @@ say "image dbkeep:test: $((size / 1000000)) MB ($size bytes)"
 $DOCKER run --rm --network none --entrypoint sh dbkeep:test -c \
   "dpkg-query -Wf '\${Installed-Size} \${Package}\n' | sort -rn | head -8 | awk '{printf \"  %6.1f MB %s\\n\", \$1/1024, \$2}'" >&2
 [ "$($DOCKER image inspect --format '{{.Config.User}}' dbkeep:test)" = "10001:10001" ] || die "image does not run as 10001"
+labels=$($DOCKER image inspect --format '{{json .Config.Labels}}' dbkeep:test)
+say "labels $labels"
+for l in title version revision base.name; do
+  echo "$labels" | grep -q "\"org.opencontainers.image.$l\":\"[^\"]" || die "OCI label org.opencontainers.image.$l missing or empty"
+done
 $DOCKER run --rm --network none dbkeep:test --version
 $DOCKER run --rm --network none --entrypoint sh dbkeep:test -c 'pg_dump --version && redis-cli --version && test -e /usr/share/zoneinfo/Europe/Berlin && test -s /etc/ssl/certs/ca-certificates.crt' ||
   die "runtime tools missing in the image"

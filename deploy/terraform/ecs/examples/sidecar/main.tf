@@ -2,7 +2,8 @@
 # the task, and the dbkeep daemon as a second, non-essential container of the same task. In awsvpc mode the
 # containers share the network namespace, so dbkeep reaches the database on 127.0.0.1. The module supplies
 # the roles, log group, alarm topic, lifecycle rule and the container definition; create_schedule = false
-# because the daemon schedules in-process.
+# because the daemon schedules in-process. The module's SNS alarm watches its own task family only: alert on
+# the daemon's metrics (time() - dbkeep_last_success_timestamp_seconds) or its log group for this variant.
 terraform {
   required_version = ">= 1.5"
   required_providers {
