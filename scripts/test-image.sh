@@ -7,6 +7,8 @@
 #
 #   sudo bash scripts/test-image.sh                   # the .deb: build/package/dbkeep_*.deb (cpack -G DEB)
 #   sudo DBKEEP_DEB=/path/dbkeep_0.1.0_amd64.deb bash scripts/test-image.sh
+#   sudo DBKEEP_IMAGE_BUILD_ARGS='--build-arg PG_MAJORS=16' bash scripts/test-image.sh   # more docker build args
+#     (PG_MAJORS needs apt.postgresql.org, which is not reachable from CI here)
 #
 # No image registry is reachable here: a debootstrapped Debian 12 minbase root (cached in
 # $DBKEEP_TEST_CACHE, default /var/cache/dbkeep-test) is imported as debian:bookworm and
@@ -110,7 +112,8 @@ $DOCKER import "$SLIM_TAR" debian:bookworm-slim >/dev/null
 say "docker build (DEB_FROM=context)"
 tb=$(date +%s)
 if ! DOCKER_BUILDKIT=1 $DOCKER build --network host --progress plain --build-arg DEB_FROM=context \
-  --build-arg REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" -t dbkeep:test . >"$W/build.log" 2>&1; then
+  --build-arg REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  ${DBKEEP_IMAGE_BUILD_ARGS:-} -t dbkeep:test . >"$W/build.log" 2>&1; then
   tail -40 "$W/build.log" >&2; die "docker build failed"
 fi
 say "built in $(($(date +%s) - tb)) s"

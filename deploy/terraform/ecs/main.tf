@@ -29,10 +29,11 @@ locals {
     sse_kms_key_id         = var.sse_kms_key_arn
   } : k => v if v != null }
 
-  efs_path = var.efs_volume == null ? null : var.efs_volume.container_path
+  efs_path = var.efs_volume == null ? "" : var.efs_volume.container_path # never null: it is interpolated below
+  # (A for with `if`, not a conditional: the two sides of `? :` must have the same object type.)
   storages = merge(
     { s3 = local.s3_storage },
-    var.efs_backup_storage && var.efs_volume != null ? { efs = { type = "local", path = "${local.efs_path}/backups" } } : {},
+    { for k, v in { efs = { type = "local", path = "${local.efs_path}/backups" } } : k => v if var.efs_backup_storage && var.efs_volume != null },
   )
 
   config = {
