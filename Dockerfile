@@ -26,7 +26,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# .git stays out of the context: the commit `dbkeep --version` prints comes from this argument.
+ARG REVISION=unknown
 RUN cmake -S . -B build/package -G Ninja -DCMAKE_BUILD_TYPE=Release -DDBKEEP_BUILD_TESTS=OFF \
+      -DDBKEEP_GIT_COMMIT="${REVISION}" \
  && cmake --build build/package \
  && (cd build/package && cpack -G DEB) \
  && mkdir -p /out && cp build/package/dbkeep_*.deb /out/

@@ -10,7 +10,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config git clang-format clang-
   libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev dpkg-dev man-db)
 service_pkgs=(postgresql-15 postgresql-client-15 redis-server redis-tools zstd age awscli
   openssh-server openssh-client curl ca-certificates procps util-linux time bc nodejs npm python3
-  docker.io)
+  docker.io debootstrap docker-compose systemd)
 
 missing=()
 for p in "${build_pkgs[@]}" "${service_pkgs[@]}"; do
@@ -37,5 +37,13 @@ if [ ! -f "$S3RVER_DIR/node_modules/@20minutes/s3rver/package.json" ]; then
   (cd "$S3RVER_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } &&
     npm install -s --no-audit --no-fund @20minutes/s3rver@5.0.0 >/dev/null 2>&1) ||
     echo "install-deps: could not install @20minutes/s3rver (S3 tests will skip)" >&2
+fi
+# The validators of scripts/check-deploy.sh (Kubernetes API schema, HCL parser), installed once into a cache folder.
+DEPLOY_TOOLS_DIR=${DBKEEP_DEPLOY_TOOLS_DIR:-/opt/dbkeep-test/deploy-validators}
+if [ ! -f "$DEPLOY_TOOLS_DIR/node_modules/typescript/package.json" ]; then
+  mkdir -p "$DEPLOY_TOOLS_DIR"
+  (cd "$DEPLOY_TOOLS_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install -s --no-audit --no-fund kubernetes-models@5.1.0 @cdktf/hcl2json@0.21.0 yaml@2.9.1 typescript@5.9.3 >/dev/null 2>&1) ||
+    echo "install-deps: could not install the deploy validators (check-deploy.sh installs them itself)" >&2
 fi
 echo "install-deps: done" >&2

@@ -16,6 +16,9 @@ fi
 echo "== layering (DESIGN.md: a folder of src/ includes only folders below it)" >&2
 bash scripts/check-layers.sh
 
+echo "== deploy files (systemd-analyze, docker-compose config, Kubernetes API schema, HCL + references)" >&2
+bash scripts/check-deploy.sh
+
 echo "== release build and tests" >&2
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
@@ -56,6 +59,8 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   dbkeep --version
   man -w dbkeep >/dev/null
   DBKEEP_BIN=/usr/bin/dbkeep bash scripts/demo.sh
+  echo "== container image from that .deb: backup and restore of PostgreSQL and Redis through the image" >&2
+  bash scripts/test-image.sh
 else
   echo "not root: the .deb was built but not installed" >&2
 fi
