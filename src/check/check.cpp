@@ -94,14 +94,18 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
     }
     auto found = subjects.storage->probe(catalog::target_prefix(target.name));
     out.insert(out.end(), found.begin(), found.end());
-    auto last = catalog::last_success(*subjects.storage, target.name);
-    if (!last) {
-        out.push_back(failed("freshness", "cannot list backups: " + last.error().message, "see the storage probes"));
-    } else {
-        out.push_back(
-            evaluate_freshness(target.schedule ? &*target.schedule : nullptr, target.zone, *last, options.now));
-    }
+    out.push_back(check_freshness(target, *subjects.storage, options.now));
     return out;
+}
+
+Finding check_freshness(const config::TargetConfig& target, storage::Storage& storage,
+                        std::chrono::system_clock::time_point now)
+{
+    auto last = catalog::last_success(storage, target.name);
+    if (!last) {
+        return failed("freshness", "cannot list backups: " + last.error().message, "see the storage probes");
+    }
+    return evaluate_freshness(target.schedule ? &*target.schedule : nullptr, target.zone, *last, now);
 }
 
 } // namespace dbkeep::check

@@ -46,6 +46,12 @@ struct Subjects {
 std::vector<Finding> check_target(const config::Config& config, const config::TargetConfig& target,
                                   const Subjects& subjects, const CheckOptions& options);
 
+// The freshness finding alone (the dead-man's switch of `check --freshness`): fail when a scheduled instant
+// more than an hour old passed with no successful backup since, or when the listing fails; warn when there has
+// never been a backup; pass otherwise (evaluate_freshness). Never fails.
+Finding check_freshness(const config::TargetConfig& target, storage::Storage& storage,
+                        std::chrono::system_clock::time_point now);
+
 // Encryption probes: recipients parse; with identity files, one of them matches a recipient.
 std::vector<Finding> check_encryption(const config::TargetConfig& target, const CheckOptions& options);
 

@@ -1,7 +1,9 @@
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "job/diagnose.hpp"
+#include "job/scheduled.hpp"
 #include "observe/log.hpp"
+#include "storage/storage.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -39,7 +41,10 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_option("targets", *names, "targets to check (all when none)");
     cmd->add_option("--identity", *identity, "age identity file: check it matches a recipient");
     cmd->add_flag("--json", *json_flag, "print JSON");
-    cmd->callback([&ctx, &exit_code, names, identity, json_flag] {
+    auto freshness = std::make_shared<bool>(false);
+    cmd->add_flag("--freshness", *freshness,
+                  "only the dead-man's switch: fail and notify `missed` when a scheduled backup is overdue");
+    cmd->callback([&ctx, &exit_code, names, identity, json_flag, freshness] {
         bool as_json = *json_flag || ctx.json;
         struct Row {
             std::string target;
@@ -57,6 +62,18 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
                 exit_code = k_exit_usage;
                 return;
             }
+            if (*freshness) {
+                for (const auto* t : *targets) {
+                    auto storage = ctx.storage_for(*t);
+                    if (!storage) {
+                        job::notify_failure(*t, storage.error());
+                        rows.push_back({t->name, failed("storage.open", storage.error().to_string(),
+                                                        "fix storage '" + t->storage + "' in the configuration")});
+                        continue;
+                    }
+                    rows.push_back({t->name, job::check_overdue(*t, **storage, std::chrono::system_clock::now())});
+                }
+            }
             check::CheckOptions options;
             std::string id = *identity;
             if (id.empty() && std::getenv("DBKEEP_IDENTITY_FILE")) {
@@ -66,6 +83,9 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
                 options.identity_files.push_back(id);
             }
             for (const auto* t : *targets) {
+                if (*freshness) {
+                    break; // the dead-man's switch alone, above
+                }
                 for (auto& f : job::diagnose(*cfg, *t, options)) {
                     rows.push_back({t->name, std::move(f)});
                 }

@@ -789,7 +789,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
         Section d(s.node("daemon"), "daemon", {"max_concurrent", "jitter", "shutdown_grace", "listen"});
         cfg.daemon.max_concurrent = static_cast<int>(d.integer("max_concurrent", 1, 64).value_or(1));
         cfg.daemon.jitter_seconds = static_cast<int>(d.integer("jitter", 0, 3600).value_or(30));
-        cfg.daemon.shutdown_grace_seconds = static_cast<int>(d.integer("shutdown_grace", 0, 86400).value_or(300));
+        cfg.daemon.shutdown_grace_seconds = static_cast<int>(d.integer("shutdown_grace", 0, 86400).value_or(20));
         cfg.daemon.listen = d.str_or("listen", "");
     }
     return cfg;

@@ -3,6 +3,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/lease.hpp"
 #include "catalog/naming.hpp"
+#include "check/check.hpp"
 #include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "job/backup.hpp"
@@ -97,6 +98,19 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
                                         .duration_seconds = seconds_since_start()});
     }
     return result;
+}
+
+Finding check_overdue(const config::TargetConfig& target, storage::Storage& storage, TimePoint now)
+{
+    Finding finding = check::check_freshness(target, storage, now);
+    if (finding.outcome == Outcome::fail) {
+        observe::notify(
+            target.notify,
+            {.event = observe::Event::missed,
+             .target = target.name,
+             .error = observe::redact(finding.finding + (finding.remedy.empty() ? "" : " (" + finding.remedy + ")"))});
+    }
+    return finding;
 }
 
 void notify_failure(const config::TargetConfig& target, const Error& error)

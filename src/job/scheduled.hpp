@@ -4,6 +4,7 @@
 
 #include "catalog/manifest.hpp"
 #include "catalog/retention.hpp"
+#include "core/finding.hpp"
 
 #include <chrono>
 #include <optional>
@@ -47,6 +48,12 @@ struct DueRun {
 // Sends `failure` with the error (redacted) to the target's notification channels: for failures before
 // backup_with_lease runs (the storage does not open), which it cannot see.
 void notify_failure(const config::TargetConfig& target, const Error& error);
+
+// The dead-man's switch for one target (`check --freshness`): check::check_freshness, and when it fails,
+// `missed` is sent to the target's channels with the finding and its remedy as the error. Meant to run on its
+// own schedule, apart from the trigger that runs the backups, so a trigger that stopped firing is noticed.
+// Never fails.
+Finding check_overdue(const config::TargetConfig& target, storage::Storage& storage, TimePoint now);
 
 // `run --due` for one target: backs up under the lease when its schedule says a backup is due and missing,
 // judged from the manifests in storage alone (no local state). A target without a schedule is never due.

@@ -27,7 +27,7 @@ struct ScheduledTarget {
 struct DaemonOptions {
     int max_concurrent = 1;
     std::chrono::milliseconds jitter{30000};
-    std::chrono::milliseconds shutdown_grace{300000};
+    std::chrono::milliseconds shutdown_grace{20000};
     // Runs one backup of a target; called from worker threads.
     std::function<Status(const std::string& target)> backup;
     // The last successful backup of a target, from storage (for the catch-up decision).

@@ -177,3 +177,52 @@ TEST_F(Notify, AReceiverThatIsDownOrHangsNeitherFailsNorStallsTheBackup)
     }
     EXPECT_EQ(to_broken, 3u); // a 5xx is retried, a bounded number of times
 }
+
+// The dead-man's switch: `check --freshness`, run on its own schedule, notices a trigger that stopped firing.
+TEST_F(Notify, CheckFreshnessFiresMissedWhenTheNewestBackupIsOlderThanTheScheduleAllows)
+{
+    RedisServer source;
+    source.cli({"SET", "k", "v"});
+    const std::string notify = "    notify:\n"
+                               "      - type: webhook\n"
+                               "        url: " +
+                               m_receiver->url() + "/hook\n";
+    write_config(source.url(), "    schedule: \"0 * * * *\"\n" + notify);
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto fresh = dbkeep({"check", "--freshness"});
+    EXPECT_EQ(fresh.exit_code, 0) << fresh.out << fresh.err;
+    EXPECT_TRUE(requests().empty()); // a fresh backup sends nothing
+
+    // Age the backup to January 2020: the same object and manifest under an id of that time.
+    ASSERT_EQ(m_work.manifests().size(), 1u);
+    const std::filesystem::path manifest = m_work.backups() / m_work.manifests()[0];
+    const std::string id = manifest.filename().string().substr(0, manifest.filename().string().find(".manifest"));
+    const std::string old_id = "20200101T000000Z" + id.substr(id.find('-'));
+    const std::string folder = "cache/" + id.substr(0, 4) + "/" + id.substr(4, 2) + "/";
+    std::string text = read_file(manifest);
+    for (auto [from, to] : {std::pair{id, old_id}, std::pair{folder, std::string("cache/2020/01/")}}) {
+        for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+            text.replace(at, from.size(), to);
+        }
+    }
+    std::filesystem::create_directories(m_work.backups() / "cache/2020/01");
+    for (const auto& entry : std::filesystem::directory_iterator(manifest.parent_path())) {
+        std::string name = entry.path().filename().string();
+        if (!name.ends_with(".manifest.json")) {
+            std::filesystem::rename(entry.path(),
+                                    m_work.backups() / "cache/2020/01" / name.replace(0, id.size(), old_id));
+        }
+    }
+    std::filesystem::remove(manifest);
+    write_file(m_work.backups() / "cache/2020/01" / (old_id + ".manifest.json"), text);
+
+    auto overdue = dbkeep({"check", "--freshness"});
+    EXPECT_EQ(overdue.exit_code, 3) << overdue.out << overdue.err;
+    auto got = requests();
+    ASSERT_EQ(got.size(), 1u) << overdue.out << overdue.err;
+    auto body = nlohmann::json::parse(got[0]["body"].get<std::string>());
+    EXPECT_EQ(body["event"], "missed");
+    EXPECT_EQ(body["target"], "cache");
+    EXPECT_FALSE(body["error"].get<std::string>().empty());
+}

@@ -1125,6 +1125,16 @@ TEST(ConfigTarget, DaemonSettings)
     EXPECT_EQ(c->daemon.listen, "127.0.0.1:9187");
 }
 
+// ECS sends SIGKILL 30 s after SIGTERM by default: the default grace must end before that, with room for the
+// clean abort (multipart upload aborted, lease released). It was 300 s.
+TEST(ConfigTarget, DefaultShutdownGraceFitsTheEcsDefaultStopTimeout)
+{
+    auto c = load_text(k_pg_target);
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_LT(c->daemon.shutdown_grace_seconds, 30);
+    EXPECT_GE(c->daemon.shutdown_grace_seconds, 10);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Secrets
 
