@@ -120,6 +120,9 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         opts.password = request.password;
         opts.jobs = request.jobs;
         opts.flush = request.flush;
+        opts.merge = request.merge;
+        opts.expected_stats = manifest->stats;
+        opts.details = manifest->details;
         if (auto st = handle->engine->restore(**src, opts); !st) {
             return wrap(st.error(), op + " from backup " + manifest->id);
         }
