@@ -3,6 +3,7 @@
 // a destination that evicts keys while they are restored.
 #include "engine/redis/redis.hpp"
 #include "runner/local.hpp"
+#include "runner/prefix.hpp"
 #include "support/recording_sink.hpp"
 #include "support/redis_fixture.hpp"
 
@@ -35,9 +36,9 @@ Result<engine::DumpInfo> backup(const RedisServer& server, std::string& data)
     return info;
 }
 
-Status restore(const std::string& data, engine::RestoreOptions options)
+Status restore(const std::string& data, engine::RestoreOptions options,
+               std::unique_ptr<runner::Runner> runner = runner::make_local_runner())
 {
-    auto runner = runner::make_local_runner();
     auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
     EXPECT_TRUE(eng.has_value());
     auto src = stream::make_string_source(data);
@@ -243,4 +244,33 @@ TEST_F(RedisRestore, EvictionsDuringTheRestoreFailItWithTheNumbers)
     EXPECT_NE(text.find(" of the 6,100 keys restored into it"), std::string::npos) << text;
     EXPECT_LT(std::stoll(dest.cli({"DBSIZE"})), 6100);
     EXPECT_NE(st.error().hint.find("noeviction"), std::string::npos) << text;
+}
+
+// Through a runner other than local, keys go through `redis-cli --pipe`, which reports errors only at its end:
+// the pipe is finished and the SELECT tried on its own before the keys of the next database are piped. (`env`
+// as the prefix: `setsid` may fork and exit 0 at once, hiding redis-cli's exit status.)
+TEST_F(RedisRestore, ThroughARunnerTheRefusedSelectAlsoStopsTheRestoreBeforeThatDatabase)
+{
+    RedisServer source(RedisOptions{.extra_args = {"--databases", "32"}});
+    fill(source, 0, "zero", 1200);
+    fill(source, 5, "five", 30);
+    fill(source, 20, "twenty", 40);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+    auto through = [] { return runner::make_command_runner({.argv = {"env"}}); };
+
+    RedisServer big(RedisOptions{.extra_args = {"--databases", "32"}});
+    auto ok = restore(data, {.to_url = big.url()}, through());
+    ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
+    EXPECT_EQ(keyspace(big), keyspace(source));
+
+    RedisServer dest(RedisOptions{.extra_args = {"--databases", "16"}});
+    auto st = restore(data, {.to_url = dest.url()}, through());
+    ASSERT_FALSE(st.has_value());
+    EXPECT_NE(st.error().message.find("restored 1,230 keys into db 0 and db 5; SELECT 20 failed: ERR DB index is "
+                                      "out of range; nothing was written into any other database"),
+              std::string::npos)
+        << st.error().to_string();
+    EXPECT_EQ(keyspace(dest), (std::map<std::string, std::int64_t>{{"db0", 1200}, {"db5", 30}}));
 }
