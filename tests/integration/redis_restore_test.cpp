@@ -274,3 +274,21 @@ TEST_F(RedisRestore, ThroughARunnerTheRefusedSelectAlsoStopsTheRestoreBeforeThat
         << st.error().to_string();
     EXPECT_EQ(keyspace(dest), (std::map<std::string, std::int64_t>{{"db0", 1200}, {"db5", 30}}));
 }
+
+// `verify --restore` leaves its scratch server in place; testing the same backup again replaces its keys (the
+// test restore merges) and the counts still match the manifest.
+TEST_F(RedisRestore, VerifyRestoreCanRunTwiceIntoTheSameScratchServer)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 20);
+    fill(source, 2, "two", 5);
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    RedisServer scratch;
+    for (int i = 0; i < 2; ++i) {
+        auto v = dbkeep({"verify", "cache", "--restore", "--to", scratch.url()});
+        EXPECT_EQ(v.exit_code, 0) << i << ": " << v.err;
+    }
+    EXPECT_EQ(keyspace(scratch), keyspace(source));
+}
