@@ -273,6 +273,19 @@ TEST_F(RedisRestore, ThroughARunnerTheRefusedSelectAlsoStopsTheRestoreBeforeThat
               std::string::npos)
         << st.error().to_string();
     EXPECT_EQ(keyspace(dest), (std::map<std::string, std::int64_t>{{"db0", 1200}, {"db5", 30}}));
+
+    // redis-cli reports refused RESTOREs when its pipe ends: before the next database's keys are piped.
+    RedisServer narrow(RedisOptions{.extra_args = {"--databases", "32"}});
+    narrow.cli({"ACL", "SETUSER", "restorer", "on", ">restore-pw", "~*", "&*", "+@all", "-restore"});
+    const std::string url = "redis://restorer:restore-pw@127.0.0.1:" + std::to_string(narrow.port());
+    auto refused = restore(data, {.to_url = url}, through());
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_NE(refused.error().message.find("NOPERM"), std::string::npos) << refused.error().to_string();
+    EXPECT_NE(refused.error().message.find("before switching to db 5, every key sent went into its own database "
+                                           "(1,200 keys sent to db 0)"),
+              std::string::npos)
+        << refused.error().to_string();
+    EXPECT_TRUE(keyspace(narrow).empty());
 }
 
 // `verify --restore` leaves its scratch server in place; testing the same backup again replaces its keys (the

@@ -20,7 +20,8 @@ constexpr std::size_t k_batch_commands = 1000;
 constexpr std::size_t k_batch_bytes = 16u << 20;
 
 // Where restore sends its pipelined commands: a RESP connection (replies checked batch by batch), or
-// `redis-cli --pipe` where the runner runs (it checks the replies and reports the errors at the end).
+// `redis-cli --pipe` where the runner runs (it checks the replies and reports the errors at its end: one pipe
+// per database).
 class CommandQueue {
 public:
     virtual ~CommandQueue() = default;
@@ -84,6 +85,20 @@ public:
 private:
     resp::Connection& m_conn;
 };
+
+// The first line of redis-cli's output that is an error reply; empty when none is.
+std::string first_error_line(const std::string& output)
+{
+    for (std::size_t pos = 0; pos < output.size();) {
+        auto nl = output.find('\n', pos);
+        std::string line = output.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? output.size() : nl + 1;
+        if (looks_like_error_reply(line)) {
+            return line;
+        }
+    }
+    return {};
+}
 
 class PipeQueue final : public CommandQueue {
 public:
@@ -198,16 +213,11 @@ private:
             return std::unexpected(status.error());
         }
         if (!status->ok()) {
-            // Error replies are on stdout, one per line, before the summary.
-            std::string first;
-            for (std::size_t pos = 0; pos < m_output.size();) {
-                auto nl = m_output.find('\n', pos);
-                std::string line = m_output.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-                pos = nl == std::string::npos ? m_output.size() : nl + 1;
-                if (looks_like_error_reply(line)) {
-                    first = line;
-                    break;
-                }
+            // Error replies come one per line before the summary: on stdout, or on stderr (of which only the
+            // tail is kept, so its first line may be cut).
+            std::string first = first_error_line(m_output);
+            if (first.empty()) {
+                first = first_error_line(err);
             }
             if (!first.empty()) {
                 Error e{looks_like_error_reply(first) && first.starts_with("NOPERM") ? ErrorKind::auth
@@ -283,6 +293,20 @@ std::string restored_text(const std::map<int, std::int64_t>& restored)
         return "no key was restored";
     }
     return "restored " + keys_text(total) + " into " + dbs_text(dbs);
+}
+
+// "1,200 keys sent to db 0 and db 5", for failures after which some keys sent may have been refused.
+std::string sent_text(const std::map<int, std::int64_t>& sent)
+{
+    std::int64_t total = 0;
+    std::vector<int> dbs;
+    for (const auto& [db, n] : sent) {
+        if (n > 0) {
+            total += n;
+            dbs.push_back(db);
+        }
+    }
+    return total == 0 ? std::string("no key sent") : keys_text(total) + " sent to " + dbs_text(dbs);
 }
 
 // "db20" -> 20; nothing for another name.
@@ -451,8 +475,10 @@ Result<Sent> restore_into(CommandQueue& conn, stream::Source& in, std::vector<st
                 }
                 auto r = conn.select(e.db);
                 if (!r) {
-                    return wrap(r.error(), restored_text(sent.restored) + "; then select database " +
-                                               std::to_string(e.db) + " on");
+                    auto err = r.error();
+                    err.message += "; before switching to db " + std::to_string(e.db) +
+                                   ", every key sent went into its own database (" + sent_text(sent.restored) + ")";
+                    return std::unexpected(err);
                 }
                 if (r->is_error()) {
                     return std::unexpected(select_error(*r, e.db, restored_text(sent.restored), ep, databases));
@@ -518,7 +544,9 @@ Result<Sent> restore_into(CommandQueue& conn, stream::Source& in, std::vector<st
         return std::unexpected(st.error());
     }
     if (auto st = conn.finish(); !st) {
-        return std::unexpected(st.error());
+        auto e = st.error();
+        e.message += "; every key sent went into its own database (" + sent_text(sent.restored) + ")";
+        return std::unexpected(e);
     }
     observe::info("redis keys sent", {{"server", ep},
                                       {"keys", std::to_string(keys)},
