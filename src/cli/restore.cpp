@@ -12,7 +12,7 @@ namespace dbkeep::cli {
 struct RestoreArgs {
     std::string target, backup = "latest", at, to, output, identity;
     int jobs = 1;
-    bool flush = false, yes = false;
+    bool flush = false, merge = false, yes = false;
 };
 
 void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
@@ -27,7 +27,10 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
     to->excludes(out);
     cmd->add_option("--jobs", a->jobs, "parallel restore jobs (PostgreSQL; uses a temp file)")
         ->check(CLI::Range(1, 64));
-    cmd->add_flag("--flush", a->flush, "empty the destination first (Redis; needs --yes)");
+    auto* flush = cmd->add_flag("--flush", a->flush, "empty the destination first (Redis; needs --yes)");
+    cmd->add_flag("--merge", a->merge,
+                  "restore into a non-empty destination, keeping its other keys and replacing the backup's (Redis)")
+        ->excludes(flush);
     cmd->add_flag("--yes", a->yes, "confirm destructive options");
     cmd->add_option("--identity", a->identity, "age identity file for encrypted backups (or DBKEEP_IDENTITY_FILE)");
     cmd->callback([&ctx, &exit_code, a] {
@@ -58,6 +61,7 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         req.output = a->output;
         req.jobs = a->jobs;
         req.flush = a->flush;
+        req.merge = a->merge;
         if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
             req.password = pw;
         }

@@ -27,10 +27,15 @@ struct DumpInfo {
 };
 
 struct RestoreOptions {
-    std::string to_url;             // destination database; secrets only through password
-    std::string password;           // from the URL or environment, never logged
-    int jobs = 1;                   // parallel restore where the engine supports it
-    bool flush = false;             // empty the destination first (redis)
+    std::string to_url;   // destination database; secrets only through password
+    std::string password; // from the URL or environment, never logged
+    int jobs = 1;         // parallel restore where the engine supports it
+    bool flush = false;   // empty the destination first (redis)
+    bool merge = false;   // keep the destination's keys, replacing those the backup has (redis)
+    // What the backup's manifest says of the dump, for checks before the destination is touched: its
+    // DumpInfo::stats ("db20" -> keys) and details ("rdb_version" -> "11"); empty when not known.
+    std::map<std::string, std::int64_t> expected_stats;
+    std::map<std::string, std::string> details;
     std::filesystem::path temp_dir; // where a seekable temp copy may be written (jobs > 1)
 };
 

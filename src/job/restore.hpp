@@ -24,6 +24,7 @@ struct RestoreRequest {
     std::filesystem::path output;    // ... or write the plain dump here ("-" = stdout)
     int jobs = 1;
     bool flush = false;
+    bool merge = false;   // restore into a non-empty destination, keeping its other keys (redis)
     std::string password; // for to_url, from the environment; never logged
     ReadOptions read;
 };

@@ -139,7 +139,7 @@ Backup backup(const engine::RedisOptions& target)
 }
 
 Status restore(const engine::RedisOptions& source_target, const std::string& data, const RedisServer& to,
-               bool flush = false)
+               bool flush = false, bool merge = false)
 {
     auto runner = runner::make_local_runner();
     auto eng = engine::make_redis_engine("cache", source_target, *runner);
@@ -148,6 +148,7 @@ Status restore(const engine::RedisOptions& source_target, const std::string& dat
     engine::RestoreOptions options;
     options.to_url = to.url();
     options.flush = flush;
+    options.merge = merge;
     return (*eng)->restore(*src, options);
 }
 
@@ -296,7 +297,7 @@ TEST_F(RedisEngine, ExplainsAMissingReplicationPermission)
     EXPECT_NE(b.info.error().hint.find("bgsave"), std::string::npos);
 }
 
-TEST_F(RedisEngine, RestoreWithFlushEmptiesTheServerFirstAndKeepsOtherKeysWithout)
+TEST_F(RedisEngine, RestoreWithFlushEmptiesTheServerFirstAndMergeKeepsOtherKeys)
 {
     RedisServer source;
     source.cli({"SET", "a", "1"});
@@ -305,7 +306,7 @@ TEST_F(RedisEngine, RestoreWithFlushEmptiesTheServerFirstAndKeepsOtherKeysWithou
 
     RedisServer target;
     target.cli({"SET", "stale", "x"});
-    ASSERT_TRUE(restore(target_for(source), b.data, target).has_value());
+    ASSERT_TRUE(restore(target_for(source), b.data, target, false, true).has_value());
     EXPECT_EQ(target.cli({"DBSIZE"}), "2");
     ASSERT_TRUE(restore(target_for(source), b.data, target, true).has_value());
     EXPECT_EQ(target.cli({"DBSIZE"}), "1");
@@ -333,7 +334,7 @@ TEST_F(RedisEngine, RestoreSkipsKeysWhoseExpiryHasPassedAndRejectsTruncatedInput
     EXPECT_EQ(keyspace(target), (std::map<std::string, std::int64_t>{{"db0", 1}, {"db2", 1}}));
     EXPECT_EQ(target.cli({"-n", "2", "GET", "other"}), "z");
 
-    auto truncated = restore(t, f.substr(0, f.size() - 3), target);
+    auto truncated = restore(t, f.substr(0, f.size() - 3), target, false, true);
     ASSERT_FALSE(truncated.has_value());
     EXPECT_EQ(truncated.error().kind, ErrorKind::corruption);
 }

@@ -50,7 +50,7 @@ public:
         if (!ep) {
             return std::unexpected(ep.error());
         }
-        return redis::restore_rdb(m_runner, *ep, in, options.flush);
+        return redis::restore_rdb(m_runner, *ep, in, options);
     }
 
     Result<std::map<std::string, std::int64_t>> stats(const std::string& url, const std::string& password) override

@@ -1,0 +1,307 @@
+// Redis restores that never put a key anywhere but where it belongs, against real redis-server 7 instances:
+// a refused SELECT (too few databases, an ACL user without SELECT), an older destination, a non-empty one, and
+// a destination that evicts keys while they are restored.
+#include "engine/redis/redis.hpp"
+#include "runner/local.hpp"
+#include "runner/prefix.hpp"
+#include "support/recording_sink.hpp"
+#include "support/redis_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+using namespace dbkeep;
+using namespace dbkeep::test;
+
+namespace {
+
+engine::RedisOptions target_for(const RedisServer& server)
+{
+    engine::RedisOptions t;
+    t.host = "127.0.0.1";
+    t.port = server.port();
+    return t;
+}
+
+Result<engine::DumpInfo> backup(const RedisServer& server, std::string& data)
+{
+    auto runner = runner::make_local_runner();
+    auto eng = engine::make_redis_engine("cache", target_for(server), *runner);
+    EXPECT_TRUE(eng.has_value());
+    RecordingSink sink;
+    auto info = (*eng)->dump(sink);
+    data = std::move(sink.data);
+    return info;
+}
+
+Status restore(const std::string& data, engine::RestoreOptions options,
+               std::unique_ptr<runner::Runner> runner = runner::make_local_runner())
+{
+    auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
+    EXPECT_TRUE(eng.has_value());
+    auto src = stream::make_string_source(data);
+    return (*eng)->restore(*src, options);
+}
+
+std::map<std::string, std::int64_t> keyspace(const RedisServer& server)
+{
+    return engine::parse_redis_keyspace(server.cli({"INFO", "keyspace"}));
+}
+
+// `count` keys "<prefix>:<i>" in database db, through redis-cli's pipe.
+void fill(const RedisServer& server, int db, const std::string& prefix, int count, std::size_t value_size = 8)
+{
+    std::string c = "SELECT " + std::to_string(db) + "\n";
+    for (int i = 0; i < count; ++i) {
+        c += "SET " + prefix + ":" + std::to_string(i) + " " + std::string(value_size, 'v') + "\n";
+    }
+    auto out = server.cli({"--pipe"}, c);
+    ASSERT_NE(out.find("errors: 0"), std::string::npos) << out;
+}
+
+class RedisRestore : public RedisTest {};
+
+} // namespace
+
+// Issue 14, example 2: SELECT 20 fails on a 16-database server. Without a manifest (the database list is known
+// only while streaming) the keys of db 0 and db 5 are restored, the SELECT is read before any key of db 20 is
+// sent, and the restore stops there: nothing lands in db 5 (the previous database) or anywhere else.
+TEST_F(RedisRestore, ARefusedSelectStopsTheRestoreBeforeAnyKeyOfThatDatabaseIsSent)
+{
+    RedisServer source(RedisOptions{.extra_args = {"--databases", "32"}});
+    fill(source, 0, "zero", 1200);
+    fill(source, 5, "five", 30);
+    fill(source, 20, "twenty", 40);
+    fill(source, 31, "last", 50);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+
+    RedisServer dest(RedisOptions{.extra_args = {"--databases", "16"}});
+    auto st = restore(data, {.to_url = dest.url()});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_NE(st.error().message.find("restored 1,230 keys into db 0 and db 5; SELECT 20 failed: ERR DB index is "
+                                      "out of range; nothing was written into any other database"),
+              std::string::npos)
+        << st.error().to_string();
+    EXPECT_NE(st.error().hint.find("databases 21"), std::string::npos) << st.error().to_string();
+    EXPECT_EQ(keyspace(dest), (std::map<std::string, std::int64_t>{{"db0", 1200}, {"db5", 30}}));
+}
+
+// With the manifest's key counts the database list is known before anything is written: the restore refuses
+// up front and --flush does not empty the destination.
+TEST_F(RedisRestore, ABackupWithMoreDatabasesThanTheDestinationIsRefusedBeforeFlushing)
+{
+    RedisServer source(RedisOptions{.extra_args = {"--databases", "32"}});
+    fill(source, 0, "zero", 10);
+    fill(source, 20, "twenty", 40);
+    fill(source, 31, "last", 50);
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+
+    RedisServer dest(RedisOptions{.extra_args = {"--databases", "16"}});
+    dest.cli({"SET", "keep", "me"});
+    auto r = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("the backup has keys in db 20 and db 31 and SELECT 20 failed: ERR DB index is out of "
+                         "range; nothing was written"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("the destination has 16 databases: set `databases 21`"), std::string::npos) << r.err;
+    EXPECT_EQ(keyspace(dest), (std::map<std::string, std::int64_t>{{"db0", 1}}));
+    EXPECT_EQ(dest.cli({"GET", "keep"}), "me");
+}
+
+// Example 2 with an ACL user that may not SELECT: db 5's keys must not land in db 0.
+TEST_F(RedisRestore, AnAclUserWithoutSelectWritesNothingOutsideDatabaseZero)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 1500);
+    fill(source, 5, "five", 70);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+
+    RedisServer dest;
+    dest.cli({"ACL", "SETUSER", "restorer", "on", ">restore-pw", "~*", "&*", "+@all", "-select"});
+    const std::string url = "redis://restorer:restore-pw@127.0.0.1:" + std::to_string(dest.port());
+    auto st = restore(data, {.to_url = url});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().kind, ErrorKind::auth) << st.error().to_string();
+    EXPECT_NE(st.error().message.find("restored 1,500 keys into db 0; SELECT 5 failed: NOPERM"), std::string::npos)
+        << st.error().to_string();
+    EXPECT_NE(st.error().message.find("nothing was written into any other database"), std::string::npos);
+    EXPECT_NE(st.error().hint.find("+select"), std::string::npos) << st.error().to_string();
+    EXPECT_EQ(st.error().to_string().find("restore-pw"), std::string::npos);
+    EXPECT_EQ(keyspace(dest), (std::map<std::string, std::int64_t>{{"db0", 1500}}));
+
+    // Knowing the databases from the manifest, nothing is written at all.
+    dest.cli({"FLUSHALL"});
+    auto known = restore(data, {.to_url = url, .expected_stats = info->stats, .details = info->details});
+    ASSERT_FALSE(known.has_value());
+    EXPECT_NE(known.error().message.find("the backup has keys in db 5 and SELECT 5 failed: NOPERM"), std::string::npos)
+        << known.error().to_string();
+    EXPECT_TRUE(keyspace(dest).empty());
+}
+
+// Example 3: an older destination is found before FLUSHALL. Redis 7.0 loads rdb versions up to 10; the
+// server that wrote this backup is 7.0 too, so "older" is simulated by raising the manifest's rdb_version to 12
+// in the test's copy of the stored backup.
+TEST_F(RedisRestore, AnOlderDestinationIsRefusedBeforeFlushAsTheManifestSays)
+{
+    RedisServer source;
+    source.cli({"SET", "a", "1"});
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto manifests = m_work.manifests();
+    ASSERT_EQ(manifests.size(), 1u);
+    const auto path = m_work.backups() / manifests[0];
+    std::string json = read_file(path);
+    const std::regex rdb_version(R"("rdb_version"\s*:\s*"10")");
+    ASSERT_TRUE(std::regex_search(json, rdb_version)) << json;
+    write_file(path, std::regex_replace(json, rdb_version, R"("rdb_version": "12")"));
+
+    RedisServer dest;
+    dest.cli({"SET", "keep", "me"});
+    auto r = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("which loads rdb versions up to 10, and the backup is rdb version 12 (per its manifest"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("restore into Redis 7.4 or newer"), std::string::npos) << r.err;
+    EXPECT_EQ(dest.cli({"GET", "keep"}), "me");
+}
+
+// The same check reads the file's own header when there is no manifest: a crafted RDB 12 file (which the
+// parser accepts) against Redis 7.0 leaves the destination untouched instead of flushed and then refused.
+TEST_F(RedisRestore, AnOlderDestinationIsRefusedBeforeFlushAsTheFileHeaderSays)
+{
+    std::string f = "REDIS0012";
+    f += std::string(1, '\0') + "\x01" + "a" + "\x01" + "1";
+    f += "\xff" + std::string(8, '\0'); // a disabled checksum
+    RedisServer dest;
+    dest.cli({"SET", "keep", "me"});
+    auto st = restore(f, {.to_url = dest.url(), .flush = true});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_NE(st.error().message.find("the backup is rdb version 12 (per the file's header)"), std::string::npos)
+        << st.error().to_string();
+    EXPECT_EQ(dest.cli({"GET", "keep"}), "me");
+}
+
+// Example 5: keys of a live server are not replaced without asking; --merge asks, --flush (with --yes) too.
+TEST_F(RedisRestore, ANonEmptyDestinationNeedsMergeOrFlush)
+{
+    RedisServer source;
+    source.cli({"SET", "a", "from-backup"});
+    source.cli({"SET", "b", "from-backup"});
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+
+    RedisServer dest;
+    dest.cli({"SET", "a", "live"});
+    dest.cli({"-n", "3", "SET", "other", "live"});
+    auto refused = dbkeep({"restore", "cache", "--to", dest.url()});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("the destination is not empty: it holds 2 keys (db0: 1, db3: 1)"), std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("--merge"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("--flush --yes"), std::string::npos) << refused.err;
+    EXPECT_EQ(dest.cli({"GET", "a"}), "live");
+    EXPECT_EQ(dest.cli({"EXISTS", "b"}), "0");
+
+    auto both = dbkeep({"restore", "cache", "--to", dest.url(), "--merge", "--flush", "--yes"});
+    EXPECT_EQ(both.exit_code, 2) << both.err;
+
+    auto merged = dbkeep({"restore", "cache", "--to", dest.url(), "--merge"});
+    ASSERT_EQ(merged.exit_code, 0) << merged.err;
+    EXPECT_EQ(dest.cli({"GET", "a"}), "from-backup");
+    EXPECT_EQ(dest.cli({"GET", "b"}), "from-backup");
+    EXPECT_EQ(dest.cli({"-n", "3", "GET", "other"}), "live");
+}
+
+// Example 4: a destination too small for the backup evicts keys while they are restored: the restore fails and
+// says how many were evicted and how many of the restored keys are there.
+TEST_F(RedisRestore, EvictionsDuringTheRestoreFailItWithTheNumbers)
+{
+    RedisServer source;
+    fill(source, 0, "big", 6100, 1000);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+
+    RedisServer dest(RedisOptions{.extra_args = {"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"}});
+    auto st = restore(data, {.to_url = dest.url(), .expected_stats = info->stats, .details = info->details});
+    ASSERT_FALSE(st.has_value()) << "keys: " << dest.cli({"DBSIZE"});
+    const std::string text = st.error().to_string();
+    EXPECT_NE(text.find("restored 6,100 keys into db 0, but the destination evicted"), std::string::npos) << text;
+    EXPECT_NE(text.find("maxmemory-policy allkeys-lru"), std::string::npos) << text;
+    EXPECT_NE(text.find("db 0 holds "), std::string::npos) << text;
+    EXPECT_NE(text.find(" of the 6,100 keys restored into it"), std::string::npos) << text;
+    EXPECT_LT(std::stoll(dest.cli({"DBSIZE"})), 6100);
+    EXPECT_NE(st.error().hint.find("noeviction"), std::string::npos) << text;
+}
+
+// Through a runner other than local, keys go through `redis-cli --pipe`, which reports errors only at its end:
+// the pipe is finished and the SELECT tried on its own before the keys of the next database are piped. (`env`
+// as the prefix: `setsid` may fork and exit 0 at once, hiding redis-cli's exit status.)
+TEST_F(RedisRestore, ThroughARunnerTheRefusedSelectAlsoStopsTheRestoreBeforeThatDatabase)
+{
+    RedisServer source(RedisOptions{.extra_args = {"--databases", "32"}});
+    fill(source, 0, "zero", 1200);
+    fill(source, 5, "five", 30);
+    fill(source, 20, "twenty", 40);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+    auto through = [] { return runner::make_command_runner({.argv = {"env"}}); };
+
+    RedisServer big(RedisOptions{.extra_args = {"--databases", "32"}});
+    auto ok = restore(data, {.to_url = big.url()}, through());
+    ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
+    EXPECT_EQ(keyspace(big), keyspace(source));
+
+    RedisServer dest(RedisOptions{.extra_args = {"--databases", "16"}});
+    auto st = restore(data, {.to_url = dest.url()}, through());
+    ASSERT_FALSE(st.has_value());
+    EXPECT_NE(st.error().message.find("restored 1,230 keys into db 0 and db 5; SELECT 20 failed: ERR DB index is "
+                                      "out of range; nothing was written into any other database"),
+              std::string::npos)
+        << st.error().to_string();
+    EXPECT_EQ(keyspace(dest), (std::map<std::string, std::int64_t>{{"db0", 1200}, {"db5", 30}}));
+
+    // redis-cli reports refused RESTOREs when its pipe ends: before the next database's keys are piped.
+    RedisServer narrow(RedisOptions{.extra_args = {"--databases", "32"}});
+    narrow.cli({"ACL", "SETUSER", "restorer", "on", ">restore-pw", "~*", "&*", "+@all", "-restore"});
+    const std::string url = "redis://restorer:restore-pw@127.0.0.1:" + std::to_string(narrow.port());
+    auto refused = restore(data, {.to_url = url}, through());
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_NE(refused.error().message.find("NOPERM"), std::string::npos) << refused.error().to_string();
+    EXPECT_NE(refused.error().message.find("before switching to db 5, every key sent went into its own database "
+                                           "(1,200 keys sent to db 0)"),
+              std::string::npos)
+        << refused.error().to_string();
+    EXPECT_TRUE(keyspace(narrow).empty());
+}
+
+// `verify --restore` leaves its scratch server in place; testing the same backup again replaces its keys (the
+// test restore merges) and the counts still match the manifest.
+TEST_F(RedisRestore, VerifyRestoreCanRunTwiceIntoTheSameScratchServer)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 20);
+    fill(source, 2, "two", 5);
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    RedisServer scratch;
+    for (int i = 0; i < 2; ++i) {
+        auto v = dbkeep({"verify", "cache", "--restore", "--to", scratch.url()});
+        EXPECT_EQ(v.exit_code, 0) << i << ": " << v.err;
+    }
+    EXPECT_EQ(keyspace(scratch), keyspace(source));
+}
