@@ -94,12 +94,22 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
     }
     auto found = subjects.storage->probe(catalog::target_prefix(target.name));
     out.insert(out.end(), found.begin(), found.end());
-    auto last = catalog::last_success(*subjects.storage, target.name);
-    if (!last) {
-        out.push_back(failed("freshness", "cannot list backups: " + last.error().message, "see the storage probes"));
+    auto listing = catalog::list_backups(*subjects.storage, target.name);
+    if (!listing) {
+        out.push_back(failed("freshness", "cannot list backups: " + listing.error().message, "see the storage probes"));
     } else {
-        out.push_back(
-            evaluate_freshness(target.schedule ? &*target.schedule : nullptr, target.zone, *last, options.now));
+        // Backups dated in the future (their host's clock ran ahead) never count as the last success.
+        std::optional<TimePoint> last;
+        std::vector<std::string> future;
+        for (const auto& m : listing->backups) {
+            if (catalog::dated_in_future(m.id, options.now)) {
+                future.push_back(m.id);
+            } else if (!last) {
+                last = catalog::backup_time(m.id);
+            }
+        }
+        out.push_back(evaluate_freshness(target.schedule ? &*target.schedule : nullptr, target.zone, last, options.now,
+                                         std::chrono::hours(1), std::move(future)));
     }
     return out;
 }
