@@ -191,6 +191,25 @@ TEST_F(UntrustedStorage, ASymlinkedFolderUnderTheRootIsNeitherReadNorDeleted)
     auto verified = dbkeep({"verify", "shop"});
     EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
     EXPECT_EQ(verified.out.find("0ut00"), std::string::npos) << verified.out;
+
+    // A manifest in a real folder whose object key leads through the symlinked one (older than the real
+    // backup, so `keep: {last: 1}` would remove it): neither read nor deleted.
+    auto shop_manifests = m_work.manifests();
+    ASSERT_EQ(shop_manifests.size(), 2u); // cache's and shop's
+    const std::string shop_manifest = shop_manifests[0].starts_with("shop/") ? shop_manifests[0] : shop_manifests[1];
+    auto lure = as_shop;
+    const std::string lure_id = shop_manifest.substr(shop_manifest.rfind('/') + 1, 17) + "000000";
+    lure["id"] = lure_id;
+    lure["object"]["key"] = "shop/2024/01/20240101T000000Z-0ut001.rdb.zst";
+    const std::string lure_key = shop_manifest.substr(0, shop_manifest.rfind('/') + 1) + lure_id + ".manifest.json";
+    write_file(backups() / lure_key, lure.dump(2));
+    auto lured_verify = dbkeep({"verify", "shop"});
+    EXPECT_EQ(lured_verify.out.find(lure_id + " ok"), std::string::npos)
+        << "verify read outside the storage: " << lured_verify.out;
+    EXPECT_EQ(lured_verify.exit_code, 1) << lured_verify.out;
+    auto lured_prune = dbkeep({"prune", "shop"});
+    EXPECT_NE(lured_prune.exit_code, 0) << lured_prune.out;
+    EXPECT_EQ(list_files(outside.path()), outside_files) << "prune deleted outside the storage";
 }
 
 TEST_F(UntrustedStorage, LocalStorageRefusesSymlinkedAndSpecialFiles)
@@ -215,10 +234,16 @@ TEST_F(UntrustedStorage, LocalStorageRefusesSymlinkedAndSpecialFiles)
     ASSERT_TRUE(listed) << listed.error().to_string();
     ASSERT_EQ(listed->size(), 1u);
     EXPECT_EQ(listed->front().key, "cache/2024/01/real.rdb.zst");
-    // Writing through a symlinked folder is refused too.
+    // Reading, removing and writing through a symlinked folder are refused too.
+    fs::create_directories(outside / "01");
+    write_file(outside / "01/x.rdb.zst", "outside");
     fs::create_directory_symlink(outside.path(), backups() / "cache/2025");
-    EXPECT_FALSE(storage::put_object(*storage, "cache/2025/01/x.rdb.zst", "x"));
-    EXPECT_EQ(list_files(outside.path()), std::vector<std::string>{"secret"});
+    auto through = storage->open_reader("cache/2025/01/x.rdb.zst");
+    ASSERT_FALSE(through);
+    EXPECT_NE(through.error().message.find("symbolic link"), std::string::npos) << through.error().to_string();
+    EXPECT_FALSE(storage->remove({"cache/2025/01/x.rdb.zst"}));
+    EXPECT_FALSE(storage::put_object(*storage, "cache/2025/01/y.rdb.zst", "y"));
+    EXPECT_EQ(list_files(outside.path()), (std::vector<std::string>{"01/x.rdb.zst", "secret"}));
 }
 
 TEST_F(UntrustedStorage, FoldersAre0750AndObjects0640WhateverTheUmask)
