@@ -13,7 +13,7 @@ std::optional<std::string> expected_object_key(const Manifest& m)
 {
     auto format = dump_format(m.engine);
     if (!format || !backup_time(m.id) || !valid_target_name(m.target) ||
-        (m.encryption != "" && m.encryption != "age")) {
+        (!m.encryption.empty() && m.encryption != "age")) {
         return std::nullopt;
     }
     return object_key(m.target, m.id, *format, m.encryption == "age");

@@ -95,7 +95,7 @@ protected:
         auto copy = m;
         copy["id"] = id;
         copy["object"]["key"] = object;
-        const std::string manifest = folder_of(target, id) + id + ".manifest.json";
+        std::string manifest = folder_of(target, id) + id + ".manifest.json";
         if (with_manifest) {
             write_file(backups() / manifest, copy.dump(2));
         }

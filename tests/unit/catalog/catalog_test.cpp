@@ -26,7 +26,7 @@ protected:
     std::string add_backup(const std::string& target, TimePoint start, const std::string& suffix,
                            bool with_manifest = true)
     {
-        const std::string id = make_backup_id(start, suffix);
+        std::string id = make_backup_id(start, suffix);
         Manifest m;
         m.id = id;
         m.target = target;
@@ -216,10 +216,10 @@ TEST_F(CatalogTest, BackupsDatedInTheFutureAreNotTheLastSuccess)
     EXPECT_FALSE(dated_in_future(near, now));
     ASSERT_NE(newest_trusted(*l, now), nullptr);
     EXPECT_EQ(newest_trusted(*l, now)->id, near);
-    auto last = last_success(*m_storage, "orders", now - minutes(10));
-    ASSERT_TRUE(last) << last.error().to_string();
-    ASSERT_TRUE(*last);
-    EXPECT_EQ(**last, utc(2026, 11, 30)) << "at 11:50 the 12:04 backup is ahead too";
+    auto found = last_success(*m_storage, "orders", now - minutes(10));
+    ASSERT_TRUE(found) << found.error().to_string();
+    ASSERT_TRUE(*found);
+    EXPECT_EQ(**found, utc(2026, 11, 30)) << "at 11:50 the 12:04 backup is ahead too";
 }
 
 TEST_F(CatalogTest, OversizedManifestIsUnreadableNotFatal)
