@@ -4,6 +4,11 @@ add_library(dbkeep_warnings INTERFACE)
 if(DBKEEP_WERROR)
   target_compile_options(dbkeep_warnings INTERFACE -Werror)
 endif()
+# GCC 12 at -O3 raises false -Wrestrict warnings inside libstdc++'s std::string (GCC bugs 105329 and 105651,
+# fixed in GCC 13) wherever a string is built with operator+: off for that compiler only.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(dbkeep_warnings INTERFACE -Wno-restrict)
+endif()
 target_compile_options(dbkeep_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
   -Wimplicit-fallthrough -Wno-missing-field-initializers)

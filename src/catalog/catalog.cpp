@@ -9,9 +9,20 @@
 
 namespace dbkeep::catalog {
 
+std::optional<std::string> expected_object_key(const Manifest& m)
+{
+    auto format = dump_format(m.engine);
+    if (!format || !backup_time(m.id) || !valid_target_name(m.target) ||
+        (!m.encryption.empty() && m.encryption != "age")) {
+        return std::nullopt;
+    }
+    return object_key(m.target, m.id, *format, m.encryption == "age");
+}
+
 Result<Listing> list_backups(storage::Storage& storage, const std::string& target)
 {
-    auto objects = storage.list(target_prefix(target));
+    const std::string prefix = target_prefix(target);
+    auto objects = storage.list(prefix);
     if (!objects) {
         return std::unexpected(objects.error());
     }
@@ -20,38 +31,75 @@ Result<Listing> list_backups(storage::Storage& storage, const std::string& targe
     // (a newer format, a damaged file) is not an orphan, or a prune of orphans would delete its data.
     std::set<std::string> ids_with_manifest;
     for (const auto& obj : *objects) {
+        if (!obj.key.starts_with(prefix)) {
+            continue; // a backend that listed more than asked: not this target's
+        }
+        listing.keys.push_back(obj.key);
         auto id = id_from_manifest_key(obj.key);
         if (!id) {
             continue;
         }
         ids_with_manifest.insert(*id);
+        if (obj.key != manifest_key(target, *id)) {
+            listing.unreadable.push_back({obj.key, "not where its id puts it (" + manifest_key(target, *id) + ")"});
+            continue;
+        }
         auto text = storage::get_object(storage, obj.key, 16 << 20);
         if (!text) {
             if (text.error().kind == ErrorKind::not_found) {
                 continue; // removed while listing
             }
             if (text.error().kind == ErrorKind::corruption) {
-                listing.unreadable.push_back(obj.key); // e.g. far too large to be a manifest
+                listing.unreadable.push_back({obj.key, text.error().message}); // e.g. far too large
                 continue;
             }
             return std::unexpected(text.error());
         }
         auto m = parse_manifest(*text, obj.key);
-        if (!m || m->id != *id || m->target != target) {
-            listing.unreadable.push_back(obj.key);
+        if (!m) {
+            listing.unreadable.push_back({obj.key, m.error().message});
+            continue;
+        }
+        if (m->id != *id || m->target != target) {
+            listing.unreadable.push_back(
+                {obj.key, "it names backup " + m->id + " of target " + m->target + ", not its own key"});
+            continue;
+        }
+        auto expected = expected_object_key(*m);
+        if (!expected || *expected != m->object_key) {
+            listing.unreadable.push_back({obj.key, "object key " + m->object_key + " is not the one its target, id, " +
+                                                       "engine and encryption imply" +
+                                                       (expected ? " (" + *expected + ")" : std::string())});
             continue;
         }
         listing.backups.push_back(std::move(*m));
     }
-    for (const auto& obj : *objects) {
-        auto id = id_from_object_key(obj.key);
+    for (const auto& key : listing.keys) {
+        auto id = id_from_object_key(key);
         if (id && !ids_with_manifest.contains(*id)) {
-            listing.orphans.push_back(obj.key);
+            listing.orphans.push_back(key);
         }
     }
+    std::sort(listing.keys.begin(), listing.keys.end());
     std::sort(listing.backups.begin(), listing.backups.end(),
               [](const Manifest& a, const Manifest& b) { return a.id > b.id; });
     return listing;
+}
+
+bool dated_in_future(const std::string& id, TimePoint now)
+{
+    auto t = backup_time(id);
+    return t && *t > now + k_clock_skew_allowance;
+}
+
+const Manifest* newest_trusted(const Listing& listing, TimePoint now)
+{
+    for (const auto& m : listing.backups) {
+        if (!dated_in_future(m.id, now)) {
+            return &m;
+        }
+    }
+    return nullptr;
 }
 
 Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector)
@@ -85,16 +133,17 @@ Result<Manifest> find_backup(storage::Storage& storage, const std::string& targe
 }
 
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
-                                                                          const std::string& target)
+                                                                          const std::string& target, TimePoint now)
 {
     auto listing = list_backups(storage, target);
     if (!listing) {
         return std::unexpected(listing.error());
     }
-    if (listing->backups.empty()) {
+    const Manifest* newest = newest_trusted(*listing, now);
+    if (newest == nullptr) {
         return std::optional<std::chrono::system_clock::time_point>{};
     }
-    return backup_time(listing->backups.front().id);
+    return backup_time(newest->id);
 }
 
 } // namespace dbkeep::catalog

@@ -1,7 +1,13 @@
 // What is stored: the backups of a target as found through their manifests.
+//
+// What storage says is checked before anything acts on it: a manifest counts as a backup only when it was
+// found at the key its id implies, names this target and its own id, and its object key is exactly the one
+// that its target, id, engine and encryption imply (catalog/naming.hpp). Anything else is reported as
+// unreadable, and no caller reads, verifies or deletes what it names.
 #pragma once
 
 #include "catalog/manifest.hpp"
+#include "core/time.hpp"
 
 #include <chrono>
 #include <optional>
@@ -14,19 +20,42 @@ class Storage;
 
 namespace dbkeep::catalog {
 
+// How far ahead of this machine's clock a backup id may be before the backup counts as dated in the future
+// (written by a host whose clock ran ahead). Such a backup is kept and listed, but never counts as the last
+// success (due, freshness) nor as the newest backup for retention.
+inline constexpr std::chrono::minutes k_clock_skew_allowance{5};
+
+struct UnreadableManifest {
+    std::string key;    // the manifest's key
+    std::string reason; // "not valid JSON", "object key ... is not the one its id implies (...)", ...
+};
+
 struct Listing {
-    std::vector<Manifest> backups;       // newest first
-    std::vector<std::string> orphans;    // object keys without a manifest (failed runs' leftovers)
-    std::vector<std::string> unreadable; // manifest keys that failed to parse (reported, never deleted)
+    std::vector<Manifest> backups; // newest first; each passed the checks above
+    // Data objects without any manifest key: complete objects whose manifest was lost, or leftovers of runs
+    // that failed after the object was committed. Kept and reported; deleted only on request (prune --orphans).
+    std::vector<std::string> orphans;
+    std::vector<UnreadableManifest> unreadable; // reported, never read, verified or deleted
+    std::vector<std::string> keys;              // every key listed under the target's prefix, sorted
 };
 
 // Lists a target's backups. Fails (never returns a partial listing) when the storage listing fails.
 Result<Listing> list_backups(storage::Storage& storage, const std::string& target);
 
-// The start time of the newest backup of target (from the manifests in storage); nothing when there is none.
-// Fails when the listing fails.
+// The object key a manifest's target, id, engine and encryption imply; nothing for an unknown engine or a
+// malformed id. Pure.
+std::optional<std::string> expected_object_key(const Manifest& manifest);
+
+// True when the time in the backup id is later than now + k_clock_skew_allowance. Pure.
+bool dated_in_future(const std::string& id, TimePoint now);
+
+// The newest backup in listing that is not dated in the future; nullptr when there is none. Pure.
+const Manifest* newest_trusted(const Listing& listing, TimePoint now);
+
+// The start time of the newest backup of target that is not dated in the future (from the manifests in
+// storage); nothing when there is none. Fails when the listing fails.
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
-                                                                          const std::string& target);
+                                                                          const std::string& target, TimePoint now);
 
 // A backup by id, "latest", or the newest at or before an RFC 3339 time (--at).
 Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector);

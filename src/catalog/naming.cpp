@@ -112,6 +112,17 @@ std::string lease_key(const std::string& target)
     return target + "/lease.json";
 }
 
+std::optional<std::string> dump_format(const std::string& engine)
+{
+    if (engine == "postgres") {
+        return "pgdump";
+    }
+    if (engine == "redis") {
+        return "rdb";
+    }
+    return std::nullopt;
+}
+
 std::string target_prefix(const std::string& target)
 {
     return target + "/";

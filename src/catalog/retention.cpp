@@ -102,7 +102,7 @@ Result<WithinSpan> parse_within(const std::string& text)
 }
 
 std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backups, const RetentionPolicy& policy,
-                                               const date::time_zone* zone)
+                                               const date::time_zone* zone, system_clock::time_point now, seconds skew)
 {
     std::sort(backups.begin(), backups.end(),
               [](const auto& a, const auto& b) { return a.time != b.time ? a.time > b.time : a.id > b.id; });
@@ -114,9 +114,11 @@ std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backu
     if (backups.empty()) {
         return out;
     }
+    auto in_future = [&](const RetentionInput& b) { return b.time > now + skew; };
+    auto newest = std::find_if_not(backups.begin(), backups.end(), in_future);
     std::optional<system_clock::time_point> within_limit;
-    if (policy.within) {
-        within_limit = subtract(backups.front().time, *policy.within);
+    if (policy.within && newest != backups.end()) {
+        within_limit = subtract(std::min(newest->time, now), *policy.within);
     }
     Rule rules[] = {{"hourly", policy.hourly, hour_bucket},
                     {"daily", policy.daily, day_bucket},
@@ -131,7 +133,12 @@ std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backu
     int last_remaining = policy.last.value_or(0);
     for (std::size_t i = 0; i < backups.size(); ++i) {
         auto& d = out[i];
-        if (i == 0) {
+        if (in_future(backups[i])) {
+            d.keep = true;
+            d.reasons.push_back("dated in the future");
+            continue;
+        }
+        if (backups.begin() + static_cast<std::ptrdiff_t>(i) == newest) {
             d.reasons.push_back("newest");
         }
         if (last_remaining > 0) {

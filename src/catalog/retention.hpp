@@ -3,9 +3,13 @@
 // - last: N keeps the N newest backups;
 // - hourly/daily/weekly/monthly/yearly: N keep the newest backup of each of the N most recent periods that
 //   have a backup, periods taken in the target's time zone (weeks are ISO weeks);
-// - within: DURATION keeps every backup younger than DURATION counted back from the newest backup (not from
-//   now, so a target whose backups stopped is not emptied); units y, m (months), w, d, h, e.g. 1y6m, 30d;
-// - a backup is kept when any rule keeps it; the newest backup is always kept.
+// - within: DURATION keeps every backup younger than DURATION counted back from the earlier of the newest
+//   backup and now (not from now alone, so a target whose backups stopped is not emptied; not from the newest
+//   alone, so a backup dated in the future cannot push the window past every real backup); units y, m
+//   (months), w, d, h, e.g. 1y6m, 30d;
+// - a backup is kept when any rule keeps it; the newest backup is always kept;
+// - a backup dated after now + `skew` (its host's clock ran ahead) is kept ("dated in the future") and takes
+//   no part in the rules: it is not the newest, fills no period and no `last` slot.
 #pragma once
 
 #include "core/error.hpp"
@@ -49,8 +53,10 @@ struct RetentionPolicy {
     bool empty() const noexcept { return !last && !hourly && !daily && !weekly && !monthly && !yearly && !within; }
 };
 
-// Decisions for every backup, newest first; periods are taken in `zone` (never null). Pure.
+// Decisions for every backup, newest first; periods are taken in `zone` (never null); `now` and `skew` decide
+// which backups are dated in the future. Pure.
 std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backups, const RetentionPolicy& policy,
-                                               const date::time_zone* zone);
+                                               const date::time_zone* zone, std::chrono::system_clock::time_point now,
+                                               std::chrono::seconds skew = std::chrono::minutes(5));
 
 } // namespace dbkeep::catalog

@@ -101,11 +101,22 @@ std::vector<Finding> check_target(const config::Config& config, const config::Ta
 Finding check_freshness(const config::TargetConfig& target, storage::Storage& storage,
                         std::chrono::system_clock::time_point now)
 {
-    auto last = catalog::last_success(storage, target.name);
-    if (!last) {
-        return failed("freshness", "cannot list backups: " + last.error().message, "see the storage probes");
+    auto listing = catalog::list_backups(storage, target.name);
+    if (!listing) {
+        return failed("freshness", "cannot list backups: " + listing.error().message, "see the storage probes");
     }
-    return evaluate_freshness(target.schedule ? &*target.schedule : nullptr, target.zone, *last, now);
+    // Backups dated in the future (their host's clock ran ahead) never count as the last success.
+    std::optional<TimePoint> last;
+    std::vector<std::string> future;
+    for (const auto& m : listing->backups) {
+        if (catalog::dated_in_future(m.id, now)) {
+            future.push_back(m.id);
+        } else if (!last) {
+            last = catalog::backup_time(m.id);
+        }
+    }
+    return evaluate_freshness(target.schedule ? &*target.schedule : nullptr, target.zone, last, now,
+                              std::chrono::hours(1), std::move(future));
 }
 
 } // namespace dbkeep::check

@@ -1,6 +1,7 @@
 #include "check/freshness.hpp"
 #include "core/time.hpp"
 
+#include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
 #include "schedule/cron.hpp"
 
@@ -37,8 +38,11 @@ Finding evaluate_schedule(const schedule::CronSchedule* parsed, const date::time
     return pass("config.schedule", "'" + schedule + "' next runs: " + runs);
 }
 
-Finding evaluate_freshness(const schedule::CronSchedule* parsed, const date::time_zone* zone,
-                           std::optional<TimePoint> last_success, TimePoint now, std::chrono::seconds grace)
+namespace {
+// Not inlined: GCC 12 at -O2 reports a false maybe-uninitialized on the optional when it is.
+[[gnu::noinline]] Finding freshness_of_trusted(const schedule::CronSchedule* parsed, const date::time_zone* zone,
+                                               std::optional<TimePoint> last_success, TimePoint now,
+                                               std::chrono::seconds grace)
 {
     if (parsed == nullptr) {
         if (!last_success) {
@@ -57,6 +61,36 @@ Finding evaluate_freshness(const schedule::CronSchedule* parsed, const date::tim
                       "check the scheduler (cron, CronJob, daemon) and its logs; `dbkeep run --due` backs up now");
     }
     return pass("freshness", "last successful backup " + local_time(zone, *last_success) + " is on schedule");
+}
+
+} // namespace
+
+Finding evaluate_freshness(const schedule::CronSchedule* parsed, const date::time_zone* zone,
+                           std::optional<TimePoint> last_success, TimePoint now, std::chrono::seconds grace,
+                           std::vector<std::string> dated_in_future)
+{
+    const bool ahead = last_success.has_value() && *last_success > now + catalog::k_clock_skew_allowance;
+    if (ahead) {
+        dated_in_future.push_back(catalog::make_backup_id(*last_success, "000000").substr(0, 16));
+    }
+    Finding f = freshness_of_trusted(parsed, zone, ahead ? std::nullopt : last_success, now, grace);
+    if (dated_in_future.empty()) {
+        return f;
+    }
+    const std::string note =
+        "backup " + dated_in_future.front() +
+        (dated_in_future.size() > 1 ? " (and " + std::to_string(dated_in_future.size() - 1) + " more)"
+                                    : std::string()) +
+        " is dated after this machine's clock (more than " + std::to_string(catalog::k_clock_skew_allowance.count()) +
+        " minutes ahead) and is not counted";
+    const std::string remedy = "fix the clock (NTP) of the host that wrote it; the backup is kept, and counts once "
+                               "its time has come";
+    f.finding += "; " + note;
+    if (f.outcome == Outcome::pass) {
+        f.outcome = Outcome::warn;
+    }
+    f.remedy = f.remedy.empty() ? remedy : f.remedy + "; " + remedy;
+    return f;
 }
 
 } // namespace dbkeep::check

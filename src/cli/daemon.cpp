@@ -76,10 +76,12 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
             if (!listing) {
                 return std::unexpected(listing.error());
             }
-            if (listing->backups.empty()) {
+            // A backup dated in the future (its host's clock ran ahead) is not the last success.
+            const auto* newest = catalog::newest_trusted(*listing, std::chrono::system_clock::now());
+            if (newest == nullptr) {
                 return std::optional<schedule::TimePoint>{};
             }
-            const auto& m = listing->backups.front();
+            const auto& m = *newest;
             metrics.seed_last_success(name, static_cast<double>(m.finished_unix_ms) / 1000.0, m.stored_bytes);
             return catalog::backup_time(m.id);
         };

@@ -2,6 +2,7 @@
 #include "catalog/naming.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "core/human.hpp"
 #include "storage/storage.hpp"
 
 #include <CLI/CLI.hpp>
@@ -11,24 +12,18 @@
 
 namespace dbkeep::cli {
 namespace {
-std::string human_size(std::uint64_t bytes)
+// Keys and reasons come from storage: control characters are shown escaped, never sent to the terminal.
+std::string printable(const std::string& s)
 {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(bytes);
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        ++u;
+    std::string out;
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f) {
+            out += fmt::format("\\x{:02x}", c);
+        } else {
+            out += static_cast<char>(c);
+        }
     }
-    return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
-}
-
-std::string human_duration(std::int64_t ms)
-{
-    if (ms < 60000) {
-        return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
-    }
-    return fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60);
+    return out;
 }
 } // namespace
 
@@ -49,18 +44,43 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!as_json) {
             std::printf("%-12s %-24s %-24s %10s %10s %9s\n", "TARGET", "ID", "STARTED", "SIZE", "RAW", "DURATION");
         }
+        const auto now = std::chrono::system_clock::now();
         exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
             auto listing = catalog::list_backups(storage, t.name);
             if (!listing) {
                 return std::unexpected(listing.error());
             }
             for (const auto& m : listing->backups) {
+                const bool future = catalog::dated_in_future(m.id, now);
                 if (as_json) {
-                    all.push_back(nlohmann::json::parse(catalog::to_json(m)));
+                    auto j = nlohmann::json::parse(catalog::to_json(m));
+                    j["status"] = future ? "dated_in_future" : "ok";
+                    all.push_back(std::move(j));
                 } else {
-                    std::printf("%-12s %-24s %-24s %10s %10s %9s\n", t.name.c_str(), m.id.c_str(), m.started_at.c_str(),
-                                human_size(m.stored_bytes).c_str(), human_size(m.raw_bytes).c_str(),
-                                human_duration(m.finished_unix_ms - m.started_unix_ms).c_str());
+                    std::printf(
+                        "%-12s %-24s %-24s %10s %10s %9s%s\n", t.name.c_str(), m.id.c_str(),
+                        printable(m.started_at).c_str(), human_size(m.stored_bytes).c_str(),
+                        human_size(m.raw_bytes).c_str(), human_duration(m.finished_unix_ms - m.started_unix_ms).c_str(),
+                        future ? "  DATED IN THE FUTURE: not counted for schedule, freshness or retention" : "");
+                }
+            }
+            // What is not a backup but is kept: shown so that nothing disappears silently.
+            for (const auto& key : listing->orphans) {
+                if (as_json) {
+                    all.push_back({{"target", t.name}, {"status", "orphan"}, {"key", key}});
+                } else {
+                    std::printf("%-12s ORPHAN %s: a complete object without a manifest (kept; `dbkeep prune %s "
+                                "--orphans` deletes it)\n",
+                                t.name.c_str(), printable(key).c_str(), t.name.c_str());
+                }
+            }
+            for (const auto& bad : listing->unreadable) {
+                if (as_json) {
+                    all.push_back(
+                        {{"target", t.name}, {"status", "unreadable"}, {"key", bad.key}, {"reason", bad.reason}});
+                } else {
+                    std::printf("%-12s UNREADABLE %s: %s (never read, verified or deleted)\n", t.name.c_str(),
+                                printable(bad.key).c_str(), printable(bad.reason).c_str());
                 }
             }
             return {};

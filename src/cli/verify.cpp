@@ -1,3 +1,4 @@
+#include "catalog/catalog.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "job/restore.hpp"
@@ -9,6 +10,24 @@
 #include <cstdlib>
 
 namespace dbkeep::cli {
+namespace {
+// Keys and reasons come from storage: control characters are shown escaped, never sent to the terminal.
+std::string escape(const std::string& s)
+{
+    std::string out;
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f) {
+            static constexpr char k_hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += k_hex[c >> 4];
+            out += k_hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+} // namespace
 
 void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
 {
@@ -63,6 +82,25 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
                 } else {
                     std::printf("%s %s ok\n", t.name.c_str(), r.manifest.id.c_str());
                 }
+            }
+            if (!req.selector.empty()) {
+                return {};
+            }
+            // Verifying a whole target also proves that nothing in its folder escaped the listing: an
+            // unreadable manifest or an object without one is a backup that cannot be verified.
+            auto listing = catalog::list_backups(storage, t.name);
+            if (!listing) {
+                return std::unexpected(listing.error());
+            }
+            for (const auto& u : listing->unreadable) {
+                ++bad;
+                std::printf("%s %s FAILED unreadable manifest: %s\n", t.name.c_str(), escape(u.key).c_str(),
+                            escape(u.reason).c_str());
+            }
+            for (const auto& key : listing->orphans) {
+                ++bad;
+                std::printf("%s %s FAILED no manifest: an orphan, unverifiable (`dbkeep list %s`)\n", t.name.c_str(),
+                            escape(key).c_str(), t.name.c_str());
             }
             return {};
         });

@@ -61,12 +61,22 @@ Result<LeasedBackupResult> leased_backup(const config::Config& config, const con
     if (!m) {
         return std::unexpected(m.error());
     }
+    const auto now = std::chrono::system_clock::now();
     if (options.prune && !target.keep.empty()) {
-        auto report = run_prune(target, storage, false, std::chrono::system_clock::now());
+        auto report = run_prune(target, storage, {}, now);
         if (!report) {
             // The backup itself succeeded; retention is retried on the next run.
             observe::warn("retention not applied", {{"target", target.name}, {"error", report.error().to_string()}});
+        } else if (!report->orphans.empty()) {
+            observe::warn("objects without a manifest kept",
+                          {{"target", target.name},
+                           {"count", std::to_string(report->orphans.size())},
+                           {"first", report->orphans.front()},
+                           {"hint", "`dbkeep list " + target.name + "` shows them; `dbkeep prune " + target.name +
+                                        " --orphans` deletes them"}});
         }
+    } else if (auto swept = sweep_incomplete(storage, target.name, false, now); !swept) {
+        observe::warn("incomplete writes not swept", {{"target", target.name}, {"error", swept.error().to_string()}});
     }
     return LeasedBackupResult{*m, ""};
 }
@@ -120,19 +130,57 @@ void notify_failure(const config::TargetConfig& target, const Error& error)
         {.event = observe::Event::failure, .target = target.name, .error = observe::redact(error.to_string())});
 }
 
-Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage, bool dry_run,
-                              TimePoint now)
+Result<SweepReport> sweep_incomplete(storage::Storage& storage, const std::string& target, bool dry_run, TimePoint now)
+{
+    SweepReport report;
+    auto incomplete = storage.list_incomplete(catalog::target_prefix(target));
+    if (!incomplete) {
+        return wrap(incomplete.error(), "sweep " + target);
+    }
+    const auto limit =
+        std::chrono::duration_cast<std::chrono::seconds>((now - k_incomplete_write_age).time_since_epoch()).count();
+    for (const auto& w : *incomplete) {
+        if (!w.key.starts_with(catalog::target_prefix(target)) || w.modified_unix >= limit) {
+            report.kept.push_back(w.handle);
+            continue;
+        }
+        if (!dry_run) {
+            if (auto st = storage.discard_incomplete(w); !st) {
+                return wrap(st.error(), "sweep " + target);
+            }
+            observe::info("discarded an incomplete write",
+                          {{"target", target}, {"key", w.handle}, {"bytes", std::to_string(w.size)}});
+        }
+        report.discarded.push_back(w.handle);
+    }
+    return report;
+}
+
+Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage,
+                              const PruneOptions& options, TimePoint now)
 {
     PruneReport report;
+    const bool dry_run = options.dry_run;
+    // Incomplete writes are garbage whatever the manifests say: swept even when retention cannot run.
+    auto swept = sweep_incomplete(storage, target.name, dry_run, now);
+    if (!swept) {
+        return std::unexpected(swept.error());
+    }
+    report.swept = std::move(*swept);
     auto listing = catalog::list_backups(storage, target.name);
     if (!listing) {
         return wrap(listing.error(), "prune " + target.name + ": nothing removed");
     }
     if (!listing->unreadable.empty()) {
+        const auto& bad = listing->unreadable.front();
         return fail(ErrorKind::corruption, "prune", target.name,
-                    "unreadable manifest " + listing->unreadable.front() + "; nothing removed",
-                    "inspect or remove it by hand");
+                    "unreadable manifest " + bad.key + " (" + bad.reason + "); nothing removed",
+                    "inspect it (`dbkeep list " + target.name + "`), then repair or remove it by hand");
     }
+    // Only what this listing of this target returned may be deleted.
+    auto listed = [&](const std::string& key) {
+        return std::binary_search(listing->keys.begin(), listing->keys.end(), key);
+    };
     if (target.keep.empty()) {
         report.skipped = "no retention policy (keep:) for " + target.name + ": every backup is kept";
     } else {
@@ -141,7 +189,8 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
             auto t = catalog::backup_time(m.id);
             inputs.push_back({m.id, t.value_or(TimePoint{})});
         }
-        report.decisions = catalog::apply_retention(inputs, target.keep, target.zone);
+        report.decisions = catalog::apply_retention(inputs, target.keep, target.zone, now,
+                                                    std::chrono::seconds(catalog::k_clock_skew_allowance));
         if (!dry_run) {
             for (const auto& d : report.decisions) {
                 if (d.keep) {
@@ -149,31 +198,47 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
                 }
                 auto it = std::find_if(listing->backups.begin(), listing->backups.end(),
                                        [&](const catalog::Manifest& m) { return m.id == d.id; });
+                const std::string manifest = catalog::manifest_key(target.name, d.id);
+                if (it == listing->backups.end() || !listed(manifest)) {
+                    continue;
+                }
                 // The manifest first: a backup without its manifest no longer exists, even if the object
-                // removal below fails (the object is then an orphan, removed later).
-                if (auto st = storage.remove({catalog::manifest_key(target.name, d.id)}); !st) {
+                // removal below fails (the object is then an orphan, reported by list).
+                if (auto st = storage.remove({manifest}); !st) {
                     return wrap(st.error(), "prune " + target.name);
                 }
-                if (auto st = storage.remove({it->object_key}); !st) {
-                    return wrap(st.error(), "prune " + target.name);
+                if (listed(it->object_key)) {
+                    if (auto st = storage.remove({it->object_key}); !st) {
+                        return wrap(st.error(), "prune " + target.name);
+                    }
                 }
                 observe::info("removed backup", {{"target", target.name}, {"id", d.id}});
             }
         }
     }
-    // Leftovers of failed runs: objects without a manifest, once older than a day (a running backup's
-    // object has no manifest yet either).
+    // Complete objects without a manifest are kept: nothing proves they are garbage (their manifests may
+    // have been lost by a copy or a lifecycle rule, and they still restore). Deleted only on request.
+    const auto day_ago =
+        std::chrono::duration_cast<std::chrono::seconds>((now - k_incomplete_write_age).time_since_epoch()).count();
     for (const auto& key : listing->orphans) {
-        auto id = catalog::id_from_object_key(key);
-        auto t = id ? catalog::backup_time(*id) : std::nullopt;
-        if (t && *t < now - std::chrono::hours(24)) {
-            if (!dry_run) {
-                if (auto st = storage.remove({key}); !st) {
-                    return wrap(st.error(), "prune " + target.name);
-                }
-            }
-            report.removed_orphans.push_back(key);
+        bool old_enough = false;
+        if (options.orphans && listed(key)) {
+            auto id = catalog::id_from_object_key(key);
+            auto t = id ? catalog::backup_time(*id) : std::nullopt;
+            auto info = storage.stat(key);
+            old_enough = t && *t < now - k_incomplete_write_age && info && info->modified_unix < day_ago;
         }
+        if (!old_enough) {
+            report.orphans.push_back(key);
+            continue;
+        }
+        if (!dry_run) {
+            if (auto st = storage.remove({key}); !st) {
+                return wrap(st.error(), "prune " + target.name);
+            }
+            observe::info("removed an object without a manifest", {{"target", target.name}, {"key", key}});
+        }
+        report.removed_orphans.push_back(key);
     }
     return report;
 }
@@ -185,7 +250,8 @@ Result<DueRun> run_if_due(const config::Config& config, const config::TargetConf
     if (!target.schedule) {
         return run;
     }
-    auto last = catalog::last_success(storage, target.name);
+    // A backup dated after now (its host's clock ran ahead) is not the last success (catalog.hpp).
+    auto last = catalog::last_success(storage, target.name, now);
     if (!last) {
         notify_failure(target, last.error()); // a trigger that fires but cannot read storage is a failed backup
         return std::unexpected(last.error());

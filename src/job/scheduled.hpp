@@ -61,15 +61,40 @@ Finding check_overdue(const config::TargetConfig& target, storage::Storage& stor
 Result<DueRun> run_if_due(const config::Config& config, const config::TargetConfig& target, storage::Storage& storage,
                           TimePoint now);
 
-struct PruneReport {
-    std::vector<catalog::RetentionDecision> decisions; // newest first
-    std::vector<std::string> removed_orphans;          // objects of failed runs (no manifest), older than a day
-    std::string skipped;                               // non-empty: nothing applied, and why
+// How old an incomplete write (a temp file, a multipart upload) must be before the sweep discards it: a
+// running backup's own is younger (it is written to continuously).
+inline constexpr std::chrono::hours k_incomplete_write_age{24};
+
+struct SweepReport {
+    std::vector<std::string> discarded; // incomplete writes older than k_incomplete_write_age (their handles)
+    std::vector<std::string> kept;      // younger ones: possibly a running backup's
 };
 
-// Applies the target's retention. Removes nothing when the listing failed or a manifest was unreadable;
-// removes a backup's manifest before its object so that a half-removed backup never looks complete.
-Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage, bool dry_run,
-                              TimePoint now);
+// The sweep after every backup and prune: discards what is provably garbage, and only that: incomplete
+// writes under the target's prefix older than k_incomplete_write_age (a SIGKILLed backup's temp file).
+// Complete objects are never touched. With dry_run nothing is discarded. Fails when the listing fails.
+Result<SweepReport> sweep_incomplete(storage::Storage& storage, const std::string& target, bool dry_run, TimePoint now);
+
+struct PruneOptions {
+    bool dry_run = false;
+    bool orphans = false; // also delete complete objects without a manifest (older than k_incomplete_write_age)
+};
+
+struct PruneReport {
+    std::vector<catalog::RetentionDecision> decisions; // newest first
+    // Complete objects without a manifest. Kept and reported unless PruneOptions::orphans; then those older
+    // than a day are in removed_orphans and the rest (possibly a backup being committed) stay here.
+    std::vector<std::string> orphans;
+    std::vector<std::string> removed_orphans;
+    SweepReport swept;
+    std::string skipped; // non-empty: no retention applied, and why
+};
+
+// Sweeps (sweep_incomplete), then applies the target's retention. Deletes only keys that its own listing of this target
+// returned: never what a manifest names elsewhere. Removes nothing when the listing failed or a manifest
+// was unreadable; removes a backup's manifest before its object so that a half-removed backup never looks
+// complete. A backup dated in the future is kept and takes no part in the rules (catalog/retention.hpp).
+Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage,
+                              const PruneOptions& options, TimePoint now);
 
 } // namespace dbkeep::job

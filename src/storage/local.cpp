@@ -1,13 +1,16 @@
 #include "storage/local.hpp"
 
 #include "core/cancel.hpp"
+#include "observe/log.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <dirent.h>
 #include <fcntl.h>
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace dbkeep::storage {
 namespace fs = std::filesystem;
@@ -36,26 +39,43 @@ ErrorKind kind_for_errno(int err)
     }
 }
 
-Status fsync_dir(const fs::path& dir)
-{
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return fail(kind_for_errno(errno), "open folder", dir.string(), errno_message(errno));
-    }
-    ::fsync(fd); // best effort: some network file systems refuse fsync on folders
-    ::close(fd);
-    return {};
-}
+constexpr mode_t k_folder_mode = 0750;
+constexpr mode_t k_object_mode = 0640;
 
-Status make_parent(const fs::path& file)
-{
-    std::error_code ec;
-    fs::create_directories(file.parent_path(), ec);
-    if (ec) {
-        return fail(ec.value() == EACCES ? ErrorKind::auth : ErrorKind::failed, "create folder",
-                    file.parent_path().string(), ec.message());
+// An owned file descriptor.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : m_fd(fd) {}
+    Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+    Fd& operator=(Fd&& other) noexcept
+    {
+        if (this != &other) {
+            reset();
+            m_fd = std::exchange(other.m_fd, -1);
+        }
+        return *this;
     }
-    return {};
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+    int get() const noexcept { return m_fd; }
+    int release() noexcept { return std::exchange(m_fd, -1); }
+    void reset() noexcept
+    {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+            m_fd = -1;
+        }
+    }
+
+private:
+    int m_fd = -1;
+};
+
+std::string symlink_message(const std::string& what)
+{
+    return what + " is a symbolic link or not a folder; local storage never follows symbolic links beneath its root";
 }
 
 Status write_all(int fd, Bytes data, const std::string& what)
@@ -81,56 +101,55 @@ Status write_all(int fd, Bytes data, const std::string& what)
 
 class LocalWriter final : public ObjectWriter {
 public:
-    LocalWriter(int fd, fs::path temp, fs::path final_path, std::string key)
-        : m_fd(fd), m_temp(std::move(temp)), m_final(std::move(final_path)), m_key(std::move(key))
+    LocalWriter(Fd file, Fd dir, std::string temp, std::string final_name, std::string key)
+        : m_file(std::move(file)), m_dir(std::move(dir)), m_temp(std::move(temp)), m_final(std::move(final_name)),
+          m_key(std::move(key))
     {
     }
     ~LocalWriter() override { abort(); }
 
     Status write(Bytes data) override
     {
-        if (m_fd < 0) {
+        if (m_file.get() < 0) {
             return fail(ErrorKind::failed, "write object", m_key, "writer already closed");
         }
-        return write_all(m_fd, data, m_key);
+        return write_all(m_file.get(), data, m_key);
     }
 
     Status finish() override
     {
-        if (m_fd < 0) {
+        if (m_file.get() < 0) {
             return fail(ErrorKind::failed, "commit object", m_key, "writer already closed");
         }
-        if (::fsync(m_fd) != 0) {
+        if (::fsync(m_file.get()) != 0) {
             int e = errno;
             abort();
             return fail(kind_for_errno(e), "sync object", m_key, errno_message(e));
         }
-        ::close(m_fd);
-        m_fd = -1;
-        if (::rename(m_temp.c_str(), m_final.c_str()) != 0) {
+        m_file.reset();
+        if (::renameat(m_dir.get(), m_temp.c_str(), m_dir.get(), m_final.c_str()) != 0) {
             int e = errno;
-            ::unlink(m_temp.c_str());
+            ::unlinkat(m_dir.get(), m_temp.c_str(), 0);
+            m_removed = true;
             return fail(kind_for_errno(e), "commit object", m_key, errno_message(e));
         }
         m_committed = true;
-        return fsync_dir(m_final.parent_path());
+        ::fsync(m_dir.get()); // best effort: some network file systems refuse fsync on folders
+        return {};
     }
 
     void abort() noexcept override
     {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-            m_fd = -1;
-        }
-        if (!m_committed && !m_removed) {
-            ::unlink(m_temp.c_str());
+        m_file.reset();
+        if (!m_committed && !m_removed && m_dir.get() >= 0) {
+            ::unlinkat(m_dir.get(), m_temp.c_str(), 0);
             m_removed = true;
         }
     }
 
 private:
-    int m_fd;
-    fs::path m_temp, m_final;
+    Fd m_file, m_dir;
+    std::string m_temp, m_final;
     std::string m_key;
     bool m_committed = false;
     bool m_removed = false;
@@ -138,11 +157,10 @@ private:
 
 class FileSource final : public stream::Source {
 public:
-    FileSource(int fd, std::uint64_t remaining, std::string key)
-        : m_fd(fd), m_remaining(remaining), m_key(std::move(key))
+    FileSource(Fd fd, std::uint64_t remaining, std::string key)
+        : m_fd(std::move(fd)), m_remaining(remaining), m_key(std::move(key))
     {
     }
-    ~FileSource() override { ::close(m_fd); }
 
     Result<std::size_t> read(MutableBytes out) override
     {
@@ -151,7 +169,7 @@ public:
         }
         std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), m_remaining));
         for (;;) {
-            ssize_t n = ::read(m_fd, out.data(), want);
+            ssize_t n = ::read(m_fd.get(), out.data(), want);
             if (n < 0) {
                 if (errno == EINTR && !cancel::requested()) {
                     continue;
@@ -170,9 +188,41 @@ public:
     }
 
 private:
-    int m_fd;
+    Fd m_fd;
     std::uint64_t m_remaining;
     std::string m_key;
+};
+
+// A key split into its folders and its file name; every part non-empty and neither "." nor "..".
+struct KeyParts {
+    std::vector<std::string> folders;
+    std::string name;
+};
+
+Result<KeyParts> split_key(const std::string& key)
+{
+    KeyParts parts;
+    std::size_t start = 0;
+    for (;;) {
+        auto slash = key.find('/', start);
+        std::string part = key.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string::npos) {
+            return fail(ErrorKind::config, "resolve object key", key,
+                        "keys must be relative, without empty, '.' or '..' parts");
+        }
+        if (slash == std::string::npos) {
+            parts.name = part;
+            return parts;
+        }
+        parts.folders.push_back(std::move(part));
+        start = slash + 1;
+    }
+}
+
+// A folder's open descriptors from the root down: chain[0] is the root, chain[i] the folder folders[i-1].
+struct FolderChain {
+    std::vector<Fd> chain;
+    int last() const { return chain.back().get(); }
 };
 
 class LocalStorage final : public Storage {
@@ -185,31 +235,44 @@ public:
         if (!t) {
             return std::unexpected(t.error());
         }
-        return std::make_unique<LocalWriter>(t->fd, t->temp, t->final_path, key);
+        return std::make_unique<LocalWriter>(std::move(t->file), std::move(t->dir), t->temp, t->final_name, key);
     }
 
     Result<std::unique_ptr<stream::Source>> open_reader(const std::string& key, ByteRange range) override
     {
-        auto path = resolve(key);
-        if (!path) {
-            return std::unexpected(path.error());
+        auto parts = split_key(key);
+        if (!parts) {
+            return std::unexpected(parts.error());
         }
-        int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
+        auto folders = open_folders(parts->folders, false, key);
+        if (!folders) {
+            return std::unexpected(folders.error());
+        }
+        // O_NONBLOCK: opening a FIFO planted under the root must not hang; cleared below for a regular file.
+        Fd fd(::openat(folders->last(), parts->name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        if (fd.get() < 0) {
             int e = errno;
+            if (e == ELOOP) {
+                return fail(ErrorKind::corruption, "open object", key, symlink_message(key));
+            }
             return fail(kind_for_errno(e), "open object", key, errno_message(e));
         }
         struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            // A folder opens fine with O_RDONLY but is no object (and read() would fail with EISDIR).
-            ::close(fd);
+        if (::fstat(fd.get(), &st) != 0) {
+            int e = errno;
+            return fail(kind_for_errno(e), "open object", key, errno_message(e));
+        }
+        if (S_ISDIR(st.st_mode)) {
             return fail(ErrorKind::not_found, "open object", key, "no such object");
         }
+        if (!S_ISREG(st.st_mode)) {
+            return fail(ErrorKind::corruption, "open object", key, "not a regular file: local storage refuses it");
+        }
+        ::fcntl(fd.get(), F_SETFL, O_RDONLY);
         auto size = static_cast<std::uint64_t>(st.st_size);
         if (range.offset > 0) {
-            if (::lseek(fd, static_cast<off_t>(range.offset), SEEK_SET) < 0) {
+            if (::lseek(fd.get(), static_cast<off_t>(range.offset), SEEK_SET) < 0) {
                 int e = errno;
-                ::close(fd);
                 return fail(ErrorKind::failed, "seek object", key, errno_message(e));
             }
         }
@@ -217,17 +280,21 @@ public:
         if (range.length) {
             remaining = std::min(remaining, *range.length);
         }
-        return std::make_unique<FileSource>(fd, remaining, key);
+        return std::make_unique<FileSource>(std::move(fd), remaining, key);
     }
 
     Result<ObjectInfo> stat(const std::string& key) override
     {
-        auto path = resolve(key);
-        if (!path) {
-            return std::unexpected(path.error());
+        auto parts = split_key(key);
+        if (!parts) {
+            return std::unexpected(parts.error());
+        }
+        auto folders = open_folders(parts->folders, false, key);
+        if (!folders) {
+            return std::unexpected(folders.error());
         }
         struct stat st {};
-        if (::stat(path->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (::fstatat(folders->last(), parts->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
             int e = errno;
             return fail(kind_for_errno(e == 0 ? ENOENT : e), "stat object", key, "no such object");
         }
@@ -237,59 +304,79 @@ public:
     Result<std::vector<ObjectInfo>> list(const std::string& prefix) override
     {
         std::vector<ObjectInfo> out;
-        std::error_code ec;
-        if (!fs::exists(m_options.root, ec)) {
-            return out;
-        }
-        // Walk only the folder part of the prefix.
-        auto slash = prefix.rfind('/');
-        fs::path start = slash == std::string::npos ? m_options.root : m_options.root / prefix.substr(0, slash);
-        if (!fs::is_directory(start, ec)) {
-            return out;
-        }
-        fs::recursive_directory_iterator it(start, fs::directory_options::none, ec), end;
-        if (ec) {
-            return fail(kind_for_errno(ec.value()), "list objects", m_options.root.string(), ec.message());
-        }
-        for (; it != end; it.increment(ec)) {
-            if (ec) {
-                return fail(kind_for_errno(ec.value()), "list objects", m_options.root.string(), ec.message());
+        auto walked = walk(prefix, [&](const std::string& key, const struct stat& st) {
+            if (key.find(k_temp_marker) == std::string::npos) {
+                out.push_back({key, static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtime)});
             }
-            if (!it->is_regular_file(ec)) {
-                continue;
-            }
-            std::string key = fs::relative(it->path(), m_options.root).generic_string();
-            if (key.find(k_temp_marker) != std::string::npos || key.rfind(prefix, 0) != 0) {
-                continue;
-            }
-            struct stat st {};
-            if (::stat(it->path().c_str(), &st) != 0) {
-                continue; // removed while listing
-            }
-            out.push_back({key, static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtime)});
+        });
+        if (!walked) {
+            return std::unexpected(walked.error());
         }
         std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
         return out;
     }
 
+    Result<std::vector<IncompleteWrite>> list_incomplete(const std::string& prefix) override
+    {
+        std::vector<IncompleteWrite> out;
+        auto walked = walk(prefix, [&](const std::string& key, const struct stat& st) {
+            auto marker = key.rfind(k_temp_marker);
+            if (marker != std::string::npos && key.find('/', marker) == std::string::npos) {
+                out.push_back({key.substr(0, marker), key, static_cast<std::int64_t>(st.st_mtime),
+                               static_cast<std::uint64_t>(st.st_size)});
+            }
+        });
+        if (!walked) {
+            return std::unexpected(walked.error());
+        }
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.handle < b.handle; });
+        return out;
+    }
+
+    Status discard_incomplete(const IncompleteWrite& write) override
+    {
+        if (!write.handle.starts_with(write.key + k_temp_marker)) {
+            return fail(ErrorKind::config, "discard incomplete write", write.handle,
+                        "not a temp file of " + write.key + "; nothing removed");
+        }
+        return remove({write.handle});
+    }
+
     Status remove(const std::vector<std::string>& keys) override
     {
         for (const auto& key : keys) {
-            auto path = resolve(key);
-            if (!path) {
-                return std::unexpected(path.error());
+            auto parts = split_key(key);
+            if (!parts) {
+                return std::unexpected(parts.error());
             }
-            if (::unlink(path->c_str()) != 0 && errno != ENOENT) {
+            auto folders = open_folders(parts->folders, false, key);
+            if (!folders) {
+                if (folders.error().kind == ErrorKind::not_found) {
+                    continue;
+                }
+                return std::unexpected(folders.error());
+            }
+            struct stat st {};
+            if (::fstatat(folders->last(), parts->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno == ENOENT) {
+                    continue;
+                }
+                int e = errno;
+                return fail(kind_for_errno(e), "remove object", key, errno_message(e));
+            }
+            if (!S_ISREG(st.st_mode)) {
+                return fail(ErrorKind::corruption, "remove object", key,
+                            "not a regular file (a folder or a symbolic link): nothing removed");
+            }
+            if (::unlinkat(folders->last(), parts->name.c_str(), 0) != 0 && errno != ENOENT) {
                 int e = errno;
                 return fail(kind_for_errno(e), "remove object", key, errno_message(e));
             }
             // Remove emptied month/year folders; rmdir fails harmlessly when not empty.
-            fs::path dir = path->parent_path();
-            while (dir != m_options.root && dir.string().size() > m_options.root.string().size()) {
-                if (::rmdir(dir.c_str()) != 0) {
+            for (std::size_t i = parts->folders.size(); i > 0; --i) {
+                if (::unlinkat(folders->chain[i - 1].get(), parts->folders[i - 1].c_str(), AT_REMOVEDIR) != 0) {
                     break;
                 }
-                dir = dir.parent_path();
             }
         }
         return {};
@@ -303,28 +390,26 @@ public:
         if (!t) {
             return std::unexpected(t.error());
         }
-        const int fd = t->fd;
-        const fs::path& temp = t->temp;
-        const auto path = &t->final_path;
-        auto st = write_all(fd, as_bytes(bytes), key);
-        if (st && ::fsync(fd) != 0) {
+        const int dir = t->dir.get();
+        auto st = write_all(t->file.get(), as_bytes(bytes), key);
+        if (st && ::fsync(t->file.get()) != 0) {
             st = fail(ErrorKind::failed, "sync object", key, errno_message(errno));
         }
-        ::close(fd);
+        t->file.reset();
         if (!st) {
-            ::unlink(temp.c_str());
+            ::unlinkat(dir, t->temp.c_str(), 0);
             return std::unexpected(st.error());
         }
-        int rc = ::link(temp.c_str(), path->c_str());
+        int rc = ::linkat(dir, t->temp.c_str(), dir, t->final_name.c_str(), 0);
         int e = errno;
-        ::unlink(temp.c_str());
+        ::unlinkat(dir, t->temp.c_str(), 0);
         if (rc != 0) {
             if (e == EEXIST) {
                 return false;
             }
             return fail(kind_for_errno(e), "create object", key, errno_message(e));
         }
-        (void)fsync_dir(path->parent_path());
+        ::fsync(dir); // best effort
         return true;
     }
 
@@ -344,36 +429,197 @@ public:
 
 private:
     struct TempFile {
-        int fd;
-        fs::path temp, final_path;
+        Fd file, dir;
+        std::string temp, final_name;
     };
 
-    // A new temp file beside the object's final path (its folders created).
+    // The root folder (which may itself be a symbolic link: the user named it), created with its missing
+    // parents (mode 0750 whatever the umask) when `create`.
+    Result<Fd> open_root(bool create) const
+    {
+        const fs::path& root = m_options.root;
+        Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (fd.get() >= 0 || errno != ENOENT || !create) {
+            if (fd.get() < 0) {
+                int e = errno;
+                return fail(kind_for_errno(e), "open folder", root.string(), errno_message(e));
+            }
+            return fd;
+        }
+        fs::path partial;
+        for (const auto& part : root) {
+            partial /= part;
+            if (::mkdir(partial.c_str(), k_folder_mode) == 0) {
+                ::chmod(partial.c_str(), k_folder_mode);
+            } else if (errno != EEXIST) {
+                int e = errno;
+                return fail(e == EACCES ? ErrorKind::auth : ErrorKind::failed, "create folder", partial.string(),
+                            errno_message(e));
+            }
+        }
+        fd = Fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (fd.get() < 0) {
+            int e = errno;
+            return fail(kind_for_errno(e), "open folder", root.string(), errno_message(e));
+        }
+        return fd;
+    }
+
+    // The folders of a key, each opened without following a symbolic link (and created, mode 0750, when
+    // `create`). A missing folder fails with not_found; a symbolic link with corruption.
+    Result<FolderChain> open_folders(const std::vector<std::string>& folders, bool create, const std::string& key) const
+    {
+        FolderChain c;
+        auto root = open_root(create && m_options.create_root);
+        if (!root) {
+            return std::unexpected(root.error());
+        }
+        c.chain.push_back(std::move(*root));
+        std::string path;
+        for (const auto& name : folders) {
+            path += name + "/";
+            bool created = false;
+            if (create) {
+                if (::mkdirat(c.last(), name.c_str(), k_folder_mode) == 0) {
+                    created = true;
+                } else if (errno != EEXIST) {
+                    int e = errno;
+                    return fail(e == EACCES ? ErrorKind::auth : ErrorKind::failed, "create folder",
+                                (m_options.root / path).string(), errno_message(e));
+                }
+            }
+            Fd next(::openat(c.last(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (next.get() < 0) {
+                int e = errno;
+                if (e == ELOOP || e == ENOTDIR) {
+                    return fail(ErrorKind::corruption, "open folder of", key, symlink_message(path),
+                                "replace " + (m_options.root / path).string() + " with a real folder");
+                }
+                return fail(kind_for_errno(e), "open folder of", key, errno_message(e));
+            }
+            if (created) {
+                ::fchmod(next.get(), k_folder_mode);
+            }
+            c.chain.push_back(std::move(next));
+        }
+        return c;
+    }
+
+    // A new temp file beside the object's final name (its folders created), mode 0640 whatever the umask.
     Result<TempFile> create_temp(const std::string& key) const
     {
-        auto path = resolve(key);
-        if (!path) {
-            return std::unexpected(path.error());
+        auto parts = split_key(key);
+        if (!parts) {
+            return std::unexpected(parts.error());
         }
-        if (auto st = make_parent(*path); !st) {
-            return std::unexpected(st.error());
+        auto folders = open_folders(parts->folders, true, key);
+        if (!folders) {
+            return std::unexpected(folders.error());
         }
-        fs::path temp = path->string() + k_temp_marker + random_hex(8);
-        int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0) {
+        std::string temp = parts->name + k_temp_marker + random_hex(8);
+        Fd fd(::openat(folders->last(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       k_object_mode));
+        if (fd.get() < 0) {
             int e = errno;
             return fail(kind_for_errno(e), "create object", key, errno_message(e) + " in " + m_options.root.string());
         }
-        return TempFile{fd, temp, *path};
+        ::fchmod(fd.get(), k_object_mode);
+        return TempFile{std::move(fd), std::move(folders->chain.back()), temp, parts->name};
     }
 
-    Result<fs::path> resolve(const std::string& key) const
+    // Calls visit(key, stat) for every regular file whose key starts with prefix, descending only into real
+    // folders (never through a symbolic link). Fails rather than returning part of the tree.
+    template <typename Visit> Status walk(const std::string& prefix, Visit&& visit) const
     {
-        if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos) {
-            return fail(ErrorKind::config, "resolve object key", key,
-                        "keys must be relative and must not contain '..'");
+        auto root = open_root(false);
+        if (!root) {
+            return root.error().kind == ErrorKind::not_found ? Status{} : Status(std::unexpected(root.error()));
         }
-        return m_options.root / key;
+        // Start at the folder part of the prefix.
+        std::vector<std::string> folders;
+        std::string base;
+        auto slash = prefix.rfind('/');
+        if (slash != std::string::npos) {
+            auto parts = split_key(prefix.substr(0, slash) + "/x");
+            if (!parts) {
+                return std::unexpected(parts.error());
+            }
+            folders = parts->folders;
+            base = prefix.substr(0, slash + 1);
+        }
+        auto chain = open_folders(folders, false, prefix);
+        if (!chain) {
+            // Missing: nothing there. A symbolic link fails the listing (never a silent empty one).
+            return chain.error().kind == ErrorKind::not_found ? Status{} : Status(std::unexpected(chain.error()));
+        }
+        return walk_folder(chain->chain.back().release(), base, prefix, visit, 0);
+    }
+
+    // Takes ownership of dirfd.
+    template <typename Visit>
+    Status walk_folder(int dirfd, const std::string& base, const std::string& prefix, Visit& visit, int depth) const
+    {
+        DIR* d = ::fdopendir(dirfd);
+        if (d == nullptr) {
+            int e = errno;
+            ::close(dirfd);
+            return fail(kind_for_errno(e), "list objects", m_options.root.string() + "/" + base, errno_message(e));
+        }
+        std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+        if (depth > 64) {
+            return fail(ErrorKind::failed, "list objects", m_options.root.string() + "/" + base,
+                        "folders nested more than 64 deep");
+        }
+        for (;;) {
+            errno = 0;
+            struct dirent* ent = ::readdir(d);
+            if (ent == nullptr) {
+                if (errno != 0) {
+                    int e = errno;
+                    return fail(kind_for_errno(e), "list objects", m_options.root.string() + "/" + base,
+                                errno_message(e));
+                }
+                return {};
+            }
+            std::string name = ent->d_name;
+            if (name == "." || name == "..") {
+                continue;
+            }
+            std::string key = base + name;
+            struct stat st {};
+            if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                continue; // removed while listing
+            }
+            if (S_ISLNK(st.st_mode)) {
+                if (!key.starts_with(prefix) && !prefix.starts_with(key)) {
+                    continue;
+                }
+                observe::warn("skipped a symbolic link in local storage (never followed)",
+                              {{"path", (m_options.root / key).string()}});
+                continue;
+            }
+            if (S_ISDIR(st.st_mode)) {
+                std::string sub = key + "/";
+                // Descend only where keys under sub can start with prefix.
+                if (!sub.starts_with(prefix) && !prefix.starts_with(sub)) {
+                    continue;
+                }
+                int fd = ::openat(::dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                    if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) {
+                        continue; // removed, or replaced by a symbolic link, while listing
+                    }
+                    int e = errno;
+                    return fail(kind_for_errno(e), "list objects", m_options.root.string() + "/" + sub,
+                                errno_message(e));
+                }
+                if (auto st2 = walk_folder(fd, sub, prefix, visit, depth + 1); !st2) {
+                    return st2;
+                }
+            } else if (S_ISREG(st.st_mode) && key.starts_with(prefix)) {
+                visit(key, st);
+            }
+        }
     }
 
     LocalOptions m_options;

@@ -33,6 +33,15 @@ struct ByteRange {
     std::optional<std::uint64_t> length; // empty: to the end
 };
 
+// A write that never completed (local: a "<key>.tmp-<random>" file; S3: a multipart upload never completed
+// or aborted). Never part of a backup.
+struct IncompleteWrite {
+    std::string key;                // the object it was meant to become
+    std::string handle;             // the backend's name for it (local: the temp file's key)
+    std::int64_t modified_unix = 0; // last written (local: mtime), seconds since the epoch
+    std::uint64_t size = 0;
+};
+
 class Storage {
 public:
     virtual ~Storage() = default;
@@ -58,6 +67,20 @@ public:
     // supports_conditional_create().
     virtual Result<bool> create_if_absent(const std::string& key, const std::string& bytes) = 0;
     virtual bool supports_conditional_create() const = 0;
+
+    // Incomplete writes whose key starts with prefix. The default (a backend that cannot find them) is none.
+    virtual Result<std::vector<IncompleteWrite>> list_incomplete(const std::string& prefix)
+    {
+        (void)prefix;
+        return std::vector<IncompleteWrite>{};
+    }
+    // Discards one incomplete write that list_incomplete returned; never touches a complete object. One
+    // that is already gone is not an error.
+    virtual Status discard_incomplete(const IncompleteWrite& write)
+    {
+        (void)write;
+        return {};
+    }
 
     // "local /mnt/efs/backups", "s3 s3://bucket/prefix": for messages, never containing a secret.
     virtual std::string describe() const = 0;

@@ -96,7 +96,7 @@ TEST_F(Scheduling, KilledRunnersLeaseExpiresAndIsTakenOver)
     EXPECT_EQ(manifests(), 1);
 }
 
-TEST_F(Scheduling, PruneAppliesRetentionManifestFirstAndCleansOldLeftovers)
+TEST_F(Scheduling, PruneAppliesRetentionManifestFirstAndDeletesOrphansOnlyOnRequest)
 {
     write_config("    keep: { last: 2 }\n");
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
@@ -137,7 +137,16 @@ TEST_F(Scheduling, PruneAppliesRetentionManifestFirstAndCleansOldLeftovers)
     EXPECT_TRUE(has(real_manifest));
     EXPECT_TRUE(has("app/2024/01/20240104T000000Z-aaaaa4.pgdump.zst"));
     EXPECT_FALSE(has("app/2024/01/20240101T000000Z-aaaaa1.pgdump.zst"));
-    EXPECT_FALSE(has("app/2024/01/20240105T000000Z-dead00.pgdump.zst")) << "old leftover removed";
+    EXPECT_TRUE(has("app/2024/01/20240105T000000Z-dead00.pgdump.zst")) << "no proof it is garbage: kept";
+    EXPECT_NE(real.out.find("20240105T000000Z-dead00.pgdump.zst kept: no manifest"), std::string::npos) << real.out;
+    EXPECT_TRUE(has(fresh_orphan));
+    // On request, objects without a manifest go once a day old (a younger one may be a backup committing).
+    fs::last_write_time(backups() / "app/2024/01/20240105T000000Z-dead00.pgdump.zst",
+                        fs::file_time_type::clock::now() - std::chrono::hours(48));
+    auto orphans = dbkeep({"prune", "app", "--orphans"});
+    ASSERT_EQ(orphans.exit_code, 0) << orphans.err;
+    left = list_files(backups());
+    EXPECT_FALSE(has("app/2024/01/20240105T000000Z-dead00.pgdump.zst")) << "old orphan removed on request";
     EXPECT_TRUE(has(fresh_orphan)) << "a leftover younger than a day may be a running backup";
     EXPECT_EQ(dbkeep({"list", "app"}).exit_code, 0);
 }

@@ -56,6 +56,14 @@ public:
     bool supports_conditional_create() const override;
     std::string describe() const override;
     std::vector<Finding> probe(const std::string& key_prefix) override { return m_inner.probe(key_prefix); }
+    Result<std::vector<storage::IncompleteWrite>> list_incomplete(const std::string& prefix) override
+    {
+        return m_inner.list_incomplete(prefix);
+    }
+    Status discard_incomplete(const storage::IncompleteWrite& write) override
+    {
+        return m_inner.discard_incomplete(write);
+    }
 
     // Called by the writers this storage hands out when they inject a failure.
     void count_injection();

@@ -4,6 +4,7 @@
 #include "storage/local.hpp"
 #include "support/temp_dir.hpp"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 
 using namespace dbkeep;
@@ -25,7 +26,7 @@ protected:
     std::string add_backup(const std::string& target, TimePoint start, const std::string& suffix,
                            bool with_manifest = true)
     {
-        const std::string id = make_backup_id(start, suffix);
+        std::string id = make_backup_id(start, suffix);
         Manifest m;
         m.id = id;
         m.target = target;
@@ -46,6 +47,15 @@ protected:
         std::vector<std::string> out;
         for (const auto& m : listing.backups) {
             out.push_back(m.id);
+        }
+        return out;
+    }
+
+    static std::vector<std::string> unreadable_keys(const Listing& listing)
+    {
+        std::vector<std::string> out;
+        for (const auto& u : listing.unreadable) {
+            out.push_back(u.key);
         }
         return out;
     }
@@ -114,7 +124,7 @@ TEST_F(CatalogTest, UnreadableManifestsAreReportedAndTheRestIsListed)
     auto l = list_backups(*m_storage, "orders");
     ASSERT_TRUE(l) << l.error().to_string();
     EXPECT_EQ(ids(*l), std::vector<std::string>{good});
-    EXPECT_EQ(l->unreadable,
+    EXPECT_EQ(unreadable_keys(*l),
               (std::vector<std::string>{manifest_key("orders", garbled), manifest_key("orders", newer)}));
     // Their data is not an orphan: a prune of orphans must never delete it.
     EXPECT_TRUE(l->orphans.empty()) << l->orphans.front();
@@ -139,6 +149,79 @@ TEST_F(CatalogTest, ManifestNamingAnotherBackupOrTargetIsUnreadable)
     EXPECT_EQ(l->unreadable.size(), 2u);
 }
 
+TEST_F(CatalogTest, ManifestWhoseObjectKeyIsNotTheOneItsIdImpliesIsUnreadable)
+{
+    auto victim = add_backup("cache", utc(2026, 11, 20), "00000a");
+    auto good = add_backup("orders", utc(2026, 11, 25), "000001");
+    // Hostile or broken manifests under orders/: each names an object its own target, id and format do not.
+    auto make = [&](const std::string& suffix, const std::string& object, const std::string& engine = "postgres",
+                    const std::string& encryption = "") {
+        const std::string id = make_backup_id(utc(2026, 11, 26), suffix);
+        Manifest m;
+        m.id = id;
+        m.target = "orders";
+        m.engine = engine;
+        m.object_key = object.empty() ? object_key("orders", id, "pgdump", false) : object;
+        m.encryption = encryption;
+        m.stored_bytes = 4;
+        m.sha256 = std::string(64, 'a');
+        EXPECT_TRUE(storage::put_object(*m_storage, manifest_key("orders", id), to_json(m)));
+        return manifest_key("orders", id);
+    };
+    std::vector<std::string> bad = {
+        make("0000b1", object_key("cache", victim, "pgdump", false)),      // another target's backup
+        make("0000b2", "orders/2026/11/../../cache/2026/11/x.pgdump.zst"), // a path out of the folder
+        make("0000b3",
+             object_key("orders", make_backup_id(utc(2026, 11, 25), "000001"), "pgdump", false)),     // another id
+        make("0000b4", "orders/2026/11/" + make_backup_id(utc(2026, 11, 26), "0000b4") + ".rdb.zst"), // wrong format
+        make("0000b5", "", "postgres", "age"), // says encrypted, names the plain object
+        make("0000b6", "", "mysql"),           // an engine this dbkeep does not know
+    };
+    // A manifest that is not where its id puts it (another month's folder).
+    const std::string moved = "orders/2026/10/" + make_backup_id(utc(2026, 11, 27), "0000b7") + ".manifest.json";
+    ASSERT_TRUE(storage::put_object(*m_storage, moved, "{}"));
+    bad.push_back(moved);
+    std::sort(bad.begin(), bad.end());
+
+    auto l = list_backups(*m_storage, "orders");
+    ASSERT_TRUE(l) << l.error().to_string();
+    EXPECT_EQ(ids(*l), std::vector<std::string>{good});
+    auto got = unreadable_keys(*l);
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, bad);
+    for (const auto& u : l->unreadable) {
+        EXPECT_FALSE(u.reason.empty()) << u.key;
+    }
+    const auto& first = *std::find_if(l->unreadable.begin(), l->unreadable.end(),
+                                      [&](const auto& u) { return u.key.find("0000b1") != std::string::npos; });
+    EXPECT_NE(first.reason.find("is not the one its target, id, engine and encryption imply"), std::string::npos)
+        << first.reason;
+    EXPECT_NE(first.reason.find(object_key("orders", make_backup_id(utc(2026, 11, 26), "0000b1"), "pgdump", false)),
+              std::string::npos)
+        << first.reason;
+    // A restore or verify finds only real backups.
+    EXPECT_FALSE(find_backup(*m_storage, "orders", make_backup_id(utc(2026, 11, 26), "0000b1")));
+}
+
+TEST_F(CatalogTest, BackupsDatedInTheFutureAreNotTheLastSuccess)
+{
+    const TimePoint now = utc(2026, 11, 30, 12);
+    auto real = add_backup("orders", utc(2026, 11, 30), "000001");
+    auto ahead = add_backup("orders", utc(2027, 11, 30), "000002");
+    auto near = add_backup("orders", now + minutes(4), "000003"); // a clock a few minutes ahead is normal
+    auto l = list_backups(*m_storage, "orders");
+    ASSERT_TRUE(l) << l.error().to_string();
+    EXPECT_EQ(ids(*l), (std::vector<std::string>{ahead, near, real}));
+    EXPECT_TRUE(dated_in_future(ahead, now));
+    EXPECT_FALSE(dated_in_future(near, now));
+    ASSERT_NE(newest_trusted(*l, now), nullptr);
+    EXPECT_EQ(newest_trusted(*l, now)->id, near);
+    auto found = last_success(*m_storage, "orders", now - minutes(10));
+    ASSERT_TRUE(found) << found.error().to_string();
+    ASSERT_TRUE(*found);
+    EXPECT_EQ(**found, utc(2026, 11, 30)) << "at 11:50 the 12:04 backup is ahead too";
+}
+
 TEST_F(CatalogTest, OversizedManifestIsUnreadableNotFatal)
 {
     auto good = add_backup("orders", utc(2026, 11, 25), "000001");
@@ -147,7 +230,7 @@ TEST_F(CatalogTest, OversizedManifestIsUnreadableNotFatal)
     auto l = list_backups(*m_storage, "orders");
     ASSERT_TRUE(l) << l.error().to_string();
     EXPECT_EQ(ids(*l), std::vector<std::string>{good});
-    EXPECT_EQ(l->unreadable, std::vector<std::string>{manifest_key("orders", huge)});
+    EXPECT_EQ(unreadable_keys(*l), std::vector<std::string>{manifest_key("orders", huge)});
 }
 
 TEST_F(CatalogTest, FindsLatest)

@@ -40,6 +40,9 @@ std::set<std::string> kept(const std::vector<RetentionDecision>& d)
     return out;
 }
 
+// Later than every backup below: none of them is dated in the future.
+const TimePoint k_now = t("2030-01-01T00:00:00Z");
+
 const date::time_zone* utc()
 {
     return schedule::find_zone("UTC");
@@ -79,7 +82,7 @@ std::string render(const std::vector<RetentionDecision>& decisions)
 
 TEST(Retention, KeepsNewestBackupEvenWhenPolicyIsEmpty)
 {
-    auto d = apply_retention(inputs({"2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"}), Policy{}, utc());
+    auto d = apply_retention(inputs({"2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"}), Policy{}, utc(), k_now);
     EXPECT_EQ(kept(d), (std::set<std::string>{"20261102T000000Z"}));
     EXPECT_EQ(d[0].reasons, std::vector<std::string>{"newest"});
 }
@@ -88,8 +91,8 @@ TEST(Retention, LastKeepsTheNNewest)
 {
     Policy p;
     p.last = 2;
-    auto d =
-        apply_retention(inputs({"2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z", "2026-11-02T00:00:00Z"}), p, utc());
+    auto d = apply_retention(inputs({"2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z", "2026-11-02T00:00:00Z"}), p, utc(),
+                             k_now);
     EXPECT_EQ(kept(d), (std::set<std::string>{"20261103T000000Z", "20261102T000000Z"}));
 }
 
@@ -100,7 +103,7 @@ TEST(Retention, DailyKeepsTheNewestOfEachOfTheLastNDaysThatHaveABackup)
     // Two backups on the 5th, none on the 4th: the 4th does not count as one of the 3 days.
     auto d = apply_retention(inputs({"2026-11-05T23:00:00Z", "2026-11-05T01:00:00Z", "2026-11-03T12:00:00Z",
                                      "2026-11-02T12:00:00Z", "2026-11-01T12:00:00Z"}),
-                             p, utc());
+                             p, utc(), k_now);
     EXPECT_EQ(kept(d), (std::set<std::string>{"20261105T230000Z", "20261103T120000Z", "20261102T120000Z"}));
 }
 
@@ -111,12 +114,12 @@ TEST(Retention, PeriodsAreTakenInTheTargetsTimeZone)
     p.last = 0;
     // 23:30 UTC on the 1st is already the 2nd in Berlin: both backups fall on Berlin's 2nd.
     auto backups = inputs({"2026-11-02T10:00:00Z", "2026-11-01T23:30:00Z"});
-    auto berlin = apply_retention(backups, p, schedule::find_zone("Europe/Berlin"));
+    auto berlin = apply_retention(backups, p, schedule::find_zone("Europe/Berlin"), k_now);
     EXPECT_EQ(kept(berlin), (std::set<std::string>{"20261102T100000Z"}));
     p.daily = 2;
-    auto in_utc = apply_retention(backups, p, utc());
+    auto in_utc = apply_retention(backups, p, utc(), k_now);
     EXPECT_EQ(kept(in_utc).size(), 2u);
-    auto in_berlin = apply_retention(backups, p, schedule::find_zone("Europe/Berlin"));
+    auto in_berlin = apply_retention(backups, p, schedule::find_zone("Europe/Berlin"), k_now);
     EXPECT_EQ(kept(in_berlin).size(), 1u);
 }
 
@@ -124,8 +127,8 @@ TEST(Retention, WithinCountsFromTheNewestBackupNotFromNow)
 {
     Policy p;
     p.within = *parse_within("2d");
-    auto d =
-        apply_retention(inputs({"2020-01-10T00:00:00Z", "2020-01-08T00:00:00Z", "2020-01-07T23:00:00Z"}), p, utc());
+    auto d = apply_retention(inputs({"2020-01-10T00:00:00Z", "2020-01-08T00:00:00Z", "2020-01-07T23:00:00Z"}), p, utc(),
+                             k_now);
     EXPECT_EQ(kept(d), (std::set<std::string>{"20200110T000000Z", "20200108T000000Z"}));
     auto w = parse_within("1y6m2w3d12h");
     ASSERT_TRUE(w);
@@ -147,10 +150,40 @@ TEST(Retention, ReplacedWorkflowsRotatingSevenDaysIsDaily7)
     for (int day = 1; day <= 20; ++day) {
         times.push_back("2026-11-" + std::string(day < 10 ? "0" : "") + std::to_string(day) + "T00:00:00Z");
     }
-    auto d = apply_retention(inputs(times), p, utc());
+    auto d = apply_retention(inputs(times), p, utc(), k_now);
     auto k = kept(d);
     EXPECT_EQ(k.size(), 7u);
     EXPECT_EQ(*k.begin(), "20261114T000000Z");
+}
+
+TEST(Retention, ABackupDatedAYearAheadDoesNotMoveWithinPastTheRealBackups)
+{
+    // A host whose clock ran a year ahead wrote one backup; the real ones are daily up to today.
+    const TimePoint now = t("2026-11-30T12:00:00Z");
+    Policy p;
+    p.within = *parse_within("7d");
+    auto d = apply_retention(inputs({"2027-11-30T00:00:00Z", "2026-11-30T00:00:00Z", "2026-11-29T00:00:00Z",
+                                     "2026-11-24T00:00:00Z", "2026-11-20T00:00:00Z"}),
+                             p, utc(), now);
+    EXPECT_EQ(kept(d),
+              (std::set<std::string>{"20271130T000000Z", "20261130T000000Z", "20261129T000000Z", "20261124T000000Z"}));
+    EXPECT_EQ(d[0].reasons, std::vector<std::string>{"dated in the future"});
+    EXPECT_EQ(d[1].reasons, (std::vector<std::string>{"newest", "within 7d"}));
+}
+
+TEST(Retention, ABackupDatedInTheFutureFillsNoPeriodAndNoLastSlot)
+{
+    const TimePoint now = t("2026-11-30T12:00:00Z");
+    Policy p;
+    p.last = 2;
+    p.daily = 2;
+    auto d = apply_retention(
+        inputs({"2027-01-01T00:00:00Z", "2026-11-30T00:00:00Z", "2026-11-29T00:00:00Z", "2026-11-28T00:00:00Z"}), p,
+        utc(), now);
+    EXPECT_EQ(kept(d), (std::set<std::string>{"20270101T000000Z", "20261130T000000Z", "20261129T000000Z"}));
+    // Within the skew allowance a backup is not in the future: a clock a minute ahead is normal.
+    auto near = apply_retention(inputs({"2026-11-30T12:04:00Z", "2026-11-30T00:00:00Z"}), Policy{}, utc(), now);
+    EXPECT_EQ(near[0].reasons, std::vector<std::string>{"newest"});
 }
 
 // Golden files: the keep-set and reasons for several policies over a synthetic two-year history.
@@ -160,7 +193,7 @@ class RetentionGolden : public ::testing::TestWithParam<std::pair<const char*, P
 TEST_P(RetentionGolden, MatchesTheGoldenFile)
 {
     const auto& [name, policy] = GetParam();
-    auto d = apply_retention(two_year_history(), policy, schedule::find_zone("Europe/Berlin"));
+    auto d = apply_retention(two_year_history(), policy, schedule::find_zone("Europe/Berlin"), k_now);
     auto path = std::filesystem::path(DBKEEP_SOURCE_DIR) / "tests/unit/catalog/testdata" /
                 (std::string("retention_") + name + ".txt");
     auto got = render(d);

@@ -70,3 +70,28 @@ TEST(CheckFreshness, OnScheduleAndWithinGracePass)
               Outcome::pass);
     EXPECT_EQ(freshness_of("0 0 * * *", "UTC", std::nullopt, t("2026-11-25T00:30:00Z")).outcome, Outcome::warn);
 }
+
+TEST(CheckFreshness, ABackupDatedAYearAheadIsNotGreen)
+{
+    // The only "backup" comes from a host whose clock ran a year ahead: it proves nothing about today.
+    auto alone = freshness_of("0 0 * * *", "UTC", t("2027-11-25T00:00:10Z"), t("2026-11-25T10:00:00Z"));
+    EXPECT_NE(alone.outcome, Outcome::pass) << alone.finding;
+    EXPECT_NE(alone.finding.find("20271125T000010Z"), std::string::npos) << alone.finding;
+    EXPECT_NE(alone.finding.find("dated after this machine's clock"), std::string::npos) << alone.finding;
+    EXPECT_NE(alone.remedy.find("NTP"), std::string::npos) << alone.remedy;
+
+    // Beside an on-schedule backup it still shows, as a warning.
+    auto parsed = cron("0 0 * * *");
+    auto beside = evaluate_freshness(&*parsed, schedule::find_zone("UTC"), t("2026-11-25T00:00:10Z"),
+                                     t("2026-11-25T10:00:00Z"), std::chrono::hours(1), {"20271125T000010Z-abcdef"});
+    EXPECT_EQ(beside.outcome, Outcome::warn) << beside.finding;
+    EXPECT_NE(beside.finding.find("20271125T000010Z-abcdef"), std::string::npos) << beside.finding;
+
+    // Beside a missed one it cannot hide the miss.
+    auto missed = freshness_of("0 0 * * *", "UTC", t("2027-11-25T00:00:10Z"), t("2026-11-27T10:00:00Z"));
+    EXPECT_NE(missed.outcome, Outcome::pass) << missed.finding;
+
+    // A clock a few minutes ahead is normal.
+    EXPECT_EQ(freshness_of("0 0 * * *", "UTC", t("2026-11-25T10:03:00Z"), t("2026-11-25T10:00:00Z")).outcome,
+              Outcome::pass);
+}
