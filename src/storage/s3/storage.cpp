@@ -1,5 +1,7 @@
 // The Storage over one bucket and prefix (the S3 API: ListObjectsV2 with continuation tokens, DeleteObjects
-// in batches of 1,000, HeadObject, PutObject with If-None-Match: *), and the clock-skew probe.
+// in batches of 1,000, HeadObject, PutObject with If-None-Match: *, ListMultipartUploads and
+// AbortMultipartUpload for the sweep), and the clock-skew probe. Every answer is parsed defensively: a number
+// that is not one, an entry without its key, a 200 carrying <Error>, a repeated continuation marker are errors.
 #include "storage/s3/client.hpp"
 #include "storage/s3/read.hpp"
 #include "storage/s3/s3.hpp"
@@ -10,7 +12,11 @@
 #include "core/url.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
+#include <functional>
+#include <optional>
+#include <set>
 
 namespace dbkeep::storage {
 namespace {
@@ -22,6 +28,18 @@ std::int64_t unix_seconds(const std::string& rfc3339)
 {
     auto t = parse_rfc3339(rfc3339);
     return t ? std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count() : 0;
+}
+
+// A decimal count as S3 writes it (Size, Content-Length); nullopt for anything else.
+std::optional<std::uint64_t> parse_count(const std::string& text)
+{
+    std::uint64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end) {
+        return std::nullopt;
+    }
+    return value;
 }
 
 class S3Storage final : public Storage {
@@ -52,44 +70,79 @@ public:
         if (!r) {
             return std::unexpected(r.error());
         }
-        ObjectInfo info{key, 0, 0};
-        info.size = std::stoull(r->header("content-length").value_or("0"));
-        return info;
+        auto size = parse_count(r->header("content-length").value_or(""));
+        if (!size) {
+            return fail(ErrorKind::corruption, "stat object", key, "the server answered an unreadable Content-Length",
+                        "check the endpoint is an S3 server");
+        }
+        return ObjectInfo{key, *size, 0};
     }
 
     Result<std::vector<ObjectInfo>> list(const std::string& prefix) override
     {
         std::vector<ObjectInfo> out;
-        std::string token;
-        for (;;) {
-            sigv4::Pairs q{{"list-type", "2"}, {"prefix", m_client.full_key(prefix)}};
-            if (!token.empty()) {
-                q.emplace_back("continuation-token", token);
-            }
-            auto r = m_client.call({.method = "GET", .query = q, .operation = "list objects"});
-            if (!r) {
-                return std::unexpected(r.error());
-            }
-            std::size_t pos = 0;
-            while ((pos = r->body.find("<Contents>", pos)) != std::string::npos) {
-                auto end = r->body.find("</Contents>", pos);
-                std::string item = r->body.substr(pos, end - pos);
-                out.push_back({m_client.relative_key(xml_value(item, "Key")),
-                               std::stoull("0" + xml_value(item, "Size")),
-                               unix_seconds(xml_value(item, "LastModified"))});
-                pos = end;
-            }
-            if (xml_value(r->body, "IsTruncated") != "true") {
-                break;
-            }
-            token = xml_value(r->body, "NextContinuationToken");
-            if (token.empty()) {
-                return fail(ErrorKind::failed, "list objects", m_client.options().bucket,
-                            "truncated listing without a continuation token");
-            }
+        auto pages = list_pages(
+            "list objects", {{"list-type", "2"}, {"prefix", m_client.full_key(prefix)}}, "continuation-token",
+            {"NextContinuationToken"}, [&](const std::string& body) -> Status {
+                for (const auto& item : s3::xml_values(body, "Contents")) {
+                    auto key = xml_value(item, "Key");
+                    auto size = parse_count(xml_value(item, "Size"));
+                    if (key.empty() || !size) {
+                        return std::unexpected(listing_error("list objects", "an entry without a Key or with an "
+                                                                             "unreadable Size"));
+                    }
+                    out.push_back({m_client.relative_key(key), *size, unix_seconds(xml_value(item, "LastModified"))});
+                }
+                return {};
+            });
+        if (!pages) {
+            return std::unexpected(pages.error());
         }
         std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
         return out;
+    }
+
+    // Multipart uploads begun under prefix and never completed or aborted (ListMultipartUploads): a backup
+    // killed before it could abort its upload leaves one, and the bucket bills its parts until it is aborted.
+    Result<std::vector<IncompleteWrite>> list_incomplete(const std::string& prefix) override
+    {
+        std::vector<IncompleteWrite> out;
+        auto pages = list_pages("list multipart uploads", {{"uploads", ""}, {"prefix", m_client.full_key(prefix)}}, "",
+                                {"NextKeyMarker", "NextUploadIdMarker"}, [&](const std::string& body) -> Status {
+                                    for (const auto& item : s3::xml_values(body, "Upload")) {
+                                        auto key = xml_value(item, "Key");
+                                        auto upload = xml_value(item, "UploadId");
+                                        if (key.empty() || upload.empty()) {
+                                            return std::unexpected(listing_error(
+                                                "list multipart uploads", "an upload without a Key or an UploadId"));
+                                        }
+                                        out.push_back({.key = m_client.relative_key(key),
+                                                       .handle = m_client.relative_key(key) + "?uploadId=" + upload,
+                                                       .modified_unix = unix_seconds(xml_value(item, "Initiated")),
+                                                       .size = 0});
+                                    }
+                                    return {};
+                                });
+        if (!pages) {
+            return std::unexpected(pages.error());
+        }
+        return out;
+    }
+
+    Status discard_incomplete(const IncompleteWrite& write) override
+    {
+        const auto at = write.handle.rfind("?uploadId=");
+        if (at == std::string::npos) {
+            return fail(ErrorKind::failed, "abort multipart upload", write.handle, "not a multipart upload handle");
+        }
+        auto r = m_client.call({.method = "DELETE",
+                                .key = m_client.full_key(write.handle.substr(0, at)),
+                                .query = {{"uploadId", write.handle.substr(at + 10)}},
+                                .operation = "abort multipart upload"});
+        if (!r && r.error().kind != ErrorKind::not_found) {
+            return std::unexpected(r.error());
+        }
+        return {};
     }
 
     Status remove(const std::vector<std::string>& keys) override
@@ -172,6 +225,66 @@ public:
     }
 
 private:
+    Error listing_error(const std::string& operation, const std::string& what) const
+    {
+        return Error{ErrorKind::corruption, operation, m_client.options().bucket, "the server's listing holds " + what,
+                     "check that the endpoint is an S3 server"};
+    }
+
+    // Reads every page of a listing: page(body) for each, following the markers the answer names in next_tags
+    // (ListObjectsV2: NextContinuationToken, sent back as token_query; ListMultipartUploads: NextKeyMarker and
+    // NextUploadIdMarker, sent back as key-marker and upload-id-marker). A 200 whose body is an <Error> document, a
+    // truncated page without a marker, or a marker that repeats (a server that would make us loop forever) is an error.
+    Status list_pages(const std::string& operation, const sigv4::Pairs& query, const std::string& token_query,
+                      const std::vector<std::string>& next_tags, const std::function<Status(const std::string&)>& page)
+    {
+        std::vector<std::string> markers;
+        std::set<std::vector<std::string>> seen;
+        for (;;) {
+            sigv4::Pairs q = query;
+            for (std::size_t i = 0; i < markers.size(); ++i) {
+                q.emplace_back(token_query.empty() ? marker_query(next_tags[i]) : token_query, markers[i]);
+            }
+            auto r = m_client.call({.method = "GET", .query = q, .operation = operation});
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+            if (r->body.find("<Error>") != std::string::npos) {
+                return fail(ErrorKind::failed, operation, m_client.options().bucket,
+                            "the server answered 200 with an error: " + xml_value(r->body, "Code") + " " +
+                                xml_value(r->body, "Message"));
+            }
+            if (r->body.find("<ListBucketResult") == std::string::npos &&
+                r->body.find("<ListMultipartUploadsResult") == std::string::npos) {
+                return std::unexpected(listing_error(operation, "no listing document"));
+            }
+            if (auto st = page(r->body); !st) {
+                return st;
+            }
+            if (xml_value(r->body, "IsTruncated") != "true") {
+                return {};
+            }
+            markers.clear();
+            for (const auto& tag : next_tags) {
+                markers.push_back(xml_value(r->body, tag));
+            }
+            if (markers.empty() || markers.front().empty()) {
+                return fail(ErrorKind::failed, operation, m_client.options().bucket,
+                            "truncated listing without a continuation marker");
+            }
+            if (!seen.insert(markers).second) {
+                return fail(ErrorKind::failed, operation, m_client.options().bucket,
+                            "the listing repeats its continuation marker: the server would make it loop forever");
+            }
+        }
+    }
+
+    // NextKeyMarker -> key-marker, NextUploadIdMarker -> upload-id-marker (ListMultipartUploads).
+    static std::string marker_query(const std::string& tag)
+    {
+        return tag == "NextKeyMarker" ? "key-marker" : "upload-id-marker";
+    }
+
     mutable Client m_client;
 };
 

@@ -1,0 +1,120 @@
+// An S3 endpoint that lies: a loopback stand-in (python3 http.server; no real S3 server misbehaves on demand)
+// answers each bucket with one kind of broken listing. Every one must be an error, never a crash, a loop or
+// "no backups"; and the multipart sweep lists and aborts a forgotten upload.
+#include "storage/s3/s3.hpp"
+#include "storage/storage.hpp"
+#include "support/http_stand_in.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace dbkeep;
+using namespace dbkeep::test;
+
+namespace {
+
+// The bucket (first path segment) chooses the lie. Each request is appended to requests.log as "METHOD PATH".
+const std::string k_liar = R"PY(
+import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requests.log")
+def listing(contents, truncated=False, token=""):
+    return ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name>' + contents +
+            '<IsTruncated>' + ('true' if truncated else 'false') + '</IsTruncated>' +
+            ('<NextContinuationToken>' + token + '</NextContinuationToken>' if token else '') + '</ListBucketResult>')
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def answer(self, code, body, extra=()):
+        data = body.encode()
+        self.send_response(code)
+        for k, v in extra: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(data)
+    def do_HEAD(self):
+        self.answer(200, "")
+    def do_DELETE(self):
+        with open(LOG, "a") as f: f.write("DELETE " + self.path + "\n")
+        self.answer(204, "")
+    def do_GET(self):
+        with open(LOG, "a") as f: f.write("GET " + self.path + "\n")
+        bucket = self.path.split("/")[1].split("?")[0]
+        if bucket == "badsize":
+            return self.answer(200, listing("<Contents><Key>t/a</Key><Size>12x</Size></Contents>"))
+        if bucket == "nokey":
+            return self.answer(200, listing("<Contents><Size>12</Size></Contents>"))
+        if bucket == "hugesize":
+            return self.answer(200, listing("<Contents><Key>t/a</Key><Size>99999999999999999999999</Size></Contents>"))
+        if bucket == "loop":
+            return self.answer(200, listing("<Contents><Key>t/a</Key><Size>1</Size></Contents>", True, "same"))
+        if bucket == "error200":
+            return self.answer(200, '<?xml version="1.0"?><Error><Code>InternalError</Code><Message>try again</Message></Error>')
+        if bucket == "uploads" and "uploads" in self.path:
+            return self.answer(200, '<?xml version="1.0"?><ListMultipartUploadsResult><Bucket>uploads</Bucket>'
+                               '<Upload><Key>t/2020/01/x.rdb.zst</Key><UploadId>UP-1</UploadId>'
+                               '<Initiated>2020-01-01T00:00:00.000Z</Initiated></Upload>'
+                               '<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>')
+        return self.answer(200, listing(""))
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+)PY";
+
+class S3Hostile : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (auto reason = HttpStandIn::skip_reason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        m_liar = std::make_unique<HttpStandIn>(m_dir.path(), "liar.py", k_liar);
+    }
+
+    std::unique_ptr<storage::Storage> storage_for(const std::string& bucket) const
+    {
+        storage::S3Options o;
+        o.bucket = bucket;
+        o.region = "us-east-1";
+        o.endpoint = m_liar->url();
+        o.path_style = storage::PathStyle::path;
+        o.access_key_id = "AKIDEXAMPLE";
+        o.secret_access_key = Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        auto s = storage::make_s3_storage(o);
+        EXPECT_TRUE(s) << s.error().to_string();
+        return std::move(*s);
+    }
+
+    TempDir m_dir{"dbkeep-s3-hostile"};
+    std::unique_ptr<HttpStandIn> m_liar;
+};
+
+} // namespace
+
+TEST_F(S3Hostile, EveryBrokenListingIsAnErrorNeverACrashALoopOrNoBackups)
+{
+    for (const std::string bucket : {"badsize", "nokey", "hugesize", "loop", "error200"}) {
+        auto listed = storage_for(bucket)->list("t/");
+        ASSERT_FALSE(listed) << bucket << " listed " << listed->size() << " objects";
+        EXPECT_FALSE(listed.error().message.empty()) << bucket;
+        if (bucket == "loop") {
+            EXPECT_NE(listed.error().message.find("repeats its continuation marker"), std::string::npos)
+                << listed.error().to_string();
+        }
+        if (bucket == "error200") {
+            EXPECT_NE(listed.error().message.find("InternalError"), std::string::npos) << listed.error().to_string();
+        }
+    }
+}
+
+TEST_F(S3Hostile, TheSweepListsAndAbortsAForgottenMultipartUpload)
+{
+    auto s = storage_for("uploads");
+    auto incomplete = s->list_incomplete("t/");
+    ASSERT_TRUE(incomplete) << incomplete.error().to_string();
+    ASSERT_EQ(incomplete->size(), 1u);
+    const auto& upload = incomplete->front();
+    EXPECT_EQ(upload.key, "t/2020/01/x.rdb.zst");
+    EXPECT_EQ(upload.modified_unix, 1577836800);
+    ASSERT_TRUE(s->discard_incomplete(upload));
+    const std::string log = read_file(m_dir.path() / "requests.log");
+    EXPECT_NE(log.find("DELETE /uploads/t/2020/01/x.rdb.zst?uploadId=UP-1"), std::string::npos) << log;
+}
