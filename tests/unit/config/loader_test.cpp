@@ -1388,3 +1388,16 @@ TEST(S3Options, DurationsAndSizesAreTyped)
     ASSERT_TRUE(d) << d.error().message;
     EXPECT_EQ(s3_options(d->storages.at("b")).stall_timeout, std::chrono::seconds(60));
 }
+
+TEST(ConfigTarget, PostgresLockWaitTimeoutIsSecondsWithAFiveMinuteDefault)
+{
+    auto c = load_text(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 42\n");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(pg(c->targets.at("db")).lock_wait_timeout, std::chrono::seconds(42));
+    auto d = load_text(k_pg_target + "    url: postgres://u@h/d\n");
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(pg(d->targets.at("db")).lock_wait_timeout, std::chrono::seconds(300));
+    expect_error(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 0\n", 5, 24,
+                 "'lock_wait_timeout' in target 'db' must be between 1 and 86400");
+    expect_error(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 5min\n", 5, 24, "must be an integer");
+}
