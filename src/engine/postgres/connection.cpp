@@ -125,6 +125,12 @@ Result<std::unique_ptr<Connection>> connect(const ConnectParams& params)
         auto [kind, hint] = classify_connect_error(msg);
         return fail(kind, "connect to", params.what, msg, hint);
     }
+    // A SQL_ASCII database has no encoding to convert from, and the server refuses to send its bytes to a UTF8
+    // client when they are not UTF-8: take them as stored (utf8_or_escaped escapes what is not UTF-8).
+    if (const char* enc = PQparameterStatus(conn, "server_encoding");
+        enc != nullptr && std::string(enc) == "SQL_ASCII") {
+        PQsetClientEncoding(conn, "SQL_ASCII");
+    }
     return std::make_unique<PgConnection>(conn, params.what);
 }
 

@@ -234,6 +234,11 @@ public:
             return std::unexpected(version.error());
         }
         m_version = *version;
+        // As in connect(): a SQL_ASCII database's bytes are taken as stored, not refused by a UTF8 client.
+        auto encoding = query_impl("SELECT current_setting('server_encoding')", false);
+        if (encoding && !encoding->empty() && !encoding->front().empty() && encoding->front().front() == "SQL_ASCII") {
+            return exec("SET client_encoding = 'SQL_ASCII'");
+        }
         return {};
     }
 
