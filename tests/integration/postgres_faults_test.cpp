@@ -66,10 +66,9 @@ protected:
     bool wait_for_pg_dump_blocked() const
     {
         return wait_until([&] {
-            return m_pg->psql(
-                       "app",
-                       "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dbkeep pg_dump %' AND "
-                       "wait_event_type = 'Lock'") != "0";
+            return m_pg->psql("app",
+                              "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%pg_dump%' AND "
+                              "wait_event_type = 'Lock'") != "0";
         });
     }
 };
