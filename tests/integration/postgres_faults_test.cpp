@@ -281,12 +281,15 @@ private:
 
 TEST_F(PostgresFaults, AnExceptionMidBackupAbortsTheObjectReleasesTheLeaseAndLeavesNoSession)
 {
+    // Enough poorly compressible rows that single-threaded zstd hands the writer data while pg_dump streams.
+    m_pg->psql("app", "CREATE TABLE public.noise AS SELECT g, md5(random()::text) || md5(random()::text) AS s "
+                      "FROM generate_series(1, 100000) g");
     auto root = backups();
     fs::create_directories(root);
-    auto config =
-        dbkeep::config::load_from_string("storages:\n  default:\n    type: local\n    path: " + root.string() + "\n" +
-                                             postgres_target_yaml(m_pg->url("app")),
-                                         "faults.yaml", m_work->dir());
+    auto config = dbkeep::config::load_from_string(
+        "storages:\n  default:\n    type: local\n    path: " + root.string() + "\n" +
+            postgres_target_yaml(m_pg->url("app"), "    compression: { level: 1, workers: 0 }\n"),
+        "faults.yaml", m_work->dir());
     ASSERT_TRUE(config) << config.error().to_string();
     auto local = dbkeep::storage::make_local_storage({.root = root});
     ThrowingStorage throwing(*local);
