@@ -8,6 +8,14 @@
 #include "storage/storage.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <pthread.h>
+#include <sstream>
 #include <unistd.h>
 
 namespace dbkeep::catalog {
@@ -20,12 +28,53 @@ std::string hostname()
     return buf;
 }
 
+std::string read_first_line(const char* path)
+{
+    std::ifstream f(path);
+    std::string line;
+    std::getline(f, line);
+    return line;
+}
+
+std::string boot_id()
+{
+    return read_first_line("/proc/sys/kernel/random/boot_id");
+}
+
+std::string pid_namespace()
+{
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink("/proc/self/ns/pid", ec);
+    return ec ? std::string() : target.string(); // "pid:[4026531836]"
+}
+
+// Field 22 of /proc/<pid>/stat (starttime), or 0 when the process does not exist or cannot be read.
+unsigned long long process_start(int pid)
+{
+    std::string stat = read_first_line(("/proc/" + std::to_string(pid) + "/stat").c_str());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) {
+        return 0;
+    }
+    std::istringstream rest(stat.substr(close + 1));
+    std::string field;
+    for (int i = 3; i <= 22 && rest >> field; ++i) {
+        if (i == 22) {
+            return std::strtoull(field.c_str(), nullptr, 10);
+        }
+    }
+    return 0;
+}
+
 LeaseInfo new_lease(std::chrono::seconds ttl, std::chrono::system_clock::time_point now)
 {
     LeaseInfo l;
     l.owner = random_hex(9);
     l.host = hostname();
     l.pid = static_cast<int>(::getpid());
+    l.boot_id = boot_id();
+    l.pid_namespace = pid_namespace();
+    l.pid_start = process_start(l.pid);
     l.acquired_at = format_rfc3339(now);
     l.expires = now + ttl;
     l.expires_at = format_rfc3339(l.expires);
@@ -58,9 +107,12 @@ std::string lease_to_json(const LeaseInfo& l)
     return nlohmann::json{{"owner", l.owner},
                           {"host", l.host},
                           {"pid", l.pid},
+                          {"boot_id", l.boot_id},
+                          {"pid_namespace", l.pid_namespace},
+                          {"pid_start", l.pid_start},
                           {"acquired_at", l.acquired_at},
                           {"expires_at", l.expires_at}}
-        .dump(2);
+        .dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<LeaseInfo> lease_from_json(const std::string& text)
@@ -74,6 +126,9 @@ std::optional<LeaseInfo> lease_from_json(const std::string& text)
         l.owner = j.at("owner").get<std::string>();
         l.host = j.value("host", "");
         l.pid = j.value("pid", 0);
+        l.boot_id = j.value("boot_id", "");
+        l.pid_namespace = j.value("pid_namespace", "");
+        l.pid_start = j.value("pid_start", 0ULL);
         l.acquired_at = j.value("acquired_at", "");
         l.expires_at = j.at("expires_at").get<std::string>();
         auto t = parse_rfc3339(l.expires_at);
@@ -85,6 +140,22 @@ std::optional<LeaseInfo> lease_from_json(const std::string& text)
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;
     }
+}
+
+bool lease_holder_is_dead_here(const LeaseInfo& holder)
+{
+    if (holder.pid <= 0 || holder.host.empty() || holder.boot_id.empty() || holder.pid_namespace.empty() ||
+        holder.host != hostname() || holder.pid_namespace != pid_namespace()) {
+        return false;
+    }
+    if (holder.boot_id != boot_id()) {
+        return true; // this host rebooted since: every process of then is gone
+    }
+    if (::kill(holder.pid, 0) != 0) {
+        return errno == ESRCH; // EPERM: alive, owned by another user
+    }
+    const auto start = process_start(holder.pid);
+    return holder.pid_start != 0 && start != 0 && start != holder.pid_start; // the pid was reused
 }
 
 Result<LeaseAttempt> acquire_lease(storage::Storage& storage, const std::string& target, std::chrono::seconds ttl,
@@ -116,8 +187,17 @@ Result<LeaseAttempt> acquire_lease(storage::Storage& storage, const std::string&
     }
     attempt.other = **current;
     if (attempt.other.owner != "unreadable" && attempt.other.expires > now) {
-        attempt.outcome = LeaseOutcome::busy;
-        return attempt;
+        if (attempt.other.owner == attempt.mine.owner || !lease_holder_is_dead_here(attempt.other)) {
+            attempt.outcome = LeaseOutcome::busy;
+            return attempt;
+        }
+        attempt.holder_dead = true;
+        observe::warn("taking over the lease of a backup whose process is gone from this host",
+                      {{"target", target},
+                       {"previous_host", attempt.other.host},
+                       {"previous_pid", std::to_string(attempt.other.pid)},
+                       {"acquired_at", attempt.other.acquired_at},
+                       {"expires_at", attempt.other.expires_at}});
     }
     // Expired: the one runner that creates the takeover marker for this expired holder takes it over.
     const std::string marker = target + "/lease-takeover-" +
@@ -174,6 +254,12 @@ HeldLease::HeldLease(storage::Storage& storage, std::string target, LeaseInfo mi
     : m_storage(storage), m_target(std::move(target)), m_mine(std::move(mine)), m_ttl(ttl)
 {
     m_renewer = std::thread([this] {
+        // SIGINT/SIGTERM go to a thread that polls for them, never to this one.
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &signals, nullptr);
         auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), m_ttl / 3);
         auto next = std::chrono::steady_clock::now() + period;
         while (!m_stop.load()) {

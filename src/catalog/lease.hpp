@@ -28,6 +28,10 @@ struct LeaseInfo {
     std::string owner; // random id of the holder
     std::string host;
     int pid = 0;
+    // Where the holder's pid means something: the kernel's boot id, the pid namespace and the process's start
+    // time (clock ticks since boot, /proc/<pid>/stat). Empty / 0 in leases of older versions.
+    std::string boot_id, pid_namespace;
+    unsigned long long pid_start = 0;
     std::string acquired_at, expires_at; // RFC 3339
     std::chrono::system_clock::time_point expires;
     std::string takeover_marker; // key of the marker we created when taking over, removed on release
@@ -40,10 +44,19 @@ enum class LeaseOutcome { acquired, took_over, busy };
 
 struct LeaseAttempt {
     LeaseOutcome outcome = LeaseOutcome::busy;
-    LeaseInfo mine;  // when acquired or took_over
-    LeaseInfo other; // busy: the live holder; took_over: the expired holder
+    LeaseInfo mine;           // when acquired or took_over
+    LeaseInfo other;          // busy: the live holder; took_over: the expired (or dead) holder
+    bool holder_dead = false; // took_over a lease not yet expired whose process is gone from this host
 };
 
+// True when `holder` was written on this host (same hostname, boot id and pid namespace) by a process that is
+// no longer running (its pid is gone, or now belongs to a process started at another time). False whenever
+// that cannot be told (another host, a lease without those fields).
+bool lease_holder_is_dead_here(const LeaseInfo& holder);
+
+// Takes the target's lease: acquired when there was none; took_over when the holder's lease expired, or when
+// its holder is dead on this host (lease_holder_is_dead_here: taken over at once, with a log line saying so);
+// busy otherwise. Fails as the storage fails.
 Result<LeaseAttempt> acquire_lease(storage::Storage& storage, const std::string& target, std::chrono::seconds ttl,
                                    std::chrono::system_clock::time_point now);
 

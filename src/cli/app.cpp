@@ -5,13 +5,16 @@
 #include "observe/log.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
 #include <unistd.h>
 
 namespace dbkeep::cli {
 
-int run(int argc, char** argv)
+namespace {
+
+int run_unguarded(int argc, char** argv)
 {
-    cancel::install_signal_handlers();
     CLI::App app{"dbkeep: database backups that stream through zstd (and age) into local or S3 storage", "dbkeep"};
     app.set_version_flag("-V,--version", [] {
         std::string text = version_text();
@@ -56,6 +59,35 @@ int run(int argc, char** argv)
         exit_code = k_exit_failed;
     }
     return exit_code;
+}
+
+[[noreturn]] void on_terminate() noexcept
+{
+    // An exception escaped a thread (or a noexcept function): nothing can unwind any more, but the exit is 1
+    // with a message, not an abort.
+    static const char k_msg[] = "dbkeep: internal error: an unexpected exception ended a thread; this is a bug, "
+                                "please report it\n";
+    (void)::write(2, k_msg, sizeof k_msg - 1);
+    ::_exit(k_exit_failed);
+}
+
+} // namespace
+
+int run(int argc, char** argv) noexcept
+{
+    cancel::install_signal_handlers();
+    std::set_terminate(on_terminate);
+    // The one top-level guard: an exception that escapes a command (a bug) has unwound everything below it by
+    // the time it is caught here (storage writers aborted, leases released, child processes killed), and
+    // becomes exit 1 with a clear message.
+    try {
+        return run_unguarded(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "dbkeep: internal error: %s; this is a bug, please report it\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "dbkeep: internal error: an unknown exception; this is a bug, please report it\n");
+    }
+    return k_exit_failed;
 }
 
 } // namespace dbkeep::cli

@@ -9,6 +9,8 @@ inline constexpr int k_exit_failed = 1;
 inline constexpr int k_exit_usage = 2;
 inline constexpr int k_exit_check = 3;
 
-int run(int argc, char** argv);
+// Runs the command line. Never throws: an unexpected exception (a bug) is reported on stderr as
+// "dbkeep: internal error: ..." after it unwound (objects aborted, leases released) and exits 1.
+int run(int argc, char** argv) noexcept;
 
 } // namespace dbkeep::cli

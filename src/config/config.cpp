@@ -525,7 +525,8 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
                                  "port",   "password",   "password_file", "notify"};
     std::set<std::string> allowed = common;
     if (engine == "postgres" || engine == "postgresql") {
-        allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path"});
+        allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path",
+                        "lock_wait_timeout"});
     } else if (engine == "redis") {
         allowed.insert({"username", "db", "mode", "tls"});
     } else if (!node["engine"]) {
@@ -562,6 +563,8 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         }
         pg.pg_dump_path = s.str_or("pg_dump_path", "");
         pg.pg_restore_path = s.str_or("pg_restore_path", "");
+        pg.lock_wait_timeout =
+            std::chrono::seconds(s.integer("lock_wait_timeout", 1, 86400).value_or(pg.lock_wait_timeout.count()));
         if (t.url.empty()) {
             t.url = "postgres://" + (pg.user.empty() ? "" : pg.user + "@") + (pg.host.empty() ? "" : pg.host) +
                     (pg.port ? ":" + std::to_string(pg.port) : "") + "/" + pg.dbname;

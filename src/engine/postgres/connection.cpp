@@ -22,15 +22,29 @@ std::string clean_message(const char* msg)
 
 class PgConnection final : public Connection {
 public:
-    PgConnection(PGconn* conn, std::string what) : m_conn(conn), m_what(std::move(what)) {}
-    ~PgConnection() override { PQfinish(m_conn); }
+    PgConnection(PGconn* conn, std::string what) : m_conn(conn), m_cancel(PQgetCancel(conn)), m_what(std::move(what)) {}
+    ~PgConnection() override
+    {
+        PQfreeCancel(m_cancel);
+        PQfinish(m_conn);
+    }
+    PgConnection(const PgConnection&) = delete;
+    PgConnection& operator=(const PgConnection&) = delete;
+
+    void cancel() noexcept override
+    {
+        if (m_cancel != nullptr) {
+            char err[256] = {};
+            (void)PQcancel(m_cancel, err, sizeof err); // thread-safe; a failed request leaves lock_timeout to end it
+        }
+    }
 
     Result<std::vector<std::vector<std::string>>> query(const std::string& sql) override
     {
         PGresult* res = PQexec(m_conn, sql.c_str());
         auto status = PQresultStatus(res);
         if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-            std::string msg = clean_message(PQresultErrorMessage(res));
+            std::string msg = utf8_or_escaped(clean_message(PQresultErrorMessage(res)));
             const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             std::string sqlstate = state ? state : "";
             PQclear(res);
@@ -43,7 +57,8 @@ public:
         for (int i = 0; i < n; ++i) {
             std::vector<std::string> row;
             for (int j = 0; j < f; ++j) {
-                row.emplace_back(PQgetvalue(res, i, j), static_cast<std::size_t>(PQgetlength(res, i, j)));
+                row.push_back(utf8_or_escaped(
+                    std::string_view(PQgetvalue(res, i, j), static_cast<std::size_t>(PQgetlength(res, i, j)))));
             }
             rows.push_back(std::move(row));
         }
@@ -64,6 +79,7 @@ public:
 
 private:
     PGconn* m_conn;
+    PGcancel* m_cancel; // null when libpq could not make one
     std::string m_what;
 };
 
@@ -84,6 +100,15 @@ Result<std::unique_ptr<Connection>> connect(const ConnectParams& params)
     }
     keys.push_back("application_name");
     values.push_back("dbkeep");
+    if (!params.keywords.contains("client_encoding")) {
+        keys.push_back("client_encoding");
+        values.push_back("UTF8");
+    }
+    const std::string options = session_options(params);
+    if (!options.empty()) {
+        keys.push_back("options");
+        values.push_back(options.c_str());
+    }
     if (!params.keywords.contains("connect_timeout")) {
         keys.push_back("connect_timeout");
         values.push_back("15");
@@ -95,10 +120,16 @@ Result<std::unique_ptr<Connection>> connect(const ConnectParams& params)
         return fail(ErrorKind::failed, "connect to", params.what, "out of memory");
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        std::string msg = clean_message(PQerrorMessage(conn));
+        std::string msg = utf8_or_escaped(clean_message(PQerrorMessage(conn)));
         PQfinish(conn);
         auto [kind, hint] = classify_connect_error(msg);
         return fail(kind, "connect to", params.what, msg, hint);
+    }
+    // A SQL_ASCII database has no encoding to convert from, and the server refuses to send its bytes to a UTF8
+    // client when they are not UTF-8: take them as stored (utf8_or_escaped escapes what is not UTF-8).
+    if (const char* enc = PQparameterStatus(conn, "server_encoding");
+        enc != nullptr && std::string(enc) == "SQL_ASCII") {
+        PQsetClientEncoding(conn, "SQL_ASCII");
     }
     return std::make_unique<PgConnection>(conn, params.what);
 }
@@ -137,6 +168,64 @@ std::string conninfo(const std::map<std::string, std::string>& keywords)
         }
         quoted += "'";
         out += (out.empty() ? "" : " ") + k + "=" + quoted;
+    }
+    return out;
+}
+
+std::string session_options(const ConnectParams& params)
+{
+    std::string out = params.keywords.contains("options") ? params.keywords.at("options") : "";
+    for (const auto& [name, value] : params.settings) {
+        out += (out.empty() ? "-c " : " -c ") + name + "=";
+        for (char c : value) {
+            if (c == ' ' || c == '\\') {
+                out.push_back('\\'); // libpq's options split on unescaped blanks
+            }
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+std::string utf8_or_escaped(std::string_view text, std::string_view prefix)
+{
+    // The length of the valid UTF-8 sequence at i (RFC 3629: no overlongs, no surrogates, <= U+10FFFF), or 0.
+    auto valid_at = [&](std::size_t i) -> std::size_t {
+        auto b = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+        auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
+            return k < text.size() && b(k) >= lo && b(k) <= hi;
+        };
+        unsigned c = b(i);
+        if (c < 0x80) {
+            return 1;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            return cont(i + 1) ? 2 : 0;
+        }
+        if (c >= 0xE0 && c <= 0xEF) {
+            unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            return cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+        }
+        if (c >= 0xF0 && c <= 0xF4) {
+            unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            return cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+        }
+        return 0;
+    };
+    std::string out;
+    out.reserve(text.size());
+    static constexpr char k_hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < text.size();) {
+        if (std::size_t n = valid_at(i); n > 0) {
+            out.append(text.substr(i, n));
+            i += n;
+            continue;
+        }
+        auto c = static_cast<unsigned char>(text[i]);
+        out += prefix;
+        out.push_back(k_hex[c >> 4]);
+        out.push_back(k_hex[c & 0xF]);
+        ++i;
     }
     return out;
 }

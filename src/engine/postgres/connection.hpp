@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct ConnectParams {
     std::map<std::string, std::string> keywords; // host, port, user, dbname, sslmode, passfile
     std::string password;                        // kept apart so it never lands in a printed string
     std::string what;                            // target name or URL for messages
+    // Server settings for the session (lock_timeout -> 300000), sent when it starts (libpq's `options`,
+    // psql's PGOPTIONS), never to pg_dump or pg_restore.
+    std::map<std::string, std::string> settings;
 };
 
 class Connection {
@@ -28,8 +32,14 @@ public:
     virtual Result<std::vector<std::vector<std::string>>> query(const std::string& sql) = 0;
     virtual Status exec(const std::string& sql) = 0;
     virtual int server_version_num() const = 0; // 150018
+    // Asks the server to stop the statement running on this session, from any thread (a statement blocked on
+    // a lock included); that query() then fails. A no-op when nothing runs. Never throws.
+    virtual void cancel() noexcept = 0;
 };
 
+// A libpq session. Text comes back in UTF-8 (client_encoding UTF8: the server converts from the database's
+// encoding; a SQL_ASCII database's bytes come as stored and invalid UTF-8 in them is escaped, see
+// utf8_or_escaped). Connecting is bounded by connect_timeout (15 s unless the keywords say otherwise).
 Result<std::unique_ptr<Connection>> connect(const ConnectParams& params);
 
 // The same session through a runner: psql runs where the runner runs (inside the container, over ssh, ...)
@@ -41,8 +51,17 @@ Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const Co
 // The kind and a hint for a libpq/psql connection failure message.
 std::pair<ErrorKind, std::string> classify_connect_error(const std::string& message);
 
+// libpq's `options` value for params: its own `options` keyword, then `-c name=value` for each setting.
+std::string session_options(const ConnectParams& params);
+
 // key='value' conninfo string without the password (for pg_dump's --dbname).
 std::string conninfo(const std::map<std::string, std::string>& keywords);
+
+// text unchanged when it is valid UTF-8; otherwise each byte that is not part of a valid UTF-8 sequence becomes
+// the four characters \xNN (lower-case hex), so that names and messages from a database in any encoding reach
+// manifests, logs and JSON safely. A backslash already in the text stays as it is. `prefix` replaces \x (psql's
+// JSON output is escaped with "\\\\x", which decodes to the same \xNN).
+std::string utf8_or_escaped(std::string_view text, std::string_view prefix = "\\x");
 
 // "public"."Orders" quoting.
 std::string quote_ident(const std::string& name);

@@ -5,6 +5,7 @@
 #include "core/secret.hpp"
 #include "engine/engine.hpp"
 
+#include <chrono>
 #include <optional>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct PostgresOptions {
     std::string sslmode;         // one of libpq's sslmode values, or empty (validated at load)
     std::string pg_dump_path;    // overrides the search for a matching pg_dump
     std::string pg_restore_path; // likewise for pg_restore
+    // The longest wait for a table lock: pg_dump's --lock-wait-timeout, and lock_timeout on dbkeep's own
+    // sessions. A backup that cannot lock a table in time fails naming the table and the session holding it.
+    std::chrono::seconds lock_wait_timeout{300};
 };
 
 // The engine for target `target` (its name, for messages) at `url` (secrets removed, for messages), running

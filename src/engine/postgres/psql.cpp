@@ -35,7 +35,7 @@ std::string psql_error(const std::string& err)
     while (!s.empty() && s.back() == ' ') {
         s.pop_back();
     }
-    return s.substr(0, 600);
+    return utf8_or_escaped(s.substr(0, 600));
 }
 
 // One line of JSON for the whole result, whatever the values contain.
@@ -51,7 +51,8 @@ Result<std::vector<std::vector<std::string>>> parse_rows(const std::vector<std::
     if (lines.empty()) {
         return fail(ErrorKind::failed, "query", what, "psql printed no result");
     }
-    auto j = nlohmann::json::parse(lines.back(), nullptr, false);
+    // A SQL_ASCII database's bytes come as stored: escape invalid UTF-8 so that the line parses.
+    auto j = nlohmann::json::parse(utf8_or_escaped(lines.back(), "\\\\x"), nullptr, false);
     if (!j.is_array()) {
         return fail(ErrorKind::failed, "query", what, "unexpected output from psql");
     }
@@ -132,6 +133,9 @@ public:
     }
 
     int server_version_num() const override { return m_version; }
+
+    // Each query is its own psql, bounded by the runner; nothing to cancel from here.
+    void cancel() noexcept override {}
 
     Status handshake()
     {
@@ -219,6 +223,10 @@ public:
 
     int server_version_num() const override { return m_version; }
 
+    // Ends psql (the runner's Process cannot send it SIGINT); a statement the server is still running ends at
+    // the session's lock_timeout at the latest.
+    void cancel() noexcept override { m_proc->kill(); }
+
     Status handshake()
     {
         auto version = server_version_of(query_impl(k_version_query, true), m_what);
@@ -226,6 +234,11 @@ public:
             return std::unexpected(version.error());
         }
         m_version = *version;
+        // As in connect(): a SQL_ASCII database's bytes are taken as stored, not refused by a UTF8 client.
+        auto encoding = query_impl("SELECT current_setting('server_encoding')", false);
+        if (encoding && !encoding->empty() && !encoding->front().empty() && encoding->front().front() == "SQL_ASCII") {
+            return exec("SET client_encoding = 'SQL_ASCII'");
+        }
         return {};
     }
 
@@ -297,6 +310,10 @@ Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const Co
         cmd.env["PGPASSWORD"] = params.password;
     }
     cmd.env["PGAPPNAME"] = "dbkeep";
+    cmd.env["PGCLIENTENCODING"] = "UTF8";
+    if (auto options = session_options(params); !options.empty()) {
+        cmd.env["PGOPTIONS"] = options;
+    }
     if (!runner.interactive()) {
         auto conn = std::make_unique<OneShotConnection>(runner, cmd, params.what + " (via " + runner.describe() + ")");
         if (auto st = conn->handshake(); !st) {

@@ -4,10 +4,12 @@
 #include "engine/postgres/tools.hpp"
 #include "observe/log.hpp"
 
+#include <cerrno>
+#include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace dbkeep::engine::pg {
@@ -15,30 +17,85 @@ namespace {
 
 constexpr std::size_t k_chunk = 1 << 20;
 
-// Copies in to a new file at path (for pg_restore --jobs, which needs to seek).
-Status write_temp(stream::Source& in, const std::filesystem::path& path)
-{
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) {
-        return fail(ErrorKind::failed, "write temp file", path.string(), "cannot create it");
+// A private temp copy of the dump (for pg_restore --jobs, which needs to seek): a folder of its own made by
+// mkdtemp (mode 0700) holding one file created with O_EXCL | O_NOFOLLOW, mode 0600, so that no other local
+// user can read the (decrypted) dump and nothing planted in the temp folder is written through. Both are
+// removed when the object goes, on every path.
+class PrivateTemp {
+public:
+    PrivateTemp() = default;
+    ~PrivateTemp() { remove(); }
+    PrivateTemp(const PrivateTemp&) = delete;
+    PrivateTemp& operator=(const PrivateTemp&) = delete;
+
+    // Creates the folder in `parent` and the file in it, open for writing.
+    Status create(const std::filesystem::path& parent)
+    {
+        std::string pattern = (parent / "dbkeep-restore-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            return fail(ErrorKind::failed, "create a private temp folder in", parent.string(), errno_message(errno),
+                        "set TMPDIR to a writable folder with room for the whole dump");
+        }
+        m_dir = pattern;
+        m_file = m_dir / "dump.pgdump";
+        m_fd = ::open(m_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (m_fd < 0) {
+            return fail(ErrorKind::failed, "create temp file", m_file.string(), errno_message(errno));
+        }
+        return {};
     }
-    std::vector<std::uint8_t> buf(k_chunk);
-    for (;;) {
-        auto n = in.read(buf);
-        if (!n) {
-            return std::unexpected(n.error());
+
+    // Copies in to the file and closes it.
+    Status write_all(stream::Source& in)
+    {
+        std::vector<std::uint8_t> buf(k_chunk);
+        for (;;) {
+            auto n = in.read(buf);
+            if (!n) {
+                return std::unexpected(n.error());
+            }
+            if (*n == 0) {
+                break;
+            }
+            for (std::size_t done = 0; done < *n;) {
+                ssize_t w = ::write(m_fd, buf.data() + done, *n - done);
+                if (w < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (w < 0) {
+                    return fail(ErrorKind::failed, "write temp file", m_file.string(), errno_message(errno),
+                                "set TMPDIR to a folder with room for the whole dump");
+                }
+                done += static_cast<std::size_t>(w);
+            }
         }
-        if (*n == 0) {
-            break;
+        if (::close(std::exchange(m_fd, -1)) != 0) {
+            return fail(ErrorKind::failed, "write temp file", m_file.string(), errno_message(errno));
         }
-        f.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(*n));
-        if (!f) {
-            return fail(ErrorKind::failed, "write temp file", path.string(), "write failed (disk full?)");
+        return {};
+    }
+
+    const std::filesystem::path& file() const { return m_file; }
+
+    void remove() noexcept
+    {
+        if (m_fd >= 0) {
+            ::close(std::exchange(m_fd, -1));
+        }
+        if (!m_dir.empty()) {
+            std::error_code ec;
+            std::filesystem::remove_all(m_dir, ec);
+            if (ec) {
+                observe::warn("cannot remove the temp folder", {{"folder", m_dir.string()}, {"error", ec.message()}});
+            }
+            m_dir.clear();
         }
     }
-    f.close();
-    return {};
-}
+
+private:
+    std::filesystem::path m_dir, m_file;
+    int m_fd = -1;
+};
 
 // Runs pg_restore (cmd), feeding it from in unless in is null, and judges its exit.
 Status run_restore(runner::Runner& runner, const Target& target, const runner::Command& cmd, stream::Source* in)
@@ -89,7 +146,7 @@ Status run_restore(runner::Runner& runner, const Target& target, const runner::C
         return std::unexpected(status.error());
     }
     if (!status->ok()) {
-        std::string err = first_line((*proc)->error_output());
+        std::string err = tool_message((*proc)->error_output());
         if (!feed && feed.error().kind != ErrorKind::failed) {
             return std::unexpected(feed.error());
         }
@@ -150,28 +207,29 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
         cmd.env["PGPASSWORD"] = password;
     }
 
-    std::filesystem::path temp_file;
+    PrivateTemp temp;
     if (options.jobs > 1) {
-        // Parallel restore needs a seekable file: decompress to a temp file first.
-        auto dir = options.temp_dir.empty() ? std::filesystem::temp_directory_path() : options.temp_dir;
-        temp_file = dir / ("dbkeep-restore-" + std::to_string(::getpid()) + ".pgdump");
-        observe::info("parallel restore: writing the dump to a temp file first",
-                      {{"file", temp_file.string()}, {"jobs", std::to_string(options.jobs)}});
-        auto st = write_temp(in, temp_file);
-        if (!st) {
-            std::filesystem::remove(temp_file);
+        // Parallel restore needs a seekable file: decompress to a private temp file first.
+        std::error_code ec;
+        auto parent = options.temp_dir.empty() ? std::filesystem::temp_directory_path(ec) : options.temp_dir;
+        if (parent.empty()) {
+            parent = "/tmp";
+        }
+        if (auto st = temp.create(parent); !st) {
+            return st;
+        }
+        observe::info("parallel restore: writing the dump to a private temp file first",
+                      {{"file", temp.file().string()}, {"jobs", std::to_string(options.jobs)}});
+        if (auto st = temp.write_all(in); !st) {
             return st;
         }
         cmd.argv.push_back("--jobs=" + std::to_string(options.jobs));
-        cmd.argv.push_back(temp_file.string());
+        cmd.argv.push_back(temp.file().string());
     } else {
         cmd.with_stdin = true;
     }
     auto result = run_restore(runner, target, cmd, options.jobs > 1 ? nullptr : &in);
-    if (!temp_file.empty()) {
-        std::error_code ec;
-        std::filesystem::remove(temp_file, ec);
-    }
+    temp.remove();
     return result;
 }
 

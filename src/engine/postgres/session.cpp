@@ -1,5 +1,7 @@
 #include "engine/postgres/session.hpp"
 
+#include <chrono>
+
 namespace dbkeep::engine::pg {
 
 Result<std::unique_ptr<Connection>> open_session(runner::Runner& runner, const Target& target,
@@ -32,6 +34,8 @@ ConnectParams connect_params(const Target& target, const std::string& host, int 
     p.keywords["passfile"] = target.postgres.passfile;
     p.password = password;
     p.what = target.name;
+    p.settings["lock_timeout"] = std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(target.postgres.lock_wait_timeout).count());
     return p;
 }
 

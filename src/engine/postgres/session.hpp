@@ -19,7 +19,8 @@ struct Target {
 };
 
 // The connection keywords for host/port/user/dbname (empty or 0: libpq's defaults) with the target's sslmode
-// and passfile; `what` (for messages) is the target's name.
+// and passfile; `what` (for messages) is the target's name. The session's lock_timeout is the target's
+// lock_wait_timeout, so no statement of dbkeep's waits longer than that for a lock.
 ConnectParams connect_params(const Target& target, const std::string& host, int port, const std::string& user,
                              const std::string& dbname, const std::string& password);
 

@@ -5,6 +5,7 @@
 #include "observe/log.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 #include <unistd.h>
@@ -26,7 +27,45 @@ std::string first_line(const std::string& text)
     while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) {
         s.pop_back();
     }
-    return s;
+    return utf8_or_escaped(s);
+}
+
+std::string tool_message(const std::string& text)
+{
+    constexpr std::size_t k_max_lines = 30, k_max_bytes = 4000;
+    std::string out;
+    std::size_t lines = 0, pos = 0;
+    while (pos < text.size() && lines < k_max_lines) {
+        auto nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        // "pg_dump: error: x" -> "x"; "pg_dump: detail: x" -> "detail: x"; the server's "DETAIL:  x" stays.
+        for (const char* tool : {"pg_dump: ", "pg_restore: ", "pg_dumpall: ", "psql: "}) {
+            if (line.starts_with(tool)) {
+                line.erase(0, std::strlen(tool));
+                break;
+            }
+        }
+        if (line.starts_with("error: ")) {
+            line.erase(0, 7);
+        }
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+            line.pop_back();
+        }
+        if (line.empty()) {
+            continue;
+        }
+        out += (out.empty() ? "" : "; ") + line;
+        ++lines;
+    }
+    if (pos < text.size()) {
+        out += "; ...";
+    }
+    if (out.size() > k_max_bytes) {
+        out.resize(k_max_bytes);
+        out += " ...";
+    }
+    return utf8_or_escaped(out);
 }
 
 Result<ToolCandidate> find_tool(runner::Runner& runner, const Target& target, const std::string& name,

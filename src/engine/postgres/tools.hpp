@@ -13,6 +13,11 @@ namespace dbkeep::engine::pg {
 // The first error line of a tool's stderr, without its "pg_dump: error: " prefix and trailing blanks.
 std::string first_line(const std::string& text);
 
+// Everything a tool said on stderr, for an error message: its lines (at most 30, 4000 bytes) joined with "; ",
+// the "pg_dump: " / "pg_restore: " prefixes and the first "error: " dropped, so that the server's DETAIL and
+// HINT and the tool's "detail:" / "hint:" lines are kept. UTF-8, escaped where the bytes are not.
+std::string tool_message(const std::string& text);
+
 // The tool `name` (pg_dump / pg_restore) for a server major version (0: unknown, the newest found), run
 // through the runner: the configured override path, else every /usr/lib/postgresql/*/bin (local runner) and
 // PATH, picked by pick_tool. Fails with ErrorKind::not_found (and a hint) when every probe answered and none

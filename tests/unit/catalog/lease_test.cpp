@@ -5,8 +5,11 @@
 #include "support/wait.hpp"
 
 #include <atomic>
+#include <functional>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace dbkeep;
@@ -137,4 +140,97 @@ TEST(Lease, HeldLeaseRenewsWhileHeldAndReleasesAtTheEnd)
         EXPECT_GT(b->other.expires, now());
     }
     EXPECT_FALSE(std::filesystem::exists(f.dir.path() / "orders" / "lease.json"));
+}
+
+namespace {
+// A pid that belonged to a process of this host that has exited (and was reaped).
+int dead_pid()
+{
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return static_cast<int>(child);
+}
+
+// Rewrites the target's lease as if `edit` had been true of its holder.
+void edit_lease(Fixture& f, const std::function<void(LeaseInfo&)>& edit)
+{
+    auto path = f.dir.path() / "orders" / "lease.json";
+    auto info = lease_from_json(test::read_file(path));
+    ASSERT_TRUE(info);
+    edit(*info);
+    test::write_file(path, lease_to_json(*info));
+}
+} // namespace
+
+TEST(Lease, RecordsWhereItsPidMeansSomething)
+{
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(a);
+    auto back = lease_from_json(lease_to_json(a->mine));
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(back->boot_id.empty());
+    EXPECT_EQ(back->pid_namespace.rfind("pid:[", 0), 0u) << back->pid_namespace;
+    EXPECT_GT(back->pid_start, 0u);
+    EXPECT_FALSE(lease_holder_is_dead_here(*back)) << "this very process is alive";
+}
+
+TEST(Lease, ALeaseOfADeadProcessOnThisHostIsTakenOverAtOnce)
+{
+    Fixture f;
+    ASSERT_EQ(acquire_lease(*f.storage, "orders", 600s, now())->outcome, LeaseOutcome::acquired);
+    const int pid = dead_pid();
+    edit_lease(f, [&](LeaseInfo& l) { l.pid = pid; });
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(b) << b.error().to_string();
+    EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
+    EXPECT_TRUE(b->holder_dead);
+    EXPECT_EQ(b->other.pid, pid);
+    // Exactly once: the next runner finds the new holder (alive) busy.
+    EXPECT_EQ(acquire_lease(*f.storage, "orders", 60s, now())->outcome, LeaseOutcome::busy);
+}
+
+TEST(Lease, AReusedPidIsTakenOverAtOnce)
+{
+    Fixture f;
+    ASSERT_EQ(acquire_lease(*f.storage, "orders", 600s, now())->outcome, LeaseOutcome::acquired);
+    // Our own pid, but recorded with another start time: the process that wrote it is gone.
+    edit_lease(f, [](LeaseInfo& l) { l.pid_start += 12345; });
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
+    EXPECT_TRUE(b->holder_dead);
+}
+
+TEST(Lease, ADeadPidIsNotEnoughElsewhereOrWithoutTheFieldsThatPlaceIt)
+{
+    const int pid = dead_pid();
+    for (const auto& edit : std::vector<std::function<void(LeaseInfo&)>>{
+             [&](LeaseInfo& l) { l.host = "another-host"; }, [&](LeaseInfo& l) { l.pid_namespace = "pid:[1]"; },
+             [&](LeaseInfo& l) { l.boot_id.clear(); }, // a lease of an older version
+         }) {
+        Fixture f;
+        ASSERT_EQ(acquire_lease(*f.storage, "orders", 600s, now())->outcome, LeaseOutcome::acquired);
+        edit_lease(f, [&](LeaseInfo& l) {
+            l.pid = pid;
+            edit(l);
+        });
+        auto b = acquire_lease(*f.storage, "orders", 60s, now());
+        ASSERT_TRUE(b);
+        EXPECT_EQ(b->outcome, LeaseOutcome::busy);
+    }
+}
+
+TEST(Lease, AnotherBootOfThisHostMeansTheHolderIsGone)
+{
+    Fixture f;
+    ASSERT_EQ(acquire_lease(*f.storage, "orders", 600s, now())->outcome, LeaseOutcome::acquired);
+    edit_lease(f, [](LeaseInfo& l) { l.boot_id = "00000000-0000-0000-0000-000000000000"; });
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
 }

@@ -1545,3 +1545,16 @@ TEST(ConfigNotify, MistakesAreErrorsAtTheirValueAndNeverEchoTheUrl)
               "t.yaml:4:49: write 'secret' as ${ENV_VAR}: secrets do not belong in the configuration file");
     EXPECT_EQ(error_of(root + "  - {type: slack, url: 'https://h/x', channel: '#ops'}\n").find("t.yaml:4:"), 0u);
 }
+
+TEST(ConfigTarget, PostgresLockWaitTimeoutIsSecondsWithAFiveMinuteDefault)
+{
+    auto c = load_text(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 42\n");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(pg(c->targets.at("db")).lock_wait_timeout, std::chrono::seconds(42));
+    auto d = load_text(k_pg_target + "    url: postgres://u@h/d\n");
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(pg(d->targets.at("db")).lock_wait_timeout, std::chrono::seconds(300));
+    expect_error(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 0\n", 5, 24,
+                 "'lock_wait_timeout' in target 'db' must be between 1 and 86400");
+    expect_error(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 5min\n", 5, 24, "must be an integer");
+}
