@@ -34,7 +34,8 @@ std::string to_json(const Manifest& m)
         {"stats", m.stats},
         {"details", m.details},
     };
-    return j.dump(2) + "\n";
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+           "\n"; // never throws on bytes that are not UTF-8
 }
 
 Result<Manifest> parse_manifest(const std::string& text, const std::string& where)

@@ -49,7 +49,7 @@ Result<LeasedBackupResult> leased_backup(const config::Config& config, const con
             return fail_cancelled("wait for the lease of", target.name);
         }
     }
-    if (attempt.outcome == catalog::LeaseOutcome::took_over) {
+    if (attempt.outcome == catalog::LeaseOutcome::took_over && !attempt.holder_dead) { // lease.cpp logs that case
         observe::warn("took over an expired lease", {{"target", target.name},
                                                      {"previous_host", attempt.other.host},
                                                      {"previous_pid", std::to_string(attempt.other.pid)},
