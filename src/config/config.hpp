@@ -73,7 +73,7 @@ struct DaemonConfig {
     int max_concurrent = 1;
     int jitter_seconds = 30;
     int shutdown_grace_seconds = 20; // below ECS's default stopTimeout (30 s), with room for the abort
-    std::string listen; // host:port for /metrics and /healthz; empty: off
+    std::string listen;              // host:port for /metrics and /healthz; empty: off
 };
 
 struct Config {
