@@ -63,6 +63,7 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
                 return;
             }
             if (*freshness) {
+                // The dead-man's switch alone.
                 for (const auto* t : *targets) {
                     auto storage = ctx.storage_for(*t);
                     if (!storage) {
@@ -73,21 +74,19 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
                     }
                     rows.push_back({t->name, job::check_overdue(*t, **storage, std::chrono::system_clock::now())});
                 }
-            }
-            check::CheckOptions options;
-            std::string id = *identity;
-            if (id.empty() && std::getenv("DBKEEP_IDENTITY_FILE")) {
-                id = std::getenv("DBKEEP_IDENTITY_FILE");
-            }
-            if (!id.empty()) {
-                options.identity_files.push_back(id);
-            }
-            for (const auto* t : *targets) {
-                if (*freshness) {
-                    break; // the dead-man's switch alone, above
+            } else {
+                check::CheckOptions options;
+                std::string id = *identity;
+                if (id.empty() && std::getenv("DBKEEP_IDENTITY_FILE")) {
+                    id = std::getenv("DBKEEP_IDENTITY_FILE");
                 }
-                for (auto& f : job::diagnose(*cfg, *t, options)) {
-                    rows.push_back({t->name, std::move(f)});
+                if (!id.empty()) {
+                    options.identity_files.push_back(id);
+                }
+                for (const auto* t : *targets) {
+                    for (auto& f : job::diagnose(*cfg, *t, options)) {
+                        rows.push_back({t->name, std::move(f)});
+                    }
                 }
             }
         }

@@ -240,16 +240,13 @@ public:
 
     Result<std::unique_ptr<stream::Source>> open_reader(const std::string& key, ByteRange range) override
     {
-        auto parts = split_key(key);
-        if (!parts) {
-            return std::unexpected(parts.error());
+        auto opened = open_parent(key, false);
+        if (!opened) {
+            return std::unexpected(opened.error());
         }
-        auto folders = open_folders(parts->folders, false, key);
-        if (!folders) {
-            return std::unexpected(folders.error());
-        }
+        const auto& [parts, folders] = *opened;
         // O_NONBLOCK: opening a FIFO planted under the root must not hang; cleared below for a regular file.
-        Fd fd(::openat(folders->last(), parts->name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        Fd fd(::openat(folders.last(), parts.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
         if (fd.get() < 0) {
             int e = errno;
             if (e == ELOOP) {
@@ -285,16 +282,13 @@ public:
 
     Result<ObjectInfo> stat(const std::string& key) override
     {
-        auto parts = split_key(key);
-        if (!parts) {
-            return std::unexpected(parts.error());
+        auto opened = open_parent(key, false);
+        if (!opened) {
+            return std::unexpected(opened.error());
         }
-        auto folders = open_folders(parts->folders, false, key);
-        if (!folders) {
-            return std::unexpected(folders.error());
-        }
+        const auto& [parts, folders] = *opened;
         struct stat st {};
-        if (::fstatat(folders->last(), parts->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+        if (::fstatat(folders.last(), parts.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
             int e = errno;
             return fail(kind_for_errno(e == 0 ? ENOENT : e), "stat object", key, "no such object");
         }
@@ -345,19 +339,16 @@ public:
     Status remove(const std::vector<std::string>& keys) override
     {
         for (const auto& key : keys) {
-            auto parts = split_key(key);
-            if (!parts) {
-                return std::unexpected(parts.error());
-            }
-            auto folders = open_folders(parts->folders, false, key);
-            if (!folders) {
-                if (folders.error().kind == ErrorKind::not_found) {
+            auto opened = open_parent(key, false);
+            if (!opened) {
+                if (opened.error().kind == ErrorKind::not_found) {
                     continue;
                 }
-                return std::unexpected(folders.error());
+                return std::unexpected(opened.error());
             }
+            const auto& [parts, folders] = *opened;
             struct stat st {};
-            if (::fstatat(folders->last(), parts->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (::fstatat(folders.last(), parts.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno == ENOENT) {
                     continue;
                 }
@@ -368,13 +359,13 @@ public:
                 return fail(ErrorKind::corruption, "remove object", key,
                             "not a regular file (a folder or a symbolic link): nothing removed");
             }
-            if (::unlinkat(folders->last(), parts->name.c_str(), 0) != 0 && errno != ENOENT) {
+            if (::unlinkat(folders.last(), parts.name.c_str(), 0) != 0 && errno != ENOENT) {
                 int e = errno;
                 return fail(kind_for_errno(e), "remove object", key, errno_message(e));
             }
             // Remove emptied month/year folders; rmdir fails harmlessly when not empty.
-            for (std::size_t i = parts->folders.size(); i > 0; --i) {
-                if (::unlinkat(folders->chain[i - 1].get(), parts->folders[i - 1].c_str(), AT_REMOVEDIR) != 0) {
+            for (std::size_t i = parts.folders.size(); i > 0; --i) {
+                if (::unlinkat(folders.chain[i - 1].get(), parts.folders[i - 1].c_str(), AT_REMOVEDIR) != 0) {
                     break;
                 }
             }
@@ -505,26 +496,42 @@ private:
         return c;
     }
 
-    // A new temp file beside the object's final name (its folders created), mode 0640 whatever the umask.
-    Result<TempFile> create_temp(const std::string& key) const
+    // A key's file name and its folders opened (and created, mode 0750, when `create`) as open_folders does.
+    // Fails with config for a key that is not relative and clean, else as open_folders.
+    struct OpenedParent {
+        KeyParts parts;
+        FolderChain folders;
+    };
+    Result<OpenedParent> open_parent(const std::string& key, bool create) const
     {
         auto parts = split_key(key);
         if (!parts) {
             return std::unexpected(parts.error());
         }
-        auto folders = open_folders(parts->folders, true, key);
+        auto folders = open_folders(parts->folders, create, key);
         if (!folders) {
             return std::unexpected(folders.error());
         }
-        std::string temp = parts->name + k_temp_marker + random_hex(8);
-        Fd fd(::openat(folders->last(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+        return OpenedParent{std::move(*parts), std::move(*folders)};
+    }
+
+    // A new temp file beside the object's final name (its folders created), mode 0640 whatever the umask.
+    Result<TempFile> create_temp(const std::string& key) const
+    {
+        auto opened = open_parent(key, true);
+        if (!opened) {
+            return std::unexpected(opened.error());
+        }
+        auto& [parts, folders] = *opened;
+        std::string temp = parts.name + k_temp_marker + random_hex(8);
+        Fd fd(::openat(folders.last(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        k_object_mode));
         if (fd.get() < 0) {
             int e = errno;
             return fail(kind_for_errno(e), "create object", key, errno_message(e) + " in " + m_options.root.string());
         }
         ::fchmod(fd.get(), k_object_mode);
-        return TempFile{std::move(fd), std::move(folders->chain.back()), temp, parts->name};
+        return TempFile{std::move(fd), std::move(folders.chain.back()), temp, parts.name};
     }
 
     // Calls visit(key, stat) for every regular file whose key starts with prefix, descending only into real
