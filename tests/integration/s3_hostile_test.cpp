@@ -55,6 +55,10 @@ class H(BaseHTTPRequestHandler):
                                '<Upload><Key>t/2020/01/x.rdb.zst</Key><UploadId>UP-1</UploadId>'
                                '<Initiated>2020-01-01T00:00:00.000Z</Initiated></Upload>'
                                '<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>')
+        if bucket == "nouploads" and "uploads" in self.path:
+            return self.answer(501, '<?xml version="1.0"?><Error><Code>NotImplemented</Code>'
+                               '<Message>A header or query you provided implies functionality that is not implemented.'
+                               '</Message></Error>')
         return self.answer(200, listing(""))
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 )PY";
@@ -117,4 +121,19 @@ TEST_F(S3Hostile, TheSweepListsAndAbortsAForgottenMultipartUpload)
     ASSERT_TRUE(s->discard_incomplete(upload));
     const std::string log = read_file(m_dir.path() / "requests.log");
     EXPECT_NE(log.find("DELETE /uploads/t/2020/01/x.rdb.zst?uploadId=UP-1"), std::string::npos) << log;
+}
+
+// s3rver and other S3-compatible servers answer ListMultipartUploads with 501 NotImplemented: a final answer
+// (asked once, not retried with backoff for ten seconds after every backup), and nothing to sweep.
+TEST_F(S3Hostile, AStoreWithoutMultipartListingIsAskedOnceAndHasNothingToSweep)
+{
+    auto incomplete = storage_for("nouploads")->list_incomplete("t/");
+    ASSERT_TRUE(incomplete) << incomplete.error().to_string();
+    EXPECT_TRUE(incomplete->empty());
+    const std::string log = read_file(m_dir.path() / "requests.log");
+    std::size_t asked = 0;
+    for (std::size_t at = log.find("&uploads="); at != std::string::npos; at = log.find("&uploads=", at + 1)) {
+        ++asked;
+    }
+    EXPECT_EQ(asked, 1u) << log;
 }

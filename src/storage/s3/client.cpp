@@ -5,14 +5,19 @@
 #include "storage/s3/xml.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <openssl/evp.h>
 
 namespace dbkeep::storage::s3 {
 namespace {
 
+constexpr std::string_view k_not_implemented = "HTTP 501";
+
 bool retryable(long status, const std::string& body)
 {
-    return status >= 500 || status == 429 || (status == 400 && body.find("RequestTimeout") != std::string::npos) ||
+    return (status >= 500 && status != 501 && status != 505) || status == 429 ||
+           (status == 400 && body.find("RequestTimeout") != std::string::npos) ||
            body.find("SlowDown") != std::string::npos;
 }
 
@@ -26,7 +31,12 @@ std::string base64(const unsigned char* d, std::size_t n)
 
 } // namespace
 
-std::string content_md5(const std::string& body)
+bool not_implemented(const Error& error) noexcept
+{
+    return error.message.starts_with(k_not_implemented);
+}
+
+std::string content_md5(std::string_view body)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -145,7 +155,17 @@ Result<http::Response> Client::once(const Call& call)
     if (!has_type) {
         h.headers.emplace_back("Content-Type", ""); // no default form type from libcurl
     }
-    h.body = call.body;
+    // The body is streamed from the caller's buffer (a 16 MiB multipart part is not copied per attempt).
+    if (!call.body.empty()) {
+        auto sent = std::make_shared<std::size_t>(0);
+        h.reader = [body = call.body, sent](MutableBytes out) -> Result<std::size_t> {
+            const std::size_t n = std::min(out.size(), body.size() - *sent);
+            std::memcpy(out.data(), body.data() + *sent, n);
+            *sent += n;
+            return n;
+        };
+        h.reader_size = call.body.size();
+    }
     h.low_speed_time = m_options.stall_timeout; // a stalled transfer fails and is retried
     h.max_body = std::size_t{64} << 20;         // ranged reads ask for 8 MiB; listings are ~1 MiB
     h.ignore_cancel = call.cleanup;

@@ -17,7 +17,7 @@ struct Call {
     std::string key;       // full object key (prefix included); "" for the bucket
     sigv4::Pairs query;    // raw names and values
     sigv4::Pairs headers;  // extra headers, signed
-    std::string body;      // sent whole
+    std::string_view body; // sent whole; not owned: the caller keeps it alive until call() returns
     std::string operation; // for errors: "upload part", "list objects"
     bool cleanup = false;  // still sent after SIGINT/SIGTERM (aborting a multipart upload)
 };
@@ -26,11 +26,11 @@ class Client {
 public:
     explicit Client(const S3Options& options);
 
-    // Sends the call, retrying transient failures (connection errors, timeouts, 5xx, 429, SlowDown,
-    // RequestTimeout) up to 6 attempts with backoff. Returns the answer only for a 2xx status; otherwise
-    // not_found (404), conflict (412, 409 ConditionalRequestConflict), auth (401, 403; the hint names the
-    // credential source or the IAM permissions), transient (after the last retry), cancelled, or failed.
-    // Thread-safe.
+    // Sends the call, retrying transient failures (connection errors, timeouts, 500, 502, 503, 504, 429,
+    // SlowDown, RequestTimeout) up to 6 attempts with backoff; a 501 (a feature the store lacks) is final. Returns the
+    // answer only for a 2xx status; otherwise not_found (404), conflict (412, 409 ConditionalRequestConflict), auth
+    // (401, 403; the hint names the credential source or the IAM permissions), transient (after the last retry),
+    // cancelled, or failed. Thread-safe.
     Result<http::Response> call(const Call& call);
 
     // Like call() but any HTTP answer, error statuses included, comes back as a Response (with all its
@@ -62,6 +62,10 @@ private:
 sigv4::Pairs put_headers(const S3Options& options);
 
 // base64 of the MD5 of body, for Content-MD5 (RFC 1864). Pure; thread-safe.
-std::string content_md5(const std::string& body);
+std::string content_md5(std::string_view body);
+
+// Whether an error from call() is the store's "501 Not Implemented": the request is valid S3 but this
+// S3-compatible server lacks the feature (s3rver and some others lack ListMultipartUploads). Pure.
+bool not_implemented(const Error& error) noexcept;
 
 } // namespace dbkeep::storage::s3

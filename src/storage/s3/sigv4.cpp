@@ -96,7 +96,7 @@ std::string uri_encode(const std::string& s, bool encode_slash)
     return percent_encode(s, !encode_slash);
 }
 
-std::string sha256_hex(const std::string& data)
+std::string sha256_hex(std::string_view data)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,6 @@ Signed sign(const Request& request, const Credentials& credentials, const Option
 std::string uri_encode(const std::string& s, bool encode_slash);
 
 // The SHA-256 of data as 64 lowercase hex digits. Pure; thread-safe.
-std::string sha256_hex(const std::string& data);
+std::string sha256_hex(std::string_view data);
 
 } // namespace dbkeep::storage::sigv4

@@ -10,6 +10,7 @@
 
 #include "core/time.hpp"
 #include "core/url.hpp"
+#include "observe/log.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -123,6 +124,13 @@ public:
                                     }
                                     return {};
                                 });
+        if (!pages && s3::not_implemented(pages.error())) {
+            // The store cannot list them (s3rver, some S3-compatible servers): there is nothing to sweep that
+            // dbkeep can find; each failed upload is still aborted by the writer that began it.
+            observe::debug("the store does not list multipart uploads; incomplete uploads are not swept",
+                           {{"prefix", prefix}, {"error", pages.error().message}});
+            return out;
+        }
         if (!pages) {
             return std::unexpected(pages.error());
         }
