@@ -157,6 +157,11 @@ Error transfer_error(Easy& e, CURLcode rc, std::string_view operation, std::stri
 
 } // namespace
 
+bool retryable_status(long status) noexcept
+{
+    return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
 std::optional<std::string> Response::header(std::string_view name) const
 {
     const std::string wanted = lowercase(std::string(name));

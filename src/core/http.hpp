@@ -50,6 +50,10 @@ struct Response {
     std::optional<std::string> header(std::string_view name) const;
 };
 
+// Whether an answer with this status is worth sending again (RFC 9110 section 15.6, RFC 6585): 408, 429,
+// 500, 502, 503, 504. Other statuses, 501 Not Implemented and 505 among them, are final. Pure.
+bool retryable_status(long status) noexcept;
+
 // Sends one request and reads the whole answer. Any HTTP status, 4xx and 5xx included, is a Response: the
 // caller maps statuses to errors. Fails with
 //   cancelled  when cancel::requested() turns true (checked at least once a second) unless ignore_cancel;

@@ -54,8 +54,7 @@ Status post(const http::Request& request, const std::string& channel)
     if (response->status >= 200 && response->status < 300) {
         return {};
     }
-    const ErrorKind kind =
-        response->status >= 500 || response->status == 429 ? ErrorKind::transient : ErrorKind::failed;
+    const ErrorKind kind = http::retryable_status(response->status) ? ErrorKind::transient : ErrorKind::failed;
     std::string body = response->body.substr(0, 200);
     for (char& c : body) {
         if (static_cast<unsigned char>(c) < 0x20) {

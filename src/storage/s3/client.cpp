@@ -16,8 +16,7 @@ constexpr std::string_view k_not_implemented = "HTTP 501";
 
 bool retryable(long status, const std::string& body)
 {
-    return (status >= 500 && status != 501 && status != 505) || status == 429 ||
-           (status == 400 && body.find("RequestTimeout") != std::string::npos) ||
+    return http::retryable_status(status) || (status == 400 && body.find("RequestTimeout") != std::string::npos) ||
            body.find("SlowDown") != std::string::npos;
 }
 

@@ -385,3 +385,13 @@ TEST_F(Http, RetryDelaysGrowWithJitterUpToTheCap)
         EXPECT_LE(d9, 2000ms);
     }
 }
+
+TEST(HttpRetryableStatus, OnlyTemporaryAnswersAreWorthSendingAgain)
+{
+    for (long status : {408L, 429L, 500L, 502L, 503L, 504L}) {
+        EXPECT_TRUE(http::retryable_status(status)) << status;
+    }
+    for (long status : {200L, 301L, 400L, 403L, 404L, 412L, 501L, 505L, 511L}) {
+        EXPECT_FALSE(http::retryable_status(status)) << status;
+    }
+}
