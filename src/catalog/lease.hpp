@@ -5,8 +5,16 @@
 // S3: PUT with If-None-Match: *). A lease past its expiry is taken over by whoever first creates
 // <target>/lease-takeover-<expired owner>.json (create_if_absent again), then overwrites lease.json: of
 // several runners racing for the same expired lease exactly one wins, and a slow runner that read the expired
-// lease late cannot displace the winner. On a store without conditional create these races are not closed
-// (check warns about it).
+// lease late cannot displace the winner. An unreadable lease.json is held, not free, until the store dates it
+// older than the ttl; then the runner that creates the marker named after its content takes it over.
+//
+// Some S3-compatible servers accept If-None-Match and ignore it (s3rver). lease_protocol_for() finds out with
+// two real requests; on such a store the claims protocol is used instead: each runner writes its own
+// <target>/lease-claims/<owner>.json ("trying"), lists the claims, and holds the lease ("held") only when no
+// other live claim is there; otherwise it withdraws and retries after a random delay. On a store where a
+// listing shows every completed write (S3 since 2020, local folders) two runners never both hold it: the later
+// writer's listing sees the earlier claim. Before committing, a holder confirms the lease (HeldLease::confirm):
+// a holder paused past its ttl and taken over aborts instead of committing.
 #pragma once
 
 #include "core/error.hpp"
@@ -14,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -24,7 +33,12 @@ class Storage;
 
 namespace dbkeep::catalog {
 
+// How a store makes the lease exact: conditional create of lease.json, or per-runner claims.
+enum class LeaseProtocol { conditional_create, claims };
+
 struct LeaseInfo {
+    LeaseProtocol protocol = LeaseProtocol::conditional_create;
+    std::string state; // claims only: "trying" while acquiring, "held" once acquired
     std::string owner; // random id of the holder
     std::string host;
     int pid = 0;
@@ -54,20 +68,32 @@ struct LeaseAttempt {
 // that cannot be told (another host, a lease without those fields).
 bool lease_holder_is_dead_here(const LeaseInfo& holder);
 
+// Which protocol keeps leases exact on this store: writes a probe object twice with create_if_absent under
+// <target>/ (the second must be refused and leave the first content) and removes it. Fails as the storage fails.
+Result<LeaseProtocol> lease_protocol_for(storage::Storage& storage, const std::string& target);
+
 // Takes the target's lease: acquired when there was none; took_over when the holder's lease expired, or when
 // its holder is dead on this host (lease_holder_is_dead_here: taken over at once, with a log line saying so);
-// busy otherwise. Fails as the storage fails.
+// busy otherwise (an unreadable lease is busy until the store dates it older than ttl). Fails as the storage
+// fails, or cancelled while the claims protocol waits to retry.
 Result<LeaseAttempt> acquire_lease(storage::Storage& storage, const std::string& target, std::chrono::seconds ttl,
-                                   std::chrono::system_clock::time_point now);
+                                   std::chrono::system_clock::time_point now,
+                                   LeaseProtocol protocol = LeaseProtocol::conditional_create);
 
 // Extends our lease; fails with ErrorKind::failed if it is no longer ours.
 Status renew_lease(storage::Storage& storage, const std::string& target, LeaseInfo& mine, std::chrono::seconds ttl,
                    std::chrono::system_clock::time_point now);
 
+// Ok when the lease is still ours (claims: our claim is there and no other runner holds one); fails with
+// ErrorKind::conflict naming the new holder otherwise, or as the storage fails.
+Status confirm_lease(storage::Storage& storage, const std::string& target, const LeaseInfo& mine,
+                     std::chrono::system_clock::time_point now);
+
 // Removes the lease if it is still ours.
 Status release_lease(storage::Storage& storage, const std::string& target, const LeaseInfo& mine);
 
-// A held lease, renewed every ttl/3 by a background thread and released on destruction.
+// A held lease, renewed every ttl/3 by a background thread and released on destruction, even after
+// SIGINT/SIGTERM (the release runs inside a cancel::Shield). Thread-safe.
 class HeldLease {
 public:
     HeldLease(storage::Storage& storage, std::string target, LeaseInfo mine, std::chrono::seconds ttl);
@@ -75,11 +101,17 @@ public:
     HeldLease(const HeldLease&) = delete;
     HeldLease& operator=(const HeldLease&) = delete;
 
+    // Call right before committing work done under the lease: fails with ErrorKind::conflict when a renewal
+    // found the lease taken over, or when confirm_lease() does now; the caller must then abort, not commit.
+    Status confirm();
+
 private:
     storage::Storage& m_storage;
     std::string m_target;
     LeaseInfo m_mine;
     std::chrono::seconds m_ttl;
+    std::mutex m_mutex; // m_mine and m_lost, shared with the renewer
+    std::optional<Error> m_lost;
     std::atomic<bool> m_stop{false};
     std::thread m_renewer;
 };

@@ -9,6 +9,7 @@ std::atomic<int> g_signal{0};
 std::atomic<bool> g_requested{false};
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_graceful{false};
+thread_local int t_shields = 0;
 
 extern "C" void on_signal(int sig)
 {
@@ -36,7 +37,17 @@ void install_signal_handlers()
 
 bool requested() noexcept
 {
-    return g_requested.load();
+    return t_shields == 0 && g_requested.load();
+}
+
+Shield::Shield() noexcept
+{
+    ++t_shields;
+}
+
+Shield::~Shield()
+{
+    --t_shields;
 }
 bool stop_requested() noexcept
 {

@@ -7,8 +7,20 @@ namespace dbkeep::cancel {
 // cancellation. Idempotent.
 void install_signal_handlers();
 
-// True once a signal arrived or request() was called. Async-signal-safe to read.
+// True once a signal arrived or request() was called, except on a thread inside a Shield. Async-signal-safe
+// to read.
 bool requested() noexcept;
+
+// While one lives, requested() is false on the thread that made it: cleanup that must still happen after
+// SIGINT/SIGTERM (releasing a lease, aborting an upload) runs to its end, bounded by its own deadlines.
+// Nests; not movable; affects only its own thread.
+class Shield {
+public:
+    Shield() noexcept;
+    ~Shield();
+    Shield(const Shield&) = delete;
+    Shield& operator=(const Shield&) = delete;
+};
 
 // The signal that requested cancellation, or 0.
 int signal_number() noexcept;

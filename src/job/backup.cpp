@@ -82,6 +82,13 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     m.details = std::move(info->details);
 
     // The commit point. A backup whose manifest could not be written does not exist: remove its object.
+    if (options.before_commit) {
+        if (auto st = options.before_commit(); !st) {
+            const cancel::Shield cleanup;
+            (void)storage.remove({key});
+            return wrap(st.error(), op + ": not committed");
+        }
+    }
     if (auto st = storage::put_object(storage, catalog::manifest_key(target.name, id), catalog::to_json(m)); !st) {
         (void)storage.remove({key});
         return wrap(st.error(), op + ": write manifest");

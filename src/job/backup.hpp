@@ -20,6 +20,9 @@ namespace dbkeep::job {
 struct BackupOptions {
     // The clock, injected for tests; defaults to system_clock::now.
     std::function<std::chrono::system_clock::time_point()> now;
+    // Called after the object is complete and before its manifest is written (the commit point); a failure
+    // aborts the backup: the object is removed and no manifest is written. The lease's confirm() goes here.
+    std::function<Status()> before_commit;
 };
 
 // Backs up target into storage (which the caller opened for the target's storage config).

@@ -26,9 +26,13 @@ Result<LeasedBackupResult> leased_backup(const config::Config& config, const con
                                          const std::function<void()>& on_start)
 {
     const std::chrono::seconds ttl{config.lease_ttl_seconds};
+    auto protocol = catalog::lease_protocol_for(storage, target.name);
+    if (!protocol) {
+        return wrap(protocol.error(), "take the lease of " + target.name);
+    }
     catalog::LeaseAttempt attempt;
     for (;;) {
-        auto a = catalog::acquire_lease(storage, target.name, ttl, std::chrono::system_clock::now());
+        auto a = catalog::acquire_lease(storage, target.name, ttl, std::chrono::system_clock::now(), *protocol);
         if (!a) {
             return wrap(a.error(), "take the lease of " + target.name);
         }
@@ -57,7 +61,7 @@ Result<LeasedBackupResult> leased_backup(const config::Config& config, const con
     }
     catalog::HeldLease held(storage, target.name, attempt.mine, ttl);
     on_start();
-    auto m = run_backup(config, target, storage);
+    auto m = run_backup(config, target, storage, {.before_commit = [&held] { return held.confirm(); }});
     if (!m) {
         return std::unexpected(m.error());
     }

@@ -63,11 +63,28 @@ std::vector<Finding> probe_round_trip(Storage& storage, const std::string& key_p
         // Described again: after the first request it names the credential source.
         out.push_back(pass("storage", "write, read, list and delete work in " + storage.describe()));
     }
-    if (storage.supports_conditional_create()) {
-        out.push_back(pass("storage.lease", "conditional create is supported: leases are exact"));
+    // Conditional create, tested with two real requests: the second must be refused and keep the first.
+    if (!storage.supports_conditional_create()) {
+        out.push_back(pass("storage.lease", "this store has no conditional create: leases use per-runner claims, "
+                                            "exact where a listing shows every completed write"));
+        return out;
+    }
+    const std::string cc_key = key_prefix + ".dbkeep-check-lease-" + random_hex(3);
+    auto first = storage.create_if_absent(cc_key, "first");
+    auto second = first ? storage.create_if_absent(cc_key, "second") : first;
+    auto kept = first ? get_object(storage, cc_key, 64) : Result<std::string>(std::string());
+    (void)storage.remove({cc_key});
+    if (!first || !second || !kept) {
+        const Error& e = !first ? first.error() : !second ? second.error() : kept.error();
+        out.push_back(failed("storage.lease", "cannot test conditional create in " + where + ": " + e.message,
+                             remedy(e, remedies.write)));
+    } else if (*first && !*second && *kept == "first") {
+        out.push_back(pass("storage.lease", "conditional create works (tested: a second create was refused): "
+                                            "leases are exact"));
     } else {
-        out.push_back(warn("storage.lease", "conditional create is not supported: leases can race",
-                           "run one scheduler per target"));
+        out.push_back(pass("storage.lease", "this store accepts If-None-Match but ignores it (tested: a second "
+                                            "create overwrote the first): leases use per-runner claims instead, "
+                                            "exact where a listing shows every completed write"));
     }
     return out;
 }

@@ -160,3 +160,23 @@ TEST_F(CommitPoint, TheFaultStorageFailsListingAndRemovingOnCommand)
     EXPECT_TRUE(m_faults->remove({"c.bin"}));
     EXPECT_EQ(m_faults->injected(), 3);
 }
+
+// A lease lost while the dump ran (before_commit is HeldLease::confirm in every leased backup): the complete
+// object is discarded and no manifest is written.
+TEST_F(CommitPoint, ALostLeaseAtTheCommitPointLeavesNoObjectAndNoManifest)
+{
+    auto config = load_config();
+    ASSERT_TRUE(config) << config.error().to_string();
+    int asked = 0;
+    auto m = job::run_backup(*config, config->targets.at("cache"), *m_faults,
+                             {.before_commit = [&asked]() -> Status {
+                                 ++asked;
+                                 return fail(ErrorKind::conflict, "confirm the lease of", "cache",
+                                             "host b pid 7 took the lease over");
+                             }});
+    ASSERT_FALSE(m) << "committed although the lease was lost";
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(m.error().kind, ErrorKind::conflict);
+    EXPECT_NE(m.error().to_string().find("took the lease over"), std::string::npos) << m.error().to_string();
+    EXPECT_EQ(files(), std::vector<std::string>{});
+}

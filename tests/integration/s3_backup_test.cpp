@@ -111,6 +111,28 @@ TEST_F(S3Backup, SigtermMidUploadAbortsTheMultipartUploadAndWritesNoManifest)
     EXPECT_NE(sent.find("DELETE /" + m_s3->bucket() + "/prod/app/"), std::string::npos) << "AbortMultipartUpload sent";
     EXPECT_EQ(sent.find("manifest.json"), std::string::npos) << "no manifest written";
     EXPECT_EQ(sent.find("</CompleteMultipartUpload>"), std::string::npos);
+    // The lease is released although the run was cancelled (it used to stay and block the next run).
+    EXPECT_EQ(bucket_listing().find("lease"), std::string::npos) << bucket_listing();
+}
+
+// s3rver accepts If-None-Match and ignores it: a second backup of the same target used to run at the same time
+// as the first. dbkeep tests conditional create with two real requests and uses per-runner claims instead.
+TEST_F(S3Backup, OnAStoreThatIgnoresIfNoneMatchASecondRunnerFindsTheLeaseBusy)
+{
+    auto slow = fake_pg_dump("slow_pg_dump", "while head -c 4096 /dev/urandom; do sleep 0.05; done");
+    write_s3_config(m_s3->port(), k_s3_credentials_yaml, "    pg_dump_path: " + slow + "\n");
+    auto bg = m_work->start_dbkeep({"backup", "app"}, "bg.log");
+    wait_until([&] { return bucket_listing().find("lease-claims/") != std::string::npos || !bg->running(); });
+    ASSERT_TRUE(bg->running()) << m_work->log("bg.log");
+    auto second = dbkeep({"backup", "app"});
+    EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
+    EXPECT_NE(second.err.find("is running on host"), std::string::npos) << second.err;
+    bg->signal(SIGTERM);
+    EXPECT_EQ(bg->wait(k_event_timeout), 1) << m_work->log("bg.log");
+    EXPECT_EQ(bucket_listing().find("lease"), std::string::npos) << bucket_listing();
+
+    auto check = dbkeep({"check"});
+    EXPECT_NE(check.out.find("ignores it (tested"), std::string::npos) << check.out << check.err;
 }
 
 TEST_F(S3Backup, EcsTaskRoleCredentialsComeFromTheContainerEndpoint)

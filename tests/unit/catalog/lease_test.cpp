@@ -1,5 +1,6 @@
 #include "catalog/lease.hpp"
 #include "catalog/naming.hpp"
+#include "core/cancel.hpp"
 #include "storage/local.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
@@ -27,7 +28,7 @@ auto now()
 }
 
 // Starts `threads` runners at once on the target's lease; returns how many believe they hold it.
-int race(storage::Storage& storage, int threads)
+int race(storage::Storage& storage, int threads, LeaseProtocol protocol = LeaseProtocol::conditional_create)
 {
     std::atomic<int> winners{0};
     std::atomic<bool> go{false};
@@ -36,7 +37,7 @@ int race(storage::Storage& storage, int threads)
         runners.emplace_back([&] {
             while (!go.load()) {
             }
-            auto a = acquire_lease(storage, "orders", 60s, now());
+            auto a = acquire_lease(storage, "orders", 60s, now(), protocol);
             if (a && a->outcome != LeaseOutcome::busy) {
                 ++winners;
             }
@@ -96,16 +97,23 @@ TEST(Lease, ReleaseAfterTakeoverLeavesNothingBehind)
     EXPECT_TRUE(test::list_files(f.dir.path()).empty()) << test::list_files(f.dir.path()).front();
 }
 
-TEST(Lease, UnreadableLeaseCountsAsExpired)
+// An unreadable lease.json is not a free lease: held until the store dates it older than the ttl, and then
+// taken over by exactly one of the runners racing for it (the old code let every contender take it at once).
+TEST(Lease, UnreadableLeaseIsHeldUntilItIsOlderThanTheTtlThenOneRunnerTakesItOver)
 {
-    Fixture f;
-    test::write_file(f.dir.path() / "orders", "");
-    std::filesystem::remove(f.dir.path() / "orders");
-    std::filesystem::create_directories(f.dir.path() / "orders");
-    test::write_file(f.dir.path() / "orders" / "lease.json", "{garbage");
-    auto b = acquire_lease(*f.storage, "orders", 60s, now());
-    ASSERT_TRUE(b);
-    EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
+    for (int round = 0; round < 10; ++round) {
+        Fixture f;
+        std::filesystem::create_directories(f.dir.path() / "orders");
+        const auto lease = f.dir.path() / "orders" / "lease.json";
+        test::write_file(lease, "{garbage");
+        auto fresh = acquire_lease(*f.storage, "orders", 60s, now());
+        ASSERT_TRUE(fresh) << fresh.error().to_string();
+        EXPECT_EQ(fresh->outcome, LeaseOutcome::busy);
+        EXPECT_TRUE(fresh->other.owner.starts_with("unreadable-")) << fresh->other.owner;
+
+        std::filesystem::last_write_time(lease, std::filesystem::file_time_type::clock::now() - 2h);
+        EXPECT_EQ(race(*f.storage, 4), 1) << "round " << round;
+    }
 }
 
 TEST(Lease, OfManyRunnersRacingExactlyOneWins)
@@ -233,4 +241,80 @@ TEST(Lease, AnotherBootOfThisHostMeansTheHolderIsGone)
     auto b = acquire_lease(*f.storage, "orders", 60s, now());
     ASSERT_TRUE(b);
     EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
+}
+
+// The claims protocol (stores that ignore If-None-Match): of many runners racing, at most one holds the lease,
+// and an uncontended runner always gets it.
+TEST(Lease, ClaimsOfManyRunnersRacingNeverTwoWinners)
+{
+    for (int round = 0; round < 5; ++round) {
+        Fixture f;
+        EXPECT_LE(race(*f.storage, 4, LeaseProtocol::claims), 1) << "round " << round;
+    }
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 60s, now(), LeaseProtocol::claims);
+    ASSERT_TRUE(a) << a.error().to_string();
+    EXPECT_EQ(a->outcome, LeaseOutcome::acquired);
+    auto b = acquire_lease(*f.storage, "orders", 60s, now(), LeaseProtocol::claims);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->outcome, LeaseOutcome::busy);
+    EXPECT_EQ(b->other.owner, a->mine.owner);
+    ASSERT_TRUE(release_lease(*f.storage, "orders", a->mine));
+    EXPECT_EQ(acquire_lease(*f.storage, "orders", 60s, now(), LeaseProtocol::claims)->outcome, LeaseOutcome::acquired);
+}
+
+TEST(Lease, ClaimsAnExpiredHolderIsTakenOverAndCannotConfirm)
+{
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 1s, now() - 1h, LeaseProtocol::claims);
+    ASSERT_EQ(a->outcome, LeaseOutcome::acquired);
+    auto b = acquire_lease(*f.storage, "orders", 60s, now(), LeaseProtocol::claims);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->outcome, LeaseOutcome::took_over);
+    auto lost = confirm_lease(*f.storage, "orders", a->mine, now());
+    ASSERT_FALSE(lost);
+    EXPECT_EQ(lost.error().kind, ErrorKind::conflict);
+    EXPECT_TRUE(confirm_lease(*f.storage, "orders", b->mine, now()));
+}
+
+// A holder paused longer than the ttl and taken over must not commit: confirm() fails (the old code had no
+// such check, and the paused holder committed alongside the new one).
+TEST(Lease, AHolderWhoseLeaseWasTakenOverFailsToConfirm)
+{
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 1s, now() - 1h);
+    ASSERT_EQ(a->outcome, LeaseOutcome::acquired);
+    HeldLease held(*f.storage, "orders", a->mine, 3600s);
+    EXPECT_TRUE(held.confirm());
+    auto b = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_EQ(b->outcome, LeaseOutcome::took_over);
+    auto st = held.confirm();
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().kind, ErrorKind::conflict);
+    EXPECT_NE(st.error().message.find("took the lease over"), std::string::npos) << st.error().to_string();
+}
+
+// Releasing is cleanup: after SIGINT/SIGTERM it still happens (the old release failed with "cancelled by
+// signal" and the lease blocked the next run for its ttl).
+TEST(Lease, HeldLeaseIsReleasedEvenAfterCancellation)
+{
+    Fixture f;
+    auto a = acquire_lease(*f.storage, "orders", 60s, now());
+    ASSERT_EQ(a->outcome, LeaseOutcome::acquired);
+    {
+        HeldLease held(*f.storage, "orders", a->mine, 60s);
+        cancel::request();
+    }
+    cancel::reset();
+    EXPECT_FALSE(std::filesystem::exists(f.dir.path() / "orders" / "lease.json"));
+}
+
+TEST(Lease, ProtocolProbeFindsConditionalCreateOnALocalFolder)
+{
+    Fixture f;
+    auto p = lease_protocol_for(*f.storage, "orders");
+    ASSERT_TRUE(p) << p.error().to_string();
+    EXPECT_EQ(*p, LeaseProtocol::conditional_create);
+    const auto folder = f.dir.path() / "orders";
+    EXPECT_TRUE(!std::filesystem::exists(folder) || std::filesystem::is_empty(folder)) << "the probe is removed";
 }
