@@ -99,6 +99,8 @@ struct Collected {
     std::vector<std::string> values;
     std::vector<int> types, dbs;
     std::vector<std::int64_t> expires;
+    std::vector<std::int64_t> idles;
+    std::vector<int> freqs;
     std::vector<std::string> functions;
 };
 
@@ -120,6 +122,8 @@ Run parse(const std::string& data, std::size_t chunk = 0, bool capture = true)
             run.c.types.push_back(e.type);
             run.c.dbs.push_back(e.db);
             run.c.expires.push_back(e.expire_ms);
+            run.c.idles.push_back(e.idle_s);
+            run.c.freqs.push_back(e.freq);
             return {};
         },
         [&](std::string_view code) -> Status {
@@ -235,7 +239,7 @@ TEST(RdbParser, DecodesIntegerAndLzfEncodedKeysAndAuxValues)
     EXPECT_EQ(run.c.values[1], str("w"));
 }
 
-TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndSkipsIdleAndFreq)
+TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndTheIdleTimeAndFrequencyOfEachKey)
 {
     // Opcodes as rdb.h numbers them: IDLE 0xF8 (248), FREQ 0xF9 (249), MODULE_AUX 0xF7 (247).
     std::string body = "\xfe" + length(0) + std::string("\x00", 1) + str("a") + str("1") + //
@@ -249,6 +253,9 @@ TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndSkipsIdleAndFreq)
     ASSERT_EQ(run.c.keys.size(), 3u);
     EXPECT_EQ(run.c.dbs, (std::vector<int>{0, 3, 3}));
     EXPECT_EQ(run.c.expires, (std::vector<std::int64_t>{-1, 1'800'000'000'123LL, 1'800'000'000'000LL}));
+    // IDLE and FREQ belong to the key that follows them only.
+    EXPECT_EQ(run.c.idles, (std::vector<std::int64_t>{-1, 500, -1}));
+    EXPECT_EQ(run.c.freqs, (std::vector<int>{-1, -1, 5}));
     EXPECT_EQ(run.summary.keys_per_db.at(0), 1);
     EXPECT_EQ(run.summary.keys_per_db.at(3), 2);
     EXPECT_EQ(run.summary.keys_with_expiry, 2);
