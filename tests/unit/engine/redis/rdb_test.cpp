@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -261,6 +264,35 @@ TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndTheIdleTimeAndFrequencyOfEach
     EXPECT_EQ(run.summary.keys_with_expiry, 2);
     ASSERT_EQ(run.c.functions.size(), 1u);
     EXPECT_EQ(run.c.functions[0], "#!lua name=lib\nreturn 1");
+}
+
+// The fuzz corpus's seeds (a piece-size byte, then an RDB) include files real redis-server 7.0 wrote under LRU and
+// LFU policies, with and without compression and checksums and with small thresholds: each parses, and every
+// key of an LFU file has its counter, of an LRU file its idle time.
+TEST(RdbParser, ParsesEverySeedOfTheFuzzCorpus)
+{
+    const std::filesystem::path dir = std::filesystem::path(DBKEEP_SOURCE_DIR) / "tests/fuzz/corpus";
+    int files = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+        SCOPED_TRACE(f.path().filename().string());
+        std::ifstream in(f.path(), std::ios::binary);
+        std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        ASSERT_FALSE(data.empty());
+        auto run = parse(data.substr(1), 7);
+        ASSERT_TRUE(run.finished.has_value()) << run.finished.error().to_string();
+        const std::string name = f.path().filename().string();
+        for (std::size_t i = 0; i < run.c.keys.size(); ++i) {
+            if (name.find("lfu") != std::string::npos) {
+                EXPECT_GE(run.c.freqs[i], 0) << run.c.keys[i];
+                EXPECT_EQ(run.c.idles[i], -1) << run.c.keys[i];
+            } else if (name.find("lru") != std::string::npos) {
+                EXPECT_GE(run.c.idles[i], 0) << run.c.keys[i];
+                EXPECT_EQ(run.c.freqs[i], -1) << run.c.keys[i];
+            }
+        }
+        ++files;
+    }
+    EXPECT_GE(files, 7);
 }
 
 TEST(RdbParser, ParsesStreamsOfVersionThreeWithConsumerActiveTime)
