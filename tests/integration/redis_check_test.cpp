@@ -138,6 +138,11 @@ TEST_F(RedisCheck, AReplicaWhoseMasterLinkIsDownIsFlaggedAndRecorded)
               std::string::npos)
         << r.dump();
 
+    auto refused = dbkeep({"backup", "cache"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("NOMASTERLINK"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("back up its master, repair the link"), std::string::npos) << refused.err;
+
     write_config(replica.url(), "    mode: bgsave\n");
     auto w = dbkeep({"check", "--json"});
     EXPECT_EQ(w.exit_code, 0) << w.out << w.err;

@@ -147,7 +147,10 @@ public:
             auto e = error_reply(resp::Reply{.type = resp::Reply::Type::error, .text = line->substr(1)},
                                  "start replication (PSYNC) from", ep)
                          .error();
-            e.hint = hint;
+            e.hint = line->starts_with("-NOMASTERLINK")
+                         ? "the server is a replica whose master link is down: back up its master, repair the "
+                           "link, or set 'mode: bgsave' on the target to back up its possibly stale copy"
+                         : hint;
             return std::unexpected(e);
         }
         if (!line->starts_with("+FULLRESYNC")) {
