@@ -1,6 +1,8 @@
 // `dbkeep check` for Redis tells the truth (issue 14, kind 3), against real redis-server 7 instances: it tests the
 // commands the backup will run and names a renamed PSYNC, the diskless-sync delay's cost, the rdb version, and a
 // replica whose master link is down (which a bgsave backup records in its manifest and warns about).
+#include "engine/redis/redis.hpp"
+#include "runner/prefix.hpp"
 #include "support/redis_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -64,6 +66,47 @@ TEST_F(RedisCheck, ARenamedPsyncFailsCheckWithTheModeToUse)
     EXPECT_TRUE(row(ok, "redis.replication").is_null()) << ok.out;
     auto b = dbkeep({"backup", "cache"});
     EXPECT_EQ(b.exit_code, 0) << b.err;
+}
+
+// Through a runner the backup runs `redis-cli --rdb`, which replicates with SYNC: check tests SYNC, by ACL DRYRUN or,
+// for a user that may not run it, by COMMAND INFO (redis-cli would start a sync for any SYNC it sends).
+TEST_F(RedisCheck, ThroughARunnerARenamedSyncFailsCheckWithTheModeToUse)
+{
+    RedisServer server(RedisOptions{.config = k_no_sync});
+    server.cli({"ACL", "SETUSER", "backup", "on", ">backup-pw", "~*", "+@all", "-acl"});
+    auto runner = runner::make_command_runner({.argv = {"env"}});
+    for (const char* user : {"", "backup"}) {
+        SCOPED_TRACE(*user ? "a user without ACL" : "the default user");
+        engine::RedisOptions t;
+        t.port = server.port();
+        if (*user) {
+            t.username = user;
+            t.password = Secret("backup-pw");
+        }
+        auto eng = engine::make_redis_engine("cache", t, *runner);
+        ASSERT_TRUE(eng.has_value());
+        bool seen = false;
+        for (const auto& f : (*eng)->probe()) {
+            if (f.probe == "redis.replication") {
+                seen = true;
+                EXPECT_EQ(f.outcome, Outcome::fail) << f.finding;
+                EXPECT_EQ(f.finding, "SYNC is renamed or disabled: use mode: bgsave");
+            }
+        }
+        EXPECT_TRUE(seen);
+    }
+    RedisServer plain;
+    engine::RedisOptions t;
+    t.port = plain.port();
+    auto eng = engine::make_redis_engine("cache", t, *runner);
+    ASSERT_TRUE(eng.has_value());
+    for (const auto& f : (*eng)->probe()) {
+        if (f.probe == "redis.replication") {
+            EXPECT_EQ(f.outcome, Outcome::pass) << f.finding;
+        }
+    }
+    EXPECT_NE(plain.cli({"INFO", "replication"}).find("connected_slaves:0"), std::string::npos)
+        << "check must not start a sync";
 }
 
 // mode: bgsave tests BGSAVE itself (with arguments it refuses before saving): renamed, check fails and names the
