@@ -12,7 +12,7 @@ namespace dbkeep::cli {
 struct RestoreArgs {
     std::string target, backup = "latest", at, to, output, identity;
     int jobs = 1;
-    bool flush = false, merge = false, yes = false;
+    bool flush = false, merge = false, force = false, yes = false;
 };
 
 void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
@@ -31,6 +31,8 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_flag("--merge", a->merge,
                   "restore into a non-empty destination, keeping its other keys and replacing the backup's (Redis)")
         ->excludes(flush);
+    cmd->add_flag("--force", a->force,
+                  "restore although the destination's maxmemory looks too small for the backup (Redis; warns)");
     cmd->add_flag("--yes", a->yes, "confirm destructive options");
     cmd->add_option("--identity", a->identity, "age identity file for encrypted backups (or DBKEEP_IDENTITY_FILE)");
     cmd->callback([&ctx, &exit_code, a] {
@@ -62,6 +64,7 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         req.jobs = a->jobs;
         req.flush = a->flush;
         req.merge = a->merge;
+        req.force = a->force;
         if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
             req.password = pw;
         }

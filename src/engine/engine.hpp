@@ -32,6 +32,7 @@ struct RestoreOptions {
     int jobs = 1;         // parallel restore where the engine supports it
     bool flush = false;   // empty the destination first (redis)
     bool merge = false;   // keep the destination's keys, replacing those the backup has (redis)
+    bool force = false;   // restore into a destination whose memory limit looks too small, with a warning (redis)
     // What the backup's manifest says of the dump, for checks before the destination is touched: its
     // DumpInfo::stats ("db20" -> keys) and details ("rdb_version" -> "11"); empty when not known.
     std::map<std::string, std::int64_t> expected_stats;

@@ -121,6 +121,7 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         opts.jobs = request.jobs;
         opts.flush = request.flush;
         opts.merge = request.merge;
+        opts.force = request.force;
         opts.expected_stats = manifest->stats;
         opts.details = manifest->details;
         if (auto st = handle->engine->restore(**src, opts); !st) {

@@ -25,6 +25,7 @@ struct RestoreRequest {
     int jobs = 1;
     bool flush = false;
     bool merge = false;   // restore into a non-empty destination, keeping its other keys (redis)
+    bool force = false;   // restore although the destination's maxmemory looks too small (redis)
     std::string password; // for to_url, from the environment; never logged
     ReadOptions read;
 };

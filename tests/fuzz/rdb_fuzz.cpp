@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     engine::rdb::Parser parser(
         engine::rdb::ParserOptions{.capture_values = (data[0] & 0x80) == 0},
         [&](const engine::rdb::Entry& e) -> Status {
-            checksum ^= engine::rdb::crc64(0, e.value) ^ e.key.size();
+            checksum ^= engine::rdb::crc64(0, e.value) ^ e.key.size() ^ static_cast<std::uint64_t>(e.idle_s) ^
+                        static_cast<std::uint64_t>(e.freq);
             auto payload = engine::rdb::dump_payload(e.type, e.value, 10);
             checksum ^= payload.size();
             return {};

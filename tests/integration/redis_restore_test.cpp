@@ -235,7 +235,9 @@ TEST_F(RedisRestore, EvictionsDuringTheRestoreFailItWithTheNumbers)
     ASSERT_TRUE(info.has_value()) << info.error().to_string();
 
     RedisServer dest(RedisOptions{.extra_args = {"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"}});
-    auto st = restore(data, {.to_url = dest.url(), .expected_stats = info->stats, .details = info->details});
+    // --force: past the check of maxmemory before the restore (see the test after this one).
+    auto st =
+        restore(data, {.to_url = dest.url(), .force = true, .expected_stats = info->stats, .details = info->details});
     ASSERT_FALSE(st.has_value()) << "keys: " << dest.cli({"DBSIZE"});
     const std::string text = st.error().to_string();
     EXPECT_NE(text.find("restored 6,100 keys into db 0, but the destination evicted"), std::string::npos) << text;
@@ -244,6 +246,60 @@ TEST_F(RedisRestore, EvictionsDuringTheRestoreFailItWithTheNumbers)
     EXPECT_NE(text.find(" of the 6,100 keys restored into it"), std::string::npos) << text;
     EXPECT_LT(std::stoll(dest.cli({"DBSIZE"})), 6100);
     EXPECT_NE(st.error().hint.find("noeviction"), std::string::npos) << text;
+}
+
+// Kind 2: the destination's maxmemory is compared with the memory the backup's keys took on the source (the
+// manifest records it) before anything is written: refused with the numbers and the fix, even before --flush;
+// --force goes on with a warning (and the evictions then fail the restore). A manifest without the source's
+// memory (older backups) skips the check.
+TEST_F(RedisRestore, ADestinationWhoseMaxmemoryIsTooSmallIsRefusedBeforeFlushingUnlessForced)
+{
+    RedisServer source;
+    fill(source, 0, "big", 6100, 1000);
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto manifests = m_work.manifests();
+    ASSERT_EQ(manifests.size(), 1u);
+    const auto path = m_work.backups() / manifests[0];
+    const std::string json = read_file(path);
+    ASSERT_NE(json.find("\"used_memory\""), std::string::npos) << json;
+
+    RedisServer dest(RedisOptions{.extra_args = {"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"}});
+    dest.cli({"SET", "keep", "me"});
+    auto refused = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("the backup's keys took "), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("has maxmemory 4.0 MiB (4,194,304 bytes) (maxmemory-policy allkeys-lru): it would "
+                               "evict keys while they are restored; nothing was written"),
+              std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("CONFIG SET maxmemory "), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+    EXPECT_EQ(dest.cli({"GET", "keep"}), "me");
+
+    RedisServer full(RedisOptions{.extra_args = {"--maxmemory", "4mb", "--maxmemory-policy", "noeviction"}});
+    auto oom = dbkeep({"restore", "cache", "--to", full.url()});
+    EXPECT_NE(oom.exit_code, 0);
+    EXPECT_NE(oom.err.find("it would refuse writes (OOM) part-way"), std::string::npos) << oom.err;
+    EXPECT_EQ(full.cli({"DBSIZE"}), "0");
+
+    auto forced = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes", "--force"});
+    EXPECT_NE(forced.exit_code, 0);
+    EXPECT_NE(forced.err.find("restoring despite --force"), std::string::npos) << forced.err;
+    EXPECT_NE(forced.err.find("but the destination evicted"), std::string::npos) << forced.err;
+
+    RedisServer roomy(RedisOptions{.extra_args = {"--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"}});
+    auto fits = dbkeep({"restore", "cache", "--to", roomy.url()});
+    EXPECT_EQ(fits.exit_code, 0) << fits.err;
+    EXPECT_EQ(roomy.cli({"DBSIZE"}), "6100");
+
+    // An older manifest, without the source's memory: not checked (the restore then fails on the evictions).
+    write_file(path, std::regex_replace(json, std::regex(R"("used_memory")"), R"("not_recorded")"));
+    auto old = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes"});
+    EXPECT_NE(old.exit_code, 0);
+    EXPECT_EQ(old.err.find("the backup's keys took "), std::string::npos) << old.err;
+    EXPECT_NE(old.err.find("but the destination evicted"), std::string::npos) << old.err;
 }
 
 // Through a runner other than local, keys go through `redis-cli --pipe`, which reports errors only at its end:

@@ -43,6 +43,10 @@ RedisServer::RedisServer(RedisOptions options)
                                       "--enable-debug-command",
                                       "yes"};
         argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+        if (!options.config.empty()) {
+            write_file(m_dir->path() / "redis.conf", options.config);
+            argv.insert(argv.begin() + 1, (m_dir->path() / "redis.conf").string());
+        }
         if (run(argv).exit_code != 0) {
             continue;
         }

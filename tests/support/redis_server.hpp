@@ -11,6 +11,9 @@ namespace dbkeep::test {
 
 struct RedisOptions {
     std::vector<std::string> extra_args; // e.g. {"--requirepass", "pw"}
+    // Lines of a redis.conf the server starts from, for what only a config file may say ("rename-command PSYNC
+    // \"\""); empty: none.
+    std::string config;
 };
 
 class RedisServer {

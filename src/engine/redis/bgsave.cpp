@@ -113,15 +113,40 @@ public:
         return {};
     }
 
+    // The commands the dump runs: INFO persistence, BGSAVE (sent with two extra arguments, which it refuses
+    // with a syntax error after the permission check and before saving: "unknown command" when renamed,
+    // NOPERM when denied), CONFIG GET dir and dbfilename.
     std::vector<Finding> probe(Server& server) override
     {
         std::vector<Finding> out;
+        const char* remedy = "ACL SETUSER <user> +bgsave +info +config|get, or use mode: replication";
+        if (auto p = info_section(server, "persistence"); !p) {
+            out.push_back(failed("redis.bgsave", "INFO persistence failed: " + p.error().message, remedy));
+            return out;
+        }
+        auto r = server.command({"BGSAVE", "dbkeep-check", "dbkeep-check"});
+        if (!r) {
+            out.push_back(failed("redis.bgsave", "BGSAVE could not be tried: " + r.error().message, remedy));
+            return out;
+        }
+        if (r->is_error() && r->text.find("unknown command") != std::string::npos) {
+            out.push_back(failed("redis.bgsave", "BGSAVE is renamed or disabled: use mode: replication",
+                                 "set 'mode: replication' on the target, or enable BGSAVE again (rename-command in "
+                                 "redis.conf)"));
+            return out;
+        }
+        if (r->is_error() && r->text.find("syntax error") == std::string::npos) {
+            out.push_back(failed("redis.bgsave", "BGSAVE refused: " + r->text, remedy));
+            return out;
+        }
         auto dir = config_get(server, "dir");
-        if (!dir) {
-            out.push_back(failed("redis.bgsave", "cannot read the rdb location: " + dir.error().message,
-                                 "allow CONFIG GET and BGSAVE for the user, or use mode: replication"));
+        auto file = config_get(server, "dbfilename");
+        if (!dir || !file) {
+            out.push_back(failed("redis.bgsave",
+                                 "cannot read the rdb location: " + (!dir ? dir.error().message : file.error().message),
+                                 remedy));
         } else {
-            out.push_back(pass("redis.bgsave", "rdb files are written to " + *dir));
+            out.push_back(pass("redis.bgsave", "user may run BGSAVE; rdb files are written to " + *dir + "/" + *file));
         }
         return out;
     }

@@ -11,7 +11,6 @@ namespace dbkeep::engine::rdb {
 namespace {
 
 constexpr std::uint64_t k_crc_poly_reflected = 0x95ac9329ac4bc9b5ULL;
-constexpr int k_max_rdb_version = 12;
 // Largest string we collect in memory (key names, aux fields, function code): Redis's proto-max-bulk-len.
 constexpr std::uint64_t k_max_collected = 512ull << 20;
 
@@ -321,6 +320,8 @@ struct Parser::State {
     Step step = Step::header;
     int db = 0;
     std::int64_t expire = -1;
+    std::int64_t idle = -1; // the next key's IDLE (seconds), -1 when none came
+    int freq = -1;          // the next key's FREQ (0-255), -1 when none came
     std::uint8_t type = 0;
 
     // The string being read: header parsed (phase 1) and body bytes left.
@@ -702,14 +703,17 @@ struct Parser::State {
                 if (!r || !*r) {
                     return r ? Status{} : Status(std::unexpected(r.error()));
                 }
+                idle = v > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(v);
                 step = Step::opcode;
                 break;
             }
             case Step::freq: {
-                auto r = read_raw(1);
+                std::uint64_t v = 0;
+                auto r = read_raw(1, &v);
                 if (!r || !*r) {
                     return r ? Status{} : Status(std::unexpected(r.error()));
                 }
+                freq = static_cast<int>(v & 0xff);
                 step = Step::opcode;
                 break;
             }
@@ -767,12 +771,20 @@ struct Parser::State {
                 }
                 ++summary.keys_per_db[db];
                 if (on_key) {
-                    Entry e{.db = db, .type = type, .expire_ms = expire, .key = key, .value = as_bytes(value)};
+                    Entry e{.db = db,
+                            .type = type,
+                            .expire_ms = expire,
+                            .idle_s = idle,
+                            .freq = freq,
+                            .key = key,
+                            .value = as_bytes(value)};
                     if (auto st = on_key(e); !st) {
                         return st;
                     }
                 }
                 expire = -1;
+                idle = -1;
+                freq = -1;
                 if (value.capacity() > (64u << 20)) {
                     value = std::string(); // do not keep a huge buffer after a huge value
                 }

@@ -15,6 +15,9 @@
 
 namespace dbkeep::engine::rdb {
 
+// The newest RDB version the parser reads.
+inline constexpr int k_max_rdb_version = 12;
+
 // Redis's CRC64 (Jones polynomial, reflected, init 0, no final xor): crc64(0, "123456789") = 0xe9c6d914c4b8d9ca.
 std::uint64_t crc64(std::uint64_t crc, Bytes data) noexcept;
 
@@ -32,6 +35,8 @@ struct Entry {
     int db = 0;
     std::uint8_t type = 0;       // RDB type byte (0 string, 4 hash, 18 quicklist 2, 21 stream v3, ...)
     std::int64_t expire_ms = -1; // absolute unix time in ms; -1: no expiry
+    std::int64_t idle_s = -1;    // LRU idle time in seconds (IDLE opcode, LRU policies); -1: none recorded
+    int freq = -1;               // LFU counter 0-255 (FREQ opcode, LFU policies); -1: none recorded
     std::string_view key;        // empty unless ParserOptions::capture_values
     Bytes value;                 // the bytes after the type byte; empty unless ParserOptions::capture_values
 };

@@ -4,6 +4,7 @@
 #include "engine/redis/probe.hpp"
 #include "engine/redis/restore.hpp"
 #include "engine/redis/server.hpp"
+#include "observe/log.hpp"
 #include "runner/runner.hpp"
 
 namespace dbkeep::engine {
@@ -36,6 +37,30 @@ public:
                    (s.error().kind == ErrorKind::auth || s.error().kind == ErrorKind::transient ||
                     s.error().kind == ErrorKind::not_found)) {
             return std::unexpected(s.error());
+        }
+        // The memory the source's keys take, for restore's maxmemory check; a user without INFO goes without.
+        if (auto m = redis::info_section(*session->server, "memory"); m) {
+            for (const char* field : {"used_memory", "used_memory_startup", "mem_not_counted_for_evict"}) {
+                if (auto v = redis::info_int(*m, field); v >= 0) {
+                    info.details[field] = std::to_string(v);
+                }
+            }
+        }
+        // A replica whose master link is down holds data of unknown age: recorded, and warned about.
+        if (auto repl = redis::info_section(*session->server, "replication"); repl && (*repl)["role"] == "slave") {
+            const std::string master = (*repl)["master_host"] + ":" + (*repl)["master_port"];
+            info.details["replica_of"] = master;
+            info.details["master_link_status"] = (*repl)["master_link_status"];
+            if ((*repl)["master_link_status"] != "up") {
+                const std::int64_t since = redis::info_int(*repl, "master_link_down_since_seconds");
+                if (since >= 0) {
+                    info.details["master_link_down_since_seconds"] = std::to_string(since);
+                }
+                observe::warn("backing up a replica whose master link is down: its data may be stale",
+                              {{"target", m_target},
+                               {"master", master},
+                               {"down_for_seconds", since >= 0 ? std::to_string(since) : std::string("?")}});
+            }
         }
         info.tool = m_strategy->tool();
         if (auto st = m_strategy->dump(*session, out, info); !st) {

@@ -5,6 +5,7 @@
 #include "engine/redis/payload.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace dbkeep::engine::redis {
 namespace {
@@ -17,30 +18,100 @@ std::string strip_newlines(std::string line)
     return first == std::string::npos ? std::string() : line.substr(first);
 }
 
-// Whether the user may replicate: REPLCONF tried, PSYNC checked with ACL DRYRUN.
-std::vector<Finding> probe_replication(Server& server)
+// "repl-diskless-sync-delay"'s cost to a backup: a warning when the server waits before it starts a diskless
+// transfer (which it does for every backup taken as a replica).
+Finding probe_diskless_delay(Server& server)
+{
+    auto diskless = config_get(server, "repl-diskless-sync");
+    auto delay = config_get(server, "repl-diskless-sync-delay");
+    if (!diskless || !delay) {
+        return pass("redis.diskless_delay",
+                    "repl-diskless-sync-delay could not be read (CONFIG GET is not allowed): with diskless sync, "
+                    "every backup waits that many seconds (default 5) before the server sends its data");
+    }
+    int seconds = 0;
+    std::from_chars(delay->data(), delay->data() + delay->size(), seconds);
+    const auto max_replicas = config_get(server, "repl-diskless-sync-max-replicas");
+    if (*diskless != "yes") {
+        return pass("redis.diskless_delay",
+                    "disk-based sync (repl-diskless-sync no): the server writes an rdb file before each backup");
+    }
+    if (seconds <= 0 || (max_replicas && *max_replicas == "1")) {
+        return pass("redis.diskless_delay",
+                    "diskless sync starts at once (repl-diskless-sync-delay " + *delay +
+                        (max_replicas && *max_replicas == "1" ? ", repl-diskless-sync-max-replicas 1)" : ")"));
+    }
+    return warn("redis.diskless_delay",
+                "every backup waits " + *delay +
+                    " s before the server starts sending its data (repl-diskless-sync-delay " + *delay +
+                    " with repl-diskless-sync yes): a backup of a small data set takes at least " + *delay + " s",
+                "CONFIG SET repl-diskless-sync-delay 0 (and set it in redis.conf) if no replica relies on the wait, "
+                "or set 'mode: bgsave' on the target");
+}
+
+bool unknown_command(const Result<resp::Reply>& r)
+{
+    return r && r->is_error() && r->text.find("unknown command") != std::string::npos;
+}
+
+// Whether a reply (or one of its elements, at any depth) mentions text.
+bool mentions(const resp::Reply& r, const std::string& text)
+{
+    return r.text.find(text) != std::string::npos ||
+           std::any_of(r.elements.begin(), r.elements.end(), [&](const resp::Reply& e) { return mentions(e, text); });
+}
+
+// Whether the user may replicate with sync_command: "PSYNC" over our own connection, or "SYNC" (which
+// redis-cli --rdb sends) through redis-cli. ACL DRYRUN tells both whether the command exists ("not found" for a
+// renamed or disabled one) and whether the user may run it. Where the user may not run ACL DRYRUN, PSYNC's
+// existence is tested by sending it without arguments (the server answers "unknown command" or "wrong number
+// of arguments" before any permission check, and no sync starts) and SYNC's by COMMAND INFO (redis-cli would
+// start a sync for any SYNC). REPLCONF is tried. Then the diskless-sync delay.
+std::vector<Finding> probe_replication(Server& server, const std::string& sync_command)
 {
     std::vector<Finding> out;
-    // REPLCONF only records a capability on this connection; PSYNC itself cannot be tried without a sync,
-    // so its permission is checked with ACL DRYRUN where the user may run it.
+    auto who = server.command({"ACL", "WHOAMI"});
+    std::string user = who && !who->is_error() ? who->text : "default";
+    auto dry = sync_command == "SYNC" ? server.command({"ACL", "DRYRUN", user, "SYNC"})
+                                      : server.command({"ACL", "DRYRUN", user, sync_command, "?", "-1"});
+    bool renamed = dry && dry->is_error() && dry->text.find("not found") != std::string::npos;
+    if (!renamed && (!dry || dry->is_error())) {
+        if (sync_command == "PSYNC") {
+            renamed = unknown_command(server.command({"PSYNC"}));
+        } else if (auto info = server.command({"COMMAND", "INFO", sync_command}); info && !info->is_error()) {
+            renamed = !mentions(*info, "sync");
+        }
+    }
+    if (renamed) {
+        out.push_back(failed("redis.replication", sync_command + " is renamed or disabled: use mode: bgsave",
+                             "set 'mode: bgsave' on the target (BGSAVE, then the rdb file read where the runner "
+                             "runs), or enable " +
+                                 sync_command + " again (rename-command in redis.conf)"));
+        return out;
+    }
     auto r = server.command({"REPLCONF", "capa", "eof"});
     const char* remedy = "ACL SETUSER <user> +psync +replconf, or set 'mode: bgsave' on the target";
+    if (unknown_command(r)) {
+        out.push_back(failed("redis.replication", "REPLCONF is renamed or disabled: use mode: bgsave",
+                             "set 'mode: bgsave' on the target, or enable REPLCONF again (rename-command in "
+                             "redis.conf)"));
+        return out;
+    }
     if (!r || r->is_error()) {
         out.push_back(failed("redis.replication", "REPLCONF refused: " + (r ? r->text : r.error().message), remedy));
         return out;
     }
-    auto who = server.command({"ACL", "WHOAMI"});
-    std::string user = who && !who->is_error() ? who->text : "default";
-    auto dry = server.command({"ACL", "DRYRUN", user, "PSYNC", "?", "-1"});
     if (dry && !dry->is_error() && dry->text == "OK") {
-        out.push_back(pass("redis.replication", "user " + user + " may run REPLCONF and PSYNC"));
+        out.push_back(pass("redis.replication", "user " + user + " may run REPLCONF and " + sync_command));
     } else if (dry && !dry->is_error()) {
         out.push_back(failed("redis.replication", dry->text, remedy));
     } else {
         out.push_back(warn("redis.replication",
-                           "REPLCONF allowed; PSYNC permission could not be checked (ACL DRYRUN denied)",
+                           "REPLCONF allowed and " + sync_command + " enabled; whether user " + user +
+                               " may run it could not be checked (ACL DRYRUN is not allowed to it)",
                            "run a backup to confirm, or grant +psync to the user"));
     }
+    out.push_back(probe_diskless_delay(server));
     return out;
 }
 
@@ -76,7 +147,10 @@ public:
             auto e = error_reply(resp::Reply{.type = resp::Reply::Type::error, .text = line->substr(1)},
                                  "start replication (PSYNC) from", ep)
                          .error();
-            e.hint = hint;
+            e.hint = line->starts_with("-NOMASTERLINK")
+                         ? "the server is a replica whose master link is down: back up its master, repair the "
+                           "link, or set 'mode: bgsave' on the target to back up its possibly stale copy"
+                         : hint;
             return std::unexpected(e);
         }
         if (!line->starts_with("+FULLRESYNC")) {
@@ -160,7 +234,7 @@ public:
         return {};
     }
 
-    std::vector<Finding> probe(Server& server) override { return probe_replication(server); }
+    std::vector<Finding> probe(Server& server) override { return probe_replication(server, "PSYNC"); }
 };
 
 class CliRdbDump final : public DumpStrategy {
@@ -214,7 +288,8 @@ public:
         return {};
     }
 
-    std::vector<Finding> probe(Server& server) override { return probe_replication(server); }
+    // redis-cli --rdb replicates with SYNC.
+    std::vector<Finding> probe(Server& server) override { return probe_replication(server, "SYNC"); }
 
 private:
     runner::Runner& m_runner;

@@ -5,8 +5,10 @@
 #include "engine/redis/redis.hpp"
 #include "observe/log.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <thread>
@@ -278,35 +280,115 @@ std::string dbs_text(const std::vector<int>& dbs)
     return out;
 }
 
-// "restored 1,200 keys into db 0 and db 5" or "no key was restored".
-std::string restored_text(const std::map<int, std::int64_t>& restored)
+// The keys per database as "1,200 keys" and "db 0 and db 5"; an empty count when there are none.
+std::pair<std::string, std::string> per_db_text(const std::map<int, std::int64_t>& per_db)
 {
     std::int64_t total = 0;
     std::vector<int> dbs;
-    for (const auto& [db, n] : restored) {
+    for (const auto& [db, n] : per_db) {
         if (n > 0) {
             total += n;
             dbs.push_back(db);
         }
     }
-    if (total == 0) {
-        return "no key was restored";
-    }
-    return "restored " + keys_text(total) + " into " + dbs_text(dbs);
+    return total == 0 ? std::pair<std::string, std::string>{} : std::pair{keys_text(total), dbs_text(dbs)};
+}
+
+// "restored 1,200 keys into db 0 and db 5" or "no key was restored".
+std::string restored_text(const std::map<int, std::int64_t>& restored)
+{
+    auto [keys, dbs] = per_db_text(restored);
+    return keys.empty() ? std::string("no key was restored") : "restored " + keys + " into " + dbs;
 }
 
 // "1,200 keys sent to db 0 and db 5", for failures after which some keys sent may have been refused.
 std::string sent_text(const std::map<int, std::int64_t>& sent)
 {
-    std::int64_t total = 0;
-    std::vector<int> dbs;
-    for (const auto& [db, n] : sent) {
-        if (n > 0) {
-            total += n;
-            dbs.push_back(db);
-        }
+    auto [keys, dbs] = per_db_text(sent);
+    return keys.empty() ? std::string("no key sent") : keys + " sent to " + dbs;
+}
+
+// 6812345 -> "6.5 MiB (6,812,345 bytes)", for messages.
+std::string bytes_text(std::int64_t n)
+{
+    char mib[32];
+    std::snprintf(mib, sizeof mib, "%.1f MiB", static_cast<double>(n) / (1024.0 * 1024.0));
+    return std::string(mib) + " (" + count_text(n) + " bytes)";
+}
+
+// A number from the manifest's details; nothing when absent or not a number.
+std::optional<std::int64_t> detail_int(const RestoreOptions& options, const std::string& name)
+{
+    auto it = options.details.find(name);
+    if (it == options.details.end()) {
+        return std::nullopt;
     }
-    return total == 0 ? std::string("no key sent") : keys_text(total) + " sent to " + dbs_text(dbs);
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc() || p != it->second.data() + it->second.size() || v < 0) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+// Refuses (or, with options.force, warns about) a destination whose maxmemory cannot hold what the backup's
+// source held: the memory its keys took there (used_memory less the server's own start-up memory and what
+// eviction does not count, as the manifest records them) on top of what the destination holds after the
+// optional flush. Skipped, with a note, when the manifest does not record the source's memory or the
+// destination does not say its limit.
+Status check_memory(Server& server, const RestoreOptions& options)
+{
+    const std::string& ep = server.endpoint();
+    auto used = detail_int(options, "used_memory");
+    if (!used) {
+        observe::info("the destination's maxmemory was not compared with the backup: its manifest does not record "
+                      "the source's memory (a backup taken before dbkeep recorded it, or INFO was denied)",
+                      {{"server", ep}});
+        return {};
+    }
+    const std::int64_t keys_memory =
+        std::max<std::int64_t>(0, *used - detail_int(options, "used_memory_startup").value_or(0) -
+                                      detail_int(options, "mem_not_counted_for_evict").value_or(0));
+    auto max_text = config_get(server, "maxmemory");
+    auto memory = info_section(server, "memory");
+    if (!max_text || !memory) {
+        observe::info("the destination's maxmemory was not compared with the backup: " +
+                          (!max_text ? max_text.error().message : memory.error().message),
+                      {{"server", ep}});
+        return {};
+    }
+    std::int64_t maxmemory = 0;
+    std::from_chars(max_text->data(), max_text->data() + max_text->size(), maxmemory);
+    if (maxmemory <= 0) {
+        return {}; // no limit
+    }
+    const std::string policy = config_get(server, "maxmemory-policy").value_or("unknown");
+    // What the destination holds that counts against maxmemory: after FLUSHALL, its start-up memory.
+    const std::int64_t held =
+        std::max<std::int64_t>(0, options.flush && info_int(*memory, "used_memory_startup") >= 0
+                                      ? info_int(*memory, "used_memory_startup")
+                                      : info_int(*memory, "used_memory") -
+                                            std::max<std::int64_t>(0, info_int(*memory, "mem_not_counted_for_evict")));
+    const std::int64_t needed = held + keys_memory;
+    if (needed <= maxmemory) {
+        return {};
+    }
+    const std::string consequence = policy == "noeviction" ? "it would refuse writes (OOM) part-way through the restore"
+                                    : policy.starts_with("volatile")
+                                        ? "it would evict keys with an expiry and then refuse writes (OOM) part-way"
+                                        : "it would evict keys while they are restored";
+    const std::string message = "the backup's keys took " + bytes_text(keys_memory) +
+                                " of memory on its source (used_memory " + count_text(*used) +
+                                "), the destination holds " + bytes_text(held) + " and has maxmemory " +
+                                bytes_text(maxmemory) + " (maxmemory-policy " + policy + "): " + consequence;
+    if (options.force) {
+        observe::warn("restoring despite --force: " + message, {{"server", ep}});
+        return {};
+    }
+    return fail(ErrorKind::config, "restore into", ep, message + "; nothing was written",
+                "raise the destination's maxmemory to at least " + count_text(needed) +
+                    " bytes (CONFIG SET maxmemory " + std::to_string(needed) +
+                    ", and in its redis.conf), or add --force to restore anyway");
 }
 
 // "db20" -> 20; nothing for another name.
@@ -417,8 +499,22 @@ struct Sent {
     std::map<int, std::int64_t> near_expiry; // of those, keys that were due to expire within a minute
 };
 
+// Which of a key's LRU/LFU facts its RESTORE carries: Redis 7 refuses IDLETIME and FREQ together ("syntax
+// error") and keeps only the one its maxmemory-policy tracks (FREQ under an LFU policy, IDLETIME otherwise), so
+// the one the destination keeps is sent; when its policy is unknown, whichever the RDB has (FREQ first).
+enum class Access { none, idle, freq };
+Access access_to_send(const rdb::Entry& e, std::optional<bool> dest_lfu)
+{
+    const bool idle = e.idle_s >= 0, freq = e.freq >= 0;
+    if (idle && freq && dest_lfu) {
+        return *dest_lfu ? Access::freq : Access::idle;
+    }
+    return freq ? Access::freq : idle ? Access::idle : Access::none;
+}
+
+// dest_lfu: whether the destination's maxmemory-policy is an LFU one; nothing when unknown.
 Result<Sent> restore_into(CommandQueue& conn, stream::Source& in, std::vector<std::uint8_t> prefix,
-                          const std::string& databases)
+                          const std::string& databases, std::optional<bool> dest_lfu)
 {
     const std::string ep = conn.endpoint();
     auto clock_ms = [] {
@@ -486,8 +582,18 @@ Result<Sent> restore_into(CommandQueue& conn, stream::Source& in, std::vector<st
                 current_db = e.db;
             }
             auto payload = rdb::dump_payload(e.type, e.value, rdb_version);
-            queued = conn.append(
-                {"RESTORE", e.key, std::to_string(e.expire_ms >= 0 ? e.expire_ms : 0), payload, "REPLACE", "ABSTTL"});
+            const std::string ttl = std::to_string(e.expire_ms >= 0 ? e.expire_ms : 0);
+            switch (access_to_send(e, dest_lfu)) {
+            case Access::freq:
+                queued =
+                    conn.append({"RESTORE", e.key, ttl, payload, "REPLACE", "ABSTTL", "FREQ", std::to_string(e.freq)});
+                break;
+            case Access::idle:
+                queued = conn.append(
+                    {"RESTORE", e.key, ttl, payload, "REPLACE", "ABSTTL", "IDLETIME", std::to_string(e.idle_s)});
+                break;
+            case Access::none: queued = conn.append({"RESTORE", e.key, ttl, payload, "REPLACE", "ABSTTL"}); break;
+            }
             labels.push_back("key '" + std::string(e.key.substr(0, 200)) + "'");
             ++batch_keys;
             ++keys;
@@ -586,8 +692,9 @@ Result<std::pair<std::vector<std::uint8_t>, int>> read_header(stream::Source& in
 
 // What the destination can take, asked before anything is written.
 struct Destination {
-    std::string version;   // "7.0.15"; empty when INFO server did not say
-    std::string databases; // CONFIG GET databases; empty when not allowed
+    std::string version;     // "7.0.15"; empty when INFO server did not say
+    std::string databases;   // CONFIG GET databases; empty when not allowed
+    std::optional<bool> lfu; // whether its maxmemory-policy is an LFU one; nothing when not allowed
 };
 
 Result<Destination> check_destination(Server& server, const RestoreOptions& options)
@@ -606,6 +713,9 @@ Result<Destination> check_destination(Server& server, const RestoreOptions& opti
     d.version = (*info)["redis_version"];
     if (auto databases = config_get(server, "databases"); databases) {
         d.databases = *databases;
+    }
+    if (auto policy = config_get(server, "maxmemory-policy"); policy) {
+        d.lfu = policy->find("lfu") != std::string::npos;
     }
     if (auto it = options.details.find("rdb_version"); it != options.details.end()) {
         int v = 0;
@@ -666,6 +776,9 @@ Result<Destination> check_destination(Server& server, const RestoreOptions& opti
                         "add --merge to keep its keys (the backup's keys replace those of the same name), or "
                         "--flush --yes to delete every key first");
         }
+    }
+    if (auto st = check_memory(server, options); !st) {
+        return std::unexpected(st.error());
     }
     return d;
 }
@@ -801,10 +914,10 @@ Status restore_rdb(runner::Runner& runner, const Endpoint& ep, stream::Source& i
         if (auto st = queue.start(); !st) {
             return st;
         }
-        sent = restore_into(queue, in, std::move(header->first), dest->databases);
+        sent = restore_into(queue, in, std::move(header->first), dest->databases, dest->lfu);
     } else {
         ConnectionQueue queue(*session->connection);
-        sent = restore_into(queue, in, std::move(header->first), dest->databases);
+        sent = restore_into(queue, in, std::move(header->first), dest->databases, dest->lfu);
     }
     if (!sent) {
         return std::unexpected(sent.error());

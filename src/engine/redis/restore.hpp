@@ -15,13 +15,18 @@
 namespace dbkeep::engine::redis {
 
 // Restores the RDB read from `in` into the server at ep, reached as the runner (which must outlive the call)
-// reaches it. Keys already expired are skipped; the backup's keys replace keys of the same name.
+// reaches it. Keys already expired are skipped; the backup's keys replace keys of the same name. A key's LRU
+// idle time or LFU counter (the RDB's IDLE / FREQ opcodes) goes along as RESTORE's IDLETIME or FREQ: the one
+// the destination's maxmemory-policy tracks when the RDB has both.
 //
 // Before the destination is touched (before FLUSHALL with options.flush) it fails, writing nothing, when:
 // the destination's Redis cannot load the RDB version (options.details["rdb_version"] and the stream's
 // header); it refuses SELECT for a database options.expected_stats names ("db20"), for want of databases or
-// of the ACL permission; or it holds keys and neither options.flush nor options.merge is set
-// (ErrorKind::config, naming both).
+// of the ACL permission; it holds keys and neither options.flush nor options.merge is set
+// (ErrorKind::config, naming both); or its maxmemory cannot hold the memory the backup's keys took on the
+// source (options.details "used_memory", less "used_memory_startup" and "mem_not_counted_for_evict") on top of
+// what it holds (after the flush) (ErrorKind::config, naming the numbers and the maxmemory to set), unless
+// options.force, which only warns. Without "used_memory" (older manifests) that check is skipped with a note.
 //
 // While restoring, every reply is checked: a SELECT is sent alone and its reply read before any key of that
 // database, so a refused SELECT stops the restore with no key written anywhere but its own database, and the

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -99,6 +102,8 @@ struct Collected {
     std::vector<std::string> values;
     std::vector<int> types, dbs;
     std::vector<std::int64_t> expires;
+    std::vector<std::int64_t> idles;
+    std::vector<int> freqs;
     std::vector<std::string> functions;
 };
 
@@ -120,6 +125,8 @@ Run parse(const std::string& data, std::size_t chunk = 0, bool capture = true)
             run.c.types.push_back(e.type);
             run.c.dbs.push_back(e.db);
             run.c.expires.push_back(e.expire_ms);
+            run.c.idles.push_back(e.idle_s);
+            run.c.freqs.push_back(e.freq);
             return {};
         },
         [&](std::string_view code) -> Status {
@@ -235,7 +242,7 @@ TEST(RdbParser, DecodesIntegerAndLzfEncodedKeysAndAuxValues)
     EXPECT_EQ(run.c.values[1], str("w"));
 }
 
-TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndSkipsIdleAndFreq)
+TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndTheIdleTimeAndFrequencyOfEachKey)
 {
     // Opcodes as rdb.h numbers them: IDLE 0xF8 (248), FREQ 0xF9 (249), MODULE_AUX 0xF7 (247).
     std::string body = "\xfe" + length(0) + std::string("\x00", 1) + str("a") + str("1") + //
@@ -249,11 +256,43 @@ TEST(RdbParser, TracksDatabasesExpiriesFunctionsAndSkipsIdleAndFreq)
     ASSERT_EQ(run.c.keys.size(), 3u);
     EXPECT_EQ(run.c.dbs, (std::vector<int>{0, 3, 3}));
     EXPECT_EQ(run.c.expires, (std::vector<std::int64_t>{-1, 1'800'000'000'123LL, 1'800'000'000'000LL}));
+    // IDLE and FREQ belong to the key that follows them only.
+    EXPECT_EQ(run.c.idles, (std::vector<std::int64_t>{-1, 500, -1}));
+    EXPECT_EQ(run.c.freqs, (std::vector<int>{-1, -1, 5}));
     EXPECT_EQ(run.summary.keys_per_db.at(0), 1);
     EXPECT_EQ(run.summary.keys_per_db.at(3), 2);
     EXPECT_EQ(run.summary.keys_with_expiry, 2);
     ASSERT_EQ(run.c.functions.size(), 1u);
     EXPECT_EQ(run.c.functions[0], "#!lua name=lib\nreturn 1");
+}
+
+// The fuzz corpus's seeds (a piece-size byte, then an RDB) include files real redis-server 7.0 wrote under LRU and
+// LFU policies, with and without compression and checksums and with small thresholds: each parses, and every
+// key of an LFU file has its counter, of an LRU file its idle time.
+TEST(RdbParser, ParsesEverySeedOfTheFuzzCorpus)
+{
+    const std::filesystem::path dir = std::filesystem::path(DBKEEP_SOURCE_DIR) / "tests/fuzz/corpus";
+    int files = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+        SCOPED_TRACE(f.path().filename().string());
+        std::ifstream in(f.path(), std::ios::binary);
+        std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        ASSERT_FALSE(data.empty());
+        auto run = parse(data.substr(1), 7);
+        ASSERT_TRUE(run.finished.has_value()) << run.finished.error().to_string();
+        const std::string name = f.path().filename().string();
+        for (std::size_t i = 0; i < run.c.keys.size(); ++i) {
+            if (name.find("lfu") != std::string::npos) {
+                EXPECT_GE(run.c.freqs[i], 0) << run.c.keys[i];
+                EXPECT_EQ(run.c.idles[i], -1) << run.c.keys[i];
+            } else if (name.find("lru") != std::string::npos) {
+                EXPECT_GE(run.c.idles[i], 0) << run.c.keys[i];
+                EXPECT_EQ(run.c.freqs[i], -1) << run.c.keys[i];
+            }
+        }
+        ++files;
+    }
+    EXPECT_GE(files, 7);
 }
 
 TEST(RdbParser, ParsesStreamsOfVersionThreeWithConsumerActiveTime)
