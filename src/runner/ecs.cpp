@@ -13,7 +13,6 @@
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sys/stat.h>
 #include <thread>
@@ -68,16 +67,58 @@ std::string job_name()
     return "dbkeep-" + std::to_string(::time(nullptr)) + "-" + random_hex(6);
 }
 
-std::optional<std::string> read_small(const fs::path& p, std::size_t max = 1 << 20)
+// Opens `name` in the staging folder `dir` without following a symbolic link at either level (the container
+// writes into that folder and could plant one pointing at any file dbkeep can read or write). Reads accept
+// only a regular file. Returns the descriptor, or -1 with errno set (ELOOP / ENOTDIR for a link).
+int open_staged(const fs::path& dir, const char* name, int flags, mode_t mode = 0600)
 {
-    std::ifstream f(p, std::ios::binary);
-    if (!f) {
+    const int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dirfd < 0) {
+        return -1;
+    }
+    const int fd = ::openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    const int saved = errno;
+    ::close(dirfd);
+    struct stat st {};
+    if (fd >= 0 && (flags & O_ACCMODE) == O_RDONLY && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        ::close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    errno = saved;
+    return fd;
+}
+
+std::optional<std::string> read_small(const fs::path& dir, const char* name, std::size_t max = 1 << 20)
+{
+    const int fd = open_staged(dir, name, O_RDONLY);
+    if (fd < 0) {
         return std::nullopt;
     }
-    std::string s(max, '\0');
-    f.read(s.data(), static_cast<std::streamsize>(max));
-    s.resize(static_cast<std::size_t>(f.gcount()));
+    std::string s;
+    char buf[65536];
+    while (s.size() < max) {
+        const ssize_t n = ::read(fd, buf, std::min(sizeof buf, max - s.size()));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        s.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
     return s;
+}
+
+// Writes a small marker file (cancel) into a staging folder, never through a link.
+void write_marker(const fs::path& dir, const char* name, std::string_view text)
+{
+    const int fd = open_staged(dir, name, O_WRONLY | O_CREAT | O_TRUNC);
+    if (fd >= 0) {
+        (void)!::write(fd, text.data(), text.size());
+        ::close(fd);
+    }
 }
 
 struct RemoteStatus {
@@ -156,8 +197,15 @@ public:
                 if (m_fd >= 0) {
                     ::close(m_fd);
                 }
-                m_fd = ::open((m_dir / "data").c_str(), O_RDONLY | O_CLOEXEC);
+                m_fd = open_staged(m_dir, "data", O_RDONLY);
                 m_reopen = false;
+                if (const int e = errno; m_fd < 0 && e != ENOENT) {
+                    return fail(ErrorKind::failed, "follow the output of", m_what,
+                                "the staging file " + (m_dir / "data").string() +
+                                    " is a symbolic link or not a regular file (" + errno_message(e) +
+                                    "): not followed",
+                                "something other than dbkeep's staging script writes into the shared folder");
+                }
                 if (m_fd >= 0 && m_offset > 0 && ::lseek(m_fd, static_cast<off_t>(m_offset), SEEK_SET) < 0) {
                     return fail(ErrorKind::failed, "follow the output of", m_what, errno_message(errno));
                 }
@@ -175,7 +223,7 @@ public:
             }
             // At the end of what is there: finished (status written after the data was complete)?
             if (!m_status) {
-                if (auto text = read_small(m_dir / "status", 4096)) {
+                if (auto text = read_small(m_dir, "status", 4096)) {
                     m_status = parse_status(*text);
                     if (!m_status) {
                         return fail(ErrorKind::failed, "follow the output of", m_what, "unreadable status file");
@@ -251,14 +299,14 @@ public:
         m_killed = true;
         if (!m_status) {
             // The watchdog inside the container sees this (or the folder going away) and stops the command.
-            std::ofstream(m_dir / "cancel") << "cancel\n";
+            write_marker(m_dir, "cancel", "cancel\n");
         }
     }
 
 private:
     std::string read_stderr() const
     {
-        auto err = read_small(m_dir / "stderr", 4 << 20).value_or("");
+        auto err = read_small(m_dir, "stderr", 4 << 20).value_or("");
         if (err.size() > k_stderr_keep) {
             err.erase(0, err.size() - k_stderr_keep);
         }
@@ -319,7 +367,7 @@ public:
                         errno_message(errno));
         }
         if (!command.env.empty()) {
-            int fd = ::open((local / "env").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            int fd = open_staged(local, "env", O_WRONLY | O_CREAT | O_EXCL);
             std::string text = env_preamble(command.env);
             bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
             if (fd >= 0) {
@@ -335,6 +383,7 @@ public:
         tail.insert(tail.end(), command.argv.begin(), command.argv.end());
         Command launch;
         launch.argv = m_opts.launcher;
+        launch.inherit = command_environment(); // aws ecs execute-command needs AWS_*; custom launchers more
         if (m_opts.launcher_takes_one_string) {
             std::string line;
             for (const auto& w : tail) {
@@ -429,7 +478,8 @@ std::size_t clean_stale_ecs_staging(const std::string& shared_dir, std::chrono::
     const auto now = fs::file_time_type::clock::now();
     for (const auto& e : fs::directory_iterator(shared_dir, ec)) {
         const auto name = e.path().filename().string();
-        if (!name.starts_with("dbkeep-") || !e.is_directory(ec)) {
+        // A symbolic link named like a staging folder is not one of ours: never followed, written or removed.
+        if (!name.starts_with("dbkeep-") || !e.is_directory(ec) || e.is_symlink(ec)) {
             continue;
         }
         // The newest sign of life: the folder itself or its growing data file.
@@ -440,7 +490,7 @@ std::size_t clean_stale_ecs_staging(const std::string& shared_dir, std::chrono::
         if (now - newest < max_age) {
             continue;
         }
-        std::ofstream(e.path() / "cancel") << "stale\n";
+        write_marker(e.path(), "cancel", "stale\n");
         fs::remove_all(e.path(), ec);
         if (!ec) {
             ++removed;

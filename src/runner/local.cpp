@@ -21,6 +21,18 @@ namespace {
 
 constexpr std::size_t k_stderr_keep = 64 * 1024;
 
+// What every child may see of dbkeep's environment: where programs and home are, who runs them, locale and
+// time zone, temp folder, CA certificates, proxies. No secrets.
+constexpr std::string_view k_base_environment[] = {
+    "PATH",       "HOME",        "USER",     "LOGNAME",    "SHELL",         "TMPDIR",
+    "TZ",         "LANG",        "LANGUAGE", "LC_*",       "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",   "NO_PROXY"};
+
+bool matches(std::string_view name, std::string_view pattern)
+{
+    return pattern.ends_with('*') ? name.starts_with(pattern.substr(0, pattern.size() - 1)) : name == pattern;
+}
+
 class FdSource final : public stream::Source {
 public:
     explicit FdSource(int fd, std::string what) : m_fd(fd), m_what(std::move(what)) {}
@@ -283,18 +295,7 @@ public:
             return fail(ErrorKind::failed, "start", what, errno_message(e));
         }
         // Build argv and environment before fork: nothing but async-signal-safe calls after it.
-        std::vector<std::string> env_strings;
-        for (char** e = environ; *e; ++e) {
-            std::string_view kv = *e;
-            auto eq = kv.find('=');
-            if (eq != std::string_view::npos && command.env.contains(std::string(kv.substr(0, eq)))) {
-                continue;
-            }
-            env_strings.emplace_back(kv);
-        }
-        for (const auto& [k, v] : command.env) {
-            env_strings.push_back(k + "=" + v);
-        }
+        std::vector<std::string> env_strings = child_environment(command, environ);
         std::vector<char*> argv, envp;
         for (const auto& a : command.argv) {
             argv.push_back(const_cast<char*>(a.c_str()));
@@ -371,6 +372,30 @@ public:
 };
 
 } // namespace
+
+std::vector<std::string> child_environment(const Command& command, const char* const* parent)
+{
+    std::vector<std::string> out;
+    for (const char* const* e = parent; e && *e; ++e) {
+        const std::string_view kv = *e;
+        const auto eq = kv.find('=');
+        if (eq == std::string_view::npos || eq == 0) {
+            continue;
+        }
+        const std::string_view name = kv.substr(0, eq);
+        if (command.env.contains(std::string(name))) {
+            continue;
+        }
+        const auto allowed = [name](std::string_view pattern) { return matches(name, pattern); };
+        if (std::ranges::any_of(k_base_environment, allowed) || std::ranges::any_of(command.inherit, allowed)) {
+            out.emplace_back(kv);
+        }
+    }
+    for (const auto& [k, v] : command.env) {
+        out.push_back(k + "=" + v);
+    }
+    return out;
+}
 
 std::unique_ptr<Runner> make_local_runner()
 {

@@ -31,9 +31,10 @@ private:
 
 class PrefixRunner final : public Runner {
 public:
-    PrefixRunner(std::vector<std::string> prefix, bool as_one_string, std::string description)
+    PrefixRunner(std::vector<std::string> prefix, bool as_one_string, std::string description,
+                 std::vector<std::string> inherit)
         : m_local(make_local_runner()), m_prefix(std::move(prefix)), m_one_string(as_one_string),
-          m_description(std::move(description))
+          m_description(std::move(description)), m_inherit(std::move(inherit))
     {
     }
 
@@ -53,6 +54,7 @@ public:
             local.argv.insert(local.argv.end(), remote.begin(), remote.end());
         }
         local.with_stdin = true;
+        local.inherit = m_inherit;
         auto proc = m_local->start(local);
         if (!proc) {
             return std::unexpected(proc.error());
@@ -75,6 +77,7 @@ private:
     std::vector<std::string> m_prefix;
     bool m_one_string;
     std::string m_description;
+    std::vector<std::string> m_inherit;
 };
 
 } // namespace
@@ -107,9 +110,28 @@ std::string shell_quote(const std::string& word)
     return out + "'";
 }
 
-std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string, std::string description)
+std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string, std::string description,
+                                           std::vector<std::string> inherit)
 {
-    return std::make_unique<PrefixRunner>(std::move(prefix), as_one_string, std::move(description));
+    return std::make_unique<PrefixRunner>(std::move(prefix), as_one_string, std::move(description), std::move(inherit));
+}
+
+std::vector<std::string> ssh_environment()
+{
+    return {"SSH_AUTH_SOCK"};
+}
+
+std::vector<std::string> kubectl_environment()
+{
+    // kubectl's exec credential plug-ins (aws eks get-token, gke-gcloud-auth-plugin, kubelogin) read these.
+    return {"KUBECONFIG", "AWS_*", "GOOGLE_*", "CLOUDSDK_*", "AZURE_*"};
+}
+
+std::vector<std::string> command_environment()
+{
+    auto out = kubectl_environment();
+    out.insert(out.end(), {"SSH_AUTH_SOCK", "DOCKER_*"});
+    return out;
 }
 
 std::vector<std::string> ssh_prefix(const SshOptions& c)
@@ -152,20 +174,22 @@ std::unique_ptr<Runner> make_command_runner(const CommandOptions& options)
     for (const auto& word : options.argv) {
         description += " " + word;
     }
-    return make_prefix_runner(options.argv, false, description);
+    return make_prefix_runner(options.argv, false, description, command_environment());
 }
 
 std::unique_ptr<Runner> make_ssh_runner(const SshOptions& options)
 {
     return make_prefix_runner(ssh_prefix(options), true,
-                              "ssh " + (options.user.empty() ? "" : options.user + "@") + options.host);
+                              "ssh " + (options.user.empty() ? "" : options.user + "@") + options.host,
+                              ssh_environment());
 }
 
 std::unique_ptr<Runner> make_kubectl_runner(const KubectlOptions& options)
 {
     return make_prefix_runner(kubectl_prefix(options), false,
                               "kubectl pod " + (options.namespace_.empty() ? "" : options.namespace_ + "/") +
-                                  options.pod);
+                                  options.pod,
+                              kubectl_environment());
 }
 
 } // namespace dbkeep::runner

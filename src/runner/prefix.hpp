@@ -14,9 +14,16 @@
 namespace dbkeep::runner {
 
 // prefix + [sh -c WRAPPER sh] + argv, run locally. With as_one_string, the part after the prefix is passed as
-// one shell-quoted string (ssh runs it through the remote user's shell).
-std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string,
-                                           std::string description);
+// one shell-quoted string (ssh runs it through the remote user's shell). The local prefix program sees the
+// base environment plus `inherit` (Command::inherit patterns: what ssh, kubectl or a launcher needs, such as
+// SSH_AUTH_SOCK or AWS_*); the remote command gets only the command's own env, sent on its stdin.
+std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool as_one_string, std::string description,
+                                           std::vector<std::string> inherit = {});
+
+// What the local program of each prefix runner inherits (Command::inherit patterns).
+std::vector<std::string> ssh_environment();     // SSH_AUTH_SOCK
+std::vector<std::string> kubectl_environment(); // KUBECONFIG and the cloud credential plug-ins' AWS_*, ...
+std::vector<std::string> command_environment(); // both, and DOCKER_*
 
 // `runner: {type: command, argv: [...]}`: any argv prefix run on this machine.
 struct CommandOptions {

@@ -16,6 +16,11 @@ struct Command {
     std::vector<std::string> argv;          // argv[0] is looked up in PATH where the command runs
     std::map<std::string, std::string> env; // added to (or replacing in) the environment; secrets go here
     bool with_stdin = false;                // give the process a writable stdin; otherwise /dev/null
+    // Variables of dbkeep's own environment this command may see besides the base allow-list (PATH, HOME,
+    // USER, LOGNAME, SHELL, TMPDIR, TZ, LANG, LANGUAGE, LC_*, SSL_CERT_FILE/DIR and the proxy variables):
+    // names, or prefixes ending in '*' ("PG*" for libpq's variables). Nothing else is inherited: another
+    // target's password or AWS_SECRET_ACCESS_KEY never reaches a child that does not need it.
+    std::vector<std::string> inherit;
 };
 
 struct ExitStatus {

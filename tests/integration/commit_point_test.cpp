@@ -168,12 +168,10 @@ TEST_F(CommitPoint, ALostLeaseAtTheCommitPointLeavesNoObjectAndNoManifest)
     auto config = load_config();
     ASSERT_TRUE(config) << config.error().to_string();
     int asked = 0;
-    auto m = job::run_backup(*config, config->targets.at("cache"), *m_faults,
-                             {.before_commit = [&asked]() -> Status {
-                                 ++asked;
-                                 return fail(ErrorKind::conflict, "confirm the lease of", "cache",
-                                             "host b pid 7 took the lease over");
-                             }});
+    auto m = job::run_backup(*config, config->targets.at("cache"), *m_faults, {.before_commit = [&asked]() -> Status {
+        ++asked;
+        return fail(ErrorKind::conflict, "confirm the lease of", "cache", "host b pid 7 took the lease over");
+    }});
     ASSERT_FALSE(m) << "committed although the lease was lost";
     EXPECT_EQ(asked, 1);
     EXPECT_EQ(m.error().kind, ErrorKind::conflict);

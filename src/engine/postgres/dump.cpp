@@ -229,6 +229,7 @@ Result<DumpInfo> dump_in_snapshot(runner::Runner& runner, const Target& target, 
     const std::string dump_app = "dbkeep pg_dump " + random_hex(4);
     dump_keywords["application_name"] = dump_app;
     runner::Command cmd;
+    cmd.inherit = libpq_environment();
     cmd.argv = {tool->path,
                 "--format=custom",
                 "--compress=0",
@@ -297,6 +298,7 @@ Result<DumpInfo> dump_detached(runner::Runner& runner, const Target& target, str
     DumpInfo info;
     int server_major = 0;
     runner::Command version;
+    version.inherit = libpq_environment();
     version.argv = {psql_path(target.postgres),
                     "-X",
                     "-A",
@@ -337,6 +339,7 @@ Result<DumpInfo> dump_detached(runner::Runner& runner, const Target& target, str
     info.tool = "pg_dump";
     info.tool_version = tool->version;
     runner::Command cmd;
+    cmd.inherit = libpq_environment();
     cmd.argv = {tool->path,
                 "--format=custom",
                 "--compress=0",

@@ -5,6 +5,7 @@
 #include "core/bytes.hpp"
 #include "core/hex.hpp"
 #include "engine/postgres/connection.hpp"
+#include "engine/postgres/tools.hpp"
 #include "runner/runner.hpp"
 #include "stream/sha256.hpp"
 
@@ -297,6 +298,7 @@ Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const Co
                                                 const std::string& psql_path)
 {
     runner::Command cmd;
+    cmd.inherit = libpq_environment();
     cmd.argv = {psql_path,
                 "-X",
                 "-q",

@@ -202,6 +202,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
         return std::unexpected(tool.error());
     }
     runner::Command cmd;
+    cmd.inherit = libpq_environment();
     cmd.argv = {tool->path, "--exit-on-error", "--no-password", "--dbname=" + pg::conninfo(params.keywords)};
     if (!password.empty()) {
         cmd.env["PGPASSWORD"] = password;

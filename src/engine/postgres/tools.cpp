@@ -12,6 +12,11 @@
 
 namespace dbkeep::engine::pg {
 
+std::vector<std::string> libpq_environment()
+{
+    return {"PG*"};
+}
+
 std::string first_line(const std::string& text)
 {
     std::string s = text;

@@ -7,11 +7,16 @@
 #include "runner/runner.hpp"
 
 #include <string>
+#include <vector>
 
 namespace dbkeep::engine::pg {
 
 // The first error line of a tool's stderr, without its "pg_dump: error: " prefix and trailing blanks.
 std::string first_line(const std::string& text);
+
+// What the PostgreSQL client tools may inherit from dbkeep's environment (runner::Command::inherit): libpq's
+// own variables, PG* (PGHOST, PGSSLMODE, PGPASSFILE, PGPASSWORD ...), as a plain pg_dump would see them.
+std::vector<std::string> libpq_environment();
 
 // Everything a tool said on stderr, for an error message: its lines (at most 30, 4000 bytes) joined with "; ",
 // the "pg_dump: " / "pg_restore: " prefixes and the first "error: " dropped, so that the server's DETAIL and

@@ -48,6 +48,7 @@ Status error_reply(const resp::Reply& r, const std::string& operation, const std
 runner::Command redis_cli(const Endpoint& ep, std::vector<std::string> args)
 {
     runner::Command cmd;
+    cmd.inherit = {"REDISCLI_*"}; // redis-cli's own variables (REDISCLI_AUTH, REDISCLI_RCFILE, ...)
     cmd.argv = {"redis-cli", "-h", ep.host, "-p", std::to_string(ep.port), "--no-auth-warning"};
     if (!ep.username.empty()) {
         cmd.argv.insert(cmd.argv.end(), {"--user", ep.username});
