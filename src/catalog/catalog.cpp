@@ -102,25 +102,30 @@ const Manifest* newest_trusted(const Listing& listing, TimePoint now)
     return nullptr;
 }
 
-Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector)
+Result<Manifest> select_backup(const Listing& listing, const std::string& target, const std::string& selector,
+                               TimePoint now)
 {
-    auto listing = list_backups(storage, target);
-    if (!listing) {
-        return std::unexpected(listing.error());
-    }
-    if (listing->backups.empty()) {
-        return fail(ErrorKind::not_found, "find backup of", target, "no backups in " + storage.describe());
+    if (listing.backups.empty()) {
+        return fail(ErrorKind::not_found, "find backup of", target, "no backups");
     }
     if (selector.empty() || selector == "latest") {
-        return listing->backups.front();
+        if (const Manifest* newest = newest_trusted(listing, now)) {
+            return *newest;
+        }
+        const std::string& ahead = listing.backups.front().id;
+        return fail(ErrorKind::not_found, "find backup of", target,
+                    "every backup is dated after this machine's clock (more than " +
+                        std::to_string(k_clock_skew_allowance.count()) + " minutes ahead; the newest is " + ahead +
+                        "): the clock of the host that wrote them ran ahead, or this machine's is behind",
+                    "check both clocks (NTP); to restore one anyway, name it: --backup " + ahead);
     }
-    for (const auto& m : listing->backups) {
+    for (const auto& m : listing.backups) {
         if (m.id == selector) {
             return m;
         }
     }
     if (auto at = parse_rfc3339(selector)) {
-        for (const auto& m : listing->backups) {
+        for (const auto& m : listing.backups) {
             auto t = backup_time(m.id);
             if (t && *t <= *at) {
                 return m;
@@ -130,6 +135,19 @@ Result<Manifest> find_backup(storage::Storage& storage, const std::string& targe
     }
     return fail(ErrorKind::not_found, "find backup of", target, "no backup with id " + selector,
                 "run `dbkeep list " + target + "` to see the ids");
+}
+
+Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector,
+                             TimePoint now)
+{
+    auto listing = list_backups(storage, target);
+    if (!listing) {
+        return std::unexpected(listing.error());
+    }
+    if (listing->backups.empty()) {
+        return fail(ErrorKind::not_found, "find backup of", target, "no backups in " + storage.describe());
+    }
+    return select_backup(*listing, target, selector, now);
 }
 
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
