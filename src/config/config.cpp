@@ -391,7 +391,7 @@ runner::RunnerOptions load_runner(const YAML::Node& node, const std::string& tar
 catalog::RetentionPolicy load_keep(const YAML::Node& node, const std::string& target)
 {
     Section s(node, "keep of target '" + target + "'",
-              {"last", "hourly", "daily", "weekly", "monthly", "yearly", "within"});
+              {"last", "hourly", "daily", "weekly", "monthly", "yearly", "manual", "within"});
     catalog::RetentionPolicy k;
     auto get = [&](const char* key) -> std::optional<int> {
         auto v = s.integer(key, 0, 1000000);
@@ -403,6 +403,10 @@ catalog::RetentionPolicy load_keep(const YAML::Node& node, const std::string& ta
     k.weekly = get("weekly");
     k.monthly = get("monthly");
     k.yearly = get("yearly");
+    // At least 1: with 0, the retention after a manual backup would delete that very backup.
+    if (auto manual = s.integer("manual", 1, 1000000)) {
+        k.manual = static_cast<int>(*manual);
+    }
     if (auto within = s.str("within")) {
         auto span = catalog::parse_within(*within);
         if (!span) {

@@ -20,6 +20,8 @@ namespace dbkeep::job {
 struct BackupOptions {
     // The clock, injected for tests; defaults to system_clock::now.
     std::function<std::chrono::system_clock::time_point()> now;
+    // What started the backup, recorded in the manifest (retention keeps the two apart).
+    catalog::Trigger trigger = catalog::Trigger::scheduled;
 };
 
 // Backs up target into storage (which the caller opened for the target's storage config).
