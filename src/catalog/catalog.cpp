@@ -127,7 +127,7 @@ Result<Manifest> select_backup(const Listing& listing, const std::string& target
     if (auto at = parse_rfc3339(selector)) {
         for (const auto& m : listing.backups) {
             auto t = backup_time(m.id);
-            if (t && *t <= *at) {
+            if (t && *t <= *at && !dated_in_future(m.id, now)) {
                 return m;
             }
         }

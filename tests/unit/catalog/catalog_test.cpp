@@ -235,6 +235,10 @@ TEST_F(CatalogTest, LatestIsNeverABackupDatedInTheFuture)
         ASSERT_TRUE(m) << m.error().to_string();
         EXPECT_EQ(m->id, real) << "a year-ahead backup is not the latest";
     }
+    // Nor is it "the newest at or before" a time past it.
+    auto at = find_backup(*m_storage, "orders", "2030-01-01T00:00:00Z", now);
+    ASSERT_TRUE(at) << at.error().to_string();
+    EXPECT_EQ(at->id, real);
     // Named by its id, it is found: it is kept and restorable.
     auto by_id = find_backup(*m_storage, "orders", ahead, now);
     ASSERT_TRUE(by_id) << by_id.error().to_string();
