@@ -355,6 +355,13 @@ TEST_F(UntrustedStorage, RestoreLatestAndTheDeadMansSwitchIgnoreABackupDatedAYea
     ASSERT_EQ(by_id.exit_code, 0) << by_id.err;
     EXPECT_EQ(by_id.out, "restored cache " + future_id + "\n");
 
+    // verify --restore tests the latest real backup, not the future one.
+    RedisServer scratch;
+    auto verify = dbkeep({"verify", "cache", "--restore", "--to", scratch.url()});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    EXPECT_NE(verify.out.find("cache " + three_days + " ok"), std::string::npos) << verify.out;
+    EXPECT_EQ(verify.out.find(future_id), std::string::npos) << verify.out;
+
     // Once run --due has made a real backup, it is the latest.
     auto due = dbkeep({"run", "--due"});
     ASSERT_EQ(due.exit_code, 0) << due.err;
