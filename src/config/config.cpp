@@ -616,6 +616,14 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     }
     if (s.has("keep")) {
         t.keep = load_keep(s.node("keep"), name);
+        // Without a schedule every backup comes from `dbkeep backup` (an outside cron): retention counts them
+        // all as scheduled (job::run_prune), so a manual rule would never apply.
+        if (t.keep.manual && !t.schedule) {
+            error_at(s.node("keep")["manual"],
+                     "'manual' in keep of target '" + name +
+                         "' needs a schedule: without one every backup is kept by the periodic rules and `last` "
+                         "(use last: N, or add schedule:)");
+        }
     }
     if (s.has("encryption")) {
         t.encryption = load_encryption(s.node("encryption"), "target '" + name + "'", base);

@@ -187,7 +187,10 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
         std::vector<catalog::RetentionInput> inputs;
         for (const auto& m : listing->backups) {
             auto t = catalog::backup_time(m.id);
-            inputs.push_back({m.id, t.value_or(TimePoint{}), m.trigger == catalog::Trigger::manual});
+            // A target without a schedule is backed up by an outside trigger running `dbkeep backup`: its
+            // backups are its schedule's, and all of them count as scheduled.
+            const bool manual = m.trigger == catalog::Trigger::manual && target.schedule.has_value();
+            inputs.push_back({m.id, t.value_or(TimePoint{}), manual});
         }
         report.decisions = catalog::apply_retention(inputs, target.keep, target.zone, now,
                                                     std::chrono::seconds(catalog::k_clock_skew_allowance));

@@ -96,7 +96,9 @@ struct PruneReport {
 // returned: never what a manifest names elsewhere. Removes nothing when the listing failed or a manifest
 // was unreadable; removes a backup's manifest before its object so that a half-removed backup never looks
 // complete. Each manifest's trigger decides which rules apply to it (a manual backup never displaces a
-// scheduled one); a backup dated in the future is kept and takes no part in the rules (catalog/retention.hpp).
+// scheduled one), except for a target without a schedule, whose backups (made by an outside trigger running
+// `dbkeep backup`) all count as scheduled; a backup dated in the future is kept and takes no part in the rules
+// (catalog/retention.hpp).
 Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage,
                               const PruneOptions& options, TimePoint now);
 

@@ -699,6 +699,10 @@ TEST(ConfigErrors, IntegerOutOfRange)
               "t.yaml:4:31: 'manual' in keep of target 'db' must be between 1 and 1000000, found 0");
     EXPECT_EQ(error_of(k_pg_target + "    keep: { manual: many }\n"),
               "t.yaml:4:21: 'manual' in keep of target 'db' must be an integer, found 'many'");
+    // Without a schedule every backup counts as scheduled: a manual rule would never apply.
+    EXPECT_EQ(error_of(k_pg_target + "    keep: { daily: 7, manual: 2 }\n"),
+              "t.yaml:4:31: 'manual' in keep of target 'db' needs a schedule: without one every backup is kept by "
+              "the periodic rules and `last` (use last: N, or add schedule:)");
     EXPECT_EQ(error_of(k_pg_target + "    compression: { level: 20 }\n"),
               "t.yaml:4:27: 'level' in compression of target 'db' must be between 1 and 19, found 20");
     EXPECT_EQ(error_of("targets:\n"
