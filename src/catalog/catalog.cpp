@@ -102,7 +102,43 @@ const Manifest* newest_trusted(const Listing& listing, TimePoint now)
     return nullptr;
 }
 
-Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector)
+Result<Manifest> select_backup(const Listing& listing, const std::string& target, const std::string& selector,
+                               TimePoint now)
+{
+    if (listing.backups.empty()) {
+        return fail(ErrorKind::not_found, "find backup of", target, "no backups");
+    }
+    if (selector.empty() || selector == "latest") {
+        if (const Manifest* newest = newest_trusted(listing, now)) {
+            return *newest;
+        }
+        const std::string& ahead = listing.backups.front().id;
+        return fail(ErrorKind::not_found, "find backup of", target,
+                    "every backup is dated after this machine's clock (more than " +
+                        std::to_string(k_clock_skew_allowance.count()) + " minutes ahead; the newest is " + ahead +
+                        "): the clock of the host that wrote them ran ahead, or this machine's is behind",
+                    "check both clocks (NTP); to restore one anyway, name it: --backup " + ahead);
+    }
+    for (const auto& m : listing.backups) {
+        if (m.id == selector) {
+            return m;
+        }
+    }
+    if (auto at = parse_rfc3339(selector)) {
+        for (const auto& m : listing.backups) {
+            auto t = backup_time(m.id);
+            if (t && *t <= *at && !dated_in_future(m.id, now)) {
+                return m;
+            }
+        }
+        return fail(ErrorKind::not_found, "find backup of", target, "no backup at or before " + selector);
+    }
+    return fail(ErrorKind::not_found, "find backup of", target, "no backup with id " + selector,
+                "run `dbkeep list " + target + "` to see the ids");
+}
+
+Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector,
+                             TimePoint now)
 {
     auto listing = list_backups(storage, target);
     if (!listing) {
@@ -111,25 +147,7 @@ Result<Manifest> find_backup(storage::Storage& storage, const std::string& targe
     if (listing->backups.empty()) {
         return fail(ErrorKind::not_found, "find backup of", target, "no backups in " + storage.describe());
     }
-    if (selector.empty() || selector == "latest") {
-        return listing->backups.front();
-    }
-    for (const auto& m : listing->backups) {
-        if (m.id == selector) {
-            return m;
-        }
-    }
-    if (auto at = parse_rfc3339(selector)) {
-        for (const auto& m : listing->backups) {
-            auto t = backup_time(m.id);
-            if (t && *t <= *at) {
-                return m;
-            }
-        }
-        return fail(ErrorKind::not_found, "find backup of", target, "no backup at or before " + selector);
-    }
-    return fail(ErrorKind::not_found, "find backup of", target, "no backup with id " + selector,
-                "run `dbkeep list " + target + "` to see the ids");
+    return select_backup(*listing, target, selector, now);
 }
 
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,

@@ -57,7 +57,16 @@ const Manifest* newest_trusted(const Listing& listing, TimePoint now);
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
                                                                           const std::string& target, TimePoint now);
 
-// A backup by id, "latest", or the newest at or before an RFC 3339 time (--at).
-Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector);
+// A backup by id, "latest" (or empty), or the newest at or before an RFC 3339 time (--at), from a listing of
+// target. A backup dated in the future is chosen only by its id: "latest" is newest_trusted, --at skips such
+// backups, and when every backup is dated in the future "latest" fails (ErrorKind::not_found) naming the
+// newest one and the fix.
+// Fails with ErrorKind::not_found when nothing matches. Pure.
+Result<Manifest> select_backup(const Listing& listing, const std::string& target, const std::string& selector,
+                               TimePoint now);
+
+// select_backup over list_backups(storage, target); also fails when the listing fails or is empty.
+Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector,
+                             TimePoint now);
 
 } // namespace dbkeep::catalog

@@ -6,6 +6,11 @@ namespace dbkeep::catalog {
 
 using nlohmann::json;
 
+const char* trigger_name(Trigger trigger) noexcept
+{
+    return trigger == Trigger::manual ? "manual" : "scheduled";
+}
+
 std::string to_json(const Manifest& m)
 {
     json j = {
@@ -31,6 +36,7 @@ std::string to_json(const Manifest& m)
           {"recipients", m.encryption_recipients}}},
         {"runner", m.runner},
         {"dbkeep_version", m.dbkeep_version},
+        {"trigger", trigger_name(m.trigger)},
         {"stats", m.stats},
         {"details", m.details},
     };
@@ -73,6 +79,13 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& wher
         m.encryption_recipients = o.value("recipients", std::vector<std::string>{});
         m.runner = j.value("runner", "");
         m.dbkeep_version = j.value("dbkeep_version", "");
+        const std::string trigger = j.value("trigger", "scheduled");
+        if (trigger == "manual") {
+            m.trigger = Trigger::manual;
+        } else if (trigger != "scheduled") {
+            return fail(ErrorKind::corruption, "read manifest", where,
+                        "unknown trigger '" + trigger + "' (expected scheduled or manual)");
+        }
         m.stats = j.value("stats", std::map<std::string, std::int64_t>{});
         m.details = j.value("details", std::map<std::string, std::string>{});
         return m;

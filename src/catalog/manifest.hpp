@@ -13,6 +13,16 @@ namespace dbkeep::catalog {
 
 inline constexpr int k_manifest_format = 1;
 
+// What started a backup. Retention treats the two apart (catalog/retention.hpp): the periodic rules keep
+// scheduled backups, `keep.manual` keeps manual ones, so a manual backup never displaces a scheduled one.
+enum class Trigger {
+    scheduled, // `run --due` or the daemon, on the target's schedule
+    manual,    // `dbkeep backup`
+};
+
+// "scheduled" or "manual", as in the manifest's `trigger` field.
+const char* trigger_name(Trigger trigger) noexcept;
+
 struct Manifest {
     int format = k_manifest_format;
     std::string id; // 20261125T000000Z-a1b2c3
@@ -35,6 +45,9 @@ struct Manifest {
     std::vector<std::string> encryption_recipients; // public keys only
     std::string runner;                             // "local", "docker container x"
     std::string dbkeep_version;
+    // Manifests written before the field existed read as scheduled: they keep the treatment they had (every
+    // backup then counted for the periodic rules), so an upgrade removes nothing it kept before.
+    Trigger trigger = Trigger::scheduled;
     std::map<std::string, std::int64_t> stats;  // table -> rows, db -> keys
     std::map<std::string, std::string> details; // engine-specific facts
 
@@ -44,7 +57,8 @@ struct Manifest {
 std::string to_json(const Manifest& manifest);
 
 // Parses a manifest; `where` names the key for messages. Unknown fields are ignored (forward compatible);
-// missing required fields or a newer format fail with ErrorKind::corruption.
+// missing required fields, a `trigger` other than "scheduled" or "manual", or a newer format fail with
+// ErrorKind::corruption. A missing `trigger` reads as scheduled.
 Result<Manifest> parse_manifest(const std::string& json, const std::string& where);
 
 } // namespace dbkeep::catalog

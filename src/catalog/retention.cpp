@@ -115,10 +115,14 @@ std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backu
         return out;
     }
     auto in_future = [&](const RetentionInput& b) { return b.time > now + skew; };
-    auto newest = std::find_if_not(backups.begin(), backups.end(), in_future);
+    auto newest_scheduled =
+        std::find_if(backups.begin(), backups.end(), [&](const auto& b) { return !b.manual && !in_future(b); });
+    // The window of `within` is anchored on scheduled backups: a manual one cannot move it.
+    auto anchor = newest_scheduled != backups.end() ? newest_scheduled
+                                                    : std::find_if_not(backups.begin(), backups.end(), in_future);
     std::optional<system_clock::time_point> within_limit;
-    if (policy.within && newest != backups.end()) {
-        within_limit = subtract(std::min(newest->time, now), *policy.within);
+    if (policy.within && anchor != backups.end()) {
+        within_limit = subtract(std::min(anchor->time, now), *policy.within);
     }
     Rule rules[] = {{"hourly", policy.hourly, hour_bucket},
                     {"daily", policy.daily, day_bucket},
@@ -131,36 +135,76 @@ std::vector<RetentionDecision> apply_retention(std::vector<RetentionInput> backu
         remaining[r] = rules[r].count.value_or(0);
     }
     int last_remaining = policy.last.value_or(0);
+    const int manual_keep = policy.manual.value_or(k_default_manual_keep);
+    int manual_remaining = manual_keep;
+    // `keep: {manual: N}` alone says nothing about scheduled backups: they are all kept. (A wholly empty
+    // policy keeps only the newest here; callers apply none: RetentionPolicy::empty.)
+    const bool scheduled_rules = policy.has_scheduled_rule() || !policy.manual;
+
+    // The rules that could have kept a backup of each trigger, named as in the config.
+    const std::string within_text = policy.within ? "within: " + policy.within->text : std::string();
+    std::string scheduled_rule_names;
+    auto add = [](std::string& list, const std::string& item) { list += (list.empty() ? "" : ", ") + item; };
+    if (policy.last) {
+        add(scheduled_rule_names, "last: " + std::to_string(*policy.last));
+    }
+    for (const auto& rule : rules) {
+        if (rule.count) {
+            add(scheduled_rule_names, std::string(rule.name) + ": " + std::to_string(*rule.count));
+        }
+    }
+    std::string manual_rule_names = "manual: " + std::to_string(manual_keep) + (policy.manual ? "" : " (the default)");
+    if (!within_text.empty()) {
+        add(scheduled_rule_names, within_text);
+        add(manual_rule_names, within_text);
+    }
+
     for (std::size_t i = 0; i < backups.size(); ++i) {
         auto& d = out[i];
-        if (in_future(backups[i])) {
+        const auto& b = backups[i];
+        if (in_future(b)) {
             d.keep = true;
             d.reasons.push_back("dated in the future");
             continue;
         }
-        if (backups.begin() + static_cast<std::ptrdiff_t>(i) == newest) {
-            d.reasons.push_back("newest");
-        }
-        if (last_remaining > 0) {
-            --last_remaining;
-            d.reasons.push_back("last");
-        }
-        auto local = zone->to_local(date::floor<seconds>(backups[i].time));
-        for (int r = 0; r < 5; ++r) {
-            if (remaining[r] <= 0) {
-                continue;
+        if (b.manual) {
+            if (manual_remaining > 0) {
+                --manual_remaining;
+                d.reasons.push_back("manual");
             }
-            auto bucket = rules[r].bucket(local);
-            if (bucket != last_bucket[r]) {
-                last_bucket[r] = bucket;
-                --remaining[r];
-                d.reasons.push_back(std::string(rules[r].name) + " " + bucket);
+        } else {
+            if (!scheduled_rules) {
+                d.reasons.push_back("no rule for scheduled backups");
+            }
+            if (backups.begin() + static_cast<std::ptrdiff_t>(i) == newest_scheduled) {
+                d.reasons.push_back("newest");
+            }
+            if (last_remaining > 0) {
+                --last_remaining;
+                d.reasons.push_back("last");
+            }
+            auto local = zone->to_local(date::floor<seconds>(b.time));
+            for (int r = 0; r < 5; ++r) {
+                if (remaining[r] <= 0) {
+                    continue;
+                }
+                auto bucket = rules[r].bucket(local);
+                if (bucket != last_bucket[r]) {
+                    last_bucket[r] = bucket;
+                    --remaining[r];
+                    d.reasons.push_back(std::string(rules[r].name) + " " + bucket);
+                }
             }
         }
-        if (within_limit && backups[i].time >= *within_limit) {
+        if (within_limit && b.time >= *within_limit) {
             d.reasons.push_back("within " + policy.within->text);
         }
         d.keep = !d.reasons.empty();
+        if (!d.keep) {
+            d.reasons.push_back(b.manual ? "manual backup not kept by " + manual_rule_names
+                                         : "scheduled backup not kept by " +
+                                               (scheduled_rule_names.empty() ? "any rule" : scheduled_rule_names));
+        }
     }
     return out;
 }

@@ -22,7 +22,8 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
         exit_code = ctx.for_each_target(
             *names,
             [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
-                auto r = job::backup_with_lease(*ctx.config(), t, storage, {.wait = *wait});
+                auto r = job::backup_with_lease(*ctx.config(), t, storage,
+                                                {.wait = *wait, .trigger = catalog::Trigger::manual});
                 if (!r) {
                     return std::unexpected(r.error());
                 }

@@ -93,7 +93,7 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
                 metrics.failed(name);
                 return std::unexpected(storage.error());
             }
-            auto r = job::backup_with_lease(*cfg, t, **storage, {});
+            auto r = job::backup_with_lease(*cfg, t, **storage, {.trigger = catalog::Trigger::scheduled});
             if (!r) {
                 metrics.failed(name);
                 return std::unexpected(r.error());

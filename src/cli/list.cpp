@@ -58,10 +58,13 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
                     all.push_back(std::move(j));
                 } else {
                     std::printf(
-                        "%-12s %-24s %-24s %10s %10s %9s%s\n", t.name.c_str(), m.id.c_str(),
+                        "%-12s %-24s %-24s %10s %10s %9s%s%s\n", t.name.c_str(), m.id.c_str(),
                         printable(m.started_at).c_str(), human_size(m.stored_bytes).c_str(),
                         human_size(m.raw_bytes).c_str(), human_duration(m.finished_unix_ms - m.started_unix_ms).c_str(),
-                        future ? "  DATED IN THE FUTURE: not counted for schedule, freshness or retention" : "");
+                        m.trigger == catalog::Trigger::manual ? "  manual" : "",
+                        future ? "  DATED IN THE FUTURE (the clock of the host that wrote it ran ahead?): kept, not "
+                                 "counted for schedule, freshness, retention or `latest`"
+                               : "");
                 }
             }
             // What is not a backup but is kept: shown so that nothing disappears silently.

@@ -391,7 +391,7 @@ runner::RunnerOptions load_runner(const YAML::Node& node, const std::string& tar
 catalog::RetentionPolicy load_keep(const YAML::Node& node, const std::string& target)
 {
     Section s(node, "keep of target '" + target + "'",
-              {"last", "hourly", "daily", "weekly", "monthly", "yearly", "within"});
+              {"last", "hourly", "daily", "weekly", "monthly", "yearly", "manual", "within"});
     catalog::RetentionPolicy k;
     auto get = [&](const char* key) -> std::optional<int> {
         auto v = s.integer(key, 0, 1000000);
@@ -403,6 +403,10 @@ catalog::RetentionPolicy load_keep(const YAML::Node& node, const std::string& ta
     k.weekly = get("weekly");
     k.monthly = get("monthly");
     k.yearly = get("yearly");
+    // At least 1: with 0, the retention after a manual backup would delete that very backup.
+    if (auto manual = s.integer("manual", 1, 1000000)) {
+        k.manual = static_cast<int>(*manual);
+    }
     if (auto within = s.str("within")) {
         auto span = catalog::parse_within(*within);
         if (!span) {
@@ -612,6 +616,14 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     }
     if (s.has("keep")) {
         t.keep = load_keep(s.node("keep"), name);
+        // Without a schedule every backup comes from `dbkeep backup` (an outside cron): retention counts them
+        // all as scheduled (job::run_prune), so a manual rule would never apply.
+        if (t.keep.manual && !t.schedule) {
+            error_at(s.node("keep")["manual"],
+                     "'manual' in keep of target '" + name +
+                         "' needs a schedule: without one every backup is kept by the periodic rules and `last` "
+                         "(use last: N, or add schedule:)");
+        }
     }
     if (s.has("encryption")) {
         t.encryption = load_encryption(s.node("encryption"), "target '" + name + "'", base);

@@ -78,6 +78,7 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     m.encryption_recipients = (*pipeline)->recipients();
     m.runner = handle->runner->describe();
     m.dbkeep_version = DBKEEP_VERSION;
+    m.trigger = options.trigger;
     m.stats = std::move(info->stats);
     m.details = std::move(info->details);
 

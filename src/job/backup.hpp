@@ -23,6 +23,8 @@ struct BackupOptions {
     // Called after the object is complete and before its manifest is written (the commit point); a failure
     // aborts the backup: the object is removed and no manifest is written. The lease's confirm() goes here.
     std::function<Status()> before_commit;
+    // What started the backup, recorded in the manifest (retention keeps the two apart).
+    catalog::Trigger trigger = catalog::Trigger::scheduled;
 };
 
 // Backs up target into storage (which the caller opened for the target's storage config).

@@ -97,7 +97,7 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
                                       const RestoreRequest& request)
 {
     const std::string op = "restore " + target.name;
-    auto manifest = catalog::find_backup(storage, target.name, request.selector);
+    auto manifest = catalog::find_backup(storage, target.name, request.selector, std::chrono::system_clock::now());
     if (!manifest) {
         return wrap(manifest.error(), op);
     }
@@ -185,7 +185,8 @@ Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target,
                                              const VerifyRequest& request)
 {
     if (!request.restore_to.empty()) {
-        auto m = catalog::find_backup(storage, target.name, request.selector.empty() ? "latest" : request.selector);
+        auto m = catalog::find_backup(storage, target.name, request.selector.empty() ? "latest" : request.selector,
+                                      std::chrono::system_clock::now());
         if (!m) {
             return std::unexpected(m.error());
         }
@@ -199,7 +200,7 @@ Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target,
         }
         selected = listing->backups;
     } else {
-        auto m = catalog::find_backup(storage, target.name, request.selector);
+        auto m = catalog::find_backup(storage, target.name, request.selector, std::chrono::system_clock::now());
         if (!m) {
             return std::unexpected(m.error());
         }

@@ -61,7 +61,8 @@ Result<LeasedBackupResult> leased_backup(const config::Config& config, const con
     }
     catalog::HeldLease held(storage, target.name, attempt.mine, ttl);
     on_start();
-    auto m = run_backup(config, target, storage, {.before_commit = [&held] { return held.confirm(); }});
+    auto m = run_backup(config, target, storage,
+                        {.before_commit = [&held] { return held.confirm(); }, .trigger = options.trigger});
     if (!m) {
         return std::unexpected(m.error());
     }
@@ -191,7 +192,10 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
         std::vector<catalog::RetentionInput> inputs;
         for (const auto& m : listing->backups) {
             auto t = catalog::backup_time(m.id);
-            inputs.push_back({m.id, t.value_or(TimePoint{})});
+            // A target without a schedule is backed up by an outside trigger running `dbkeep backup`: its
+            // backups are its schedule's, and all of them count as scheduled.
+            const bool manual = m.trigger == catalog::Trigger::manual && target.schedule.has_value();
+            inputs.push_back({m.id, t.value_or(TimePoint{}), manual});
         }
         report.decisions = catalog::apply_retention(inputs, target.keep, target.zone, now,
                                                     std::chrono::seconds(catalog::k_clock_skew_allowance));
@@ -265,7 +269,7 @@ Result<DueRun> run_if_due(const config::Config& config, const config::TargetConf
         return run;
     }
     run.due = true;
-    auto backup = backup_with_lease(config, target, storage, {});
+    auto backup = backup_with_lease(config, target, storage, {.trigger = catalog::Trigger::scheduled});
     if (!backup) {
         return std::unexpected(backup.error());
     }

@@ -26,6 +26,8 @@ using TimePoint = std::chrono::system_clock::time_point;
 struct LeasedBackupOptions {
     bool wait = false; // wait for a live lease to be released (backup --wait) instead of skipping
     bool prune = true; // apply retention after a successful backup
+    // Recorded in the manifest: `dbkeep backup` is manual; `run --due` and the daemon are scheduled.
+    catalog::Trigger trigger = catalog::Trigger::scheduled;
 };
 
 struct LeasedBackupResult {
@@ -93,7 +95,10 @@ struct PruneReport {
 // Sweeps (sweep_incomplete), then applies the target's retention. Deletes only keys that its own listing of this target
 // returned: never what a manifest names elsewhere. Removes nothing when the listing failed or a manifest
 // was unreadable; removes a backup's manifest before its object so that a half-removed backup never looks
-// complete. A backup dated in the future is kept and takes no part in the rules (catalog/retention.hpp).
+// complete. Each manifest's trigger decides which rules apply to it (a manual backup never displaces a
+// scheduled one), except for a target without a schedule, whose backups (made by an outside trigger running
+// `dbkeep backup`) all count as scheduled; a backup dated in the future is kept and takes no part in the rules
+// (catalog/retention.hpp).
 Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Storage& storage,
                               const PruneOptions& options, TimePoint now);
 

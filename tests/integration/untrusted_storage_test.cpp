@@ -85,8 +85,10 @@ protected:
     }
 
     // A copy of a real backup under another id (object and manifest), as another run would have written it.
-    // Returns the copy's manifest key.
-    std::string clone(const nlohmann::json& m, const std::string& id, bool with_manifest = true)
+    // Returns the copy's manifest key. A non-empty trigger replaces the original's ("scheduled": as the nightly
+    // run --due would have written it).
+    std::string clone(const nlohmann::json& m, const std::string& id, bool with_manifest = true,
+                      const std::string& trigger = "")
     {
         const std::string target = m["target"];
         const std::string object = folder_of(target, id) + id + ".rdb.zst";
@@ -95,6 +97,9 @@ protected:
         auto copy = m;
         copy["id"] = id;
         copy["object"]["key"] = object;
+        if (!trigger.empty()) {
+            copy["trigger"] = trigger;
+        }
         std::string manifest = folder_of(target, id) + id + ".manifest.json";
         if (with_manifest) {
             write_file(backups() / manifest, copy.dump(2));
@@ -278,7 +283,7 @@ TEST_F(UntrustedStorage, ABackupDatedAYearAheadNeitherEmptiesWithinNorSilencesDu
     const std::string future_id = id_at(now + std::chrono::days(365), "f00000");
     clone(real, future_id);
     const std::string three_days = id_at(now - std::chrono::days(3), "0d0003");
-    clone(real, three_days);
+    clone(real, three_days, true, "scheduled");
     // Only the future one and an older one count as "existing": remove the one made today.
     fs::remove(backups() / (folder_of("cache", real["id"]) + real["id"].get<std::string>() + ".manifest.json"));
     fs::remove(backups() / real["object"]["key"].get<std::string>());
@@ -314,6 +319,116 @@ TEST_F(UntrustedStorage, ABackupDatedAYearAheadNeitherEmptiesWithinNorSilencesDu
     EXPECT_EQ(m_work.manifests().size(), 3u) << prune.out;
     EXPECT_NE(prune.out.find(three_days + "  keep   within 7d"), std::string::npos) << prune.out;
     EXPECT_NE(prune.out.find(future_id + "  keep   dated in the future"), std::string::npos) << prune.out;
+}
+
+TEST_F(UntrustedStorage, RestoreLatestAndTheDeadMansSwitchIgnoreABackupDatedAYearAhead)
+{
+    const auto now = std::chrono::system_clock::now();
+    // The last nightly was three days ago; a host whose clock ran a year ahead wrote one more.
+    write_config(m_redis->url(), "    schedule: \"0 0 * * *\"\n");
+    auto real = back_up("cache");
+    const std::string three_days = id_at(now - std::chrono::days(3), "0d0003");
+    clone(real, three_days, true, "scheduled");
+    const std::string future_id = id_at(now + std::chrono::days(365), "f00000");
+    clone(real, future_id);
+    fs::remove(backups() / (folder_of("cache", real["id"]) + real["id"].get<std::string>() + ".manifest.json"));
+    fs::remove(backups() / real["object"]["key"].get<std::string>());
+
+    // The dead-man's switch (`check --freshness`) goes red: two nightlies are missing, whatever the future says.
+    auto fresh = dbkeep({"check", "cache", "--freshness"});
+    EXPECT_NE(fresh.exit_code, 0) << fresh.out << fresh.err;
+    EXPECT_NE((fresh.out + fresh.err).find(future_id), std::string::npos) << fresh.out << fresh.err;
+
+    // restore --backup latest (and the default) takes the newest real backup, never the future one.
+    int n = 0;
+    for (const std::vector<std::string>& selector :
+         {std::vector<std::string>{"--backup", "latest"}, std::vector<std::string>{}}) {
+        std::vector<std::string> args = {"restore", "cache", "--output",
+                                         (m_work.dir() / ("restored" + std::to_string(++n) + ".rdb")).string()};
+        args.insert(args.end(), selector.begin(), selector.end());
+        auto restore = dbkeep(args);
+        ASSERT_EQ(restore.exit_code, 0) << restore.err;
+        EXPECT_EQ(restore.out, "restored cache " + three_days + "\n");
+    }
+    // Named by id, the future one restores: it is kept, not lost.
+    auto by_id = dbkeep({"restore", "cache", "--backup", future_id, "--output", (m_work.dir() / "ahead.rdb").string()});
+    ASSERT_EQ(by_id.exit_code, 0) << by_id.err;
+    EXPECT_EQ(by_id.out, "restored cache " + future_id + "\n");
+
+    // verify --restore tests the latest real backup, not the future one.
+    RedisServer scratch;
+    auto verify = dbkeep({"verify", "cache", "--restore", "--to", scratch.url()});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    EXPECT_NE(verify.out.find("cache " + three_days + " ok"), std::string::npos) << verify.out;
+    EXPECT_EQ(verify.out.find(future_id), std::string::npos) << verify.out;
+
+    // Once run --due has made a real backup, it is the latest.
+    auto due = dbkeep({"run", "--due"});
+    ASSERT_EQ(due.exit_code, 0) << due.err;
+    std::string newest;
+    for (const auto& m : m_work.manifests()) {
+        auto id = fs::path(m).filename().string().substr(0, 23);
+        if (id != future_id && id > newest) {
+            newest = id;
+        }
+    }
+    ASSERT_NE(newest, three_days) << "run --due made no backup: " << due.out;
+    auto restore = dbkeep({"restore", "cache", "--output", (m_work.dir() / "restored-after.rdb").string()});
+    ASSERT_EQ(restore.exit_code, 0) << restore.err;
+    EXPECT_EQ(restore.out, "restored cache " + newest + "\n");
+}
+
+// 2. A manual backup never removes a scheduled one.
+
+TEST_F(UntrustedStorage, AManualBackupTheSameDayNeverRemovesTheNightly)
+{
+    // The example: keep: {daily: 7}, the nightly, then a manual backup the same day.
+    write_config(m_redis->url(), "    schedule: \"0 0 * * *\"\n    keep: { daily: 7 }\n");
+    // The nightly: made by `run --due` (no backup yet, so it is due).
+    auto due = dbkeep({"run", "--due"});
+    ASSERT_EQ(due.exit_code, 0) << due.err;
+    ASSERT_EQ(m_work.manifests().size(), 1u) << due.out;
+    const auto nightly = nlohmann::json::parse(read_file(backups() / m_work.manifests().front()));
+    EXPECT_EQ(nightly.value("trigger", ""), "scheduled");
+    const std::string nightly_manifest = m_work.manifests().front();
+
+    // A manual backup later the same day; its retention runs after it.
+    std::vector<std::string> manual;
+    manual.push_back(back_up("cache")["id"]);
+    EXPECT_TRUE(stored(nightly_manifest)) << "a manual backup removed the nightly";
+    EXPECT_EQ(m_work.manifests().size(), 2u);
+
+    // Two more, now with manual: 2; each one's retention runs after it.
+    write_config(m_redis->url(), "    schedule: \"0 0 * * *\"\n    keep: { daily: 7, manual: 2 }\n");
+    for (int i = 0; i < 2; ++i) {
+        auto m = back_up("cache");
+        EXPECT_EQ(m.value("trigger", ""), "manual");
+        manual.push_back(m["id"]);
+    }
+    EXPECT_TRUE(stored(nightly_manifest)) << "a manual backup removed the nightly";
+    EXPECT_TRUE(stored(nightly["object"]["key"].get<std::string>()));
+    // manual: 2 keeps the two newest manual backups; the first one went, for that reason.
+    EXPECT_EQ(m_work.manifests().size(), 3u);
+    EXPECT_FALSE(stored(folder_of("cache", manual[0]) + manual[0] + ".manifest.json"));
+
+    auto prune = dbkeep({"prune", "cache", "--dry-run"});
+    ASSERT_EQ(prune.exit_code, 0) << prune.err;
+    EXPECT_NE(prune.out.find(nightly["id"].get<std::string>() + "  keep   newest, daily "), std::string::npos)
+        << prune.out;
+    EXPECT_NE(prune.out.find(manual[2] + "  keep   manual"), std::string::npos) << prune.out;
+
+    // One more manual backup: the prune that follows names the rule that removes the oldest manual one.
+    write_config(m_redis->url(), "    schedule: \"0 0 * * *\"\n    keep: { daily: 7, manual: 1 }\n");
+    prune = dbkeep({"prune", "cache"});
+    ASSERT_EQ(prune.exit_code, 0) << prune.err;
+    EXPECT_NE(prune.out.find(manual[1] + "  remove manual backup not kept by manual: 1"), std::string::npos)
+        << prune.out;
+    EXPECT_TRUE(stored(nightly_manifest)) << prune.out;
+
+    auto list = dbkeep({"list", "cache"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    auto line = list.out.substr(list.out.find(manual[2]));
+    EXPECT_NE(line.substr(0, line.find('\n')).find("manual"), std::string::npos) << list.out;
 }
 
 // 4. Nothing complete is deleted without proof.

@@ -18,6 +18,9 @@ TimePoint utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0)
     return sys_days{year{y} / month{mo} / day{d}} + hours{h} + minutes{mi} + seconds{s};
 }
 
+// After every backup the tests below write, except those meant to be dated in the future.
+const TimePoint k_now = utc(2026, 12, 1);
+
 class CatalogTest : public ::testing::Test {
 protected:
     CatalogTest() : m_storage(storage::make_local_storage({.root = m_dir / "repo"})) {}
@@ -200,7 +203,7 @@ TEST_F(CatalogTest, ManifestWhoseObjectKeyIsNotTheOneItsIdImpliesIsUnreadable)
               std::string::npos)
         << first.reason;
     // A restore or verify finds only real backups.
-    EXPECT_FALSE(find_backup(*m_storage, "orders", make_backup_id(utc(2026, 11, 26), "0000b1")));
+    EXPECT_FALSE(find_backup(*m_storage, "orders", make_backup_id(utc(2026, 11, 26), "0000b1"), k_now));
 }
 
 TEST_F(CatalogTest, BackupsDatedInTheFutureAreNotTheLastSuccess)
@@ -222,6 +225,39 @@ TEST_F(CatalogTest, BackupsDatedInTheFutureAreNotTheLastSuccess)
     EXPECT_EQ(**found, utc(2026, 11, 30)) << "at 11:50 the 12:04 backup is ahead too";
 }
 
+TEST_F(CatalogTest, LatestIsNeverABackupDatedInTheFuture)
+{
+    const TimePoint now = utc(2026, 11, 30, 12);
+    auto real = add_backup("orders", utc(2026, 11, 30), "000001");
+    auto ahead = add_backup("orders", utc(2027, 11, 30), "000002");
+    for (const char* selector : {"latest", ""}) {
+        auto m = find_backup(*m_storage, "orders", selector, now);
+        ASSERT_TRUE(m) << m.error().to_string();
+        EXPECT_EQ(m->id, real) << "a year-ahead backup is not the latest";
+    }
+    // Nor is it "the newest at or before" a time past it.
+    auto at = find_backup(*m_storage, "orders", "2030-01-01T00:00:00Z", now);
+    ASSERT_TRUE(at) << at.error().to_string();
+    EXPECT_EQ(at->id, real);
+    // Named by its id, it is found: it is kept and restorable.
+    auto by_id = find_backup(*m_storage, "orders", ahead, now);
+    ASSERT_TRUE(by_id) << by_id.error().to_string();
+    EXPECT_EQ(by_id->id, ahead);
+
+    // When every backup is ahead, "latest" fails and names the backup and how to restore it anyway.
+    auto l = list_backups(*m_storage, "orders");
+    ASSERT_TRUE(l) << l.error().to_string();
+    Listing only_ahead = *l;
+    only_ahead.backups.erase(only_ahead.backups.begin() + 1);
+    ASSERT_EQ(ids(only_ahead), std::vector<std::string>{ahead});
+    auto none = select_backup(only_ahead, "orders", "latest", now);
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error().kind, ErrorKind::not_found);
+    EXPECT_NE(none.error().to_string().find("dated after this machine's clock"), std::string::npos)
+        << none.error().to_string();
+    EXPECT_NE(none.error().to_string().find("--backup " + ahead), std::string::npos) << none.error().to_string();
+}
+
 TEST_F(CatalogTest, OversizedManifestIsUnreadableNotFatal)
 {
     auto good = add_backup("orders", utc(2026, 11, 25), "000001");
@@ -238,7 +274,7 @@ TEST_F(CatalogTest, FindsLatest)
     add_backup("orders", utc(2026, 11, 24), "000001");
     auto newest = add_backup("orders", utc(2026, 11, 25), "000002");
     for (const char* selector : {"latest", ""}) {
-        auto m = find_backup(*m_storage, "orders", selector);
+        auto m = find_backup(*m_storage, "orders", selector, k_now);
         ASSERT_TRUE(m) << m.error().to_string();
         EXPECT_EQ(m->id, newest);
         EXPECT_EQ(m->target, "orders");
@@ -249,7 +285,7 @@ TEST_F(CatalogTest, FindsById)
 {
     auto older = add_backup("orders", utc(2026, 11, 24), "000001");
     add_backup("orders", utc(2026, 11, 25), "000002");
-    auto m = find_backup(*m_storage, "orders", older);
+    auto m = find_backup(*m_storage, "orders", older, k_now);
     ASSERT_TRUE(m) << m.error().to_string();
     EXPECT_EQ(m->id, older);
 }
@@ -260,7 +296,7 @@ TEST_F(CatalogTest, FindsTheNewestAtOrBeforeATime)
     auto b = add_backup("orders", utc(2026, 11, 25, 0, 0, 0), "000002");
     auto c = add_backup("orders", utc(2026, 11, 26, 0, 0, 0), "000003");
     auto at = [&](const std::string& when) {
-        auto m = find_backup(*m_storage, "orders", when);
+        auto m = find_backup(*m_storage, "orders", when, k_now);
         EXPECT_TRUE(m) << when << ": " << m.error().to_string();
         return m ? m->id : std::string();
     };
@@ -274,19 +310,19 @@ TEST_F(CatalogTest, FindsTheNewestAtOrBeforeATime)
 
 TEST_F(CatalogTest, NotFoundMessages)
 {
-    auto none = find_backup(*m_storage, "orders", "latest");
+    auto none = find_backup(*m_storage, "orders", "latest", k_now);
     ASSERT_FALSE(none);
     EXPECT_EQ(none.error().kind, ErrorKind::not_found);
     EXPECT_EQ(none.error().to_string(), "find backup of orders: no backups in local " + (m_dir / "repo").string());
 
     add_backup("orders", utc(2026, 11, 24), "000001");
 
-    auto before = find_backup(*m_storage, "orders", "2026-11-23T00:00:00Z");
+    auto before = find_backup(*m_storage, "orders", "2026-11-23T00:00:00Z", k_now);
     ASSERT_FALSE(before);
     EXPECT_EQ(before.error().kind, ErrorKind::not_found);
     EXPECT_EQ(before.error().to_string(), "find backup of orders: no backup at or before 2026-11-23T00:00:00Z");
 
-    auto unknown = find_backup(*m_storage, "orders", "20261124T000000Z-ffffff");
+    auto unknown = find_backup(*m_storage, "orders", "20261124T000000Z-ffffff", k_now);
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().kind, ErrorKind::not_found);
     EXPECT_EQ(unknown.error().to_string(), "find backup of orders: no backup with id 20261124T000000Z-ffffff "
@@ -297,8 +333,8 @@ TEST_F(CatalogTest, AnOrphanIsNeverFound)
 {
     add_backup("orders", utc(2026, 11, 24), "000001");
     auto orphan = add_backup("orders", utc(2026, 11, 25), "000002", false);
-    auto latest = find_backup(*m_storage, "orders", "latest");
+    auto latest = find_backup(*m_storage, "orders", "latest", k_now);
     ASSERT_TRUE(latest);
     EXPECT_NE(latest->id, orphan);
-    EXPECT_FALSE(find_backup(*m_storage, "orders", orphan));
+    EXPECT_FALSE(find_backup(*m_storage, "orders", orphan, k_now));
 }

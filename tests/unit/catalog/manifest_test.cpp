@@ -11,7 +11,11 @@ using nlohmann::json;
 
 namespace {
 
+// Written before the `trigger` field existed: must keep parsing, as a scheduled backup.
 const std::string k_golden = std::string(DBKEEP_SOURCE_DIR) + "/tests/unit/catalog/testdata/manifest_v1.json";
+// What this version writes.
+const std::string k_golden_trigger =
+    std::string(DBKEEP_SOURCE_DIR) + "/tests/unit/catalog/testdata/manifest_v1_trigger.json";
 
 // Every field set to a value different from its default.
 Manifest populated()
@@ -39,6 +43,7 @@ Manifest populated()
                                "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg"};
     m.runner = "docker container legacy-postgres";
     m.dbkeep_version = "0.1.0";
+    m.trigger = Trigger::manual;
     m.stats = {{"public.orders", 1'000'000}, {"\"Mixed\".\"Case Table\"", 3}, {"big", std::int64_t{1} << 40}};
     m.details = {{"snapshot", "00000003-00000002-1"}, {"unicode", "zürich ☃"}};
     return m;
@@ -80,6 +85,7 @@ TEST(Manifest, RoundTripsEveryField)
     EXPECT_EQ(back->encryption_recipients, m.encryption_recipients);
     EXPECT_EQ(back->runner, m.runner);
     EXPECT_EQ(back->dbkeep_version, m.dbkeep_version);
+    EXPECT_EQ(back->trigger, m.trigger);
     EXPECT_EQ(back->stats, m.stats);
     EXPECT_EQ(back->details, m.details);
 }
@@ -111,14 +117,45 @@ TEST(Manifest, GoldenVersion1FileParses)
     ASSERT_FALSE(text.empty()) << "missing " << k_golden;
     auto m = parse_manifest(text, "manifest_v1.json");
     ASSERT_TRUE(m) << m.error().to_string();
+    Manifest expected = populated();
+    expected.trigger = Trigger::scheduled; // no `trigger` field: the treatment such backups always had
+    EXPECT_EQ(*m, expected);
+}
+
+TEST(Manifest, GoldenFileWithTriggerParses)
+{
+    auto text = test::read_file(k_golden_trigger);
+    ASSERT_FALSE(text.empty()) << "missing " << k_golden_trigger;
+    auto m = parse_manifest(text, "manifest_v1_trigger.json");
+    ASSERT_TRUE(m) << m.error().to_string();
     EXPECT_EQ(*m, populated());
+}
+
+TEST(Manifest, TriggerIsScheduledOrManual)
+{
+    json j = valid_json();
+    EXPECT_EQ(j["trigger"], "manual");
+    j["trigger"] = "scheduled";
+    auto scheduled = parse_manifest(j.dump(), "k");
+    ASSERT_TRUE(scheduled) << scheduled.error().to_string();
+    EXPECT_EQ(scheduled->trigger, Trigger::scheduled);
+    j.erase("trigger");
+    auto absent = parse_manifest(j.dump(), "k");
+    ASSERT_TRUE(absent) << absent.error().to_string();
+    EXPECT_EQ(absent->trigger, Trigger::scheduled);
+    for (const json& bad : {json("hourly"), json(""), json(1), json(nullptr)}) {
+        j["trigger"] = bad;
+        auto m = parse_manifest(j.dump(), "k");
+        ASSERT_FALSE(m) << bad.dump();
+        EXPECT_EQ(m.error().kind, ErrorKind::corruption) << bad.dump();
+    }
 }
 
 TEST(Manifest, SerializationMatchesTheGoldenFile)
 {
     // When this fails because the format changed on purpose: keep old files readable (GoldenVersion1FileParses),
     // bump k_manifest_format if old readers would misread the new file, and add a new golden file.
-    EXPECT_EQ(to_json(populated()), test::read_file(k_golden));
+    EXPECT_EQ(to_json(populated()), test::read_file(k_golden_trigger));
 }
 
 TEST(Manifest, OptionalFieldsTakeTheirDefaults)
@@ -142,6 +179,7 @@ TEST(Manifest, OptionalFieldsTakeTheirDefaults)
     EXPECT_TRUE(m->stats.empty());
     EXPECT_TRUE(m->details.empty());
     EXPECT_EQ(m->started_unix_ms, 0);
+    EXPECT_EQ(m->trigger, Trigger::scheduled);
 }
 
 TEST(Manifest, UnknownFieldsAreIgnored)

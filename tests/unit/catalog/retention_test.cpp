@@ -4,6 +4,7 @@
 #include "schedule/cron.hpp"
 #include "support/temp_dir.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -230,3 +231,113 @@ INSTANTIATE_TEST_SUITE_P(Policies, RetentionGolden,
                                            std::pair{"h24_y5", make({}, 24, {}, {}, {}, 5)},
                                            std::pair{"empty", make({}, {}, {}, {}, {}, {})}),
                          [](const auto& param_info) { return std::string(param_info.param.first); });
+
+// Kind 2 of issue 13: a manual backup never removes a scheduled one.
+
+namespace {
+std::vector<RetentionInput> nightly_at_0230(int days)
+{
+    std::vector<RetentionInput> v;
+    for (int day = 1; day <= days; ++day) {
+        auto at = t("2026-11-" + std::string(day < 10 ? "0" : "") + std::to_string(day) + "T02:30:00Z");
+        v.push_back({make_backup_id(at, "000000"), at, false});
+    }
+    return v;
+}
+
+RetentionInput manual_at(const std::string& when)
+{
+    return {make_backup_id(t(when), "0000aa"), t(when), true};
+}
+
+const RetentionDecision& decision(const std::vector<RetentionDecision>& d, const std::string& prefix)
+{
+    auto it = std::find_if(d.begin(), d.end(), [&](const auto& x) { return x.id.starts_with(prefix); });
+    EXPECT_NE(it, d.end()) << prefix;
+    static const RetentionDecision none;
+    return it == d.end() ? none : *it;
+}
+} // namespace
+
+TEST(Retention, AManualBackupTheSameDayDoesNotDisplaceTheNightly)
+{
+    const TimePoint now = t("2026-11-10T16:00:00Z");
+    Policy p;
+    p.daily = 7;
+    auto backups = nightly_at_0230(10);
+    backups.push_back(manual_at("2026-11-10T15:00:00Z"));
+    auto d = apply_retention(backups, p, utc(), now);
+    EXPECT_EQ(kept(d),
+              (std::set<std::string>{"20261110T150000Z", "20261110T023000Z", "20261109T023000Z", "20261108T023000Z",
+                                     "20261107T023000Z", "20261106T023000Z", "20261105T023000Z", "20261104T023000Z"}));
+    EXPECT_EQ(decision(d, "20261110T023000Z").reasons, (std::vector<std::string>{"newest", "daily 2026-11-10"}));
+    EXPECT_EQ(decision(d, "20261110T150000Z").reasons, std::vector<std::string>{"manual"});
+    // Each removal names the rules that did not keep it.
+    const auto& removed = decision(d, "20261103T023000Z");
+    EXPECT_FALSE(removed.keep);
+    EXPECT_EQ(removed.reasons, std::vector<std::string>{"scheduled backup not kept by daily: 7"});
+}
+
+TEST(Retention, ManualBackupsFollowTheirOwnRule)
+{
+    const TimePoint now = t("2026-11-30T00:00:00Z");
+    auto backups = nightly_at_0230(3);
+    for (const char* when : {"2026-11-01T10:00:00Z", "2026-11-01T11:00:00Z", "2026-11-02T10:00:00Z",
+                             "2026-11-02T11:00:00Z", "2026-11-03T10:00:00Z"}) {
+        backups.push_back(manual_at(when));
+    }
+    Policy p;
+    p.last = 1;
+    // Unset: the default keeps the k_default_manual_keep newest manual backups.
+    auto by_default = apply_retention(backups, p, utc(), now);
+    ASSERT_EQ(k_default_manual_keep, 3);
+    EXPECT_EQ(kept(by_default),
+              (std::set<std::string>{"20261103T100000Z", "20261102T110000Z", "20261102T100000Z", "20261103T023000Z"}));
+    EXPECT_EQ(decision(by_default, "20261101T110000Z").reasons,
+              std::vector<std::string>{"manual backup not kept by manual: 3 (the default)"});
+    EXPECT_EQ(decision(by_default, "20261102T023000Z").reasons,
+              std::vector<std::string>{"scheduled backup not kept by last: 1"});
+
+    p.manual = 1;
+    p.within = *parse_within("1d");
+    auto one = apply_retention(backups, p, utc(), now);
+    // within counts back from the newest scheduled backup (11-03 02:30) and keeps either trigger.
+    EXPECT_EQ(kept(one), (std::set<std::string>{"20261103T100000Z", "20261103T023000Z", "20261102T110000Z",
+                                                "20261102T100000Z", "20261102T023000Z"}));
+    EXPECT_EQ(decision(one, "20261101T110000Z").reasons,
+              std::vector<std::string>{"manual backup not kept by manual: 1, within: 1d"});
+
+    // `manual` alone says nothing about scheduled backups: every one is kept.
+    Policy only_manual;
+    only_manual.manual = 1;
+    auto alone = apply_retention(backups, only_manual, utc(), now);
+    EXPECT_EQ(kept(alone),
+              (std::set<std::string>{"20261103T100000Z", "20261103T023000Z", "20261102T023000Z", "20261101T023000Z"}));
+}
+
+TEST(Retention, AManualBackupDoesNotMoveWithinPastTheScheduledOnes)
+{
+    // The schedule stopped ten days ago; a manual backup today must not empty the window of the nightlies.
+    const TimePoint now = t("2026-11-20T12:00:00Z");
+    Policy p;
+    p.within = *parse_within("2d");
+    auto backups = nightly_at_0230(10);
+    backups.push_back(manual_at("2026-11-20T10:00:00Z"));
+    auto d = apply_retention(backups, p, utc(), now);
+    EXPECT_EQ(kept(d),
+              (std::set<std::string>{"20261120T100000Z", "20261110T023000Z", "20261109T023000Z", "20261108T023000Z"}));
+}
+
+TEST(Retention, AManualBackupDatedInTheFutureTakesNoManualSlot)
+{
+    const TimePoint now = t("2026-11-30T00:00:00Z");
+    Policy p;
+    p.daily = 1;
+    p.manual = 1;
+    auto backups = nightly_at_0230(1);
+    backups.push_back(manual_at("2027-11-01T10:00:00Z"));
+    backups.push_back(manual_at("2026-11-01T10:00:00Z"));
+    auto d = apply_retention(backups, p, utc(), now);
+    EXPECT_EQ(kept(d), (std::set<std::string>{"20271101T100000Z", "20261101T100000Z", "20261101T023000Z"}));
+    EXPECT_EQ(decision(d, "20271101T100000Z").reasons, std::vector<std::string>{"dated in the future"});
+}

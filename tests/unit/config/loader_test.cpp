@@ -73,7 +73,7 @@ targets:
     password: ${CACHE_PASSWORD}
     storage: s3
     schedule: "@daily"
-    keep: { last: 3 }
+    keep: { last: 3, manual: 5 }
   legacy:
     engine: postgres
     url: postgres://postgres@localhost/app
@@ -216,6 +216,7 @@ TEST(ConfigLoad, ParsesTheDesignExampleIntoTheExpectedStructs)
     EXPECT_FALSE(orders.keep.hourly);
     EXPECT_FALSE(orders.keep.yearly);
     EXPECT_FALSE(orders.keep.within);
+    EXPECT_FALSE(orders.keep.manual) << "unset: retention applies catalog::k_default_manual_keep";
     EXPECT_EQ(orders.encryption.recipients, std::vector<std::string>{k_recipient});
     EXPECT_TRUE(orders.encryption.enabled());
     EXPECT_EQ(runner_type(orders.runner), "local");
@@ -236,6 +237,7 @@ TEST(ConfigLoad, ParsesTheDesignExampleIntoTheExpectedStructs)
     EXPECT_EQ(cache.schedule->text, "@daily");
     EXPECT_EQ(cache.timezone, "UTC");
     EXPECT_EQ(cache.keep.last, 3);
+    EXPECT_EQ(cache.keep.manual, 5);
     EXPECT_FALSE(cache.keep.daily);
     EXPECT_FALSE(cache.encryption.enabled());
 
@@ -569,8 +571,8 @@ TEST(ConfigErrors, UnknownKeyInATarget)
 TEST(ConfigErrors, UnknownKeyInKeep)
 {
     EXPECT_EQ(error_of(k_pg_target + "    keep: { daily: 7, dayly: 3 }\n"),
-              "t.yaml:4:23: unknown key 'dayly' in keep of target 'db' (allowed: daily, hourly, last, monthly, "
-              "weekly, within, yearly)");
+              "t.yaml:4:23: unknown key 'dayly' in keep of target 'db' (allowed: daily, hourly, last, manual, "
+              "monthly, weekly, within, yearly)");
 }
 
 TEST(ConfigErrors, UnknownKeyInRunner)
@@ -692,6 +694,15 @@ TEST(ConfigErrors, IntegerOutOfRange)
               "t.yaml:4:11: 'port' in target 'db' must be between 1 and 65535, found 0");
     EXPECT_EQ(error_of(k_pg_target + "    keep: { daily: -1 }\n"),
               "t.yaml:4:20: 'daily' in keep of target 'db' must be between 0 and 1000000, found -1");
+    // manual: 0 would delete a manual backup in the retention right after it.
+    EXPECT_EQ(error_of(k_pg_target + "    keep: { daily: 7, manual: 0 }\n"),
+              "t.yaml:4:31: 'manual' in keep of target 'db' must be between 1 and 1000000, found 0");
+    EXPECT_EQ(error_of(k_pg_target + "    keep: { manual: many }\n"),
+              "t.yaml:4:21: 'manual' in keep of target 'db' must be an integer, found 'many'");
+    // Without a schedule every backup counts as scheduled: a manual rule would never apply.
+    EXPECT_EQ(error_of(k_pg_target + "    keep: { daily: 7, manual: 2 }\n"),
+              "t.yaml:4:31: 'manual' in keep of target 'db' needs a schedule: without one every backup is kept by "
+              "the periodic rules and `last` (use last: N, or add schedule:)");
     EXPECT_EQ(error_of(k_pg_target + "    compression: { level: 20 }\n"),
               "t.yaml:4:27: 'level' in compression of target 'db' must be between 1 and 19, found 20");
     EXPECT_EQ(error_of("targets:\n"
