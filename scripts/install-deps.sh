@@ -10,7 +10,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config git clang-format clang-
   libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev dpkg-dev man-db)
 service_pkgs=(postgresql-15 postgresql-client-15 redis-server redis-tools zstd age awscli
   openssh-server openssh-client curl ca-certificates procps util-linux time bc nodejs npm python3
-  docker.io debootstrap docker-compose systemd)
+  docker.io debootstrap docker-compose systemd prometheus prometheus-pushgateway python3-aiosmtpd python3-botocore)
 
 missing=()
 for p in "${build_pkgs[@]}" "${service_pkgs[@]}"; do

@@ -22,8 +22,9 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
         exit_code = ctx.for_each_target(
             *names,
             [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
-                auto r = job::backup_with_lease(*ctx.config(), t, storage,
-                                                {.wait = *wait, .trigger = catalog::Trigger::manual});
+                auto r = job::backup_with_lease(
+                    *ctx.config(), t, storage,
+                    {.wait = *wait, .trigger = catalog::Trigger::manual, .metrics = ctx.run_metrics()});
                 if (!r) {
                     return std::unexpected(r.error());
                 }
@@ -42,7 +43,13 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
                 }
                 return {};
             },
-            job::notify_failure);
+            [&ctx](const config::TargetConfig& t, const Error& e) {
+                job::notify_failure(t, e);
+                if (auto* m = ctx.run_metrics()) {
+                    m->failed(t.name);
+                }
+            });
+        ctx.export_run_metrics();
     });
 }
 

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
+#include <sstream>
 
 namespace dbkeep::cli {
 
@@ -97,6 +99,34 @@ std::optional<std::vector<const config::TargetConfig*>> Context::targets(const s
 Result<std::unique_ptr<storage::Storage>> Context::storage_for(const config::TargetConfig& target)
 {
     return job::open_storage(config()->storage_for(target));
+}
+
+observe::Metrics* Context::run_metrics()
+{
+    const auto* cfg = config();
+    if (cfg == nullptr || !cfg->metrics.enabled()) {
+        return nullptr;
+    }
+    if (!m_metrics) {
+        m_metrics = std::make_unique<observe::Metrics>();
+        if (!cfg->metrics.textfile.empty()) {
+            std::ifstream previous(cfg->metrics.textfile);
+            std::ostringstream text;
+            text << previous.rdbuf();
+            m_metrics->load_previous(text.str());
+        }
+        for (const auto& [name, target] : cfg->targets) {
+            m_metrics->idle(name); // every configured target has its series, run or not
+        }
+    }
+    return m_metrics.get();
+}
+
+void Context::export_run_metrics()
+{
+    if (m_metrics && m_config) {
+        (void)observe::export_metrics(m_config->metrics, *m_metrics);
+    }
 }
 
 int Context::for_each_target(const std::vector<std::string>& names, const TargetBody& body,

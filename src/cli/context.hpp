@@ -41,8 +41,15 @@ struct Context {
     int for_each_target(const std::vector<std::string>& names, const TargetBody& body,
                         const StorageErrorHook& on_storage_error = {});
 
+    // The metrics of this one-shot run (`backup`, `run --due`) when `metrics:` is configured, else nullptr;
+    // it starts from what the previous run's textfile said, so counters and timestamps carry over.
+    observe::Metrics* run_metrics();
+    // Writes run_metrics() to the textfile and the Pushgateway; a failure is logged and leaves the exit code.
+    void export_run_metrics();
+
 private:
     std::optional<config::Config> m_config;
+    std::unique_ptr<observe::Metrics> m_metrics;
     bool m_failed = false;
 };
 

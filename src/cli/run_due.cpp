@@ -30,7 +30,8 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
                     observe::debug("no schedule: skipped", {{"target", t.name}});
                     return {};
                 }
-                auto run = job::run_if_due(*ctx.config(), t, storage, std::chrono::system_clock::now());
+                auto run =
+                    job::run_if_due(*ctx.config(), t, storage, std::chrono::system_clock::now(), ctx.run_metrics());
                 if (!run) {
                     return std::unexpected(run.error());
                 }
@@ -45,7 +46,13 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
                 }
                 return {};
             },
-            job::notify_failure);
+            [&ctx](const config::TargetConfig& t, const Error& e) {
+                job::notify_failure(t, e);
+                if (auto* m = ctx.run_metrics()) {
+                    m->failed(t.name);
+                }
+            });
+        ctx.export_run_metrics();
         if (cancel::requested()) {
             exit_code = k_exit_failed;
         }

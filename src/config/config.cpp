@@ -723,7 +723,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
     if (root.IsNull()) {
         error_at(root, "the file is empty: it needs a 'targets:' mapping");
     }
-    Section s(root, "the configuration", {"storages", "targets", "daemon", "lease_ttl", "notify"});
+    Section s(root, "the configuration", {"storages", "targets", "daemon", "lease_ttl", "notify", "metrics"});
     cfg.lease_ttl_seconds = static_cast<int>(s.integer("lease_ttl", 5, 86400).value_or(600));
     if (s.has("notify")) {
         cfg.notify = load_notify(s.node("notify"), "the configuration");
@@ -806,6 +806,28 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
         cfg.daemon.jitter_seconds = static_cast<int>(d.integer("jitter", 0, 3600).value_or(30));
         cfg.daemon.shutdown_grace_seconds = static_cast<int>(d.integer("shutdown_grace", 0, 86400).value_or(20));
         cfg.daemon.listen = d.str_or("listen", "");
+    }
+    if (s.has("metrics")) {
+        Section m(s.node("metrics"), "metrics", {"textfile", "pushgateway", "job"});
+        if (auto file = m.str("textfile")) {
+            cfg.metrics.textfile = resolve_path(base, *file).string();
+            if (!cfg.metrics.textfile.ends_with(".prom")) {
+                error_at(m.node("textfile"), "'textfile' must end in .prom (node_exporter's textfile collector "
+                                             "reads only *.prom files)");
+            }
+        }
+        if (auto url = m.str("pushgateway")) {
+            auto parsed = parse_url(*url);
+            if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https") || parsed->host.empty()) {
+                error_at(m.node("pushgateway"), "'pushgateway' must be an http:// or https:// URL, e.g. "
+                                                "http://pushgateway:9091");
+            }
+            cfg.metrics.pushgateway = *url;
+        }
+        cfg.metrics.job = m.str_or("job", "dbkeep");
+        if (cfg.metrics.job.empty()) {
+            error_at(m.node("job"), "'job' must not be empty");
+        }
     }
     return cfg;
 }

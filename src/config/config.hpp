@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/secret.hpp"
 #include "engine/options.hpp"
+#include "observe/metrics.hpp"
 #include "observe/notify.hpp"
 #include "runner/options.hpp"
 #include "schedule/cron.hpp"
@@ -83,6 +84,7 @@ struct Config {
     DaemonConfig daemon;
     std::vector<observe::Channel> notify; // the root `notify:` list, the default of every target
     int lease_ttl_seconds = 600;          // a lease not renewed for this long is taken over
+    observe::MetricsExport metrics;       // where one-shot runs write metrics (`metrics:`); off by default
 
     const StorageConfig& storage_for(const TargetConfig& target) const { return storages.at(target.storage); }
 };

@@ -8,6 +8,7 @@
 #include "core/cancel.hpp"
 #include "job/backup.hpp"
 #include "observe/log.hpp"
+#include "observe/metrics.hpp"
 #include "observe/notify.hpp"
 #include "schedule/cron.hpp"
 #include "storage/storage.hpp"
@@ -96,8 +97,21 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     };
     auto result = leased_backup(config, target, storage, options, [&] {
+        if (options.metrics != nullptr) {
+            options.metrics->started(target.name);
+        }
         observe::notify(target.notify, {.event = observe::Event::start, .target = target.name});
     });
+    if (options.metrics != nullptr) {
+        if (!result) {
+            options.metrics->failed(target.name);
+        } else if (result->manifest) {
+            options.metrics->succeeded(target.name, static_cast<double>(result->manifest->finished_unix_ms) / 1000.0,
+                                       seconds_since_start(), result->manifest->stored_bytes);
+        } else {
+            options.metrics->idle(target.name);
+        }
+    }
     if (!result) {
         observe::notify(target.notify, {.event = observe::Event::failure,
                                         .target = target.name,
@@ -252,7 +266,7 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
 }
 
 Result<DueRun> run_if_due(const config::Config& config, const config::TargetConfig& target, storage::Storage& storage,
-                          TimePoint now)
+                          TimePoint now, observe::Metrics* metrics)
 {
     DueRun run;
     if (!target.schedule) {
@@ -261,15 +275,33 @@ Result<DueRun> run_if_due(const config::Config& config, const config::TargetConf
     // A backup dated after now (its host's clock ran ahead) is not the last success (catalog.hpp).
     auto last = catalog::last_success(storage, target.name, now);
     if (!last) {
+        if (metrics != nullptr) {
+            metrics->failed(target.name);
+        }
         notify_failure(target, last.error()); // a trigger that fires but cannot read storage is a failed backup
         return std::unexpected(last.error());
     }
+    run.last_success = *last;
+    if (metrics != nullptr && *last) {
+        metrics->seed_last_success(target.name, std::chrono::duration<double>(last->value().time_since_epoch()).count(),
+                                   0);
+    }
     if (!schedule::due(*target.schedule, target.zone, *last, now)) {
         run.next = schedule::next_fire(*target.schedule, target.zone, now);
+        if (metrics != nullptr && run.next) {
+            metrics->set_next_scheduled(target.name,
+                                        std::chrono::duration<double>(run.next->time_since_epoch()).count());
+        }
         return run;
     }
     run.due = true;
-    auto backup = backup_with_lease(config, target, storage, {.trigger = catalog::Trigger::scheduled});
+    auto backup =
+        backup_with_lease(config, target, storage, {.trigger = catalog::Trigger::scheduled, .metrics = metrics});
+    if (metrics != nullptr) {
+        if (auto next = schedule::next_fire(*target.schedule, target.zone, std::chrono::system_clock::now())) {
+            metrics->set_next_scheduled(target.name, std::chrono::duration<double>(next->time_since_epoch()).count());
+        }
+    }
     if (!backup) {
         return std::unexpected(backup.error());
     }

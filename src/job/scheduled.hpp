@@ -18,6 +18,9 @@ struct TargetConfig;
 namespace dbkeep::storage {
 class Storage;
 }
+namespace dbkeep::observe {
+class Metrics;
+}
 
 namespace dbkeep::job {
 
@@ -28,6 +31,8 @@ struct LeasedBackupOptions {
     bool prune = true; // apply retention after a successful backup
     // Recorded in the manifest: `dbkeep backup` is manual; `run --due` and the daemon are scheduled.
     catalog::Trigger trigger = catalog::Trigger::scheduled;
+    // When set, the run is recorded there (started, succeeded, failed, or idle when skipped).
+    observe::Metrics* metrics = nullptr;
 };
 
 struct LeasedBackupResult {
@@ -42,9 +47,10 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
                                              storage::Storage& storage, const LeasedBackupOptions& options);
 
 struct DueRun {
-    bool due = false;              // a scheduled instant passed since the newest backup: a backup was attempted
-    std::optional<TimePoint> next; // when not due: the next scheduled instant (none: no schedule, or never)
-    LeasedBackupResult backup;     // when due: the backup, or why another runner's lease made it skip
+    bool due = false;                      // a scheduled instant passed since the newest backup: a backup was attempted
+    std::optional<TimePoint> next;         // when not due: the next scheduled instant (none: no schedule, or never)
+    LeasedBackupResult backup;             // when due: the backup, or why another runner's lease made it skip
+    std::optional<TimePoint> last_success; // the newest backup in storage before this run (none: never)
 };
 
 // Sends `failure` with the error (redacted) to the target's notification channels: for failures before
@@ -60,8 +66,9 @@ Finding check_overdue(const config::TargetConfig& target, storage::Storage& stor
 // `run --due` for one target: backs up under the lease when its schedule says a backup is due and missing,
 // judged from the manifests in storage alone (no local state). A target without a schedule is never due.
 // Fails when the listing or the backup fails; either is sent to the target's channels as `failure`.
+// With metrics, the run is recorded there, with the target's last success and next scheduled instant.
 Result<DueRun> run_if_due(const config::Config& config, const config::TargetConfig& target, storage::Storage& storage,
-                          TimePoint now);
+                          TimePoint now, observe::Metrics* metrics = nullptr);
 
 // How old an incomplete write (a temp file, a multipart upload) must be before the sweep discards it: a
 // running backup's own is younger (it is written to continuously).

@@ -1,9 +1,19 @@
 #include "observe/metrics.hpp"
 
+#include "core/hex.hpp"
+#include "core/http.hpp"
+#include "core/percent.hpp"
+#include "observe/build_info.hpp"
+#include "observe/log.hpp"
+
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sstream>
@@ -12,6 +22,71 @@
 #include <unistd.h>
 
 namespace dbkeep::observe {
+namespace {
+
+double now_unix()
+{
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A label value as the exposition format writes it: backslash, double quote and newline escaped.
+std::string escape_label(const std::string& value)
+{
+    std::string out;
+    for (char c : value) {
+        if (c == '\\' || c == '"') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string unescape_label(std::string_view value)
+{
+    std::string out;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\\' && i + 1 < value.size()) {
+            ++i;
+            out += value[i] == 'n' ? '\n' : value[i];
+        } else {
+            out += value[i];
+        }
+    }
+    return out;
+}
+
+// The per-target families a previous textfile carries over, and where each goes.
+struct SampleField {
+    const char* name;
+    void (*set)(TargetMetrics&, double);
+};
+constexpr SampleField k_carried[] = {
+    {"dbkeep_last_success_timestamp_seconds", [](TargetMetrics& t, double v) { t.last_success_unix = v; }},
+    {"dbkeep_last_duration_seconds", [](TargetMetrics& t, double v) { t.last_duration_seconds = v; }},
+    {"dbkeep_last_size_bytes", [](TargetMetrics& t, double v) { t.last_size_bytes = static_cast<std::uint64_t>(v); }},
+    {"dbkeep_backups_total", [](TargetMetrics& t, double v) { t.successes_total = static_cast<std::uint64_t>(v); }},
+    {"dbkeep_failures_total", [](TargetMetrics& t, double v) { t.failures_total = static_cast<std::uint64_t>(v); }},
+    {"dbkeep_last_failure_timestamp_seconds", [](TargetMetrics& t, double v) { t.last_failure_unix = v; }},
+    {"dbkeep_last_verified_restore_timestamp_seconds",
+     [](TargetMetrics& t, double v) { t.last_verified_restore_unix = v; }},
+};
+
+const SampleField* sample_field(const std::string& name)
+{
+    for (const auto& f : k_carried) {
+        if (name == f.name) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
 
 void Metrics::started(const std::string& target)
 {
@@ -30,12 +105,64 @@ void Metrics::succeeded(const std::string& target, double finished_unix, double 
     ++t.successes_total;
 }
 
-void Metrics::failed(const std::string& target)
+void Metrics::failed(const std::string& target, double finished_unix)
 {
     std::lock_guard lock(m_mutex);
     auto& t = m_targets[target];
     t.running = false;
     ++t.failures_total;
+    t.last_failure_unix = finished_unix > 0 ? finished_unix : now_unix();
+}
+
+void Metrics::set_next_scheduled(const std::string& target, double unix_seconds)
+{
+    std::lock_guard lock(m_mutex);
+    m_targets[target].next_scheduled_unix = unix_seconds;
+}
+
+void Metrics::load_previous(const std::string& rendered)
+{
+    std::lock_guard lock(m_mutex);
+    std::size_t pos = 0;
+    while (pos < rendered.size()) {
+        auto end = rendered.find('\n', pos);
+        if (end == std::string::npos) {
+            end = rendered.size();
+        }
+        const std::string_view line(rendered.data() + pos, end - pos);
+        pos = end + 1;
+        // name{target="x"} value
+        const auto brace = line.find("{target=\"");
+        const auto close = line.find("\"} ");
+        if (line.starts_with('#') || brace == std::string_view::npos || close == std::string_view::npos ||
+            close < brace) {
+            continue;
+        }
+        const std::string name(line.substr(0, brace));
+        const std::string target = unescape_label(line.substr(brace + 9, close - brace - 9));
+        const std::string number(line.substr(close + 3));
+        char* parsed_end = nullptr;
+        const double value = std::strtod(number.c_str(), &parsed_end);
+        if (parsed_end == number.c_str() || !std::isfinite(value) || value < 0 || target.empty()) {
+            continue;
+        }
+        auto* field = sample_field(name);
+        if (field == nullptr) {
+            continue;
+        }
+        auto& t = m_targets[target];
+        field->set(t, value);
+    }
+}
+
+std::vector<std::string> Metrics::targets() const
+{
+    std::lock_guard lock(m_mutex);
+    std::vector<std::string> out;
+    for (const auto& [name, m] : m_targets) {
+        out.push_back(name);
+    }
+    return out;
 }
 
 void Metrics::idle(const std::string& target)
@@ -50,7 +177,9 @@ void Metrics::seed_last_success(const std::string& target, double unix_seconds, 
     auto& t = m_targets[target];
     if (unix_seconds > t.last_success_unix) {
         t.last_success_unix = unix_seconds;
-        t.last_size_bytes = bytes;
+        if (bytes > 0) {
+            t.last_size_bytes = bytes;
+        }
     }
 }
 
@@ -61,7 +190,7 @@ TargetMetrics Metrics::get(const std::string& target) const
     return it == m_targets.end() ? TargetMetrics{} : it->second;
 }
 
-std::string Metrics::render() const
+std::string Metrics::render(const std::string& only_target) const
 {
     std::lock_guard lock(m_mutex);
     std::ostringstream o;
@@ -69,7 +198,9 @@ std::string Metrics::render() const
     auto family = [&](const char* name, const char* type, const char* help, auto value) {
         o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
         for (const auto& [target, m] : m_targets) {
-            o << name << "{target=\"" << target << "\"} " << value(m) << "\n";
+            if (only_target.empty() || target == only_target) {
+                o << name << "{target=\"" << escape_label(target) << "\"} " << value(m) << "\n";
+            }
         }
     };
     family("dbkeep_last_success_timestamp_seconds", "gauge", "Unix time of the last successful backup (0: never).",
@@ -84,6 +215,18 @@ std::string Metrics::render() const
            [](const TargetMetrics& m) { return m.failures_total; });
     family("dbkeep_running", "gauge", "1 while a backup of the target runs.",
            [](const TargetMetrics& m) { return m.running ? 1 : 0; });
+    family("dbkeep_last_failure_timestamp_seconds", "gauge", "Unix time of the last failed backup (0: none known).",
+           [](const TargetMetrics& m) { return m.last_failure_unix; });
+    family("dbkeep_next_scheduled_timestamp_seconds", "gauge",
+           "Unix time of the next scheduled backup (0: no schedule).",
+           [](const TargetMetrics& m) { return m.next_scheduled_unix; });
+    family("dbkeep_last_verified_restore_timestamp_seconds", "gauge",
+           "Unix time of the last successful test restore (0: none known).",
+           [](const TargetMetrics& m) { return m.last_verified_restore_unix; });
+    const auto info = build_info();
+    o << "# HELP dbkeep_build_info The dbkeep build that wrote these metrics.\n# TYPE dbkeep_build_info gauge\n"
+      << "dbkeep_build_info{version=\"" << escape_label(info.version) << "\",commit=\"" << escape_label(info.commit)
+      << "\"} 1\n";
     return o.str();
 }
 
@@ -164,7 +307,89 @@ private:
     std::thread m_thread;
 };
 
+// The textfile, atomically: readers (node_exporter) see the old file or the new one, never half of one.
+Status write_textfile(const std::string& path, const std::string& text)
+{
+    const std::string temp = path + ".tmp-" + random_hex(4);
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return fail(errno == EACCES ? ErrorKind::auth : ErrorKind::failed, "write metrics to", path,
+                    errno_message(errno), "the folder of metrics.textfile must exist and be writable");
+    }
+    std::size_t off = 0;
+    int error = 0;
+    while (off < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error = n < 0 ? errno : EIO;
+            break;
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    if (error == 0 && ::fsync(fd) != 0) {
+        error = errno;
+    }
+    ::close(fd);
+    if (error == 0 && ::rename(temp.c_str(), path.c_str()) != 0) {
+        error = errno;
+    }
+    if (error != 0) {
+        ::unlink(temp.c_str());
+        return fail(ErrorKind::failed, "write metrics to", path, errno_message(error));
+    }
+    return {};
+}
+
+Status push_group(const MetricsExport& out, const std::string& target, const std::string& text)
+{
+    std::string base = out.pushgateway;
+    while (!base.empty() && base.back() == '/') {
+        base.pop_back();
+    }
+    http::Request request;
+    request.method = "PUT";
+    request.url = base + "/metrics/job/" + percent_encode(out.job) + "/target/" + percent_encode(target);
+    request.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
+    request.body = text;
+    request.timeout = std::chrono::seconds(10);
+    request.max_body = 64 * 1024;
+    auto response = http::perform(request, "push metrics to", out.pushgateway);
+    if (!response) {
+        return std::unexpected(response.error());
+    }
+    if (response->status < 200 || response->status >= 300) {
+        return fail(ErrorKind::failed, "push metrics to", out.pushgateway,
+                    "HTTP " + std::to_string(response->status) + ": " + response->body.substr(0, 300));
+    }
+    return {};
+}
+
 } // namespace
+
+Status export_metrics(const MetricsExport& out, Metrics& metrics)
+{
+    Status first;
+    auto keep = [&first](Status st, const char* what) {
+        if (!st) {
+            observe::warn("metrics not written", {{"output", what}, {"error", st.error().to_string()}});
+            if (first) {
+                first = st;
+            }
+        }
+    };
+    if (!out.textfile.empty()) {
+        keep(write_textfile(out.textfile, metrics.render()), "textfile");
+    }
+    if (!out.pushgateway.empty()) {
+        for (const auto& target : metrics.targets()) {
+            keep(push_group(out, target, metrics.render(target)), "pushgateway");
+        }
+    }
+    return first;
+}
 
 Result<std::unique_ptr<HttpListener>> listen_http(const std::string& host_port, const Metrics& metrics)
 {

@@ -1,5 +1,6 @@
-// Per-target backup metrics in Prometheus text format, and a minimal HTTP listener serving /metrics and
-// /healthz for the daemon. Thread-safe.
+// Per-target backup metrics in Prometheus text format (exposition format 0.0.4), a minimal HTTP listener
+// serving /metrics and /healthz for the daemon, and the two outputs of one-shot runs: a node_exporter
+// textfile-collector file and a Prometheus Pushgateway. Thread-safe.
 #pragma once
 
 #include "core/error.hpp"
@@ -10,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace dbkeep::observe {
 
@@ -20,19 +22,38 @@ struct TargetMetrics {
     std::uint64_t failures_total = 0;
     std::uint64_t successes_total = 0;
     bool running = false;
+    double last_failure_unix = 0;          // 0: none known
+    double next_scheduled_unix = 0;        // 0: no schedule (or not known)
+    double last_verified_restore_unix = 0; // 0: none known
+};
+
+// Where one-shot runs (`backup`, `run --due`) put their metrics: the root `metrics:` block.
+struct MetricsExport {
+    std::string textfile;       // a *.prom file for node_exporter's textfile collector; empty: off
+    std::string pushgateway;    // base URL of a Prometheus Pushgateway, e.g. http://pushgateway:9091; empty: off
+    std::string job = "dbkeep"; // the Pushgateway's job grouping label
+    bool enabled() const noexcept { return !textfile.empty() || !pushgateway.empty(); }
 };
 
 class Metrics {
 public:
     void started(const std::string& target);
     void succeeded(const std::string& target, double finished_unix, double duration_seconds, std::uint64_t bytes);
-    void failed(const std::string& target);
+    // finished_unix: when it failed (0: now).
+    void failed(const std::string& target, double finished_unix = 0);
     // Not running any more, without an outcome (another runner held the lease).
     void idle(const std::string& target);
-    // Seeds last_success from storage at start-up so the gauge is right before the first run.
+    // Seeds last_success from storage at start-up so the gauge is right before the first run (bytes 0: the
+    // size is not known and stays as it was).
     void seed_last_success(const std::string& target, double unix_seconds, std::uint64_t bytes);
+    void set_next_scheduled(const std::string& target, double unix_seconds);
+    // Takes over what a previous one-shot run's textfile said (render() output parsed back), for counters and
+    // timestamps this run does not change. Lines that are not ours are ignored.
+    void load_previous(const std::string& rendered);
     TargetMetrics get(const std::string& target) const;
-    std::string render() const; // Prometheus text exposition format 0.0.4
+    // Prometheus text exposition format 0.0.4, with dbkeep_build_info; only_target: just that target's series.
+    std::string render(const std::string& only_target = {}) const;
+    std::vector<std::string> targets() const;
 
 private:
     mutable std::mutex m_mutex;
@@ -46,5 +67,11 @@ public:
     virtual int port() const = 0; // the bound port (useful with port 0)
 };
 Result<std::unique_ptr<HttpListener>> listen_http(const std::string& host_port, const Metrics& metrics);
+
+// Writes the metrics where `out` says, after a one-shot run: the textfile atomically (a temp file in the same
+// folder, fsync, rename; the previous file's counters carried over), and to the Pushgateway one group per
+// target (PUT /metrics/job/<job>/target/<target>, so a run that touched one target leaves the others' groups
+// alone). Each output that fails is logged and returned as the first error: the run's outcome stays its own.
+Status export_metrics(const MetricsExport& out, Metrics& metrics);
 
 } // namespace dbkeep::observe

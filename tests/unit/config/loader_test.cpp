@@ -528,8 +528,8 @@ TEST(ConfigErrors, TargetsAndStoragesMustBeMappings)
 TEST(ConfigErrors, UnknownKeyAtTheRoot)
 {
     EXPECT_EQ(error_of(k_pg_target + "storage: {}\n"),
-              "t.yaml:4:1: unknown key 'storage' in the configuration (allowed: daemon, lease_ttl, notify, storages, "
-              "targets)");
+              "t.yaml:4:1: unknown key 'storage' in the configuration (allowed: daemon, lease_ttl, metrics, notify, "
+              "storages, targets)");
 }
 
 TEST(ConfigErrors, UnknownKeyInALocalStorage)
@@ -1568,4 +1568,17 @@ TEST(ConfigTarget, PostgresLockWaitTimeoutIsSecondsWithAFiveMinuteDefault)
     expect_error(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 0\n", 5, 24,
                  "'lock_wait_timeout' in target 'db' must be between 1 and 86400");
     expect_error(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 5min\n", 5, 24, "must be an integer");
+}
+
+TEST(ConfigLoad, MetricsOutputsAreCheckedAtLoad)
+{
+    auto c = load_text("metrics:\n  textfile: /var/lib/node_exporter/dbkeep.prom\n  pushgateway: http://pg:9091\n"
+                       "targets:\n  a: {engine: redis}\n");
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->metrics.textfile, "/var/lib/node_exporter/dbkeep.prom");
+    EXPECT_EQ(c->metrics.pushgateway, "http://pg:9091");
+    EXPECT_EQ(c->metrics.job, "dbkeep");
+    expect_error("metrics:\n  textfile: /tmp/dbkeep.txt\ntargets:\n  a: {engine: redis}\n", 2, 13, "must end in .prom");
+    expect_error("metrics:\n  pushgateway: pg:9091\ntargets:\n  a: {engine: redis}\n", 2, 16, "http:// or https://");
+    expect_error("metrics:\n  push: http://pg:9091\ntargets:\n  a: {engine: redis}\n", 2, 3, "unknown key 'push'");
 }

@@ -25,8 +25,8 @@ TEST(EcsStaging, ADataFileReplacedByASymlinkIsNotFollowed)
                                    .remote_shared_dir = shared.string(),
                                    .timeout = std::chrono::seconds(20)});
     // The "dump" swaps its own data file for a link to a host file, then lingers while dbkeep polls.
-    const std::string hostile = "sleep 0.3; for d in '" + shared.string() + "'/dbkeep-*; do ln -s '" +
-                                secret.string() + "' \"$d/link\" && mv -f \"$d/link\" \"$d/data\"; done; sleep 2";
+    const std::string hostile = "sleep 0.3; for d in '" + shared.string() + "'/dbkeep-*; do ln -s '" + secret.string() +
+                                "' \"$d/link\" && mv -f \"$d/link\" \"$d/data\"; done; sleep 2";
     auto out = run_capture(*runner, {.argv = {"sh", "-c", hostile}});
     ASSERT_FALSE(out) << "read through the link: " << out->out;
     EXPECT_NE(out.error().message.find("symbolic link"), std::string::npos) << out.error().to_string();
