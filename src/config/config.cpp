@@ -640,7 +640,8 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
 }
 
 // `notify:`: a list of channels, each {type: webhook|slack|healthchecks, url, events, name, secret (webhook)}.
-std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::string& owner)
+std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::string& owner,
+                                          const std::filesystem::path& base)
 {
     std::vector<observe::Channel> channels;
     if (node.IsNull()) {
@@ -665,19 +666,27 @@ std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::str
             events = {observe::Event::failure, observe::Event::missed, observe::Event::verify_failure};
         } else if (type == "healthchecks") {
             events = {observe::Event::start, observe::Event::success, observe::Event::failure, observe::Event::missed};
+        } else if (type == "email") {
+            allowed.insert({"from", "to", "username", "password", "tls", "ca_file"});
+            events = {observe::Event::failure, observe::Event::missed, observe::Event::verify_failure};
         } else if (!item["type"]) {
             error_at(item, "notification channel " + number + " of " + owner +
-                               " needs 'type' (webhook, slack or healthchecks)");
+                               " needs 'type' (webhook, slack, healthchecks or email)");
         } else {
-            error_at(item["type"],
-                     "unknown notification channel type '" + type + "' (expected webhook, slack or healthchecks)");
+            error_at(item["type"], "unknown notification channel type '" + type +
+                                       "' (expected webhook, slack, healthchecks or email)");
         }
         Section s(item, "notification channel " + number + " of " + owner, allowed);
         observe::Channel channel;
         channel.name = s.str_or("name", type + " " + number);
         const std::string url = s.require("url");
         auto parsed = parse_url(url);
-        if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https") || parsed->host.empty()) {
+        if (type == "email") {
+            if (!parsed || (parsed->scheme != "smtp" && parsed->scheme != "smtps") || parsed->host.empty()) {
+                error_at(s.node("url"), "'url' of email channel " + number +
+                                            " must be smtp://HOST[:PORT] (STARTTLS) or smtps://HOST[:PORT] (TLS)");
+            }
+        } else if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https") || parsed->host.empty()) {
             // Never echo the URL: a webhook URL is a secret (Slack's holds its token in the path).
             error_at(s.node("url"), "'url' of " + type + " channel " + number + " must be an http:// or https:// URL");
         }
@@ -705,6 +714,41 @@ std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::str
                 observe::WebhookChannel{.url = Secret(url), .hmac_secret = Secret(s.str_or("secret", ""))};
         } else if (type == "slack") {
             channel.options = observe::SlackChannel{.url = Secret(url)};
+        } else if (type == "email") {
+            observe::EmailChannel email{.url = Secret(url)};
+            email.from = s.require("from");
+            const YAML::Node to = s.node("to");
+            email.to = to && to.IsScalar() ? std::vector<std::string>{s.require("to")} : s.list("to");
+            if (email.to.empty()) {
+                error_at(to ? to : item, "email channel " + number + " needs 'to': an address or a list of them");
+            }
+            for (const auto& address : email.to) {
+                if (address.find('@') == std::string::npos || address.find_first_of("<>\r\n, ") != std::string::npos) {
+                    error_at(to, "'to' of email channel " + number + ": '" + address + "' is not an address");
+                }
+            }
+            if (email.from.find('@') == std::string::npos || email.from.find_first_of("<>\r\n ") != std::string::npos) {
+                error_at(s.node("from"), "'from' of email channel " + number + " is not an address");
+            }
+            email.username = s.str_or("username", "");
+            const YAML::Node password = s.node("password");
+            if (password && password.IsScalar() && !password.Scalar().empty() &&
+                password.Scalar().find("${") == std::string::npos) {
+                error_at(password, "write 'password' as ${ENV_VAR}: secrets do not belong in the configuration file");
+            }
+            email.password = Secret(s.str_or("password", ""));
+            const std::string tls = s.str_or("tls", parsed->scheme == "smtps" ? "implicit" : "starttls");
+            if (parsed->scheme == "smtp" && tls != "starttls" && tls != "none") {
+                error_at(s.node("tls"), "'tls' of an smtp:// channel must be starttls (the default) or none");
+            }
+            if (parsed->scheme == "smtps" && tls != "implicit") {
+                error_at(s.node("tls"), "an smtps:// channel always uses implicit TLS: remove 'tls'");
+            }
+            email.require_tls = tls != "none";
+            if (auto ca = s.str("ca_file")) {
+                email.ca_file = resolve_path(base, *ca).string();
+            }
+            channel.options = std::move(email);
         } else {
             std::string base_url = url;
             while (!base_url.empty() && base_url.back() == '/') {
@@ -726,7 +770,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
     Section s(root, "the configuration", {"storages", "targets", "daemon", "lease_ttl", "notify", "metrics"});
     cfg.lease_ttl_seconds = static_cast<int>(s.integer("lease_ttl", 5, 86400).value_or(600));
     if (s.has("notify")) {
-        cfg.notify = load_notify(s.node("notify"), "the configuration");
+        cfg.notify = load_notify(s.node("notify"), "the configuration", base);
     }
     if (s.has("storages") && !s.node("storages").IsNull()) {
         const YAML::Node storages = s.node("storages");
@@ -765,7 +809,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base)
         }
         cfg.targets[name] = load_target(name, kv.second, base);
         const YAML::Node own = kv.second["notify"];
-        cfg.targets[name].notify = own ? load_notify(own, "target '" + name + "'") : cfg.notify;
+        cfg.targets[name].notify = own ? load_notify(own, "target '" + name + "'", base) : cfg.notify;
     }
     // Storage references: explicit name, else the only storage or the one named "default", else ./backups.
     if (cfg.storages.empty()) {

@@ -4,6 +4,7 @@
 #include "core/hex.hpp"
 #include "core/http.hpp"
 #include "core/human.hpp"
+#include "core/mail.hpp"
 #include "core/retry.hpp"
 #include "core/time.hpp"
 #include "observe/log.hpp"
@@ -169,6 +170,40 @@ std::string slack_text(const Notice& notice, std::string_view host)
     return "dbkeep: " + notice.target;
 }
 
+std::string email_subject(const Notice& notice, std::string_view host)
+{
+    const std::string where = notice.target + " on " + std::string(host);
+    switch (notice.event) {
+    case Event::start: return "[dbkeep] " + notice.target + ": backup started on " + std::string(host);
+    case Event::success: return "[dbkeep] " + notice.target + ": backed up on " + std::string(host);
+    case Event::failure: return "[dbkeep] " + notice.target + ": backup FAILED on " + std::string(host);
+    case Event::missed: return "[dbkeep] " + notice.target + ": backup MISSED (" + where + ")";
+    case Event::verify_failure: return "[dbkeep] " + notice.target + ": verification FAILED on " + std::string(host);
+    }
+    return "[dbkeep] " + where;
+}
+
+std::string email_text(const Notice& notice, std::string_view host)
+{
+    std::string text = "Target:   " + notice.target + "\nHost:     " + std::string(host) +
+                       "\nEvent:    " + std::string(event_name(notice.event)) + "\n";
+    if (!notice.backup_id.empty()) {
+        text += "Backup:   " + notice.backup_id + "\n";
+    }
+    if (notice.stored_bytes > 0) {
+        text +=
+            "Size:     " + human_size(notice.stored_bytes) + " stored (" + human_size(notice.raw_bytes) + " dumped)\n";
+    }
+    if (notice.duration_seconds > 0) {
+        text += "Duration: " + human_duration(static_cast<std::int64_t>(notice.duration_seconds * 1000)) + "\n";
+    }
+    if (!notice.error.empty()) {
+        text += "\nError:\n" + notice.error + "\n";
+    }
+    text += "\n-- \ndbkeep " DBKEEP_VERSION "\n";
+    return text;
+}
+
 int notify(const std::vector<Channel>& channels, const Notice& notice, const DeliveryPolicy& policy)
 {
     const std::string host = this_host();
@@ -177,12 +212,27 @@ int notify(const std::vector<Channel>& channels, const Notice& notice, const Del
         if (!channel.events.contains(notice.event)) {
             continue;
         }
-        const http::Request request = request_for(channel, notice, host);
         RetryPolicy retry;
         retry.attempts = cancel::requested() ? 1 : std::max(1, policy.attempts);
         retry.first_delay = policy.first_delay;
         retry.max_delay = policy.first_delay * 4;
-        auto sent = with_retry(retry, [&] { return post(request, channel.name); });
+        Status sent;
+        if (const auto* email = std::get_if<EmailChannel>(&channel.options)) {
+            const mail::Envelope envelope{.url = email->url.reveal(),
+                                          .require_tls = email->require_tls,
+                                          .ca_file = email->ca_file,
+                                          .username = email->username,
+                                          .password = email->password.reveal(),
+                                          .from = email->from,
+                                          .to = email->to,
+                                          .timeout = channel.timeout};
+            const std::string message = mail::compose(email->from, email->to, email_subject(notice, host),
+                                                      email_text(notice, host), host, std::chrono::system_clock::now());
+            sent = with_retry(retry, [&] { return mail::send(envelope, message, true); });
+        } else {
+            const http::Request request = request_for(channel, notice, host);
+            sent = with_retry(retry, [&] { return post(request, channel.name); });
+        }
         if (sent) {
             ++delivered;
             debug("notification sent", {{"channel", channel.name}, {"event", std::string(event_name(notice.event))}});

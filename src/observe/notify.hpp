@@ -44,7 +44,20 @@ struct HealthchecksChannel {
     Secret url; // the check's ping URL, without a trailing slash
 };
 
-using ChannelOptions = std::variant<WebhookChannel, SlackChannel, HealthchecksChannel>;
+// E-mail over SMTP (core/mail): smtp:// with STARTTLS required unless require_tls is false (a local relay),
+// or smtps:// (implicit TLS); AUTH when username is set. Subject "[dbkeep] TARGET: WHAT on HOST"; the body says
+// what happened, the error, sizes and duration (email_text).
+struct EmailChannel {
+    Secret url; // smtp[s]://host[:port]
+    bool require_tls = true;
+    std::string ca_file;
+    std::string username;
+    Secret password;
+    std::string from;
+    std::vector<std::string> to;
+};
+
+using ChannelOptions = std::variant<WebhookChannel, SlackChannel, HealthchecksChannel, EmailChannel>;
 
 struct Channel {
     std::string name; // for logs: "webhook #1" or the name the configuration gives
@@ -75,6 +88,10 @@ std::string webhook_body(const Notice& notice, std::string_view host, std::chron
 
 // The Slack message text for a notice. Pure; thread-safe.
 std::string slack_text(const Notice& notice, std::string_view host);
+
+// The e-mail subject and plain-text body for a notice. Pure; thread-safe.
+std::string email_subject(const Notice& notice, std::string_view host);
+std::string email_text(const Notice& notice, std::string_view host);
 
 // Sends `notice` to every channel whose events include it, one after the other. Never fails: a channel that
 // answers with a non-2xx status, cannot be reached or passes its deadline is retried (5xx, 429 and transport

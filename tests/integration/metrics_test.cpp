@@ -1,8 +1,8 @@
 // Metrics from one-shot runs (`backup`, `run --due`), which the daemon's /metrics cannot serve: a
 // node_exporter textfile checked with Debian's `promtool check metrics`, and a real Prometheus Pushgateway
 // (Debian's prometheus-pushgateway) read back through its API.
-#include "support/redis_fixture.hpp"
 #include "support/process.hpp"
+#include "support/redis_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
@@ -121,8 +121,8 @@ TEST_F(Metrics, ABackupPushesItsTargetsGroupToAPushgateway)
 TEST_F(Metrics, APushgatewayThatIsDownNeitherFailsTheBackupNorHidesIt)
 {
     write_config(m_redis->url());
-    m_work.write_config(read_file(m_work.dir() / "dbkeep.yaml") + "metrics:\n  pushgateway: http://127.0.0.1:" +
-                        std::to_string(free_port()) + "\n");
+    m_work.write_config(read_file(m_work.dir() / "dbkeep.yaml") +
+                        "metrics:\n  pushgateway: http://127.0.0.1:" + std::to_string(free_port()) + "\n");
     auto b = dbkeep({"backup", "cache"});
     EXPECT_EQ(b.exit_code, 0) << b.err;
     EXPECT_NE(b.err.find("metrics not written"), std::string::npos) << b.err;

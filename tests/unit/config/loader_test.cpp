@@ -1582,3 +1582,25 @@ TEST(ConfigLoad, MetricsOutputsAreCheckedAtLoad)
     expect_error("metrics:\n  pushgateway: pg:9091\ntargets:\n  a: {engine: redis}\n", 2, 16, "http:// or https://");
     expect_error("metrics:\n  push: http://pg:9091\ntargets:\n  a: {engine: redis}\n", 2, 3, "unknown key 'push'");
 }
+
+TEST(ConfigLoad, EmailChannelsAreCheckedAtLoad)
+{
+    ::setenv("DBKEEP_TEST_SMTP_PW", "pw", 1);
+    auto c = load_text("notify:\n  - type: email\n    url: smtps://mail.example.org\n    from: dbkeep@example.org\n"
+                       "    to: ops@example.org\n    username: u\n    password: ${DBKEEP_TEST_SMTP_PW}\n"
+                       "targets:\n  a: {engine: redis}\n");
+    ASSERT_TRUE(c) << c.error().to_string();
+    const auto& email = std::get<observe::EmailChannel>(c->notify.at(0).options);
+    EXPECT_EQ(email.to, std::vector<std::string>{"ops@example.org"});
+    EXPECT_TRUE(email.require_tls);
+    EXPECT_EQ(email.password.reveal(), "pw");
+    const std::string head = "notify:\n  - type: email\n";
+    const std::string tail = "targets:\n  a: {engine: redis}\n";
+    expect_error(head + "    url: http://mail\n    from: a@b\n    to: c@d\n" + tail, 3, 10, "smtp://HOST");
+    expect_error(head + "    url: smtp://mail\n    from: a@b\n    to: c@d\n    password: hunter2\n" + tail, 6, 15,
+                 "write 'password' as ${ENV_VAR}");
+    expect_error(head + "    url: smtp://mail\n    from: a@b\n    to: c@d\n    tls: maybe\n" + tail, 6, 10,
+                 "starttls (the default) or none");
+    expect_error(head + "    url: smtp://mail\n    from: a@b\n    to: [not-an-address]\n" + tail, 5, 9,
+                 "is not an address");
+}

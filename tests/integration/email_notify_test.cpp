@@ -1,0 +1,134 @@
+// E-mail notifications against a real SMTP server: Debian's python3-aiosmtpd on loopback, with STARTTLS
+// required (a certificate made for the test) and AUTH; every message it accepts is recorded with its envelope
+// and whether the client had authenticated over TLS. A backup of a real redis-server, through the binary.
+#include "support/process.hpp"
+#include "support/redis_fixture.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+using namespace dbkeep::test;
+
+namespace {
+
+const std::string k_smtp_server = R"PY(
+import asyncio, json, os, ssl, sys
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, cert, key, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+class Auth:
+    def __call__(self, server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and data.login == b"dbkeep" and data.password == b"Smtp-Pw-42"
+        return AuthResult(success=ok)
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        with open(log, "a") as f:
+            f.write(json.dumps({"from": envelope.mail_from, "to": envelope.rcpt_tos,
+                                "data": envelope.content.decode("utf-8", "replace"),
+                                "tls": session.ssl is not None, "authenticated": bool(session.authenticated)}) + "\n")
+        return "250 OK"
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(cert, key)
+controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                        authenticator=Auth(), auth_required=True)
+controller.start()
+print("ready", flush=True)
+asyncio.get_event_loop().run_until_complete(asyncio.sleep(3600))
+)PY";
+
+class EmailNotify : public RedisTest {
+protected:
+    void SetUp() override
+    {
+        RedisTest::SetUp();
+        if (IsSkipped()) {
+            return;
+        }
+        if (sh("/usr/bin/python3 -c 'import aiosmtpd'").exit_code != 0 || !have_program("openssl")) {
+            GTEST_SKIP() << "Debian's python3-aiosmtpd (or openssl) is not installed";
+        }
+        const auto dir = m_work.dir();
+        auto cert = sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                       "-addext subjectAltName=IP:127.0.0.1 -keyout '" +
+                       (dir / "smtp.key").string() + "' -out '" + (dir / "smtp.pem").string() + "'");
+        ASSERT_EQ(cert.exit_code, 0) << cert.err;
+        write_file(dir / "smtp.py", k_smtp_server);
+        m_port = free_port();
+        m_server = std::make_unique<Background>(
+            std::vector<std::string>{"/usr/bin/python3", (dir / "smtp.py").string(), std::to_string(m_port),
+                                     (dir / "smtp.pem").string(), (dir / "smtp.key").string(),
+                                     (dir / "mails.jsonl").string()},
+            RunOptions{}, (dir / "smtp.log").string());
+        ASSERT_TRUE(wait_until([&] { return read_file(dir / "smtp.log").find("ready") != std::string::npos; }))
+            << read_file(dir / "smtp.log");
+        m_redis = std::make_unique<RedisServer>();
+    }
+
+    std::string channel(const std::string& extra = "") const
+    {
+        return "    notify:\n      - type: email\n        url: smtp://127.0.0.1:" + std::to_string(m_port) +
+               "\n        from: dbkeep@example.org\n        to: [ops@example.org, dba@example.org]\n"
+               "        username: dbkeep\n        password: ${SMTP_PASSWORD}\n        ca_file: " +
+               (m_work.dir() / "smtp.pem").string() + "\n" + extra;
+    }
+
+    std::vector<nlohmann::json> mails() const
+    {
+        std::vector<nlohmann::json> out;
+        std::istringstream lines(read_file(m_work.dir() / "mails.jsonl"));
+        for (std::string line; std::getline(lines, line);) {
+            out.push_back(nlohmann::json::parse(line));
+        }
+        return out;
+    }
+
+    int m_port = 0;
+    std::unique_ptr<Background> m_server;
+    std::unique_ptr<RedisServer> m_redis;
+};
+
+} // namespace
+
+TEST_F(EmailNotify, AFailedBackupIsMailedOverStartTlsWithAuthAndNoSecret)
+{
+    write_config("redis://:Target-Pw-123@127.0.0.1:" + std::to_string(free_port()), channel());
+    m_work.env["SMTP_PASSWORD"] = "Smtp-Pw-42";
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 1) << b.err;
+    auto got = mails();
+    ASSERT_EQ(got.size(), 1u) << b.err << read_file(m_work.dir() / "smtp.log");
+    const auto& mail = got[0];
+    EXPECT_EQ(mail["from"], "dbkeep@example.org");
+    EXPECT_EQ(mail["to"], nlohmann::json::array({"ops@example.org", "dba@example.org"}));
+    EXPECT_TRUE(mail["tls"].get<bool>()) << "sent only after STARTTLS";
+    EXPECT_TRUE(mail["authenticated"].get<bool>());
+    const std::string data = mail["data"];
+    EXPECT_NE(data.find("Subject: [dbkeep] cache: backup FAILED on "), std::string::npos) << data;
+    EXPECT_NE(data.find("127.0.0.1"), std::string::npos) << "the cause is in the body: " << data;
+    EXPECT_EQ(data.find("Target-Pw-123"), std::string::npos) << data;
+    EXPECT_EQ(data.find("Smtp-Pw-42"), std::string::npos) << data;
+    EXPECT_EQ(b.err.find("Smtp-Pw-42"), std::string::npos) << b.err;
+}
+
+TEST_F(EmailNotify, AWrongPasswordOrADownServerNeitherFailsNorStallsTheBackup)
+{
+    // With aiosmtpd a refused login leaves the exchange waiting: the channel's timeout (2 s per attempt, 3
+    // attempts) bounds it.
+    write_config(m_redis->url(), channel("        events: [success]\n        timeout: 2\n"));
+    m_work.env["SMTP_PASSWORD"] = "not-the-password";
+    auto b = dbkeep({"backup", "cache"});
+    EXPECT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_NE(b.err.find("notification not delivered"), std::string::npos) << b.err;
+    EXPECT_TRUE(mails().empty());
+    EXPECT_EQ(b.err.find("not-the-password"), std::string::npos) << b.err;
+
+    m_work.env["SMTP_PASSWORD"] = "Smtp-Pw-42";
+    auto ok = dbkeep({"backup", "cache"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    ASSERT_EQ(mails().size(), 1u) << ok.err;
+    EXPECT_NE(mails()[0]["data"].get<std::string>().find("Subject: [dbkeep] cache: backed up on "), std::string::npos);
+}
