@@ -1,4 +1,6 @@
 #include "config/config.hpp"
+#include "core/http.hpp"
+#include "storage/s3/credentials.hpp"
 
 #include "catalog/naming.hpp"
 #include "core/url.hpp"
@@ -639,6 +641,64 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     return t;
 }
 
+// An `sns` channel: the topic's region from its ARN, the endpoint (default https://sns.REGION.amazonaws.com/)
+// and a signer over the AWS credential chain that S3 uses (environment, profile, ECS task role, web identity,
+// instance metadata).
+observe::SnsChannel load_sns(Section& s, const std::string& number)
+{
+    const std::string arn = s.require("topic_arn");
+    // arn:PARTITION:sns:REGION:ACCOUNT:NAME
+    std::vector<std::string> parts;
+    for (std::size_t pos = 0;;) {
+        auto colon = arn.find(':', pos);
+        parts.push_back(arn.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos));
+        if (colon == std::string::npos) {
+            break;
+        }
+        pos = colon + 1;
+    }
+    if (parts.size() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[3].empty() || parts[5].empty()) {
+        error_at(s.node("topic_arn"),
+                 "'topic_arn' of sns channel " + number + " must look like arn:aws:sns:REGION:ACCOUNT:TOPIC");
+    }
+    const std::string region = parts[3];
+    std::string endpoint = s.str_or("endpoint", "https://sns." + region + ".amazonaws.com/");
+    auto parsed = parse_url(endpoint);
+    if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https") || parsed->host.empty()) {
+        error_at(s.node("endpoint"), "'endpoint' of sns channel " + number + " must be an http:// or https:// URL");
+    }
+    const std::string host = parsed->host + (parsed->port != 0 ? ":" + std::to_string(parsed->port) : "");
+    const std::string path = "/" + parsed->path;
+    storage::S3Options o;
+    o.region = region;
+    o.profile = s.str_or("profile", "");
+    auto credentials = std::make_shared<storage::CredentialProvider>(o);
+    observe::SnsChannel sns;
+    sns.topic_arn = arn;
+    sns.url = endpoint;
+    sns.sign = [credentials, region, host, path](http::Request& request) -> Status {
+        auto cred = credentials->get();
+        if (!cred) {
+            return std::unexpected(cred.error());
+        }
+        storage::sigv4::Request req;
+        req.method = request.method;
+        req.path = path;
+        req.headers = request.headers;
+        req.headers.emplace_back("Host", host);
+        req.payload_sha256 = storage::sigv4::sha256_hex(request.body);
+        auto signature = storage::sigv4::sign(req, *cred,
+                                              {.region = region,
+                                               .service = "sns",
+                                               .time = std::chrono::system_clock::now(),
+                                               .add_content_sha256_header = false});
+        request.headers.insert(request.headers.end(), signature.added_headers.begin(), signature.added_headers.end());
+        request.headers.emplace_back("Authorization", signature.authorization);
+        return {};
+    };
+    return sns;
+}
+
 // `notify:`: a list of channels, each {type: webhook|slack|healthchecks, url, events, name, secret (webhook)}.
 std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::string& owner,
                                           const std::filesystem::path& base)
@@ -669,19 +729,25 @@ std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::str
         } else if (type == "email") {
             allowed.insert({"from", "to", "username", "password", "tls", "ca_file"});
             events = {observe::Event::failure, observe::Event::missed, observe::Event::verify_failure};
+        } else if (type == "sns") {
+            allowed.erase("url");
+            allowed.insert({"topic_arn", "endpoint", "profile"});
+            events = {observe::Event::failure, observe::Event::missed, observe::Event::verify_failure};
         } else if (!item["type"]) {
             error_at(item, "notification channel " + number + " of " + owner +
-                               " needs 'type' (webhook, slack, healthchecks or email)");
+                               " needs 'type' (webhook, slack, healthchecks, email or sns)");
         } else {
             error_at(item["type"], "unknown notification channel type '" + type +
-                                       "' (expected webhook, slack, healthchecks or email)");
+                                       "' (expected webhook, slack, healthchecks, email or sns)");
         }
         Section s(item, "notification channel " + number + " of " + owner, allowed);
         observe::Channel channel;
         channel.name = s.str_or("name", type + " " + number);
-        const std::string url = s.require("url");
+        const std::string url = type == "sns" ? std::string() : s.require("url");
         auto parsed = parse_url(url);
-        if (type == "email") {
+        if (type == "sns") {
+            // topic_arn and endpoint are checked below
+        } else if (type == "email") {
             if (!parsed || (parsed->scheme != "smtp" && parsed->scheme != "smtps") || parsed->host.empty()) {
                 error_at(s.node("url"), "'url' of email channel " + number +
                                             " must be smtp://HOST[:PORT] (STARTTLS) or smtps://HOST[:PORT] (TLS)");
@@ -749,6 +815,8 @@ std::vector<observe::Channel> load_notify(const YAML::Node& node, const std::str
                 email.ca_file = resolve_path(base, *ca).string();
             }
             channel.options = std::move(email);
+        } else if (type == "sns") {
+            channel.options = load_sns(s, number);
         } else {
             std::string base_url = url;
             while (!base_url.empty() && base_url.back() == '/') {
@@ -1067,9 +1135,14 @@ std::vector<const Secret*> secrets_of(const Config& config)
         for (const auto& channel : channels) {
             std::visit(
                 [&](const auto& c) {
-                    out.push_back(&c.url);
+                    if constexpr (requires { c.url.reveal(); }) {
+                        out.push_back(&c.url);
+                    }
                     if constexpr (requires { c.hmac_secret; }) {
                         out.push_back(&c.hmac_secret);
+                    }
+                    if constexpr (requires { c.password.reveal(); }) {
+                        out.push_back(&c.password); // the SMTP password
                     }
                 },
                 channel.options);

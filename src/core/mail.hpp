@@ -11,12 +11,12 @@
 namespace dbkeep::mail {
 
 struct Envelope {
-    std::string url;                // smtp://host[:port] (STARTTLS) or smtps://host[:port] (implicit TLS)
-    bool require_tls = true;        // smtp://: refuse to send unless STARTTLS succeeds; false: plain SMTP
-    std::string ca_file;            // PEM bundle to verify the server with; empty: the system's
-    std::string username, password; // AUTH when username is set
-    std::string from;               // the envelope sender, an address
-    std::vector<std::string> to;    // the recipients, addresses
+    std::string url;                          // smtp://host[:port] (STARTTLS) or smtps://host[:port] (implicit TLS)
+    bool require_tls = true;                  // smtp://: refuse to send unless STARTTLS succeeds; false: plain SMTP
+    std::string ca_file;                      // PEM bundle to verify the server with; empty: the system's
+    std::string username, password;           // AUTH when username is set
+    std::string from;                         // the envelope sender, an address
+    std::vector<std::string> to;              // the recipients, addresses
     std::chrono::milliseconds timeout{10000}; // the whole exchange, connect to QUIT
 };
 

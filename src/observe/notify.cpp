@@ -5,6 +5,7 @@
 #include "core/http.hpp"
 #include "core/human.hpp"
 #include "core/mail.hpp"
+#include "core/percent.hpp"
 #include "core/retry.hpp"
 #include "core/time.hpp"
 #include "observe/log.hpp"
@@ -170,6 +171,22 @@ std::string slack_text(const Notice& notice, std::string_view host)
     return "dbkeep: " + notice.target;
 }
 
+std::string sns_body(const std::string& topic_arn, const Notice& notice, std::string_view host)
+{
+    std::string subject = email_subject(notice, host);
+    if (subject.size() > 99) {
+        subject.resize(99);
+        while (!subject.empty() && (static_cast<unsigned char>(subject.back()) & 0xC0) == 0x80) {
+            subject.pop_back(); // never cut a UTF-8 sequence
+        }
+        if (!subject.empty() && static_cast<unsigned char>(subject.back()) >= 0xC0) {
+            subject.pop_back();
+        }
+    }
+    return "Action=Publish&Message=" + percent_encode(email_text(notice, host)) +
+           "&Subject=" + percent_encode(subject) + "&TopicArn=" + percent_encode(topic_arn) + "&Version=2010-03-31";
+}
+
 std::string email_subject(const Notice& notice, std::string_view host)
 {
     const std::string where = notice.target + " on " + std::string(host);
@@ -229,6 +246,16 @@ int notify(const std::vector<Channel>& channels, const Notice& notice, const Del
             const std::string message = mail::compose(email->from, email->to, email_subject(notice, host),
                                                       email_text(notice, host), host, std::chrono::system_clock::now());
             sent = with_retry(retry, [&] { return mail::send(envelope, message, true); });
+        } else if (const auto* sns = std::get_if<SnsChannel>(&channel.options)) {
+            sent = with_retry(retry, [&]() -> Status {
+                http::Request request =
+                    json_request(Secret(sns->url), sns_body(sns->topic_arn, notice, host), channel.timeout);
+                request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
+                if (auto st = sns->sign(request); !st) {
+                    return st; // signed per attempt: the signature carries the time
+                }
+                return post(request, channel.name);
+            });
         } else {
             const http::Request request = request_for(channel, notice, host);
             sent = with_retry(retry, [&] { return post(request, channel.name); });

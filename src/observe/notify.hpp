@@ -4,16 +4,22 @@
 // that cannot be reached is logged with its name.
 #pragma once
 
+#include "core/error.hpp"
 #include "core/secret.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+namespace dbkeep::http {
+struct Request;
+}
 
 namespace dbkeep::observe {
 
@@ -57,7 +63,16 @@ struct EmailChannel {
     std::vector<std::string> to;
 };
 
-using ChannelOptions = std::variant<WebhookChannel, SlackChannel, HealthchecksChannel, EmailChannel>;
+// AWS SNS Publish (the Query API: POST of Action=Publish&TopicArn&Subject&Message&Version=2010-03-31, form
+// encoded) to `url`; `sign` adds the SigV4 headers for service "sns" from the AWS credential chain. It is built
+// where the chain lives (config, over storage/s3's signer and credentials), so observe needs neither.
+struct SnsChannel {
+    std::string topic_arn; // arn:aws:sns:REGION:ACCOUNT:NAME
+    std::string url;       // https://sns.REGION.amazonaws.com/, or the configured endpoint
+    std::function<Status(http::Request&)> sign;
+};
+
+using ChannelOptions = std::variant<WebhookChannel, SlackChannel, HealthchecksChannel, EmailChannel, SnsChannel>;
 
 struct Channel {
     std::string name; // for logs: "webhook #1" or the name the configuration gives
@@ -88,6 +103,10 @@ std::string webhook_body(const Notice& notice, std::string_view host, std::chron
 
 // The Slack message text for a notice. Pure; thread-safe.
 std::string slack_text(const Notice& notice, std::string_view host);
+
+// The SNS Publish form body (application/x-www-form-urlencoded) for a notice: the e-mail subject (at most 99
+// characters, as SNS allows) and text. Pure; thread-safe.
+std::string sns_body(const std::string& topic_arn, const Notice& notice, std::string_view host);
 
 // The e-mail subject and plain-text body for a notice. Pure; thread-safe.
 std::string email_subject(const Notice& notice, std::string_view host);
