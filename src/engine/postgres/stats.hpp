@@ -1,4 +1,5 @@
-// Exact row counts of a database's tables: what a dump records and a test restore is compared with.
+// Exact row counts of a live database's tables: what a test restore is compared with (a dump's own counts come
+// from its archive, see dump.hpp).
 #pragma once
 
 #include "core/error.hpp"
