@@ -172,6 +172,9 @@ TEST_F(PostgresArchive, TablesCountsLargeObjectsAndTocAgreeWithPgRestoreAndTheSo
     }
     EXPECT_EQ(ours_listed, listed);
     EXPECT_EQ(rows.size(), 64u); // tricky, empty_table, one_empty_column, Mixed Case, 60 many_N
+    for (const auto& e : s.data) {
+        EXPECT_EQ(e.table_entry, e.desc == "TABLE DATA") << e.desc << " " << e.name; // no extension tables here
+    }
 
     // Every table's rows as the source counts them.
     for (const auto& [name, n] : rows) {

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 #include <optional>
+#include <set>
+#include <utility>
 
 namespace dbkeep::engine::pgdump {
 namespace {
@@ -94,8 +96,9 @@ struct Reader::State {
     std::int64_t dump_id = 0;
     std::string tag, desc, schema;
     bool tag_overlong = false, schema_overlong = false;
-    std::map<std::int64_t, std::size_t> by_id; // data entries by dump id
-    std::map<std::int64_t, bool> ids;          // every dump id of the TOC (duplicates are corrupt)
+    std::map<std::int64_t, std::size_t> by_id;            // data entries by dump id
+    std::map<std::int64_t, bool> ids;                     // every dump id of the TOC (duplicates are corrupt)
+    std::set<std::pair<std::string, std::string>> tables; // schema and name of each TABLE entry
     // The block being read.
     std::size_t block = 0; // index into summary.data
     bool counting_rows = false;
@@ -177,12 +180,19 @@ struct Reader::State {
             return corrupt("an unknown data state " + std::to_string(data_state) + " in TOC entry " +
                            std::to_string(dump_id));
         }
+        if (desc == "TABLE" && !tag_overlong && !schema_overlong) {
+            tables.emplace(schema, tag);
+        }
         if (data_state != k_offset_no_data) {
             if (desc == "TABLE DATA" && (tag_overlong || schema_overlong || tag.empty())) {
                 return corrupt("a TABLE DATA entry (" + std::to_string(dump_id) + ") without a valid table name");
             }
             by_id[dump_id] = summary.data.size();
-            summary.data.push_back(DataEntry{.dump_id = dump_id, .desc = desc, .schema = schema, .name = tag});
+            summary.data.push_back(DataEntry{.dump_id = dump_id,
+                                             .desc = desc,
+                                             .schema = schema,
+                                             .name = tag,
+                                             .table_entry = tables.contains({schema, tag})});
         }
         begin_entry();
         return {};

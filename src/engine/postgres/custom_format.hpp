@@ -45,6 +45,9 @@ struct DataEntry {
     std::int64_t large_objects = 0;
     std::uint64_t data_bytes = 0; // payload bytes of the chunks
     bool seen = false;            // its block was read
+    // TABLE DATA: the TOC also has the table's TABLE entry. Without one the table belongs to an extension (a
+    // configuration table whose user rows pg_dump dumps; CREATE EXTENSION makes the table and its other rows).
+    bool table_entry = false;
 };
 
 // What the archive says about itself, filled while reading.
