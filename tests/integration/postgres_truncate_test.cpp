@@ -105,4 +105,18 @@ TEST_F(PostgresTruncate, ATruncateRefillBehindAnotherTablesLockIsCountedExactlyA
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// Report 4's cause, gone with the exported snapshot: a role that cannot read one table gets pg_dump's own
+// message (dbkeep used to say "could not import the requested snapshot" from its snapshot hand-over).
+TEST_F(PostgresTruncate, ARoleThatCannotReadATableGetsPgDumpsOwnMessage)
+{
+    m_pg->psql("app", "CREATE ROLE reader LOGIN; GRANT SELECT ON public.orders, public.steady TO reader; "
+                      "CREATE TABLE public.todos (id int); INSERT INTO public.todos VALUES (1);");
+    write_config("", m_pg->url("app", "reader"));
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("permission denied for table todos"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("snapshot"), std::string::npos) << r.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+}
+
 } // namespace
