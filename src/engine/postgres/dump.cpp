@@ -222,7 +222,7 @@ std::string archive_text(const std::string& bytes, const std::string& encoding)
         return utf8_or_escaped(bytes);
     }
     iconv_t cd = ::iconv_open("UTF-8", from.c_str());
-    if (cd == reinterpret_cast<iconv_t>(-1)) {
+    if (cd == reinterpret_cast<iconv_t>(-1)) { // NOLINT(performance-no-int-to-ptr): iconv_open's failure value
         return utf8_or_escaped(bytes);
     }
     std::string in = bytes;
@@ -255,17 +255,18 @@ struct ServerVersion {
     std::string version; // "15.18"; empty: unknown
 };
 
-// The server's version before pg_dump starts, to pick the pg_dump that fits it: a libpq session with a local
-// runner, else a one-shot psql where the runner runs. Neither holds a snapshot or a lock, and both have ended
-// before pg_dump starts. Unknown (with a warning) when no psql runs there; fails when the server refuses the
-// connection (the failure pg_dump would meet, said now) or when cancelled.
+// The server's version before pg_dump starts, to pick the pg_dump that fits it: a session (libpq with a local
+// runner, psql through any other runner that can hold one), else a one-shot psql where a detached runner (ecs)
+// runs. None holds a snapshot or a lock, and each has ended before pg_dump starts. Unknown (with a warning)
+// when a detached runner has no psql; fails when the server or the runner refuses (the failure pg_dump would
+// meet, said now) or when cancelled.
 Result<ServerVersion> server_version(runner::Runner& runner, const Target& target)
 {
     const auto& pg = target.postgres;
     auto params = target_params(target);
     ServerVersion out;
-    if (runner.local()) {
-        auto conn = connect(params);
+    if (runner.interactive()) {
+        auto conn = open_session(runner, target, params);
         if (!conn) {
             return std::unexpected(conn.error());
         }
