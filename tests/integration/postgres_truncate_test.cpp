@@ -119,4 +119,25 @@ TEST_F(PostgresTruncate, ARoleThatCannotReadATableGetsPgDumpsOwnMessage)
     EXPECT_TRUE(m_work->manifests().empty());
 }
 
+// The counts are only as good as the archive they come from: a pg_dump output that is cut short although
+// pg_dump exited 0 (a wrapper, a broken pipe somewhere on a runner), or that is not a custom-format archive at all,
+// fails the backup with no manifest. dbkeep used to store it and record counts taken elsewhere.
+TEST_F(PostgresTruncate, AnArchiveCutShortOrNotAnArchiveFailsTheBackupThoughPgDumpExitedZero)
+{
+    auto cut = fake_pg_dump("pg_dump_cut", PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 2000\nexit 0");
+    write_config("    pg_dump_path: " + cut + "\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("read the output of pg_dump for app"), std::string::npos) << r.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+
+    auto text = fake_pg_dump("pg_dump_text", "echo 'SELECT 1;'");
+    write_config("    pg_dump_path: " + text + "\n");
+    r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("not a pg_dump custom-format archive"), std::string::npos) << r.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+}
+
 } // namespace
