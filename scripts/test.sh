@@ -37,7 +37,7 @@ cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan -j "$jobs"
 ctest --preset asan-ubsan -j "$jobs" --timeout 900
 
-echo "== RDB parser fuzz smoke (libFuzzer, clang)" >&2
+echo "== RDB parser and pg_dump archive reader fuzz smoke (libFuzzer, clang)" >&2
 if command -v clang++ >/dev/null; then
   cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null
   cmake --build build/fuzz

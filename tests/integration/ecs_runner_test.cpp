@@ -83,6 +83,8 @@ TEST_F(EcsTest, DumpStreamsThroughTheSharedFolderAndIsVerifiedByTheStatus)
     auto listed = nlohmann::json::parse(dbkeep({"list", "--json"}).out);
     EXPECT_EQ(listed[0]["runner"], "ecs launcher env DOCKER_HOST=" + m_docker->host() + " docker exec");
     EXPECT_EQ(listed[0]["server_version"].get<std::string>().substr(0, 3), "15.");
+    // Row counts through a runner that cannot hold a session: read from the dump as it streamed back.
+    EXPECT_EQ(listed[0]["stats"]["public.all_bytes"], 1) << listed[0].dump(2);
 
     // The stored object is pg_dump's own custom format, every byte value of the bytea intact.
     auto file = m_work.dir() / "app.pgdump";

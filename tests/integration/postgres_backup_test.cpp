@@ -97,12 +97,20 @@ TEST_F(PostgresBackup, ManifestRecordsExactRowCountsChecksumAndVersions)
     EXPECT_EQ(m["stats"]["public.empty_table"], 0);
     EXPECT_EQ(m["server_version"].get<std::string>().substr(0, 3), "15.");
     EXPECT_EQ(m["tool"], "pg_dump");
+    // From the archive itself: the large object, the TOC entries as pg_restore -l counts them, the database.
+    EXPECT_EQ(m["details"]["large_objects"], "1") << m.dump(2);
+    EXPECT_EQ(m["details"]["tables_with_data"], "4") << m.dump(2);
+    EXPECT_EQ(m["details"]["database"], "app") << m.dump(2);
+    EXPECT_EQ(m["stats"].size(), 4u) << m.dump(2);
     auto object = backups() / m["object"]["key"].get<std::string>();
     auto sum = sh("sha256sum '" + object.string() + "'");
     EXPECT_EQ(sum.out.substr(0, 64), m["object"]["sha256"].get<std::string>());
     EXPECT_EQ(fs::file_size(object), m["object"]["stored_bytes"].get<std::uint64_t>());
     auto raw = sh("zstd -dc '" + object.string() + "' | wc -c");
     EXPECT_EQ(std::stoull(raw.out), m["object"]["raw_bytes"].get<std::uint64_t>());
+    auto toc = sh("zstd -dc '" + object.string() + "' | " + PostgresServer::bin_dir() +
+                  "/pg_restore -l | grep -o 'TOC Entries: [0-9]*'");
+    EXPECT_EQ(toc.out, "TOC Entries: " + m["details"].value("toc_entries", std::string("?")) + "\n") << m.dump(2);
 }
 
 TEST_F(PostgresBackup, RestoreIntoANewDatabaseReproducesEveryRowAndType)

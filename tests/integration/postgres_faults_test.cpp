@@ -103,11 +103,8 @@ TEST_F(PostgresFaults, SigtermWhileBlockedOnALockEndsTheBackupWithinSecondsAndCa
     write_config(); // the default lock_wait_timeout (5 min): only the signal can end this backup in time
     auto bg = m_work->start_dbkeep({"backup", "app"}, "bg.log");
     ASSERT_TRUE(wait_for_pg_dump_blocked()) << m_work->log("bg.log");
-    // dbkeep's own session is blocked counting the locked table too.
-    ASSERT_TRUE(wait_until([&] {
-        return m_pg->psql("app", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbkeep' AND "
-                                 "wait_event_type = 'Lock'") != "0";
-    }));
+    // No session of dbkeep's own is open while pg_dump runs: the counts come from the archive.
+    EXPECT_EQ(m_pg->psql("app", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbkeep'"), "0");
     ASSERT_TRUE(fs::exists(lease_file()));
     const auto signalled = Clock::now();
     bg->signal(SIGTERM);
@@ -118,7 +115,7 @@ TEST_F(PostgresFaults, SigtermWhileBlockedOnALockEndsTheBackupWithinSecondsAndCa
     EXPECT_NE(m_work->log("bg.log").find("cancelled"), std::string::npos) << m_work->log("bg.log");
     EXPECT_TRUE(m_work->manifests().empty());
     EXPECT_FALSE(fs::exists(lease_file())) << "the lease is released";
-    // Neither pg_dump nor dbkeep's count is left waiting on the server.
+    // pg_dump's session is not left waiting on the server.
     EXPECT_TRUE(wait_until(
         [&] {
             return m_pg->psql("app", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dbkeep%' "

@@ -182,9 +182,11 @@ TEST_F(S3Backup, PersistentConnectionFailuresFailTheBackupAndAbortTheUpload)
     TcpProxy proxy(m_s3->port());
     // Every connection carrying more than 64 KiB is reset: part uploads never get through, small requests do.
     proxy.reset_connections(1000, 64 * 1024);
-    auto big = fake_pg_dump("big_pg_dump", "head -c 12000000 /dev/urandom");
-    write_s3_config(proxy.port(), k_s3_credentials_yaml,
-                    "    pg_dump_path: " + big + "\n    compression: { level: 1 }\n");
+    // A dump of about 12 MB after compression (random hex), so that several parts are needed. (It has to be a
+    // real archive: a pg_dump output that is not one fails the backup by itself.)
+    m_pg->psql("app", "CREATE TABLE noise AS SELECT md5(random()::text) || md5(random()::text) AS v "
+                      "FROM generate_series(1, 400000)");
+    write_s3_config(proxy.port(), k_s3_credentials_yaml, "    compression: { level: 1 }\n");
     auto b = dbkeep({"backup", "app"});
     EXPECT_EQ(b.exit_code, 1) << b.err;
     EXPECT_NE(b.err.find("upload part"), std::string::npos) << b.err;

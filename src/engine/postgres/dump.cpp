@@ -2,15 +2,16 @@
 
 #include "core/cancel.hpp"
 #include "core/hex.hpp"
-#include "engine/postgres/stats.hpp"
+#include "engine/postgres/connection.hpp"
+#include "engine/postgres/custom_format.hpp"
 #include "engine/postgres/tools.hpp"
 #include "observe/log.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <iconv.h>
+#include <map>
 #include <optional>
-#include <thread>
 
 namespace dbkeep::engine::pg {
 namespace {
@@ -135,171 +136,150 @@ Status judge_exit(runner::Runner& runner, runner::Process& proc, const runner::E
     return {};
 }
 
-// count_rows on a thread of its own while pg_dump streams. stop() ends a count still running (conn.cancel(),
-// which ends a statement waiting for a lock) and joins; the destructor does so on every path, so no thread is
-// left joinable when an error or exception leaves the dump.
-class RowCounter {
+// pg_dump's output on its way to out, read by the archive reader as it passes. A reader error is kept and
+// reported once pg_dump has ended (pg_dump's own failure, when it failed, says more); the bytes go on to out
+// regardless.
+class ArchiveTee final : public stream::Sink {
 public:
-    explicit RowCounter(Connection& conn) : m_conn(conn)
-    {
-        m_thread = std::thread([this] {
-            m_result = count_rows(m_conn, &m_stop);
-            m_done.store(true);
-        });
-    }
-    ~RowCounter() { stop(); }
-    RowCounter(const RowCounter&) = delete;
-    RowCounter& operator=(const RowCounter&) = delete;
+    explicit ArchiveTee(stream::Sink& out) : m_out(out) {}
 
-    void stop() noexcept
+    Status write(Bytes data) override
     {
-        m_stop.store(true);
-        if (!m_thread.joinable()) {
-            return;
-        }
-        // A cancel can arrive between two statements and be ignored: repeat it until the thread ends.
-        while (!m_done.load()) {
-            m_conn.cancel();
-            for (int i = 0; i < 20 && !m_done.load(); ++i) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (!m_error) {
+            if (auto st = m_reader.feed(data); !st) {
+                m_error = st.error();
             }
         }
-        m_thread.join();
+        return m_out.write(data);
     }
+    Status finish() override { return m_out.finish(); }
+    void abort() noexcept override { m_out.abort(); }
 
-    // The counts, once the thread ended by itself.
-    Result<std::map<std::string, std::int64_t>> take()
+    // The reader's verdict once the stream ended: its first error, or a truncated archive.
+    Status verdict()
     {
-        if (m_thread.joinable()) {
-            m_thread.join();
+        if (m_error) {
+            return std::unexpected(*m_error);
         }
-        return std::move(m_result);
+        return m_reader.finish();
     }
+    const pgdump::Summary& summary() const noexcept { return m_reader.summary(); }
 
 private:
-    Connection& m_conn;
-    std::atomic<bool> m_stop{false};
-    std::atomic<bool> m_done{false};
-    Result<std::map<std::string, std::int64_t>> m_result = std::map<std::string, std::int64_t>{};
-    std::thread m_thread;
+    stream::Sink& m_out;
+    pgdump::Reader m_reader;
+    std::optional<Error> m_error;
 };
 
-// A runner with sessions: pg_dump imports the snapshot our session exported, and rows are counted in it while
-// pg_dump streams.
-Result<DumpInfo> dump_in_snapshot(runner::Runner& runner, const Target& target, stream::Sink& out)
+// The iconv name of a PostgreSQL server encoding, empty when there is none to convert from.
+std::string iconv_name(const std::string& pg)
 {
-    const auto& pg = target.postgres;
-    pg::ConnectParams params = target_params(target);
-    auto conn = open_session(runner, target, params);
-    if (!conn) {
-        return std::unexpected(conn.error());
+    static const std::map<std::string, std::string> k_names = {
+        {"LATIN1", "ISO-8859-1"},
+        {"LATIN2", "ISO-8859-2"},
+        {"LATIN3", "ISO-8859-3"},
+        {"LATIN4", "ISO-8859-4"},
+        {"LATIN5", "ISO-8859-9"},
+        {"LATIN6", "ISO-8859-10"},
+        {"LATIN7", "ISO-8859-13"},
+        {"LATIN8", "ISO-8859-14"},
+        {"LATIN9", "ISO-8859-15"},
+        {"LATIN10", "ISO-8859-16"},
+        {"ISO_8859_5", "ISO-8859-5"},
+        {"ISO_8859_6", "ISO-8859-6"},
+        {"ISO_8859_7", "ISO-8859-7"},
+        {"ISO_8859_8", "ISO-8859-8"},
+        {"KOI8R", "KOI8-R"},
+        {"KOI8U", "KOI8-U"},
+        {"EUC_JP", "EUC-JP"},
+        {"EUC_CN", "EUC-CN"},
+        {"EUC_KR", "EUC-KR"},
+        {"EUC_TW", "EUC-TW"},
+        {"EUC_JIS_2004", "EUC-JISX0213"},
+        {"MULE_INTERNAL", ""},
+        {"SJIS", "SHIFT_JIS"},
+        {"BIG5", "BIG5"},
+        {"GBK", "GBK"},
+        {"UHC", "CP949"},
+        {"GB18030", "GB18030"},
+        {"JOHAB", "JOHAB"},
+    };
+    if (auto it = k_names.find(pg); it != k_names.end()) {
+        return it->second;
     }
-    int server_num = (*conn)->server_version_num();
-    int server_major = server_num / 10000;
-    DumpInfo info;
-    auto version = (*conn)->query("SELECT current_setting('server_version')");
-    if (!version) {
-        return std::unexpected(version.error());
+    if (pg.starts_with("WIN")) {
+        return "CP" + pg.substr(3);
     }
-    info.server_version = first_line((*version)[0][0]);
-    if (auto sp = info.server_version.find(' '); sp != std::string::npos) {
-        info.server_version.resize(sp);
-    }
-
-    auto tool = find_tool(runner, target, "pg_dump", pg.pg_dump_path, server_major);
-    if (!tool) {
-        return std::unexpected(tool.error());
-    }
-    info.tool = "pg_dump";
-    info.tool_version = tool->version;
-
-    // The snapshot pg_dump imports: counts taken in it describe exactly what is dumped.
-    if (auto st = (*conn)->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !st) {
-        return std::unexpected(st.error());
-    }
-    auto snap = (*conn)->query("SELECT pg_export_snapshot()");
-    if (!snap) {
-        return std::unexpected(snap.error());
-    }
-    const std::string snapshot = (*snap)[0][0];
-
-    // pg_dump's session is named so that ours can cancel it on the server: a pg_dump stopped while it waits for
-    // a lock leaves a server process that would otherwise wait on until lock_wait_timeout.
-    auto dump_keywords = params.keywords;
-    const std::string dump_app = "dbkeep pg_dump " + random_hex(4);
-    dump_keywords["application_name"] = dump_app;
-    runner::Command cmd;
-    cmd.inherit = libpq_environment();
-    cmd.argv = {tool->path,
-                "--format=custom",
-                "--compress=0",
-                "--snapshot=" + snapshot,
-                "--lock-wait-timeout=" +
-                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(pg.lock_wait_timeout).count()),
-                "--no-password",
-                "--dbname=" + pg::conninfo(dump_keywords)};
-    add_password_env(cmd, pg);
-    observe::debug("starting pg_dump", {{"target", target.name}, {"tool", tool->path}, {"runner", runner.describe()}});
-    auto proc = runner.start(cmd);
-    if (!proc) {
-        return std::unexpected(proc.error());
-    }
-
-    // Count rows in the exporting transaction while pg_dump streams. Reading pg_dump's output notices a signal
-    // within a fraction of a second; the count is then cancelled on the server, never waited for.
-    std::optional<RowCounter> counter(std::in_place, **conn);
-    auto copied = copy_output(**proc, out);
-    auto status = (*proc)->wait();
-    const bool dumped = copied && status && status->ok() && *copied > 0 && !cancel::requested();
-    if (!dumped) {
-        counter->stop();
-    }
-    auto counts = counter->take();
-    counter.reset();
-    if (dumped) {
-        (void)(*conn)->exec("COMMIT");
-    } else {
-        (void)(*conn)->exec("ROLLBACK");
-        (void)(*conn)->query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '" +
-                             dump_app + "'");
-    }
-
-    if (cancel::requested()) {
-        return fail_cancelled("run pg_dump for", target.name);
-    }
-    if (!copied) {
-        return std::unexpected(copied.error());
-    }
-    if (!status) {
-        return std::unexpected(status.error());
-    }
-    if (auto st = judge_exit(runner, **proc, *status, *copied, target); !st) {
-        return std::unexpected(st.error());
-    }
-    if (!counts && is_lock_timeout(counts.error().message)) {
-        return std::unexpected(lock_timeout_error(runner, target, counts.error().to_string()));
-    }
-    if (!counts) {
-        return wrap(counts.error(), "count rows of " + target.name);
-    }
-    info.stats = std::move(*counts);
-    info.details["pg_dump_path"] = tool->path;
-    info.details["database"] = pg.dbname;
-    return info;
+    return "";
 }
 
-// A runner that only launches commands detached (ecs): no session can hold a snapshot open, so pg_dump
-// takes its own (it is consistent by itself) and no row counts are recorded. The server version comes
-// from a one-shot psql where the runner runs, when there is one.
-Result<DumpInfo> dump_detached(runner::Runner& runner, const Target& target, stream::Sink& out)
+// Text from the archive (bytes in the dump's encoding, `encoding` as its ENCODING entry names it) as UTF-8:
+// converted where the encoding is known and the bytes are valid in it, escaped otherwise (as sessions do).
+std::string archive_text(const std::string& bytes, const std::string& encoding)
+{
+    const std::string from = encoding == "UTF8" || encoding == "SQL_ASCII" ? "" : iconv_name(encoding);
+    if (from.empty() || bytes.empty()) {
+        return utf8_or_escaped(bytes);
+    }
+    iconv_t cd = ::iconv_open("UTF-8", from.c_str());
+    if (cd == reinterpret_cast<iconv_t>(-1)) { // NOLINT(performance-no-int-to-ptr): iconv_open's failure value
+        return utf8_or_escaped(bytes);
+    }
+    std::string in = bytes;
+    std::string out(bytes.size() * 4 + 4, '\0');
+    char* ip = in.data();
+    char* op = out.data();
+    std::size_t il = in.size();
+    std::size_t ol = out.size();
+    const std::size_t rc = ::iconv(cd, &ip, &il, &op, &ol);
+    ::iconv_close(cd);
+    if (rc == static_cast<std::size_t>(-1) || il != 0) {
+        return utf8_or_escaped(bytes);
+    }
+    out.resize(out.size() - ol);
+    return utf8_or_escaped(out);
+}
+
+// "15.18" from "15.18 (Debian 15.18-0+deb12u1)".
+std::string version_word(const std::string& text)
+{
+    std::string v = first_line(text);
+    if (auto sp = v.find(' '); sp != std::string::npos) {
+        v.resize(sp);
+    }
+    return v;
+}
+
+struct ServerVersion {
+    int major = 0;       // 0: unknown
+    std::string version; // "15.18"; empty: unknown
+};
+
+// The server's version before pg_dump starts, to pick the pg_dump that fits it: a session (libpq with a local
+// runner, psql through any other runner that can hold one), else a one-shot psql where a detached runner (ecs)
+// runs. None holds a snapshot or a lock, and each has ended before pg_dump starts. Unknown (with a warning)
+// when a detached runner has no psql; fails when the server or the runner refuses (the failure pg_dump would
+// meet, said now) or when cancelled.
+Result<ServerVersion> server_version(runner::Runner& runner, const Target& target)
 {
     const auto& pg = target.postgres;
     auto params = target_params(target);
-    DumpInfo info;
-    int server_major = 0;
+    ServerVersion out;
+    if (runner.interactive()) {
+        auto conn = open_session(runner, target, params);
+        if (!conn) {
+            return std::unexpected(conn.error());
+        }
+        out.major = (*conn)->server_version_num() / 10000;
+        auto v = (*conn)->query("SELECT current_setting('server_version')");
+        if (v && !v->empty() && !v->front().empty()) {
+            out.version = version_word(v->front().front());
+        }
+        return out;
+    }
     runner::Command version;
     version.inherit = libpq_environment();
-    version.argv = {psql_path(target.postgres),
+    version.argv = {psql_path(pg),
                     "-X",
                     "-A",
                     "-t",
@@ -316,15 +296,11 @@ Result<DumpInfo> dump_detached(runner::Runner& runner, const Target& target, str
         observe::warn("server version unknown: psql did not run where the runner runs",
                       {{"target", target.name}, {"error", v.error().message}});
     } else if (v->status.ok()) {
-        server_major = std::atoi(v->out.c_str()) / 10000;
+        out.major = std::atoi(v->out.c_str()) / 10000;
         if (auto sp = v->out.find(' '); sp != std::string::npos) {
-            info.server_version = first_line(v->out.substr(sp + 1));
-            if (auto sp2 = info.server_version.find(' '); sp2 != std::string::npos) {
-                info.server_version.resize(sp2);
-            }
+            out.version = version_word(v->out.substr(sp + 1));
         }
     } else if (v->status.code == 2) {
-        // psql's "could not connect": the same failure pg_dump would meet, said now.
         std::string msg = tool_message(v->err);
         auto [kind, hint] = pg::classify_connect_error(msg);
         return fail(kind, "connect to", target.name + " (via " + runner.describe() + ")", msg, hint);
@@ -332,31 +308,116 @@ Result<DumpInfo> dump_detached(runner::Runner& runner, const Target& target, str
         observe::warn("server version unknown: no psql where the runner runs; using the newest pg_dump there",
                       {{"target", target.name}});
     }
-    auto tool = find_tool(runner, target, "pg_dump", pg.pg_dump_path, server_major);
+    return out;
+}
+
+// Cancels, on the server, the session of a pg_dump that was stopped: a pg_dump killed while it waits for a lock
+// leaves a server process that would otherwise wait on until lock_wait_timeout. Best effort, bounded by short
+// timeouts; only where the runner can hold a session.
+void cancel_server_side(runner::Runner& runner, const Target& target, const std::string& application_name)
+{
+    if (!runner.interactive()) {
+        return;
+    }
+    auto params = target_params(target);
+    params.keywords["connect_timeout"] = "5";
+    params.settings["statement_timeout"] = "5000";
+    auto conn = open_session(runner, target, params);
+    if (!conn) {
+        return;
+    }
+    (void)(*conn)->query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '" +
+                         application_name + "'");
+}
+
+// The manifest's statistics from what the archive held: each TABLE DATA entry's COPY rows under
+// "schema.table", and in details the large objects, TOC entries and the archive's own facts.
+void record_archive(DumpInfo& info, const pgdump::Summary& s, const std::string& encoding)
+{
+    if (!s.supported) {
+        info.details["row_counts"] = "not recorded: the archive is one this dbkeep cannot read (" + s.unsupported + ")";
+        return;
+    }
+    std::int64_t tables = 0, extension_tables = 0;
+    for (const auto& e : s.data) {
+        if (e.desc != "TABLE DATA") {
+            continue;
+        }
+        if (!e.table_entry) {
+            // An extension's configuration table: CREATE EXTENSION makes its other rows, so a restored copy
+            // holds more than the dump; not compared (live counts skip extension tables too, see stats.hpp).
+            ++extension_tables;
+            continue;
+        }
+        info.stats[archive_text(e.schema, encoding) + "." + archive_text(e.name, encoding)] = e.rows;
+        ++tables;
+    }
+    if (extension_tables > 0) {
+        info.details["extension_config_tables"] = std::to_string(extension_tables);
+    }
+    info.details["archive_version"] =
+        std::to_string(s.version_major) + "." + std::to_string(s.version_minor) + "." + std::to_string(s.version_rev);
+    info.details["toc_entries"] = std::to_string(s.toc_entries);
+    info.details["tables_with_data"] = std::to_string(tables);
+    info.details["large_objects"] = std::to_string(s.large_objects);
+    if (!s.database.empty()) {
+        info.details["database"] = archive_text(s.database, encoding);
+    }
+    if (!s.server_version.empty()) {
+        info.server_version = version_word(s.server_version);
+    }
+}
+
+} // namespace
+
+Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out)
+{
+    const auto& pg = target.postgres;
+    auto server = server_version(runner, target);
+    if (!server) {
+        return std::unexpected(server.error());
+    }
+    auto tool = find_tool(runner, target, "pg_dump", pg.pg_dump_path, server->major);
     if (!tool) {
         return std::unexpected(tool.error());
     }
+    DumpInfo info;
+    info.server_version = server->version;
     info.tool = "pg_dump";
     info.tool_version = tool->version;
+
+    // pg_dump takes its own snapshot and its own locks, as it does alone: no session of ours holds either.
+    // Its session is named so that a stopped pg_dump can be cancelled on the server (cancel_server_side).
+    auto keywords = target_params(target).keywords;
+    const std::string dump_app = "dbkeep pg_dump " + random_hex(4);
+    keywords["application_name"] = dump_app;
     runner::Command cmd;
     cmd.inherit = libpq_environment();
     cmd.argv = {tool->path,
                 "--format=custom",
-                "--compress=0",
+                "--compress=0", // dbkeep compresses; the reader counts rows in the COPY text as it passes
                 "--lock-wait-timeout=" +
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(pg.lock_wait_timeout).count()),
                 "--no-password",
-                "--dbname=" + pg::conninfo(params.keywords)};
+                "--dbname=" + pg::conninfo(keywords)};
     add_password_env(cmd, pg);
+    observe::debug("starting pg_dump", {{"target", target.name}, {"tool", tool->path}, {"runner", runner.describe()}});
     auto proc = runner.start(cmd);
     if (!proc) {
         return std::unexpected(proc.error());
     }
-    auto copied = copy_output(**proc, out);
+    ArchiveTee tee(out);
+    auto copied = copy_output(**proc, tee);
+    auto status = (*proc)->wait();
+    if (!copied || cancel::requested()) {
+        cancel_server_side(runner, target, dump_app); // pg_dump was stopped, maybe while it waited on the server
+    }
+    if (cancel::requested()) {
+        return fail_cancelled("run pg_dump for", target.name);
+    }
     if (!copied) {
         return std::unexpected(copied.error());
     }
-    auto status = (*proc)->wait();
     if (!status) {
         std::string err = tool_message((*proc)->error_output());
         auto e = status.error();
@@ -368,20 +429,13 @@ Result<DumpInfo> dump_detached(runner::Runner& runner, const Target& target, str
     if (auto st = judge_exit(runner, **proc, *status, *copied, target); !st) {
         return std::unexpected(st.error());
     }
+    if (auto st = tee.verdict(); !st) {
+        return wrap(st.error(), "read the output of pg_dump for " + target.name);
+    }
     info.details["pg_dump_path"] = tool->path;
     info.details["database"] = pg.dbname;
-    info.details["row_counts"] = "not recorded: the runner launches commands detached";
+    record_archive(info, tee.summary(), tee.summary().encoding);
     return info;
-}
-
-} // namespace
-
-Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out)
-{
-    if (!runner.interactive()) {
-        return dump_detached(runner, target, out);
-    }
-    return dump_in_snapshot(runner, target, out);
 }
 
 } // namespace dbkeep::engine::pg

@@ -1,5 +1,5 @@
-// A PostgreSQL dump: pg_dump in custom format, with a session holding the exported snapshot it dumps (and the
-// row counts taken in it), or detached where the runner cannot hold a session.
+// A PostgreSQL dump: pg_dump in custom format, taking its own snapshot and locks as it does alone, with the
+// row counts read from the archive itself as it streams (custom_format.hpp).
 #pragma once
 
 #include "engine/engine.hpp"
@@ -9,11 +9,14 @@
 
 namespace dbkeep::engine::pg {
 
-// Streams pg_dump's output for the target into out (write() only), through the runner (which must outlive
-// the call). With an interactive runner, pg_dump imports a repeatable-read snapshot exported by our session,
-// and DumpInfo::stats holds exact row counts taken in it; with a detached one (ecs) pg_dump takes its own
-// snapshot and no counts are recorded. Fails as the server, the tool search, pg_dump or out fail, when pg_dump
-// writes nothing, or when cancelled; out is then to be aborted.
+// Streams `pg_dump --format=custom --compress=0` for the target into out (write() only), through the runner
+// (which must outlive the call). No session of dbkeep's holds a snapshot or a lock while pg_dump runs: the
+// server version (to pick the pg_dump that fits) is asked before it starts. DumpInfo::stats holds each
+// dumped table's rows ("schema.table", UTF-8, escaped where not convertible) counted in the archive's COPY data,
+// and details its large objects, TOC entries and archive version; an archive version this dbkeep cannot read
+// is dumped without counts (details "row_counts" says why). Fails as the server, the tool search, pg_dump or out
+// fail, when pg_dump writes nothing, when its output is not a complete custom-format archive
+// (ErrorKind::corruption), or when cancelled; out is then to be aborted.
 Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out);
 
 } // namespace dbkeep::engine::pg

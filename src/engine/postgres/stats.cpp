@@ -8,12 +8,15 @@
 namespace dbkeep::engine::pg {
 namespace {
 
-// Tables whose rows we count: ordinary tables outside the system schemas (partitions are counted as
-// themselves; partitioned parents hold no rows of their own).
+// Tables whose rows we count: ordinary tables outside the system schemas and not part of an extension
+// (partitions are counted as themselves; partitioned parents hold no rows of their own). These are the tables
+// whose data a dump records in full.
 constexpr const char* k_tables_sql =
     "SELECT n.nspname, c.relname, c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+    "AND d.deptype = 'e') "
     "ORDER BY 1, 2";
 
 // The rows of the table with this oid, counted on the server: the table's name never makes a round trip

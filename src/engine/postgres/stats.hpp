@@ -1,4 +1,5 @@
-// Exact row counts of a database's tables: what a dump records and a test restore is compared with.
+// Exact row counts of a live database's tables: what a test restore is compared with (a dump's own counts come
+// from its archive, see dump.hpp).
 #pragma once
 
 #include "core/error.hpp"
@@ -13,7 +14,8 @@
 
 namespace dbkeep::engine::pg {
 
-// "schema.table" -> rows, for every ordinary table outside the system schemas, counted on conn (inside
+// "schema.table" -> rows, for every ordinary table outside the system schemas and not member of an extension
+// (CREATE EXTENSION fills those; a dump holds only their user rows), counted on conn (inside
 // whatever transaction it holds). Names are UTF-8 (escaped where the database's bytes are not, see
 // utf8_or_escaped). Fails as a query fails (naming the table), or with ErrorKind::cancelled on a signal or once
 // *stop (when given) is set; conn.cancel() from another thread ends a count waiting for a lock.
