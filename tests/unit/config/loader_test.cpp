@@ -1548,8 +1548,9 @@ TEST(ConfigNotify, MistakesAreErrorsAtTheirValueAndNeverEchoTheUrl)
     const std::string root = "targets:\n  a: {engine: redis}\nnotify:\n";
     EXPECT_EQ(error_of(root + "  - {type: slack, url: 'https://h/x', events: [failure, oops]}\n"),
               "t.yaml:4:47: unknown event 'oops' (expected start, success, failure, missed or verify_failure)");
-    EXPECT_EQ(error_of(root + "  - {type: pager, url: 'https://h/x'}\n"),
-              "t.yaml:4:12: unknown notification channel type 'pager' (expected webhook, slack or healthchecks)");
+    EXPECT_EQ(
+        error_of(root + "  - {type: pager, url: 'https://h/x'}\n"),
+        "t.yaml:4:12: unknown notification channel type 'pager' (expected webhook, slack, healthchecks, email or sns)");
     EXPECT_EQ(error_of(root + "  - {type: slack, url: 'hooks.slack.com/services/T/B/SeCrEt'}\n"),
               "t.yaml:4:24: 'url' of slack channel #1 must be an http:// or https:// URL");
     EXPECT_EQ(error_of(root + "  - {type: webhook, url: 'https://h/x', secret: plain-text}\n"),
