@@ -2,7 +2,9 @@
 // dbkeep binary against real PostgreSQL 15 servers.
 #include "support/postgres_fixture.hpp"
 
+#include <filesystem>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 using namespace dbkeep::test;
 
@@ -67,8 +69,9 @@ TEST_F(PostgresRestore, Utf8SourceStaysUtf8OnALocaleCServer)
 {
     PostgresServer plain({.initdb_locale = "--locale=C"});
     ASSERT_EQ(encoding_of(plain, "postgres"), "SQL_ASCII C C") << "the destination server's default";
+    plain.psql("postgres", "CREATE ROLE app_reader LOGIN; CREATE ROLE app_owner; CREATE ROLE stranger LOGIN");
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
-    auto r = dbkeep({"restore", "app", "--no-owner", "--no-acl", "--to", plain.url("copy")});
+    auto r = dbkeep({"restore", "app", "--to", plain.url("copy")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(encoding_of(plain, "copy"), "UTF8 C.UTF-8 C.UTF-8");
     EXPECT_EQ(plain.psql("copy", "SELECT count(*) FROM invoices"), "100");
@@ -162,6 +165,51 @@ TEST_F(PostgresRestore, FailedRestoreDropsTheDatabaseItCreated)
     auto retry = dbkeep({"restore", "app", "--no-owner", "--no-acl", "--to", fresh.url("copy")});
     ASSERT_EQ(retry.exit_code, 0) << retry.err;
     EXPECT_EQ(fresh.psql("copy", "SELECT count(*) FROM invoices"), "100");
+}
+
+} // namespace
+
+namespace {
+
+// Reading the database's entries before a single-job restore reads the dump's table of contents only, not
+// the data behind it (which streams on to pg_restore without being held in memory).
+TEST_F(PostgresRestore, ReadingTheDatabaseEntriesReadsOnlyTheTableOfContents)
+{
+    m_pg->psql("app", "CREATE TABLE public.bulk AS SELECT g AS id, md5(g::text) || md5((g + 1)::text) AS pad "
+                      "FROM generate_series(1, 200000) g");
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto r = dbkeep({"--log-level", "debug", "restore", "app", "--to", m_pg->url("copy")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto at = r.err.find("read_ahead_bytes");
+    ASSERT_NE(at, std::string::npos) << r.err;
+    auto digits = r.err.substr(r.err.find_first_of("0123456789", at));
+    EXPECT_LT(std::stoull(digits), 1u << 20) << "a dump of about 14 MB: " << r.err.substr(at, 80);
+    EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM public.bulk"), "200000");
+}
+
+} // namespace
+
+namespace {
+
+// A single-job restore runs in one transaction: a SHA-256 mismatch, found only at the end of the stream,
+// leaves nothing behind, even in a database the restore did not create; --jobs checks before pg_restore.
+TEST_F(PostgresRestore, ChecksumMismatchAtTheEndCommitsNothing)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto manifests = m_work->manifests();
+    ASSERT_EQ(manifests.size(), 1u);
+    auto mpath = m_work->backups() / manifests[0];
+    auto m = nlohmann::json::parse(read_file(mpath));
+    m["object"]["sha256"] = std::string(64, '0');
+    write_file(mpath, m.dump(2));
+    m_pg->create_database("empty");
+    for (const char* jobs : {"1", "2"}) {
+        auto r = dbkeep({"restore", "app", "--jobs", jobs, "--to", m_pg->url("empty")});
+        EXPECT_EQ(r.exit_code, 1) << "--jobs " << jobs;
+        EXPECT_NE(r.err.find("SHA-256 mismatch"), std::string::npos) << r.err;
+        EXPECT_EQ(m_pg->psql("empty", "SELECT count(*) FROM pg_namespace WHERE nspname = 'billing'"), "0")
+            << "--jobs " << jobs;
+    }
 }
 
 } // namespace

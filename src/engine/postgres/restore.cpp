@@ -388,7 +388,11 @@ Result<DatabaseEntries> read_database_entries(runner::Runner& runner, const Targ
         return fail(ErrorKind::failed, "read the table of contents of the dump of", target.name,
                     "pg_restore " + status->describe() + (err.empty() ? "" : ": " + err));
     }
-    return collector.finish();
+    auto entries = collector.finish();
+    observe::debug("read the source database's entries from the dump",
+                   {{"statements", std::to_string(entries.statements.size() + (entries.create.empty() ? 0 : 1))},
+                    {"read_ahead_bytes", std::to_string(prefix.size())}});
+    return entries;
 }
 
 constexpr const char* k_user_objects_sql =
