@@ -149,6 +149,11 @@ TEST_F(PostgresRestore, FailedRestoreDropsTheDatabaseItCreated)
     auto failed = dbkeep({"restore", "app", "--to", fresh.url("copy")});
     EXPECT_NE(failed.exit_code, 0);
     EXPECT_NE(failed.err.find("--no-owner"), std::string::npos) << failed.err;
+    // The database's own GRANT CONNECT to the missing role fails before any object is restored.
+    EXPECT_NE(
+        failed.err.find("refused the source database's setting `GRANT CONNECT ON DATABASE \"copy\" TO app_reader"),
+        std::string::npos)
+        << failed.err;
     EXPECT_FALSE(exists(fresh, "copy"));
 
     // The database's own statements passed (--no-acl), the tables' owners did not: still dropped.

@@ -447,6 +447,18 @@ std::string remedy(const std::string& message)
     if (message.find("role \"") != std::string::npos && message.find("does not exist") != std::string::npos) {
         return "create the missing roles first, or restore with --no-owner (and --no-acl)";
     }
+    if (message.find("max_locks_per_transaction") != std::string::npos) {
+        return "a single-job restore is one transaction holding a lock per table: restore with --jobs 2, or raise "
+               "max_locks_per_transaction";
+    }
+    if (message.find("locale") != std::string::npos || message.find("collation") != std::string::npos ||
+        message.find("encoding") != std::string::npos) {
+        return "give the server the source's locale (`locale -a` lists those it has), or create the database "
+               "yourself (empty) and restore into it";
+    }
+    if (message.find("permission denied") != std::string::npos) {
+        return "restore as a role with CREATEDB, or create the database yourself (empty) and restore into it";
+    }
     return {};
 }
 
@@ -597,10 +609,10 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
             }
             observe::info("creating database like the source's", {{"database", db}, {"sql", sql}});
             if (auto st = (*admin)->exec(sql); !st) {
+                std::string why = st.error().to_string();
                 return fail(ErrorKind::failed, "create database", db,
-                            "the server refused the source database's encoding or locale: " + st.error().to_string(),
-                            "give the server that locale (locale -a lists what it has), or create the database "
-                            "yourself and restore into it");
+                            "the server refused `" + sql + "` (the source database's encoding and locale): " + why,
+                            remedy(why));
             }
             created = true;
             for (const auto& st : entries.statements) {
