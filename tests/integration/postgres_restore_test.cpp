@@ -221,3 +221,24 @@ TEST_F(PostgresRestore, ChecksumMismatchAtTheEndCommitsNothing)
 }
 
 } // namespace
+
+namespace {
+
+// A source whose name pg_dump must quote (a reserved word) is recreated under a new name all the same.
+TEST_F(PostgresRestore, ASourceNameThatNeedsQuotingIsRenamedInEveryStatement)
+{
+    m_pg->psql("postgres", "CREATE DATABASE \"user\"");
+    m_pg->psql("user", "CREATE TABLE t (x int); ALTER DATABASE \"user\" SET work_mem = '7MB'; "
+                       "COMMENT ON DATABASE \"user\" IS 'DATABASE \"user\" stays in the comment'");
+    write_config("", m_pg->url("user"));
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto r = dbkeep({"restore", "app", "--to", m_pg->url("users_copy")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(m_pg->psql("users_copy", "SHOW work_mem"), "7MB");
+    EXPECT_EQ(m_pg->psql("postgres", "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                                     "WHERE datname = 'users_copy'"),
+              "DATABASE \"user\" stays in the comment");
+    EXPECT_EQ(m_pg->psql("user", "SHOW work_mem"), "7MB") << "the source is untouched";
+}
+
+} // namespace
