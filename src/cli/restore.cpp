@@ -10,9 +10,10 @@
 namespace dbkeep::cli {
 
 struct RestoreArgs {
-    std::string target, backup = "latest", at, to, output, identity;
+    std::string target, backup = "latest", at, to, output, identity, role;
     int jobs = 1;
     bool flush = false, merge = false, force = false, yes = false;
+    bool clean = false, keep_failed = false, no_owner = false, no_acl = false;
 };
 
 void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
@@ -33,6 +34,13 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         ->excludes(flush);
     cmd->add_flag("--force", a->force,
                   "restore although the destination's maxmemory looks too small for the backup (Redis; warns)");
+    cmd->add_flag("--clean", a->clean,
+                  "restore into a database holding objects, dropping the dump's objects first (PostgreSQL)");
+    cmd->add_flag("--keep-failed", a->keep_failed,
+                  "keep the database a failed restore created (PostgreSQL; it is dropped otherwise)");
+    cmd->add_flag("--no-owner", a->no_owner, "do not restore object owners (PostgreSQL)");
+    cmd->add_flag("--no-acl", a->no_acl, "do not restore privileges (PostgreSQL)");
+    cmd->add_option("--role", a->role, "restore as this role (PostgreSQL: SET ROLE)");
     cmd->add_flag("--yes", a->yes, "confirm destructive options");
     cmd->add_option("--identity", a->identity, "age identity file for encrypted backups (or DBKEEP_IDENTITY_FILE)");
     cmd->callback([&ctx, &exit_code, a] {
@@ -65,6 +73,11 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         req.flush = a->flush;
         req.merge = a->merge;
         req.force = a->force;
+        req.clean = a->clean;
+        req.keep_failed = a->keep_failed;
+        req.no_owner = a->no_owner;
+        req.no_acl = a->no_acl;
+        req.role = a->role;
         if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
             req.password = pw;
         }

@@ -37,12 +37,17 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
     auto identity = std::make_shared<std::string>();
     auto restore_to = std::make_shared<std::string>();
     auto restore_flag = std::make_shared<bool>(false);
+    auto base = std::make_shared<job::VerifyRequest>();
     cmd->add_option("target", *target, "only this target");
     cmd->add_flag("--restore", *restore_flag, "test-restore into --to and compare row/key counts with the manifest");
     cmd->add_option("--to", *restore_to, "scratch database URL for --restore (password: DBKEEP_RESTORE_PASSWORD)");
+    cmd->add_flag("--keep", base->keep, "keep the scratch database of --restore (it is dropped otherwise)");
+    cmd->add_flag("--no-owner", base->no_owner, "--restore without object owners (PostgreSQL)");
+    cmd->add_flag("--no-acl", base->no_acl, "--restore without privileges (PostgreSQL)");
+    cmd->add_option("--role", base->role, "--restore as this role (PostgreSQL: SET ROLE)");
     cmd->add_option("--backup", *backup, "only this backup id (or 'latest')");
     cmd->add_option("--identity", *identity, "age identity file (or DBKEEP_IDENTITY_FILE)");
-    cmd->callback([&ctx, &exit_code, target, backup, identity, restore_to, restore_flag] {
+    cmd->callback([&ctx, &exit_code, target, backup, identity, restore_to, restore_flag, base] {
         if (*restore_flag && (restore_to->empty() || target->empty())) {
             exit_code = report(Error{ErrorKind::config, "verify", *target,
                                      "--restore needs a TARGET and --to URL of a scratch database"});
@@ -52,7 +57,7 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!target->empty()) {
             names.push_back(*target);
         }
-        job::VerifyRequest req;
+        job::VerifyRequest req = *base;
         req.selector = *backup;
         if (*restore_flag) {
             req.restore_to = *restore_to;

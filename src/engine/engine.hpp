@@ -38,6 +38,15 @@ struct RestoreOptions {
     std::map<std::string, std::int64_t> expected_stats;
     std::map<std::string, std::string> details;
     std::filesystem::path temp_dir; // where a seekable temp copy may be written (jobs > 1)
+    // PostgreSQL: how a database that exists is treated and what pg_restore leaves out.
+    bool clean = false;       // into a database holding objects: drop the dump's objects first (--clean --if-exists)
+    bool keep_failed = false; // keep the database this restore created when the restore fails
+    bool no_owner = false;    // pg_restore --no-owner
+    bool no_acl = false;      // pg_restore --no-acl
+    std::string role;         // pg_restore --role (and SET ROLE for the database's own statements)
+    // A scratch database of verify --restore: one dbkeep made (marked by it) is dropped and made afresh, one
+    // it did not make is refused when it holds objects; see Engine::drop_scratch.
+    bool scratch = false;
 };
 
 class Engine {
@@ -53,6 +62,10 @@ public:
 
     // Restores a dump read from in (already decrypted and decompressed).
     virtual Status restore(stream::Source& in, const RestoreOptions& options) = 0;
+
+    // Drops the scratch database a restore with RestoreOptions::scratch made (one dbkeep marked as its own);
+    // leaves any other alone. Engines without databases to drop do nothing.
+    virtual Status drop_scratch(const std::string& /*url*/, const std::string& /*password*/) { return {}; }
 
     // Statistics of a live database in the same shape as DumpInfo::stats (for verify --restore).
     virtual Result<std::map<std::string, std::int64_t>> stats(const std::string& url, const std::string& password) = 0;

@@ -122,6 +122,12 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         opts.flush = request.flush;
         opts.merge = request.merge;
         opts.force = request.force;
+        opts.clean = request.clean;
+        opts.keep_failed = request.keep_failed;
+        opts.no_owner = request.no_owner;
+        opts.no_acl = request.no_acl;
+        opts.role = request.role;
+        opts.scratch = request.scratch;
         opts.expected_stats = manifest->stats;
         opts.details = manifest->details;
         if (auto st = handle->engine->restore(**src, opts); !st) {
@@ -142,20 +148,39 @@ std::optional<Error> test_restore(const config::TargetConfig& target, storage::S
     rr.selector = m.id;
     rr.to_url = request.restore_to;
     rr.password = request.restore_password;
-    // The scratch database is left in place: a second test restore of a backup replaces the keys of the first
-    // (Redis), as before --merge existed; keys of anything else show up in the comparison below.
+    // A second test restore of a backup replaces the keys of the first (Redis), as before --merge existed;
+    // keys of anything else show up in the comparison below. A PostgreSQL scratch database is made afresh
+    // each time (one dbkeep did not make is refused when it holds objects) and dropped afterwards.
     rr.merge = true;
+    rr.scratch = true;
+    rr.no_owner = request.no_owner;
+    rr.no_acl = request.no_acl;
+    rr.role = request.role;
     rr.read = request.read;
-    if (auto restored = run_restore(target, storage, rr); !restored) {
-        return restored.error();
-    }
     auto handle = open_engine(target);
     if (!handle) {
         return handle.error();
     }
+    auto restored = run_restore(target, storage, rr);
+    std::optional<Error> dropped;
+    auto drop = [&] {
+        if (!request.keep) {
+            if (auto st = handle->engine->drop_scratch(request.restore_to, request.restore_password); !st) {
+                dropped = st.error();
+            }
+        }
+    };
+    if (!restored) {
+        drop();
+        return restored.error();
+    }
     auto live = handle->engine->stats(request.restore_to, request.restore_password);
+    drop();
     if (!live) {
         return live.error();
+    }
+    if (dropped) {
+        return dropped;
     }
     std::string diff;
     for (const auto& [name, expected] : m.stats) {

@@ -27,6 +27,14 @@ struct RestoreRequest {
     bool merge = false;   // restore into a non-empty destination, keeping its other keys (redis)
     bool force = false;   // restore although the destination's maxmemory looks too small (redis)
     std::string password; // for to_url, from the environment; never logged
+    // PostgreSQL (engine::RestoreOptions): restore over existing objects, keep a failed restore's database,
+    // leave out owners or privileges, restore as another role.
+    bool clean = false;
+    bool keep_failed = false;
+    bool no_owner = false;
+    bool no_acl = false;
+    std::string role;
+    bool scratch = false; // verify --restore's scratch database
     ReadOptions read;
 };
 
@@ -39,6 +47,10 @@ struct VerifyRequest {
     ReadOptions read;
     std::string restore_to;       // non-empty: test-restore into this scratch database and compare statistics
     std::string restore_password; // for restore_to
+    bool keep = false;            // leave the scratch database in place (else it is dropped after the comparison)
+    bool no_owner = false;        // PostgreSQL: pg_restore --no-owner, --no-acl, --role for the test restore
+    bool no_acl = false;
+    std::string role;
 };
 struct VerifyResult {
     catalog::Manifest manifest;

@@ -333,7 +333,7 @@ TEST_F(PostgresBackup, ListShowsNewestFirstWithSizeAndDuration)
 TEST_F(PostgresBackup, VerifyRestoreComparesRowCountsWithTheManifest)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
-    auto ok = dbkeep({"verify", "app", "--restore", "--to", m_pg->url("scratch")});
+    auto ok = dbkeep({"verify", "app", "--restore", "--keep", "--to", m_pg->url("scratch")});
     ASSERT_EQ(ok.exit_code, 0) << ok.err;
     EXPECT_NE(ok.out.find(" ok"), std::string::npos);
     EXPECT_EQ(m_pg->psql("scratch", "SELECT count(*) FROM billing.\"Invoices\""), "1234");

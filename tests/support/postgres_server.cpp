@@ -49,8 +49,8 @@ PostgresServer::PostgresServer(PostgresOptions options) : m_options(std::move(op
     }
     std::string auth = m_options.superuser_password.empty() ? "trust" : "scram-sha-256";
     std::string pwfile = d + "/pw";
-    std::string initdb = "runuser -u postgres -- " + bin_dir() + "/initdb -D " + d +
-                         "/data -U postgres -E UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=" + auth;
+    std::string initdb = "runuser -u postgres -- " + bin_dir() + "/initdb -D " + d + "/data -U postgres " +
+                         m_options.initdb_locale + " --auth-local=trust --auth-host=" + auth;
     if (!m_options.superuser_password.empty()) {
         write_file(pwfile, m_options.superuser_password + "\n");
         sh("chown postgres " + pwfile);

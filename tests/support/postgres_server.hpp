@@ -12,6 +12,7 @@ namespace dbkeep::test {
 
 struct PostgresOptions {
     std::string superuser_password; // non-empty: host connections need scram-sha-256 with this password
+    std::string initdb_locale = "-E UTF8 --locale=C.UTF-8"; // initdb's encoding and locale options
 };
 
 class PostgresServer {

@@ -22,6 +22,11 @@ public:
         return pg::restore_database(m_runner, m_target, in, options);
     }
 
+    Status drop_scratch(const std::string& url, const std::string& password) override
+    {
+        return pg::drop_scratch_database(m_runner, m_target, url, password);
+    }
+
     Result<std::map<std::string, std::int64_t>> stats(const std::string& to_url, const std::string& password) override
     {
         return pg::database_stats(m_runner, m_target, to_url, password);

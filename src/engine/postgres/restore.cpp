@@ -4,9 +4,12 @@
 #include "engine/postgres/tools.hpp"
 #include "observe/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -159,6 +162,306 @@ Status run_restore(runner::Runner& runner, const Target& target, const runner::C
     return {};
 }
 
+// The database-level entries of a dump: its DATABASE entry (CREATE DATABASE with encoding and locale, owner)
+// and the DATABASE PROPERTIES, COMMENT, SECURITY LABEL and ACL entries on the database, as pg_restore
+// --create --schema-only prints them, statement by statement, still naming the source database.
+struct DatabaseEntries {
+    std::string source;                  // the source's name as the statements write it (quoted where needed)
+    std::string create;                  // CREATE DATABASE ...; empty when the dump has no DATABASE entry
+    std::vector<std::string> statements; // ALTER DATABASE / COMMENT ON DATABASE / GRANT ... ON DATABASE ...
+};
+
+// Picks the database-level statements out of pg_restore's script, line by line. Each entry is headed by
+// "-- Name: NAME; Type: TYPE; Schema: ...; Owner: ..."; its statements end at a line ending in ';' outside a
+// string literal; a \connect line ends the entry (what follows is the new session's SET preamble).
+class EntryCollector {
+public:
+    void add(const char* data, std::size_t n)
+    {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (data[i] == '\n') {
+                line(m_line);
+                m_line.clear();
+            } else if (m_line.size() < k_max_line) {
+                m_line += data[i];
+            }
+        }
+    }
+    DatabaseEntries finish()
+    {
+        if (!m_line.empty()) {
+            line(m_line);
+        }
+        return std::move(m_entries);
+    }
+
+private:
+    static constexpr std::size_t k_max_line = 16 << 20;
+
+    void line(const std::string& l)
+    {
+        if (m_statement.empty()) {
+            if (l.starts_with("-- Name: ")) {
+                header(l);
+                return;
+            }
+            if (!m_wanted || l.empty() || l.starts_with("--")) {
+                return;
+            }
+            if (l.starts_with("\\")) { // \connect: the entry's own statements are over
+                m_wanted = false;
+                return;
+            }
+            m_statement = l;
+        } else {
+            m_statement += '\n';
+            m_statement += l;
+        }
+        if (l.ends_with(';') && std::count(m_statement.begin(), m_statement.end(), '\'') % 2 == 0) {
+            statement(std::move(m_statement));
+            m_statement.clear();
+        }
+    }
+
+    void header(const std::string& l)
+    {
+        auto type_at = l.find("; Type: ");
+        if (type_at == std::string::npos) {
+            m_wanted = false;
+            return;
+        }
+        std::string name = l.substr(9, type_at - 9);
+        auto type_end = l.find("; ", type_at + 8);
+        std::string type =
+            l.substr(type_at + 8, type_end == std::string::npos ? std::string::npos : type_end - type_at - 8);
+        m_wanted = type == "DATABASE" || type == "DATABASE PROPERTIES" ||
+                   ((type == "COMMENT" || type == "ACL" || type == "SECURITY LABEL") && name.starts_with("DATABASE "));
+    }
+
+    void statement(std::string st)
+    {
+        if (st.starts_with("CREATE DATABASE ")) {
+            // The name as pg_dump wrote it: a quoted identifier ("a ""b""") or a plain one up to the space.
+            std::size_t at = 16, end = at;
+            if (at < st.size() && st[at] == '"') {
+                for (end = at + 1; end < st.size(); ++end) {
+                    if (st[end] == '"') {
+                        if (end + 1 < st.size() && st[end + 1] == '"') {
+                            ++end;
+                            continue;
+                        }
+                        ++end;
+                        break;
+                    }
+                }
+            } else {
+                while (end < st.size() && st[end] != ' ' && st[end] != ';') {
+                    ++end;
+                }
+            }
+            m_entries.source = st.substr(at, end - at);
+            m_entries.create = std::move(st);
+            return;
+        }
+        m_entries.statements.push_back(std::move(st));
+    }
+
+    DatabaseEntries m_entries;
+    std::string m_line, m_statement;
+    bool m_wanted = false;
+};
+
+// st with its first "DATABASE <from>" (the object the statement is about: it comes before any literal in
+// every statement pg_dump writes on a database) naming `to` instead.
+std::string rename_database(std::string st, const std::string& from, const std::string& to)
+{
+    std::string needle = "DATABASE " + from;
+    for (auto at = st.find(needle); at != std::string::npos; at = st.find(needle, at + 1)) {
+        auto after = at + needle.size();
+        if (after == st.size() || st[after] == ' ' || st[after] == ';') {
+            st.replace(at + 9, from.size(), to);
+            break;
+        }
+    }
+    return st;
+}
+
+// A Source that first replays bytes already read from another source, then reads on from it.
+class ReplaySource final : public stream::Source {
+public:
+    ReplaySource(std::vector<std::uint8_t> prefix, stream::Source& rest) : m_prefix(std::move(prefix)), m_rest(rest) {}
+    Result<std::size_t> read(MutableBytes out) override
+    {
+        if (m_at < m_prefix.size()) {
+            std::size_t n = std::min(out.size(), m_prefix.size() - m_at);
+            std::copy_n(m_prefix.data() + m_at, n, out.data());
+            m_at += n;
+            return n;
+        }
+        return m_rest.read(out);
+    }
+
+private:
+    std::vector<std::uint8_t> m_prefix;
+    std::size_t m_at = 0;
+    stream::Source& m_rest;
+};
+
+// The most of a dump read ahead while pg_restore reads its table of contents (held in memory until the
+// restore proper replays it).
+constexpr std::size_t k_max_toc = std::size_t{256} << 20;
+
+// Reads the dump's database-level entries with pg_restore --create --schema-only, from `file` when it is not
+// empty, else from in, keeping what was read of in in `prefix` (pg_restore stops after the table of contents,
+// which a custom-format dump holds before any data).
+Result<DatabaseEntries> read_database_entries(runner::Runner& runner, const Target& target, const std::string& tool,
+                                              const RestoreOptions& options, const std::filesystem::path& file,
+                                              stream::Source& in, std::vector<std::uint8_t>& prefix)
+{
+    runner::Command cmd;
+    cmd.argv = {tool, "--create", "--schema-only", "--file=-"};
+    if (options.no_owner) {
+        cmd.argv.push_back("--no-owner");
+    }
+    if (options.no_acl) {
+        cmd.argv.push_back("--no-acl");
+    }
+    if (!file.empty()) {
+        cmd.argv.push_back(file.string());
+    } else {
+        cmd.with_stdin = true;
+    }
+    auto proc = runner.start(cmd);
+    if (!proc) {
+        return std::unexpected(proc.error());
+    }
+    EntryCollector collector;
+    std::thread drain([&] {
+        char buf[1 << 16];
+        for (;;) {
+            auto n = (*proc)->out().read(MutableBytes(reinterpret_cast<std::uint8_t*>(buf), sizeof buf));
+            if (!n || *n == 0) {
+                break;
+            }
+            collector.add(buf, *n);
+        }
+    });
+    Status feed;
+    if (file.empty()) {
+        std::vector<std::uint8_t> buf(1 << 16);
+        for (;;) {
+            auto n = in.read(buf);
+            if (!n) {
+                feed = std::unexpected(n.error());
+                break;
+            }
+            if (*n == 0) {
+                (void)(*proc)->in()->finish();
+                break;
+            }
+            prefix.insert(prefix.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+            if (auto st = (*proc)->in()->write(Bytes(buf.data(), *n)); !st) {
+                break; // pg_restore has read the table of contents and gone
+            }
+            if (prefix.size() > k_max_toc) {
+                feed = fail(ErrorKind::failed, "read the table of contents of the dump of", target.name,
+                            "pg_restore read more than 256 MiB of it",
+                            "restore with --jobs 2, which reads the table of contents from a temp file");
+                break;
+            }
+        }
+        if (!feed) {
+            (*proc)->in()->abort();
+            (*proc)->kill();
+        }
+    }
+    auto status = (*proc)->wait();
+    drain.join();
+    if (!feed) {
+        return std::unexpected(feed.error());
+    }
+    if (!status) {
+        return std::unexpected(status.error());
+    }
+    if (!status->ok()) {
+        std::string err = tool_message((*proc)->error_output());
+        return fail(ErrorKind::failed, "read the table of contents of the dump of", target.name,
+                    "pg_restore " + status->describe() + (err.empty() ? "" : ": " + err));
+    }
+    auto entries = collector.finish();
+    observe::debug("read the source database's entries from the dump",
+                   {{"statements", std::to_string(entries.statements.size() + (entries.create.empty() ? 0 : 1))},
+                    {"read_ahead_bytes", std::to_string(prefix.size())}});
+    return entries;
+}
+
+constexpr const char* k_user_objects_sql =
+    "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname <> 'public' AND nspname <> 'information_schema' "
+    "AND nspname NOT LIKE 'pg\\_%') + (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+    "c.relnamespace WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%') + (SELECT count(*) "
+    "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname <> 'information_schema' AND "
+    "n.nspname NOT LIKE 'pg\\_%') + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%') + (SELECT count(*) FROM "
+    "pg_extension WHERE extname <> 'plpgsql') + (SELECT count(*) FROM pg_largeobject_metadata)";
+
+// The setting that marks a database as verify --restore's own scratch database.
+constexpr const char* k_scratch_setting = "dbkeep.scratch";
+
+// A string literal (standard_conforming_strings, on since PostgreSQL 9.1).
+std::string literal(const std::string& s)
+{
+    std::string out = "'";
+    for (char c : s) {
+        out += c;
+        if (c == '\'') {
+            out += '\'';
+        }
+    }
+    return out + "'";
+}
+
+std::string marked_sql(const std::string& db)
+{
+    return "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE "
+           "s.setrole = 0 AND d.datname = " +
+           literal(db) + " AND '" + k_scratch_setting + "=verify' = ANY (s.setconfig)";
+}
+
+Result<bool> query_count(Connection& conn, const std::string& sql)
+{
+    auto rows = conn.query(sql);
+    if (!rows) {
+        return std::unexpected(rows.error());
+    }
+    return !rows->empty() && !rows->front().empty() && rows->front().front() != "0";
+}
+
+std::string drop_sql(const std::string& db, int server_major)
+{
+    return "DROP DATABASE IF EXISTS " + pg::quote_ident(db) + (server_major >= 13 ? " WITH (FORCE)" : "");
+}
+
+// What to add to pg_restore's message for a cause with a known remedy.
+std::string remedy(const std::string& message)
+{
+    if (message.find("role \"") != std::string::npos && message.find("does not exist") != std::string::npos) {
+        return "create the missing roles first, or restore with --no-owner (and --no-acl)";
+    }
+    if (message.find("max_locks_per_transaction") != std::string::npos) {
+        return "a single-job restore is one transaction holding a lock per table: restore with --jobs 2, or raise "
+               "max_locks_per_transaction";
+    }
+    if (message.find("locale") != std::string::npos || message.find("collation") != std::string::npos ||
+        message.find("encoding") != std::string::npos) {
+        return "give the server the source's locale (`locale -a` lists those it has), or create the database "
+               "yourself (empty) and restore into it";
+    }
+    if (message.find("permission denied") != std::string::npos) {
+        return "restore as a role with CREATEDB, or create the database yourself (empty) and restore into it";
+    }
+    return {};
+}
+
 } // namespace
 
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in, const RestoreOptions& options)
@@ -175,42 +478,64 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     if (auto it = url->query.find("sslmode"); it != url->query.end()) {
         params.keywords["sslmode"] = it->second;
     }
+    const std::string& db = url->path;
+    auto admin_params = params;
+    admin_params.keywords["dbname"] = "postgres";
+
+    // Does the destination exist, and may this restore write into it?
+    bool exists = false, recreate = false, adopt = false;
     int server_major = 0;
-    // Create the database when it does not exist yet.
-    auto conn = open_session(runner, target, params);
-    if (!conn && conn.error().kind == ErrorKind::not_found) {
-        auto admin_params = params;
-        admin_params.keywords["dbname"] = "postgres";
-        auto admin = open_session(runner, target, admin_params);
-        if (!admin) {
-            return std::unexpected(admin.error());
+    {
+        auto conn = open_session(runner, target, params);
+        if (!conn && conn.error().kind != ErrorKind::not_found) {
+            return std::unexpected(conn.error());
         }
-        observe::info("creating database", {{"database", url->path}});
-        if (auto st = (*admin)->exec("CREATE DATABASE " + pg::quote_ident(url->path)); !st) {
-            return wrap(st.error(), "create database for restore");
+        if (conn) {
+            exists = true;
+            server_major = (*conn)->server_version_num() / 10000;
+            auto marked = options.scratch ? query_count(**conn, marked_sql(db)) : Result<bool>(false);
+            if (!marked) {
+                return std::unexpected(marked.error());
+            }
+            auto busy = query_count(**conn, k_user_objects_sql);
+            if (!busy) {
+                return std::unexpected(busy.error());
+            }
+            if (*marked) {
+                recreate = true;
+            } else if (*busy && options.scratch) {
+                return fail(ErrorKind::config, "test-restore into", what,
+                            "the scratch database holds objects and was not made by dbkeep verify",
+                            "drop it or name another --to: verify --restore makes its scratch database afresh each "
+                            "time and drops it afterwards");
+            } else if (*busy && !options.clean) {
+                return fail(ErrorKind::config, "restore into", what,
+                            "the database already holds objects, and restoring over them would fail half-way",
+                            "restore into a new database (it is created like the source's), or add --clean to drop "
+                            "the dump's objects first");
+            } else {
+                adopt = options.scratch;
+            }
+        } else {
+            auto admin = open_session(runner, target, admin_params);
+            if (!admin) {
+                return std::unexpected(admin.error());
+            }
+            server_major = (*admin)->server_version_num() / 10000;
         }
-        conn = open_session(runner, target, params);
     }
-    if (!conn) {
-        return std::unexpected(conn.error());
-    }
-    server_major = (*conn)->server_version_num() / 10000;
-    conn->reset();
+    bool create = !exists || recreate;
 
     auto tool = find_tool(runner, target, "pg_restore", target.postgres.pg_restore_path, server_major);
     if (!tool) {
         return std::unexpected(tool.error());
     }
-    runner::Command cmd;
-    cmd.inherit = libpq_environment();
-    cmd.argv = {tool->path, "--exit-on-error", "--no-password", "--dbname=" + pg::conninfo(params.keywords)};
-    if (!password.empty()) {
-        cmd.env["PGPASSWORD"] = password;
-    }
 
     PrivateTemp temp;
+    std::vector<std::uint8_t> prefix;
     if (options.jobs > 1) {
-        // Parallel restore needs a seekable file: decompress to a private temp file first.
+        // Parallel restore needs a seekable file: decompress to a private temp file first. The source checks
+        // the SHA-256 at its end, so a corrupt backup fails here, before pg_restore starts.
         std::error_code ec;
         auto parent = options.temp_dir.empty() ? std::filesystem::temp_directory_path(ec) : options.temp_dir;
         if (parent.empty()) {
@@ -224,14 +549,159 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
         if (auto st = temp.write_all(in); !st) {
             return st;
         }
+    }
+    DatabaseEntries entries;
+    if (create) {
+        auto read = read_database_entries(runner, target, tool->path, options, temp.file(), in, prefix);
+        if (!read) {
+            return std::unexpected(read.error());
+        }
+        entries = std::move(*read);
+    }
+    ReplaySource source(std::move(prefix), in);
+
+    // From here on a database this restore made is dropped again when it fails.
+    bool created = false;
+    auto cleanup = [&](Error e) -> Status {
+        if (created && !options.keep_failed) {
+            auto admin = open_session(runner, target, admin_params);
+            Status dropped =
+                admin ? (*admin)->exec(drop_sql(db, server_major)) : Status(std::unexpected(admin.error()));
+            if (dropped) {
+                observe::info("dropped the database this failed restore created (--keep-failed keeps it)",
+                              {{"database", db}});
+                e.message += "; the database it created was dropped";
+            } else {
+                observe::warn("cannot drop the database this failed restore created",
+                              {{"database", db}, {"error", dropped.error().to_string()}});
+            }
+        } else if (created) {
+            e.message += "; the database it created was kept (--keep-failed)";
+        }
+        return std::unexpected(std::move(e));
+    };
+
+    if (create || adopt) {
+        auto admin = open_session(runner, target, admin_params);
+        if (!admin) {
+            return std::unexpected(admin.error());
+        }
+        if (!options.role.empty()) {
+            if (auto st = (*admin)->exec("SET ROLE " + pg::quote_ident(options.role)); !st) {
+                return wrap(st.error(), "set role for restore");
+            }
+        }
+        std::string target_name = pg::quote_ident(db);
+        if (recreate) {
+            observe::info("dropping the scratch database of the last test restore", {{"database", db}});
+            if (auto st = (*admin)->exec(drop_sql(db, server_major)); !st) {
+                return wrap(st.error(), "drop the scratch database " + db);
+            }
+        }
+        if (create) {
+            std::string sql = "CREATE DATABASE " + target_name;
+            if (entries.create.empty()) {
+                observe::warn("the dump has no DATABASE entry (made with --table or --schema?): the database is "
+                              "created with the server's defaults",
+                              {{"database", db}});
+            } else {
+                sql = rename_database(entries.create, entries.source, target_name);
+            }
+            observe::info("creating database like the source's", {{"database", db}, {"sql", sql}});
+            if (auto st = (*admin)->exec(sql); !st) {
+                std::string why = st.error().to_string();
+                return fail(ErrorKind::failed, "create database", db,
+                            "the server refused `" + sql + "` (the source database's encoding and locale): " + why,
+                            remedy(why));
+            }
+            created = true;
+            for (const auto& st : entries.statements) {
+                std::string renamed = rename_database(st, entries.source, target_name);
+                if (auto r = (*admin)->exec(renamed); !r) {
+                    return cleanup(Error{ErrorKind::failed, "restore", db,
+                                         "the server refused the source database's setting `" + renamed +
+                                             "`: " + r.error().to_string(),
+                                         remedy(r.error().to_string())});
+                }
+            }
+        }
+        if (options.scratch) {
+            if (auto st = (*admin)->exec("ALTER DATABASE " + target_name + " SET " + k_scratch_setting + " = 'verify'");
+                !st) {
+                return cleanup(st.error());
+            }
+        }
+    }
+
+    runner::Command cmd;
+    cmd.inherit = libpq_environment();
+    cmd.argv = {tool->path, "--exit-on-error", "--no-password", "--dbname=" + pg::conninfo(params.keywords)};
+    if (!password.empty()) {
+        cmd.env["PGPASSWORD"] = password;
+    }
+    if (exists && options.clean && !recreate) {
+        cmd.argv.push_back("--clean");
+        cmd.argv.push_back("--if-exists");
+    }
+    if (options.no_owner) {
+        cmd.argv.push_back("--no-owner");
+    }
+    if (options.no_acl) {
+        cmd.argv.push_back("--no-acl");
+    }
+    if (!options.role.empty()) {
+        cmd.argv.push_back("--role=" + options.role);
+    }
+    if (options.jobs > 1) {
         cmd.argv.push_back("--jobs=" + std::to_string(options.jobs));
         cmd.argv.push_back(temp.file().string());
     } else {
+        // One transaction: an input found corrupt at its end (the SHA-256 is checked there) commits nothing.
+        cmd.argv.push_back("--single-transaction");
         cmd.with_stdin = true;
     }
-    auto result = run_restore(runner, target, cmd, options.jobs > 1 ? nullptr : &in);
+    auto result = run_restore(runner, target, cmd, options.jobs > 1 ? nullptr : &source);
     temp.remove();
-    return result;
+    if (!result) {
+        auto e = result.error();
+        if (e.hint.empty()) {
+            e.hint = remedy(e.message);
+        }
+        return cleanup(std::move(e));
+    }
+    return {};
+}
+
+Status drop_scratch_database(runner::Runner& runner, const Target& target, const std::string& to_url,
+                             const std::string& password)
+{
+    auto url = parse_url(to_url);
+    if (!url || url->path.empty()) {
+        return fail(ErrorKind::config, "drop the scratch database", redact_url(to_url),
+                    "not a PostgreSQL URL with a database");
+    }
+    auto params = connect_params(target, url->host, url->port, url->user, "postgres",
+                                 !url->password.empty() ? url->password : password);
+    params.what = redact_url(to_url);
+    if (auto it = url->query.find("sslmode"); it != url->query.end()) {
+        params.keywords["sslmode"] = it->second;
+    }
+    auto admin = open_session(runner, target, params);
+    if (!admin) {
+        return std::unexpected(admin.error());
+    }
+    auto marked = query_count(**admin, marked_sql(url->path));
+    if (!marked) {
+        return std::unexpected(marked.error());
+    }
+    if (!*marked) {
+        return {};
+    }
+    if (auto st = (*admin)->exec(drop_sql(url->path, (*admin)->server_version_num() / 10000)); !st) {
+        return wrap(st.error(), "drop the scratch database " + url->path);
+    }
+    observe::info("dropped the scratch database (--keep keeps it)", {{"database", url->path}});
+    return {};
 }
 
 } // namespace dbkeep::engine::pg
