@@ -132,7 +132,32 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
 Finding check_overdue(const config::TargetConfig& target, storage::Storage& storage, TimePoint now)
 {
     Finding finding = check::check_freshness(target, storage, now);
-    if (finding.outcome == Outcome::fail) {
+    const std::string markers = catalog::target_prefix(target.name) + "missed/";
+    if (finding.outcome != Outcome::fail) {
+        // Caught up: the markers of periods already reported are no longer needed.
+        if (auto listed = storage.list(markers); listed && !listed->empty()) {
+            std::vector<std::string> keys;
+            for (const auto& o : *listed) {
+                keys.push_back(o.key);
+            }
+            (void)storage.remove(keys);
+        }
+        return finding;
+    }
+    // Once per overdue period, whoever runs the check and however often: the period is named by the first
+    // scheduled instant missed since the last success, and only the run that creates its marker sends.
+    if (auto last = catalog::last_success(storage, target.name, now); last && target.schedule) {
+        const auto missed = schedule::next_fire(*target.schedule, target.zone, last->value_or(TimePoint{}));
+        if (missed) {
+            const std::string marker = markers + catalog::make_backup_id(*missed, "000000").substr(0, 16) + ".json";
+            auto created = storage.create_if_absent(marker, "{\"missed\": \"" + format_rfc3339(*missed) + "\"}\n");
+            if (created && !*created) {
+                observe::info("missed backup already reported", {{"target", target.name}, {"period", marker}});
+                return finding;
+            }
+        }
+    }
+    {
         observe::notify(
             target.notify,
             {.event = observe::Event::missed,
