@@ -55,6 +55,11 @@ class H(BaseHTTPRequestHandler):
                                '<Upload><Key>t/2020/01/x.rdb.zst</Key><UploadId>UP-1</UploadId>'
                                '<Initiated>2020-01-01T00:00:00.000Z</Initiated></Upload>'
                                '<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>')
+        if bucket == "moved":
+            return self.answer(301, '<?xml version="1.0"?><Error><Code>PermanentRedirect</Code><Message>The bucket '
+                               'you are attempting to access must be addressed using the specified endpoint.</Message>'
+                               '<Endpoint>moved.s3.eu-west-3.amazonaws.com</Endpoint><Bucket>moved</Bucket></Error>',
+                               [("x-amz-bucket-region", "eu-west-3")])
         if bucket == "nouploads" and "uploads" in self.path:
             return self.answer(501, '<?xml version="1.0"?><Error><Code>NotImplemented</Code>'
                                '<Message>A header or query you provided implies functionality that is not implemented.'
@@ -136,4 +141,16 @@ TEST_F(S3Hostile, AStoreWithoutMultipartListingIsAskedOnceAndHasNothingToSweep)
         ++asked;
     }
     EXPECT_EQ(asked, 1u) << log;
+}
+
+// A bucket in another region answers 301: the error names the region and endpoint the answer carries and the
+// remedy says which region to set (it used to be a bare "HTTP 301").
+TEST_F(S3Hostile, ABucketInAnotherRegionIsAConfigErrorNamingItsRegion)
+{
+    auto listed = storage_for("moved")->list("t/");
+    ASSERT_FALSE(listed);
+    EXPECT_EQ(listed.error().kind, ErrorKind::config) << listed.error().to_string();
+    EXPECT_NE(listed.error().message.find("region eu-west-3"), std::string::npos) << listed.error().to_string();
+    EXPECT_NE(listed.error().message.find("moved.s3.eu-west-3.amazonaws.com"), std::string::npos);
+    EXPECT_NE(listed.error().hint.find("region: eu-west-3"), std::string::npos) << listed.error().hint;
 }

@@ -5,6 +5,7 @@
 #include "storage/s3/xml.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <memory>
 #include <openssl/evp.h>
@@ -179,6 +180,25 @@ Error Client::to_error(const Call& call, const http::Response& resp)
                        (message.empty() ? "" : ": " + message);
     if (resp.status == 404) {
         return Error{ErrorKind::not_found, call.operation, object, text, {}};
+    }
+    // The bucket lives in another region: S3 says which (x-amz-bucket-region, <Region>, <Endpoint>).
+    if (resp.status == 301 || resp.status == 307 || code == "PermanentRedirect" ||
+        code == "AuthorizationHeaderMalformed") {
+        std::string region = resp.header("x-amz-bucket-region").value_or(xml_value(resp.body, "Region"));
+        const std::string endpoint = xml_value(resp.body, "Endpoint");
+        const auto printable = [](const std::string& s) {
+            return s.size() <= 64 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+                       return std::isalnum(c) || c == '-' || c == '.' || c == '_';
+                   });
+        };
+        if (!printable(region)) {
+            region.clear();
+        }
+        text += region.empty() ? "" : ": the bucket is in region " + region;
+        text += endpoint.empty() || !printable(endpoint) ? "" : " (endpoint " + endpoint + ")";
+        return Error{ErrorKind::config, call.operation, object, text,
+                     region.empty() ? "set the storage's region to the bucket's region"
+                                    : "set region: " + region + " on the storage (or AWS_REGION=" + region + ")"};
     }
     if (resp.status == 412 || (resp.status == 409 && code == "ConditionalRequestConflict")) {
         return Error{ErrorKind::conflict, call.operation, object, text, {}};
