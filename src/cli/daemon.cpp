@@ -108,6 +108,12 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
                               static_cast<double>(m.finished_unix_ms - m.started_unix_ms) / 1000.0, m.stored_bytes);
             return {};
         };
+        options.check_overdue = [&](const std::string& name) {
+            const auto& t = cfg->targets.at(name);
+            if (auto storage = ctx.storage_for(t)) {
+                (void)job::check_overdue(t, **storage, std::chrono::system_clock::now());
+            }
+        };
         for (const auto& t : targets) {
             metrics.seed_last_success(t.name, 0, 0);
         }

@@ -21,6 +21,7 @@ struct Worker {
     std::string target;
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
+    std::shared_ptr<std::atomic<bool>> failed;
 };
 
 bool stopping(const DaemonOptions& options)
@@ -54,6 +55,10 @@ Status run_daemon(const std::vector<ScheduledTarget>& targets, const DaemonOptio
         }
     };
 
+    std::map<std::string, std::size_t> retries; // failed runs in a row, per target
+    std::map<std::string, TimePoint> retry_at;
+    auto next_overdue_check = std::chrono::steady_clock::now() + options.overdue_check_interval;
+
     const auto start = options.now();
     for (const auto& t : targets) {
         next[t.name] = t.next_fire(start);
@@ -71,15 +76,44 @@ Status run_daemon(const std::vector<ScheduledTarget>& targets, const DaemonOptio
         const auto now = options.now();
         for (const auto& t : targets) {
             if (now >= next[t.name]) {
+                retry_at.erase(t.name); // the schedule itself runs it now
                 enqueue(t.name, "schedule");
                 next[t.name] = t.next_fire(now);
             }
         }
-        // Reap finished workers.
+        for (auto it = retry_at.begin(); it != retry_at.end();) {
+            if (now >= it->second) {
+                enqueue(it->first, "retry");
+                it = retry_at.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (options.check_overdue && std::chrono::steady_clock::now() >= next_overdue_check) {
+            next_overdue_check = std::chrono::steady_clock::now() + options.overdue_check_interval;
+            for (const auto& t : targets) {
+                if (!queued_or_running.contains(t.name)) {
+                    options.check_overdue(t.name);
+                }
+            }
+        }
+        // Reap finished workers; a failure is retried with backoff before the next scheduled instant.
         for (auto it = workers.begin(); it != workers.end();) {
             if (it->done->load()) {
                 it->thread.join();
                 queued_or_running.erase(it->target);
+                const std::size_t n = it->failed->load() ? retries[it->target]++ : options.retry_backoff.size();
+                if (n >= options.retry_backoff.size()) {
+                    retries.erase(it->target); // succeeded, or gave up until the next scheduled instant
+                } else if (const TimePoint when =
+                               now + std::chrono::duration_cast<TimePoint::duration>(options.retry_backoff[n]);
+                           when < next[it->target]) {
+                    retry_at[it->target] = when;
+                    observe::info("retrying the failed backup",
+                                  {{"target", it->target},
+                                   {"attempt", std::to_string(n + 2)},
+                                   {"in_seconds", std::to_string(options.retry_backoff[n].count() / 1000)}});
+                }
                 it = workers.erase(it);
             } else {
                 ++it;
@@ -89,22 +123,24 @@ Status run_daemon(const std::vector<ScheduledTarget>& targets, const DaemonOptio
             std::string name = queue.front();
             queue.pop_front();
             auto done = std::make_shared<std::atomic<bool>>(false);
+            auto failed = std::make_shared<std::atomic<bool>>(false);
             auto delay =
                 options.jitter.count() > 0
                     ? std::chrono::milliseconds(std::uniform_int_distribution<long>(0, options.jitter.count())(rng))
                     : 0ms;
-            workers.push_back({name, std::thread([name, delay, done, &options] {
+            workers.push_back({name, std::thread([name, delay, done, failed, &options] {
                                    interruptible_sleep(delay, options);
                                    if (!stopping(options)) {
                                        auto st = options.backup(name);
                                        if (!st) {
+                                           failed->store(true);
                                            observe::error("scheduled backup failed",
                                                           {{"target", name}, {"error", st.error().to_string()}});
                                        }
                                    }
                                    done->store(true);
                                }),
-                               done});
+                               done, failed});
         }
         std::this_thread::sleep_for(100ms);
     }

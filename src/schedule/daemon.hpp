@@ -33,6 +33,14 @@ struct DaemonOptions {
     // The last successful backup of a target, from storage (for the catch-up decision).
     std::function<Result<std::optional<TimePoint>>(const std::string& target)> last_success;
     std::function<TimePoint()> now = [] { return std::chrono::system_clock::now(); };
+    // A failed scheduled backup is retried after each of these delays in turn (then it waits for its next
+    // scheduled instant); a retry that would start after that instant is not made. Logged.
+    std::vector<std::chrono::milliseconds> retry_backoff = {std::chrono::minutes(1), std::chrono::minutes(5),
+                                                            std::chrono::minutes(15)};
+    // Called for every target every overdue_check_interval (from the scheduling thread; keep it short): the
+    // dead-man's switch of the daemon itself (job::check_overdue sends `missed` once per overdue period).
+    std::function<void(const std::string& target)> check_overdue;
+    std::chrono::milliseconds overdue_check_interval = std::chrono::minutes(5);
     // Extra stop condition (tests); cancel::stop_requested() always stops.
     std::function<bool()> stop;
 };

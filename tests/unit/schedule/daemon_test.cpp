@@ -148,3 +148,48 @@ TEST_F(Daemon, GracefulModeFirstSignalOnlyStops)
     raise(SIGTERM);
     EXPECT_TRUE(cancel::requested());
 }
+
+// A failed scheduled backup is retried with backoff before its next scheduled instant (it used to wait for that
+// instant), and no more often than the backoff list allows.
+TEST_F(Daemon, AFailedBackupIsRetriedWithBackoffThenWaitsForItsSchedule)
+{
+    std::atomic<int> calls{0};
+    auto o = options_for(
+        [&](const std::string&) -> Status {
+            ++calls;
+            return fail(ErrorKind::transient, "back up", "orders", "the database is restarting");
+        },
+        1500ms);
+    o.retry_backoff = {100ms, 200ms};
+    ASSERT_TRUE(run_daemon({every("orders", 1h, true)}, o));
+    EXPECT_EQ(calls.load(), 3) << "the catch-up run and two retries, then nothing until the next instant";
+}
+
+TEST_F(Daemon, ARetrySucceedingStopsTheRetries)
+{
+    std::atomic<int> calls{0};
+    auto o = options_for(
+        [&](const std::string&) -> Status {
+            if (++calls == 1) {
+                return fail(ErrorKind::transient, "back up", "orders", "once");
+            }
+            return {};
+        },
+        1000ms);
+    o.retry_backoff = {100ms, 100ms, 100ms};
+    ASSERT_TRUE(run_daemon({every("orders", 1h, true)}, o));
+    EXPECT_EQ(calls.load(), 2);
+}
+
+TEST_F(Daemon, ChecksEveryTargetForAnOverdueBackupPeriodically)
+{
+    std::atomic<int> checks{0};
+    auto o = options_for([](const std::string&) -> Status { return {}; }, 700ms);
+    o.overdue_check_interval = 100ms;
+    o.check_overdue = [&](const std::string& name) {
+        EXPECT_EQ(name, "orders");
+        ++checks;
+    };
+    ASSERT_TRUE(run_daemon({every("orders", 1h, false)}, o));
+    EXPECT_GE(checks.load(), 3);
+}
