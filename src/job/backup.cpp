@@ -1,6 +1,7 @@
 #include "job/backup.hpp"
 #include "core/time.hpp"
 
+#include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
 #include "config/config.hpp"
 #include "core/cancel.hpp"
@@ -8,6 +9,7 @@
 #include "job/open.hpp"
 #include "job/pipeline.hpp"
 #include "observe/log.hpp"
+#include "observe/progress.hpp"
 #include "runner/runner.hpp"
 #include "storage/storage.hpp"
 
@@ -43,7 +45,20 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
         (*writer)->abort();
         return wrap(pipeline.error(), op);
     }
+    // Progress: the previous backup's raw size gives the ETA.
+    std::uint64_t expected = 0;
+    if (auto listing = catalog::list_backups(storage, target.name)) {
+        if (const auto* newest = catalog::newest_trusted(*listing, started)) {
+            expected = newest->raw_bytes;
+        }
+    }
+    auto progress = std::make_unique<observe::Progress>(
+        observe::ProgressOptions{.what = "backup " + target.name,
+                                 .expected_bytes = expected,
+                                 .terminal = observe::Progress::stderr_is_terminal()},
+        [p = pipeline->get()] { return p->raw_bytes(); });
     auto info = engine.dump((*pipeline)->head());
+    progress.reset();
     if (!info) {
         (*pipeline)->head().abort();
         return wrap(info.error(), op);

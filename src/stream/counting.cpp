@@ -6,7 +6,7 @@ CountingSink::CountingSink(Sink& next) : Stage(next, "count") {}
 
 Status CountingSink::on_write(Bytes data)
 {
-    m_bytes += data.size();
+    m_bytes.fetch_add(data.size(), std::memory_order_relaxed);
     return next().write(data);
 }
 

@@ -3,22 +3,24 @@
 
 #include "stream/stage.hpp"
 
+#include <atomic>
 #include <cstdint>
 
 namespace dbkeep::stream {
 
-// The Stage contract of stage.hpp; bytes() counts what write() accepted, buffered nowhere.
+// The Stage contract of stage.hpp; bytes() counts what write() accepted, buffered nowhere. bytes() may be read
+// from any thread while another writes (progress reports).
 class CountingSink final : public Stage {
 public:
     explicit CountingSink(Sink& next);
 
-    std::uint64_t bytes() const noexcept { return m_bytes; }
+    std::uint64_t bytes() const noexcept { return m_bytes.load(std::memory_order_relaxed); }
 
 private:
     Status on_write(Bytes data) override;
     Status on_finish() override;
 
-    std::uint64_t m_bytes = 0;
+    std::atomic<std::uint64_t> m_bytes{0};
 };
 
 } // namespace dbkeep::stream
