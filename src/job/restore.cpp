@@ -1,14 +1,18 @@
 #include "job/restore.hpp"
 
+#include <atomic>
+
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
 #include "core/cancel.hpp"
 #include "engine/engine.hpp"
 #include "job/open.hpp"
 #include "observe/log.hpp"
+#include "observe/progress.hpp"
 #include "runner/runner.hpp"
 #include "storage/storage.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <fcntl.h>
 #include <random>
@@ -16,6 +20,29 @@
 #include <vector>
 
 namespace dbkeep::job {
+namespace {
+
+// Passes reads through and counts their bytes; bytes() may be read from another thread.
+class CountedSource final : public stream::Source {
+public:
+    explicit CountedSource(stream::Source& in) : m_in(in) {}
+    Result<std::size_t> read(MutableBytes out) override
+    {
+        auto n = m_in.read(out);
+        if (n) {
+            m_bytes.fetch_add(*n, std::memory_order_relaxed);
+        }
+        return n;
+    }
+    std::uint64_t bytes() const noexcept { return m_bytes.load(std::memory_order_relaxed); }
+
+private:
+    stream::Source& m_in;
+    std::atomic<std::uint64_t> m_bytes{0};
+};
+
+} // namespace
+
 namespace {
 
 Status write_fd(int fd, Bytes data, const std::string& what)
@@ -102,12 +129,19 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         return wrap(manifest.error(), op);
     }
     observe::info("restore started", {{"target", target.name}, {"id", manifest->id}});
-    auto src = open_backup(storage, *manifest, request.read);
-    if (!src) {
-        return wrap(src.error(), op);
+    auto opened = open_backup(storage, *manifest, request.read);
+    if (!opened) {
+        return wrap(opened.error(), op);
     }
+    // The raw dump's bytes, counted for the progress report (the manifest's raw size gives the ETA).
+    CountedSource counted(**opened);
+    stream::Source* src = &counted;
+    const observe::Progress progress(observe::ProgressOptions{.what = "restore " + target.name,
+                                                              .expected_bytes = manifest->raw_bytes,
+                                                              .terminal = observe::Progress::stderr_is_terminal()},
+                                     [&counted] { return counted.bytes(); });
     if (!request.output.empty()) {
-        if (auto st = restore_to_file(**src, request.output); !st) {
+        if (auto st = restore_to_file(*src, request.output); !st) {
             return wrap(st.error(), op);
         }
     } else {
@@ -130,7 +164,7 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         opts.scratch = request.scratch;
         opts.expected_stats = manifest->stats;
         opts.details = manifest->details;
-        if (auto st = handle->engine->restore(**src, opts); !st) {
+        if (auto st = handle->engine->restore(*src, opts); !st) {
             return wrap(st.error(), op + " from backup " + manifest->id);
         }
     }
