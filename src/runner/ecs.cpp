@@ -369,6 +369,7 @@ Result<nlohmann::json> aws_ecs(const EcsOptions& c, std::vector<std::string> arg
         while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) {
             err.pop_back();
         }
+        err.erase(0, std::min(err.size(), err.find_first_not_of("\r\n")));
         return fail(ErrorKind::failed, op, what,
                     "aws ecs " + args[0] + " " + out->status.describe() + (err.empty() ? "" : ": " + err),
                     "check the cluster and service names, the region, and that dbkeep's role may call "
@@ -377,7 +378,8 @@ Result<nlohmann::json> aws_ecs(const EcsOptions& c, std::vector<std::string> arg
     auto j = nlohmann::json::parse(out->out, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
         return fail(ErrorKind::failed, op, what,
-                    "aws ecs " + args[0] + " answered something that is not a JSON object: " + out->out.substr(0, 200),
+                    "aws ecs " + args[0] + " gave no JSON object" +
+                        (out->out.empty() ? " (empty output)" : ": " + out->out.substr(0, 200)),
                     "check the endpoint (region, endpoint) points at ECS");
     }
     return j;
