@@ -366,17 +366,38 @@ runner::RunnerOptions load_runner(const YAML::Node& node, const std::string& tar
     }
     if (type == "ecs") {
         Section s(node, what,
-                  {"type", "argv", "shared_dir", "remote_shared_dir", "timeout", "cluster", "task", "container"});
+                  {"type", "argv", "shared_dir", "remote_shared_dir", "timeout", "cluster", "task", "service", "family",
+                   "container", "region", "endpoint"});
         runner::EcsOptions o;
         o.argv = s.list("argv");
         o.shared_dir = s.require("shared_dir");
         o.remote_shared_dir = s.str_or("remote_shared_dir", o.shared_dir);
         o.timeout = std::chrono::seconds(s.integer("timeout", 0, 7 * 86400).value_or(0));
         o.task = s.str_or("task", "");
+        o.service = s.str_or("service", "");
+        o.family = s.str_or("family", "");
         o.cluster = s.str_or("cluster", "");
         o.container = s.str_or("container", "");
-        if (o.argv.empty() && (o.task.empty() || o.cluster.empty() || o.container.empty())) {
-            error_at(node, what + " needs 'cluster', 'task' and 'container', or a launcher 'argv'");
+        o.region = s.str_or("region", "");
+        o.endpoint = s.str_or("endpoint", "");
+        // Exactly one way to name the task: the second one given is the error's position.
+        const char* given = nullptr;
+        for (const char* key : {"service", "family", "task"}) {
+            if (!s.str_or(key, "").empty()) {
+                if (given != nullptr) {
+                    error_at(s.node(key), what + " sets both '" + given + "' and '" + key +
+                                              "': give one ('service' or 'family' finds the running task on each "
+                                              "run; 'task' is a fixed task id, which changes on every deploy)");
+                }
+                given = key;
+            }
+        }
+        if (o.argv.empty() && (given == nullptr || o.cluster.empty() || o.container.empty())) {
+            error_at(node, what + " needs 'cluster', 'container' and one of 'service', 'family' or 'task', or a "
+                                  "launcher 'argv'");
+        }
+        if (!o.endpoint.empty() && !o.endpoint.starts_with("http://") && !o.endpoint.starts_with("https://")) {
+            error_at(s.node("endpoint"), "'endpoint' of " + what + " must be an http:// or https:// URL");
         }
         return o;
     }

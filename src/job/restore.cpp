@@ -9,6 +9,7 @@
 #include "job/open.hpp"
 #include "observe/log.hpp"
 #include "observe/progress.hpp"
+#include "runner/ecs.hpp"
 #include "runner/runner.hpp"
 #include "storage/storage.hpp"
 
@@ -124,6 +125,14 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
                                       const RestoreRequest& request)
 {
     const std::string op = "restore " + target.name;
+    // Before reading anything: the ecs runner launches commands detached and cannot feed a restore its input.
+    if (const auto* ecs = std::get_if<runner::EcsOptions>(&target.runner); ecs != nullptr && request.output.empty()) {
+        return fail(ErrorKind::config, op, "",
+                    "its runner is ecs, which launches commands detached and cannot feed them the backup",
+                    "restore through a runner that can feed input: for the restore, give the target a docker, "
+                    "kubectl or ssh runner, or runner: local with restore --to URL reaching the database from "
+                    "here; or restore --output FILE and load that inside the container");
+    }
     auto manifest = catalog::find_backup(storage, target.name, request.selector, std::chrono::system_clock::now());
     if (!manifest) {
         return wrap(manifest.error(), op);

@@ -7,8 +7,10 @@
 #include "runner/prefix.hpp"
 #include "stream/sha256.hpp"
 
+#include <nlohmann/json.hpp>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
@@ -334,9 +336,196 @@ Result<std::size_t> EcsSource::read(MutableBytes out)
     return m_p.read_data(out);
 }
 
+// What the task is looked up by, for messages: "service prod/web".
+std::string lookup_name(const EcsOptions& c)
+{
+    return (c.service.empty() ? "task family " + c.cluster + "/" + c.family : "service " + c.cluster + "/" + c.service);
+}
+
+// Runs `aws ecs <args> --output json` (with the configured region and endpoint) and parses its answer as a
+// JSON object. Errors name the call and what came back.
+Result<nlohmann::json> aws_ecs(const EcsOptions& c, std::vector<std::string> args, const std::string& what)
+{
+    Command cmd;
+    cmd.argv = {"aws", "ecs"};
+    cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+    cmd.argv.insert(cmd.argv.end(), {"--output", "json"});
+    if (!c.region.empty()) {
+        cmd.argv.insert(cmd.argv.end(), {"--region", c.region});
+    }
+    if (!c.endpoint.empty()) {
+        cmd.argv.insert(cmd.argv.end(), {"--endpoint-url", c.endpoint});
+    }
+    cmd.inherit = command_environment();
+    auto local = make_local_runner();
+    auto out = run_capture(*local, cmd, 16 << 20);
+    const std::string op = "find the running task of";
+    if (!out) {
+        return fail(out.error().kind, op, what, "aws ecs " + args[0] + ": " + out.error().message,
+                    "install the AWS CLI here (it also runs ECS Exec)");
+    }
+    if (!out->status.ok()) {
+        std::string err = out->err.substr(0, 600);
+        while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) {
+            err.pop_back();
+        }
+        err.erase(0, std::min(err.size(), err.find_first_not_of("\r\n")));
+        return fail(ErrorKind::failed, op, what,
+                    "aws ecs " + args[0] + " " + out->status.describe() + (err.empty() ? "" : ": " + err),
+                    "check the cluster and service names, the region, and that dbkeep's role may call "
+                    "ecs:ListTasks and ecs:DescribeTasks");
+    }
+    auto j = nlohmann::json::parse(out->out, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return fail(ErrorKind::failed, op, what,
+                    "aws ecs " + args[0] + " gave no JSON object" +
+                        (out->out.empty() ? " (empty output)" : ": " + out->out.substr(0, 200)),
+                    "check the endpoint (region, endpoint) points at ECS");
+    }
+    return j;
+}
+
+// A RUNNING task from describe-tasks: its ARN and start time (epoch seconds from the API, or an ISO 8601
+// string from a CLI configured so; compared within their kind).
+struct RunningTask {
+    std::string arn;
+    double started = 0;
+    std::string started_text;
+};
+
+} // namespace
+
+Result<std::string> resolve_ecs_task(const EcsOptions& c)
+{
+    if (c.service.empty() && c.family.empty()) {
+        if (c.task.empty()) {
+            return fail(ErrorKind::config, "find the task of", "ecs runner", "no service, family or task given",
+                        "set the runner's service (or family, or task)");
+        }
+        return c.task;
+    }
+    const std::string what = lookup_name(c);
+    std::vector<std::string> list{"list-tasks", "--cluster", c.cluster, "--desired-status", "RUNNING"};
+    if (!c.service.empty()) {
+        list.insert(list.end(), {"--service-name", c.service});
+    } else {
+        list.insert(list.end(), {"--family", c.family});
+    }
+    auto listed = aws_ecs(c, list, what);
+    if (!listed) {
+        return std::unexpected(listed.error());
+    }
+    const auto arns = listed->find("taskArns");
+    if (arns == listed->end() || !arns->is_array() ||
+        !std::all_of(arns->begin(), arns->end(), [](const nlohmann::json& a) { return a.is_string(); })) {
+        return fail(ErrorKind::failed, "find the running task of", what,
+                    "the ListTasks answer has no list of task ARNs (taskArns): " + listed->dump().substr(0, 200),
+                    "check the endpoint points at ECS");
+    }
+    if (arns->empty()) {
+        return fail(ErrorKind::failed, "find the running task of", what, "no task of it is running in the cluster",
+                    "start the service (desired count at least 1) or check the cluster, service or family name");
+    }
+    if (arns->size() > 100) {
+        return fail(ErrorKind::config, "find the running task of", what,
+                    std::to_string(arns->size()) + " tasks run; one database container is expected",
+                    "name the database's own service or family");
+    }
+    std::vector<std::string> describe{"describe-tasks", "--cluster", c.cluster, "--tasks"};
+    for (const auto& a : *arns) {
+        describe.push_back(a.get<std::string>());
+    }
+    auto described = aws_ecs(c, describe, what);
+    if (!described) {
+        return std::unexpected(described.error());
+    }
+    const auto tasks = described->find("tasks");
+    if (tasks == described->end() || !tasks->is_array()) {
+        return fail(ErrorKind::failed, "find the running task of", what,
+                    "the DescribeTasks answer has no list of tasks: " + described->dump().substr(0, 200),
+                    "check the endpoint points at ECS");
+    }
+    std::vector<RunningTask> running;
+    std::size_t starting = 0, without_container = 0;
+    for (const auto& t : *tasks) {
+        if (!t.is_object()) {
+            return fail(ErrorKind::failed, "find the running task of", what,
+                        "a task in the DescribeTasks answer is not an object: " + t.dump().substr(0, 200),
+                        "check the endpoint points at ECS");
+        }
+        const auto arn = t.find("taskArn");
+        const auto status = t.find("lastStatus");
+        if (arn == t.end() || !arn->is_string() || status == t.end() || !status->is_string()) {
+            return fail(ErrorKind::failed, "find the running task of", what,
+                        "a task in the DescribeTasks answer lacks taskArn or lastStatus: " + t.dump().substr(0, 200),
+                        "check the endpoint points at ECS");
+        }
+        if (status->get<std::string>() != "RUNNING") {
+            ++starting;
+            continue;
+        }
+        if (const auto containers = t.find("containers"); containers != t.end() && containers->is_array()) {
+            const bool has = std::any_of(containers->begin(), containers->end(), [&](const nlohmann::json& k) {
+                return k.is_object() && k.contains("name") && k["name"].is_string() &&
+                       k["name"].get<std::string>() == c.container;
+            });
+            if (!has) {
+                ++without_container;
+                continue;
+            }
+        }
+        RunningTask r{.arn = arn->get<std::string>()};
+        if (const auto at = t.find("startedAt"); at != t.end()) {
+            if (at->is_number()) {
+                r.started = at->get<double>();
+            } else if (at->is_string()) {
+                r.started_text = at->get<std::string>();
+            }
+        }
+        running.push_back(std::move(r));
+    }
+    if (running.empty()) {
+        std::string why = "no task of it is RUNNING";
+        if (starting > 0) {
+            why += " (" + std::to_string(starting) + " still starting or stopping)";
+        }
+        if (without_container > 0) {
+            why += " (" + std::to_string(without_container) + " without a container named '" + c.container + "')";
+        }
+        return fail(ErrorKind::failed, "find the running task of", what, why,
+                    starting > 0 ? "retry once the task is RUNNING"
+                                 : "check the runner's container name and that the service runs");
+    }
+    // The newest first; the ARN breaks ties so the choice never depends on the order of the answer.
+    std::sort(running.begin(), running.end(), [](const RunningTask& a, const RunningTask& b) {
+        if (a.started != b.started) {
+            return a.started > b.started;
+        }
+        if (a.started_text != b.started_text) {
+            return a.started_text > b.started_text;
+        }
+        return a.arn > b.arn;
+    });
+    if (running.size() > 1) {
+        observe::info("several tasks run; using the one started last",
+                      {{"runner", what}, {"task", running.front().arn}, {"running", std::to_string(running.size())}});
+    } else {
+        observe::debug("found the running task", {{"runner", what}, {"task", running.front().arn}});
+    }
+    return running.front().arn;
+}
+
+namespace {
+
+EcsLaunch ecs_launch(const EcsOptions& c);
+
 class EcsRunner final : public Runner {
 public:
-    explicit EcsRunner(EcsLaunch o) : m_opts(std::move(o)), m_local(make_local_runner()) {}
+    explicit EcsRunner(EcsOptions c)
+        : m_config(std::move(c)), m_opts(ecs_launch(m_config)), m_local(make_local_runner()),
+          m_resolved(!m_config.argv.empty() || (m_config.service.empty() && m_config.family.empty()))
+    {
+    }
 
     Result<std::unique_ptr<Process>> start(const Command& command) override
     {
@@ -347,6 +536,16 @@ public:
             return fail(ErrorKind::config, "run " + command.argv[0] + " through", m_opts.description,
                         "the ecs runner launches commands detached and cannot feed them input",
                         "restore through a docker, kubectl, ssh or local runner, or restore --output a file");
+        }
+        if (!m_resolved) {
+            // Once per run: the task id changes on every deploy, the run's commands all go to the same task.
+            auto task = resolve_ecs_task(m_config);
+            if (!task) {
+                return std::unexpected(task.error());
+            }
+            m_config.task = *task;
+            m_opts = ecs_launch(m_config);
+            m_resolved = true;
         }
         if (!m_cleaned) {
             m_cleaned = true;
@@ -431,8 +630,10 @@ public:
     }
 
 private:
+    EcsOptions m_config;
     EcsLaunch m_opts;
     std::unique_ptr<Runner> m_local;
+    bool m_resolved = true;
     bool m_cleaned = false;
 };
 
@@ -459,7 +660,21 @@ EcsLaunch ecs_launch(const EcsOptions& c)
         o.launcher = {"aws",  "ecs",         "execute-command", "--cluster",     c.cluster,  "--task",
                       c.task, "--container", c.container,       "--interactive", "--command"};
         o.launcher_takes_one_string = true;
-        o.description = "ecs task " + c.cluster + "/" + c.task + " container " + c.container;
+        if (!c.service.empty() || !c.family.empty()) {
+            o.description = "ecs " + lookup_name(c);
+            if (!c.task.empty()) {
+                o.description += " task " + c.task.substr(c.task.rfind('/') + 1);
+            }
+        } else {
+            o.description = "ecs task " + c.cluster + "/" + c.task;
+        }
+        o.description += " container " + c.container;
+        if (!c.region.empty()) {
+            o.launcher.insert(o.launcher.begin() + 1, {"--region", c.region});
+        }
+        if (!c.endpoint.empty()) {
+            o.launcher.insert(o.launcher.begin() + 1, {"--endpoint-url", c.endpoint});
+        }
     }
     return o;
 }
@@ -468,7 +683,7 @@ EcsLaunch ecs_launch(const EcsOptions& c)
 
 std::unique_ptr<Runner> make_ecs_runner(const EcsOptions& options)
 {
-    return std::make_unique<EcsRunner>(ecs_launch(options));
+    return std::make_unique<EcsRunner>(options);
 }
 
 std::size_t clean_stale_ecs_staging(const std::string& shared_dir, std::chrono::seconds max_age)

@@ -21,14 +21,24 @@
 namespace dbkeep::runner {
 
 // A target's `runner: {type: ecs, ...}`. Either a launcher argv (any command the remote script is appended
-// to, e.g. [docker, exec, -d, CONTAINER]) or cluster, task and container for `aws ecs execute-command`.
+// to, e.g. [docker, exec, -d, CONTAINER]) or cluster, container and one of service, family or task for
+// `aws ecs execute-command`.
 struct EcsOptions {
     std::vector<std::string> argv; // launcher; empty: aws ecs execute-command with cluster/task/container
     std::string cluster, task, container;
+    std::string service, family;     // instead of task: the running task is looked up at the first command of a run
+    std::string region, endpoint;    // for the aws CLI (--region, --endpoint-url); empty: its own defaults
     std::string shared_dir;          // the shared folder as dbkeep sees it
     std::string remote_shared_dir;   // the same folder inside the container; empty: shared_dir
     std::chrono::seconds timeout{0}; // idle timeout without progress; 0: the default (15 minutes)
 };
+
+// The task to run in: options.task, or the one RUNNING task of options.service / options.family in
+// options.cluster, found with `aws ecs list-tasks` and `aws ecs describe-tasks` (the launcher's CLI, so the
+// same credentials and region as ECS Exec). When several run (a rolling deploy), the one started last
+// (ties: the greatest ARN) is chosen and logged. Returns its ARN, or a clear error when none runs, the CLI
+// fails, or its answer is not what ECS returns (never throws). Without argv only.
+Result<std::string> resolve_ecs_task(const EcsOptions& options);
 
 // The runner for options. The staging protocol is described above; the launcher must be on this machine.
 std::unique_ptr<Runner> make_ecs_runner(const EcsOptions& options);

@@ -939,7 +939,19 @@ TEST(ConfigErrors, RunnerErrors)
     EXPECT_EQ(error_of(k_pg_target + "    runner: { type: command }\n"),
               "t.yaml:4:13: runner of target 'db' needs 'argv', the command prefix, e.g. [docker, exec, -i, NAME]");
     EXPECT_EQ(error_of(k_pg_target + "    runner: { type: ecs, shared_dir: /s }\n"),
-              "t.yaml:4:13: runner of target 'db' needs 'cluster', 'task' and 'container', or a launcher 'argv'");
+              "t.yaml:4:13: runner of target 'db' needs 'cluster', 'container' and one of 'service', 'family' or "
+              "'task', or a launcher 'argv'");
+    EXPECT_EQ(error_of(k_pg_target + "    runner: { type: ecs, shared_dir: /s, cluster: c, container: k, task: t, "
+                                     "service: web }\n"),
+              "t.yaml:4:74: runner of target 'db' sets both 'service' and 'task': give one ('service' or 'family' "
+              "finds the running task on each run; 'task' is a fixed task id, which changes on every deploy)");
+    EXPECT_EQ(error_of(k_pg_target + "    runner: { type: ecs, shared_dir: /s, cluster: c, container: k, family: f, "
+                                     "service: web }\n"),
+              "t.yaml:4:76: runner of target 'db' sets both 'service' and 'family': give one ('service' or 'family' "
+              "finds the running task on each run; 'task' is a fixed task id, which changes on every deploy)");
+    EXPECT_EQ(error_of(k_pg_target + "    runner: { type: ecs, shared_dir: /s, cluster: c, container: k, service: w, "
+                                     "endpoint: ecs.local }\n"),
+              "t.yaml:4:90: 'endpoint' of runner of target 'db' must be an http:// or https:// URL");
     EXPECT_EQ(error_of(k_pg_target + "    runner: { type: ssh, host: h, port: 0 }\n"),
               "t.yaml:4:41: 'port' in runner of target 'db' must be between 1 and 65535, found 0");
 }
@@ -953,7 +965,9 @@ TEST(ConfigLoad, RunnerVariantsParse)
                        "  d: { engine: postgres, runner: { type: ssh, host: h, user: u, port: 2222 } }\n"
                        "  e: { engine: postgres, runner: { type: command, argv: [docker, exec, -i, pg] } }\n"
                        "  f: { engine: postgres, runner: { type: ecs, shared_dir: /s, cluster: c, task: t, "
-                       "container: k, timeout: 60 } }\n");
+                       "container: k, timeout: 60 } }\n"
+                       "  g: { engine: postgres, runner: { type: ecs, shared_dir: /s, cluster: c, service: web, "
+                       "container: k, region: eu-west-1 } }\n");
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(runner_type(c->targets.at("a").runner), "local");
     EXPECT_EQ(runner_type(c->targets.at("b").runner), "docker");
@@ -967,6 +981,9 @@ TEST(ConfigLoad, RunnerVariantsParse)
               (std::vector<std::string>{"docker", "exec", "-i", "pg"}));
     EXPECT_EQ(std::get<runner::EcsOptions>(c->targets.at("f").runner).remote_shared_dir, "/s");
     EXPECT_EQ(std::get<runner::EcsOptions>(c->targets.at("f").runner).timeout, std::chrono::seconds(60));
+    EXPECT_EQ(std::get<runner::EcsOptions>(c->targets.at("g").runner).service, "web");
+    EXPECT_EQ(std::get<runner::EcsOptions>(c->targets.at("g").runner).task, "");
+    EXPECT_EQ(std::get<runner::EcsOptions>(c->targets.at("g").runner).region, "eu-west-1");
 }
 
 TEST(ConfigErrors, RedisModeMustBeKnown)
