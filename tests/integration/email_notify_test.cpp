@@ -1,6 +1,7 @@
 // E-mail notifications against a real SMTP server: Debian's python3-aiosmtpd on loopback, with STARTTLS
 // required (a certificate made for the test) and AUTH; every message it accepts is recorded with its envelope
 // and whether the client had authenticated over TLS. A backup of a real redis-server, through the binary.
+#include "support/json_lines.hpp"
 #include "support/process.hpp"
 #include "support/redis_fixture.hpp"
 #include "support/temp_dir.hpp"
@@ -76,15 +77,7 @@ protected:
                (m_work.dir() / "smtp.pem").string() + "\n" + extra;
     }
 
-    std::vector<nlohmann::json> mails() const
-    {
-        std::vector<nlohmann::json> out;
-        std::istringstream lines(read_file(m_work.dir() / "mails.jsonl"));
-        for (std::string line; std::getline(lines, line);) {
-            out.push_back(nlohmann::json::parse(line));
-        }
-        return out;
-    }
+    std::vector<nlohmann::json> mails() const { return read_json_lines(m_work.dir() / "mails.jsonl"); }
 
     int m_port = 0;
     std::unique_ptr<Background> m_server;

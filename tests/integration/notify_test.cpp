@@ -1,6 +1,7 @@
 // Notifications against a real HTTP receiver on loopback (python3 http.server) that records every request and
 // checks the webhook's HMAC-SHA256 signature itself; a backup of a real redis-server, through the binary.
 #include "support/http_stand_in.hpp"
+#include "support/json_lines.hpp"
 #include "support/redis_fixture.hpp"
 #include "support/wait.hpp"
 
@@ -54,15 +55,7 @@ protected:
         m_receiver = std::make_unique<HttpStandIn>(m_work.dir(), "receiver.py", k_receiver);
     }
 
-    std::vector<nlohmann::json> requests() const
-    {
-        std::vector<nlohmann::json> out;
-        std::istringstream lines(read_file(m_work.dir() / "requests.jsonl"));
-        for (std::string line; std::getline(lines, line);) {
-            out.push_back(nlohmann::json::parse(line));
-        }
-        return out;
-    }
+    std::vector<nlohmann::json> requests() const { return read_json_lines(m_work.dir() / "requests.jsonl"); }
 
     std::unique_ptr<HttpStandIn> m_receiver;
 };

@@ -2,6 +2,7 @@
 // checks each Publish request's SigV4 signature by signing the same request with botocore itself and
 // records it. The credentials come from dbkeep's chain (the environment here), as they would from the ECS
 // task role. A backup of a real redis-server, through the binary.
+#include "support/json_lines.hpp"
 #include "support/process.hpp"
 #include "support/redis_fixture.hpp"
 #include "support/temp_dir.hpp"
@@ -74,15 +75,7 @@ protected:
         m_work.env["AWS_EC2_METADATA_DISABLED"] = "true";
     }
 
-    std::vector<nlohmann::json> published() const
-    {
-        std::vector<nlohmann::json> out;
-        std::istringstream lines(read_file(m_work.dir() / "published.jsonl"));
-        for (std::string line; std::getline(lines, line);) {
-            out.push_back(nlohmann::json::parse(line));
-        }
-        return out;
-    }
+    std::vector<nlohmann::json> published() const { return read_json_lines(m_work.dir() / "published.jsonl"); }
 
     int m_port = 0;
     std::unique_ptr<Background> m_stand_in;
