@@ -49,7 +49,13 @@ void add_password_env(runner::Command& cmd, const PostgresOptions& pg)
 ConnectParams target_params(const Target& target)
 {
     const auto& pg = target.postgres;
-    return connect_params(target, pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
+    auto params = connect_params(target, pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
+    for (const auto& [keyword, value] : pg.parameters) {
+        if (auto& slot = params.keywords[keyword]; slot.empty()) {
+            slot = value;
+        }
+    }
+    return params;
 }
 
 } // namespace dbkeep::engine::pg

@@ -24,7 +24,9 @@ struct Target {
 ConnectParams connect_params(const Target& target, const std::string& host, int port, const std::string& user,
                              const std::string& dbname, const std::string& password);
 
-// The connection keywords of the target's own server.
+// The connection keywords of the target's own server: connect_params for its host, port, user and dbname plus
+// every further libpq keyword of its url (options, sslrootcert, target_session_attrs ...), so that libpq here,
+// psql, pg_dump and pg_restore all receive the same connection.
 ConnectParams target_params(const Target& target);
 
 // A session with the server: libpq from here with a local runner, else psql where the runner (which must
