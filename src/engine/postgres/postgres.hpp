@@ -6,8 +6,8 @@
 #include "engine/engine.hpp"
 
 #include <chrono>
-#include <optional>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace dbkeep::engine {
@@ -18,7 +18,7 @@ struct PostgresOptions {
     int port = 0;                   // 0: libpq's default
     Secret password;
     std::string passfile;
-    std::string sslmode;         // one of libpq's sslmode values, or empty (validated at load)
+    std::string sslmode; // one of libpq's sslmode values, or empty (validated at load)
     // Every other libpq keyword the url set (options, sslrootcert, target_session_attrs, connect_timeout, a
     // multi-host port list ...), as libpq's PQconninfoParse read it; the target's own connections use them.
     std::map<std::string, std::string> parameters;
