@@ -457,6 +457,11 @@ EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owne
 void apply_postgres_url(engine::PostgresOptions& pg, const std::string& target, const YAML::Node& at,
                         const std::string& url)
 {
+    const bool uri = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if (!uri && (url.find("://") != std::string::npos || url.find('=') == std::string::npos)) {
+        error_at(at, "'url' of target '" + target +
+                         "' must look like postgres://user@host:port/dbname or 'host=... dbname=...' (libpq's forms)");
+    }
     auto parsed = engine::pg::parse_conninfo(url);
     if (!parsed) {
         Mark m = mark_of(at);
@@ -486,6 +491,8 @@ void apply_postgres_url(engine::PostgresOptions& pg, const std::string& target, 
         long n = std::strtol(port.c_str(), &end, 10);
         if (*end == '\0' && n >= 1 && n <= 65535) {
             pg.port = static_cast<int>(n);
+        } else if (port.find(',') == std::string::npos) {
+            error_at(at, "the port in 'url' of target '" + target + "' must be a number 1-65535, found '" + port + "'");
         } else {
             pg.parameters["port"] = port; // a multi-host list (5432,5433): libpq reads it as written
         }

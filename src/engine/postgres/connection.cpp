@@ -228,8 +228,21 @@ std::size_t parameter_offset(const std::string& text, const std::string& name)
 
 } // namespace
 
-std::expected<ParsedConninfo, ConninfoError> parse_conninfo(const std::string& text)
+std::expected<ParsedConninfo, ConninfoError> parse_conninfo(const std::string& given)
 {
+    // An '@' of a URI's userinfo that is not percent-encoded (postgres://u:p@ss@h/db) would end it early and
+    // leave the rest of the password in the host name: the last '@' of the authority ends the userinfo.
+    std::string text = given;
+    if (text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        const auto start = text.find("://") + 3;
+        const auto end = std::min(text.find_first_of("/?", start), text.size());
+        const auto last_at = text.rfind('@', end == 0 ? 0 : end - 1);
+        if (last_at != std::string::npos && last_at > start) {
+            for (auto pos = text.find('@', start); pos < last_at; pos = text.find('@', pos + 3)) {
+                text.replace(pos, 1, "%40");
+            }
+        }
+    }
     char* err = nullptr;
     PQconninfoOption* options = PQconninfoParse(text.c_str(), &err);
     if (options == nullptr) {

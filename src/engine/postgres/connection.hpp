@@ -58,7 +58,8 @@ std::string session_options(const ConnectParams& params);
 // A libpq connection string as libpq itself reads it (PQconninfoParse): a postgres:// or postgresql:// URI or
 // key=value pairs. `keywords` holds every parameter the string sets except the password, by libpq's keyword
 // names (a URI's host, port, user and path become host, port, user and dbname; ?host=/run/postgresql names
-// a socket directory as it does for psql); `password` holds the password when the string carries one.
+// a socket directory as it does for psql); `password` holds the password when the string carries one. An '@' in a
+// URI's password that is not percent-encoded stays in the password (the authority's last '@' ends the userinfo).
 struct ParsedConninfo {
     std::map<std::string, std::string> keywords;
     std::string password;
