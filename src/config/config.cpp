@@ -4,6 +4,7 @@
 
 #include "catalog/naming.hpp"
 #include "core/url.hpp"
+#include "engine/postgres/connection.hpp"
 #include "schedule/cron.hpp"
 #include "stream/age/age.hpp"
 
@@ -471,22 +472,57 @@ EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owne
     return e;
 }
 
+// The url of a postgres target, read by libpq itself (PQconninfoParse): a postgres:// or postgresql:// URI or
+// a key=value connection string, every libpq parameter accepted, an unknown or malformed one an error at the
+// parameter (its column inside the value) that never echoes the password.
 void apply_postgres_url(engine::PostgresOptions& pg, const std::string& target, const YAML::Node& at,
                         const std::string& url)
 {
-    auto u = parse_url(url);
-    if (!u || (u->scheme != "postgres" && u->scheme != "postgresql")) {
-        error_at(at, "'url' of target '" + target + "' must look like postgres://user@host:port/dbname");
+    const bool uri = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if (!uri && (url.find("://") != std::string::npos || url.find('=') == std::string::npos)) {
+        error_at(at, "'url' of target '" + target +
+                         "' must look like postgres://user@host:port/dbname or 'host=... dbname=...' (libpq's forms)");
     }
-    pg.host = u->host;
-    pg.port = u->port;
-    pg.user = u->user;
-    pg.dbname = u->path;
-    if (!u->password.empty()) {
-        pg.password = Secret(u->password);
+    auto parsed = engine::pg::parse_conninfo(url);
+    if (!parsed) {
+        Mark m = mark_of(at);
+        if (parsed.error().offset != std::string::npos && at.Scalar() == url) {
+            m.column += static_cast<int>(parsed.error().offset) + (at.Tag() == "!" ? 1 : 0);
+        }
+        throw LoadError{m, "'url' of target '" + target + "': " + parsed.error().message +
+                               " (a libpq connection string: postgresql://user@host:port/dbname?param=value or "
+                               "'host=... dbname=...'; parameters as in libpq's documentation)"};
     }
-    if (auto it = u->query.find("sslmode"); it != u->query.end()) {
-        pg.sslmode = it->second;
+    auto& kw = parsed->keywords;
+    auto take = [&](const char* key) {
+        std::string v;
+        if (auto it = kw.find(key); it != kw.end()) {
+            v = std::move(it->second);
+            kw.erase(it);
+        }
+        return v;
+    };
+    pg.host = take("host");
+    pg.user = take("user");
+    pg.dbname = take("dbname");
+    pg.passfile = take("passfile");
+    pg.sslmode = take("sslmode");
+    if (auto port = take("port"); !port.empty()) {
+        char* end = nullptr;
+        long n = std::strtol(port.c_str(), &end, 10);
+        if (*end == '\0' && n >= 1 && n <= 65535) {
+            pg.port = static_cast<int>(n);
+        } else if (port.find(',') == std::string::npos) {
+            error_at(at, "the port in 'url' of target '" + target + "' must be a number 1-65535, found '" + port + "'");
+        } else {
+            pg.parameters["port"] = port; // a multi-host list (5432,5433): libpq reads it as written
+        }
+    }
+    if (!parsed->password.empty()) {
+        pg.password = Secret(std::move(parsed->password));
+    }
+    for (auto& [k, v] : kw) {
+        pg.parameters[k] = std::move(v);
     }
 }
 
@@ -569,12 +605,19 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     if (auto url = s.str("url")) {
         t.url = redact_url(*url);
     }
+    const bool pg_engine = engine == "postgres" || engine == "postgresql";
+    if (pg_engine && (t.url.find("password") != std::string::npos || t.url.find("://") == std::string::npos)) {
+        t.url.clear(); // a password in a query or a key=value string: shown as rebuilt from its parts below
+    }
     if (engine == "postgres" || engine == "postgresql") {
         engine::PostgresOptions pg;
         if (auto url = s.str("url")) {
             apply_postgres_url(pg, name, s.node("url"), *url);
         }
         read_endpoint(s, pg, base);
+        if (s.has("port")) {
+            pg.parameters.erase("port");
+        }
         pg.user = s.str_or("user", pg.user);
         pg.dbname = s.str_or("dbname", s.str_or("database", pg.dbname));
         if (auto pf = s.str("passfile")) {

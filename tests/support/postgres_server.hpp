@@ -28,6 +28,8 @@ public:
 
     int port() const { return m_port; }
     std::string host() const { return "127.0.0.1"; }
+    // The directory of the server's unix socket (connections there use trust authentication).
+    std::string socket_dir() const { return m_dir->path().string(); }
     // postgres://postgres@127.0.0.1:PORT/DB (no password)
     std::string url(const std::string& db = "postgres", const std::string& user = "postgres") const;
 

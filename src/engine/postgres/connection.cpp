@@ -2,6 +2,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace dbkeep::engine::pg {
 namespace {
 
@@ -150,6 +153,133 @@ std::pair<ErrorKind, std::string> classify_connect_error(const std::string& msg)
         return {ErrorKind::transient, "is the server running and reachable from where the runner runs?"};
     }
     return {ErrorKind::failed, ""};
+}
+
+namespace {
+
+// The values that may be a password in a connection string, as written and percent-decoded: a URI's userinfo
+// after ':' and every password= value (URI query or key=value). Over-approximates, never under.
+std::vector<std::string> password_candidates(const std::string& text)
+{
+    std::vector<std::string> out;
+    auto decode = [](const std::string& v) {
+        std::string d;
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (v[i] == '%' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) != 0 &&
+                std::isxdigit(static_cast<unsigned char>(v[i + 2])) != 0) {
+                d.push_back(static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16)));
+                i += 2;
+            } else {
+                d.push_back(v[i]);
+            }
+        }
+        return d;
+    };
+    auto add = [&](const std::string& v) {
+        if (!v.empty()) {
+            out.push_back(v);
+            out.push_back(decode(v));
+        }
+    };
+    if (auto scheme = text.find("://"); scheme != std::string::npos) {
+        auto start = scheme + 3;
+        auto at = text.rfind('@');
+        if (at != std::string::npos && at > start) {
+            auto colon = text.find(':', start);
+            if (colon != std::string::npos && colon < at) {
+                add(text.substr(colon + 1, at - colon - 1));
+            }
+        }
+    }
+    for (auto pos = text.find("password"); pos != std::string::npos; pos = text.find("password", pos + 1)) {
+        auto eq = text.find_first_not_of(' ', pos + 8);
+        if (eq == std::string::npos || text[eq] != '=') {
+            continue;
+        }
+        auto v = text.find_first_not_of(' ', eq + 1);
+        if (v == std::string::npos) {
+            continue;
+        }
+        if (text[v] == '\'') {
+            auto end = text.find('\'', v + 1);
+            add(text.substr(v + 1, end == std::string::npos ? std::string::npos : end - v - 1));
+        } else {
+            auto end = text.find_first_of(" &", v);
+            add(text.substr(v, end == std::string::npos ? std::string::npos : end - v));
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    return out;
+}
+
+// Where parameter `name` is written in text (after ?, & or a blank, or at the start), or npos.
+std::size_t parameter_offset(const std::string& text, const std::string& name)
+{
+    if (name.empty()) {
+        return std::string::npos;
+    }
+    for (auto pos = text.find(name); pos != std::string::npos; pos = text.find(name, pos + 1)) {
+        if (pos == 0 || text[pos - 1] == '?' || text[pos - 1] == '&' || text[pos - 1] == ' ') {
+            return pos;
+        }
+    }
+    return text.find(name);
+}
+
+} // namespace
+
+std::expected<ParsedConninfo, ConninfoError> parse_conninfo(const std::string& given)
+{
+    // An '@' of a URI's userinfo that is not percent-encoded (postgres://u:p@ss@h/db) would end it early and
+    // leave the rest of the password in the host name: the last '@' of the authority ends the userinfo.
+    std::string text = given;
+    if (text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        const auto start = text.find("://") + 3;
+        const auto end = std::min(text.find_first_of("/?", start), text.size());
+        const auto last_at = text.rfind('@', end == 0 ? 0 : end - 1);
+        if (last_at != std::string::npos && last_at > start) {
+            for (auto pos = text.find('@', start); pos < last_at; pos = text.find('@', pos + 3)) {
+                text.replace(pos, 1, "%40");
+            }
+        }
+    }
+    char* err = nullptr;
+    PQconninfoOption* options = PQconninfoParse(text.c_str(), &err);
+    if (options == nullptr) {
+        ConninfoError e;
+        e.message = err != nullptr ? clean_message(err) : "out of memory";
+        PQfreemem(err);
+        for (const auto& secret : password_candidates(text)) {
+            for (auto pos = e.message.find(secret); pos != std::string::npos; pos = e.message.find(secret, pos + 3)) {
+                e.message.replace(pos, secret.size(), "***");
+            }
+        }
+        // libpq quotes the parameter it refuses: "invalid connection option "x"", "invalid URI query parameter:
+        // "x"".
+        if (e.message.find("invalid connection option") != std::string::npos ||
+            e.message.find("invalid URI query parameter") != std::string::npos) {
+            auto open = e.message.find('"');
+            auto close = open == std::string::npos ? open : e.message.find('"', open + 1);
+            if (close != std::string::npos) {
+                e.offset = parameter_offset(text, e.message.substr(open + 1, close - open - 1));
+            }
+        }
+        e.message = utf8_or_escaped(e.message);
+        return std::unexpected(std::move(e));
+    }
+    ParsedConninfo out;
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+        if (o->val == nullptr) {
+            continue;
+        }
+        if (std::string(o->keyword) == "password") {
+            out.password = o->val;
+        } else {
+            out.keywords[o->keyword] = o->val;
+        }
+    }
+    PQconninfoFree(options);
+    return out;
 }
 
 std::string conninfo(const std::map<std::string, std::string>& keywords)

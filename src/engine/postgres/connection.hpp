@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 
+#include <expected>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +54,25 @@ std::pair<ErrorKind, std::string> classify_connect_error(const std::string& mess
 
 // libpq's `options` value for params: its own `options` keyword, then `-c name=value` for each setting.
 std::string session_options(const ConnectParams& params);
+
+// A libpq connection string as libpq itself reads it (PQconninfoParse): a postgres:// or postgresql:// URI or
+// key=value pairs. `keywords` holds every parameter the string sets except the password, by libpq's keyword
+// names (a URI's host, port, user and path become host, port, user and dbname; ?host=/run/postgresql names
+// a socket directory as it does for psql); `password` holds the password when the string carries one. An '@' in a
+// URI's password that is not percent-encoded stays in the password (the authority's last '@' ends the userinfo).
+struct ParsedConninfo {
+    std::map<std::string, std::string> keywords;
+    std::string password;
+};
+// Why a connection string was refused: libpq's message with any password in the string replaced by ***,
+// and the offset in the string of the parameter it names (npos when it names none).
+struct ConninfoError {
+    std::string message;
+    std::size_t offset = std::string::npos;
+};
+// Fails for a parameter libpq does not know, a malformed URI or a malformed key=value string. Never throws
+// (but for std::bad_alloc).
+std::expected<ParsedConninfo, ConninfoError> parse_conninfo(const std::string& text);
 
 // key='value' conninfo string without the password (for pg_dump's --dbname).
 std::string conninfo(const std::map<std::string, std::string>& keywords);

@@ -6,6 +6,7 @@
 #include "engine/engine.hpp"
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -17,7 +18,10 @@ struct PostgresOptions {
     int port = 0;                   // 0: libpq's default
     Secret password;
     std::string passfile;
-    std::string sslmode;         // one of libpq's sslmode values, or empty (validated at load)
+    std::string sslmode; // one of libpq's sslmode values, or empty (validated at load)
+    // Every other libpq keyword the url set (options, sslrootcert, target_session_attrs, connect_timeout, a
+    // multi-host port list ...), as libpq's PQconninfoParse read it; the target's own connections use them.
+    std::map<std::string, std::string> parameters;
     std::string pg_dump_path;    // overrides the search for a matching pg_dump
     std::string pg_restore_path; // likewise for pg_restore
     // The longest wait for a table lock: pg_dump's --lock-wait-timeout, and lock_timeout on dbkeep's own

@@ -297,6 +297,10 @@ private:
 Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const ConnectParams& params,
                                                 const std::string& psql_path)
 {
+    // The url's own options travel in PGOPTIONS with the session's settings (an options keyword in --dbname
+    // would override PGOPTIONS and drop lock_timeout).
+    auto without_options = params.keywords;
+    without_options.erase("options");
     runner::Command cmd;
     cmd.inherit = libpq_environment();
     cmd.argv = {psql_path,
@@ -307,7 +311,7 @@ Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const Co
                 "-v",
                 "ON_ERROR_STOP=1",
                 "--no-password",
-                "--dbname=" + conninfo(params.keywords)};
+                "--dbname=" + conninfo(without_options)};
     if (!params.password.empty()) {
         cmd.env["PGPASSWORD"] = params.password;
     }

@@ -466,19 +466,17 @@ std::string remedy(const std::string& message)
 
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in, const RestoreOptions& options)
 {
-    auto url = parse_url(options.to_url);
-    if (!url || (url->scheme != "postgres" && url->scheme != "postgresql") || url->path.empty()) {
+    auto to = url_params(target, options.to_url, options.password);
+    if (!to) {
+        return std::unexpected(to.error());
+    }
+    if (to->keywords["dbname"].empty()) {
         return fail(ErrorKind::config, "restore", target.name,
                     "--to must be a PostgreSQL URL with a database, e.g. postgres://user@host:5432/newdb");
     }
-    std::string password = !url->password.empty() ? url->password : options.password;
-    std::string what = redact_url(options.to_url);
-    auto params = connect_params(target, url->host, url->port, url->user, url->path, password);
-    params.what = what;
-    if (auto it = url->query.find("sslmode"); it != url->query.end()) {
-        params.keywords["sslmode"] = it->second;
-    }
-    const std::string& db = url->path;
+    auto params = *to;
+    std::string what = params.what;
+    const std::string db = params.keywords["dbname"];
     auto admin_params = params;
     admin_params.keywords["dbname"] = "postgres";
 
@@ -636,8 +634,8 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     runner::Command cmd;
     cmd.inherit = libpq_environment();
     cmd.argv = {tool->path, "--exit-on-error", "--no-password", "--dbname=" + pg::conninfo(params.keywords)};
-    if (!password.empty()) {
-        cmd.env["PGPASSWORD"] = password;
+    if (!params.password.empty()) {
+        cmd.env["PGPASSWORD"] = params.password;
     }
     if (exists && options.clean && !recreate) {
         cmd.argv.push_back("--clean");
@@ -675,32 +673,29 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
 Status drop_scratch_database(runner::Runner& runner, const Target& target, const std::string& to_url,
                              const std::string& password)
 {
-    auto url = parse_url(to_url);
-    if (!url || url->path.empty()) {
+    auto to = url_params(target, to_url, password);
+    if (!to || to->keywords["dbname"].empty()) {
         return fail(ErrorKind::config, "drop the scratch database", redact_url(to_url),
                     "not a PostgreSQL URL with a database");
     }
-    auto params = connect_params(target, url->host, url->port, url->user, "postgres",
-                                 !url->password.empty() ? url->password : password);
-    params.what = redact_url(to_url);
-    if (auto it = url->query.find("sslmode"); it != url->query.end()) {
-        params.keywords["sslmode"] = it->second;
-    }
+    auto params = *to;
+    const std::string scratch = params.keywords["dbname"];
+    params.keywords["dbname"] = "postgres";
     auto admin = open_session(runner, target, params);
     if (!admin) {
         return std::unexpected(admin.error());
     }
-    auto marked = query_count(**admin, marked_sql(url->path));
+    auto marked = query_count(**admin, marked_sql(scratch));
     if (!marked) {
         return std::unexpected(marked.error());
     }
     if (!*marked) {
         return {};
     }
-    if (auto st = (*admin)->exec(drop_sql(url->path, (*admin)->server_version_num() / 10000)); !st) {
-        return wrap(st.error(), "drop the scratch database " + url->path);
+    if (auto st = (*admin)->exec(drop_sql(scratch, (*admin)->server_version_num() / 10000)); !st) {
+        return wrap(st.error(), "drop the scratch database " + scratch);
     }
-    observe::info("dropped the scratch database (--keep keeps it)", {{"database", url->path}});
+    observe::info("dropped the scratch database (--keep keeps it)", {{"database", scratch}});
     return {};
 }
 

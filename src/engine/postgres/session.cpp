@@ -1,5 +1,7 @@
 #include "engine/postgres/session.hpp"
 
+#include "core/url.hpp"
+
 #include <chrono>
 
 namespace dbkeep::engine::pg {
@@ -39,6 +41,28 @@ ConnectParams connect_params(const Target& target, const std::string& host, int 
     return p;
 }
 
+Result<ConnectParams> url_params(const Target& target, const std::string& url, const std::string& password)
+{
+    auto parsed = parse_conninfo(url);
+    if (!parsed) {
+        return fail(ErrorKind::config, "read the connection string",
+                    url.contains("://") && !url.contains("password") ? redact_url(url) : "(given)",
+                    parsed.error().message +
+                        " (postgres://user@host:port/dbname?param=value or 'host=... dbname=...')");
+    }
+    auto& kw = parsed->keywords;
+    auto get = [&](const char* key) { return kw.contains(key) ? kw.at(key) : std::string(); };
+    auto params = connect_params(target, get("host"), 0, get("user"), get("dbname"),
+                                 parsed->password.empty() ? password : parsed->password);
+    for (const auto& [k, v] : kw) {
+        params.keywords[k] = v;
+    }
+    params.what = kw.contains("password") || url.find("password") != std::string::npos || !url.contains("://")
+                      ? "postgres://" + get("host") + "/" + get("dbname")
+                      : redact_url(url);
+    return params;
+}
+
 void add_password_env(runner::Command& cmd, const PostgresOptions& pg)
 {
     if (!pg.password.empty()) {
@@ -49,7 +73,13 @@ void add_password_env(runner::Command& cmd, const PostgresOptions& pg)
 ConnectParams target_params(const Target& target)
 {
     const auto& pg = target.postgres;
-    return connect_params(target, pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
+    auto params = connect_params(target, pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
+    for (const auto& [keyword, value] : pg.parameters) {
+        if (auto& slot = params.keywords[keyword]; slot.empty()) {
+            slot = value;
+        }
+    }
+    return params;
 }
 
 } // namespace dbkeep::engine::pg

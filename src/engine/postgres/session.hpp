@@ -24,7 +24,15 @@ struct Target {
 ConnectParams connect_params(const Target& target, const std::string& host, int port, const std::string& user,
                              const std::string& dbname, const std::string& password);
 
-// The connection keywords of the target's own server.
+// The connection keywords for a --to URL (a postgres:// URI or a key=value string, read by libpq's
+// PQconninfoParse, every libpq keyword kept): connect_params for its host, port, user and dbname, with its own
+// password or else `password`, then the URL's other keywords (sslmode, options ...); `what` is the URL without
+// its password. Fails (config) when libpq refuses the string, naming the parameter and never the password.
+Result<ConnectParams> url_params(const Target& target, const std::string& url, const std::string& password);
+
+// The connection keywords of the target's own server: connect_params for its host, port, user and dbname plus
+// every further libpq keyword of its url (options, sslrootcert, target_session_attrs ...), so that libpq here,
+// psql, pg_dump and pg_restore all receive the same connection.
 ConnectParams target_params(const Target& target);
 
 // A session with the server: libpq from here with a local runner, else psql where the runner (which must

@@ -66,13 +66,11 @@ Result<std::map<std::string, std::int64_t>> count_rows(Connection& conn, const s
 Result<std::map<std::string, std::int64_t>> database_stats(runner::Runner& runner, const Target& target,
                                                            const std::string& to_url, const std::string& password)
 {
-    auto url = parse_url(to_url);
-    if (!url) {
-        return fail(ErrorKind::config, "read statistics", redact_url(to_url), "not a PostgreSQL URL");
+    auto to = url_params(target, to_url, password);
+    if (!to) {
+        return std::unexpected(to.error());
     }
-    auto params = connect_params(target, url->host, url->port, url->user, url->path,
-                                 url->password.empty() ? password : url->password);
-    params.what = redact_url(to_url);
+    const auto& params = *to;
     auto conn = open_session(runner, target, params);
     if (!conn) {
         return std::unexpected(conn.error());

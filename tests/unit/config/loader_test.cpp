@@ -794,11 +794,13 @@ TEST(ConfigErrors, SeveralStoragesWithoutDefaultAndNoneNamed)
 TEST(ConfigErrors, BadUrl)
 {
     EXPECT_EQ(error_of(k_pg_target + "    url: mysql://h/db\n"),
-              "t.yaml:4:10: 'url' of target 'db' must look like postgres://user@host:port/dbname");
+              "t.yaml:4:10: 'url' of target 'db' must look like postgres://user@host:port/dbname or 'host=... "
+              "dbname=...' (libpq's forms)");
     EXPECT_EQ(error_of(k_pg_target + "    url: postgres://h:99999/db\n"),
-              "t.yaml:4:10: 'url' of target 'db' must look like postgres://user@host:port/dbname");
+              "t.yaml:4:10: the port in 'url' of target 'db' must be a number 1-65535, found '99999'");
     EXPECT_EQ(error_of(k_pg_target + "    url: orders-db:5432\n"),
-              "t.yaml:4:10: 'url' of target 'db' must look like postgres://user@host:port/dbname");
+              "t.yaml:4:10: 'url' of target 'db' must look like postgres://user@host:port/dbname or 'host=... "
+              "dbname=...' (libpq's forms)");
     EXPECT_EQ(error_of("targets:\n"
                        "  c:\n"
                        "    engine: redis\n"
