@@ -47,9 +47,7 @@ Progress::Progress(ProgressOptions options, std::function<std::uint64_t()> done)
                 drawn = true;
             } else if (now >= next_log) {
                 next_log = now + m_options.log_every;
-                info("progress", {{"what", m_options.what},
-                                  {"bytes", std::to_string(m_done())},
-                                  {"status", line}});
+                info("progress", {{"what", m_options.what}, {"bytes", std::to_string(m_done())}, {"status", line}});
             }
         }
         if (drawn) {

@@ -15,7 +15,8 @@ namespace {
 class PostgresConninfo : public PostgresTest {
 protected:
     PostgresConninfo()
-        : PostgresTest({.seed_sql = "CREATE TABLE public.t (id int); INSERT INTO public.t SELECT generate_series(1, 321);"})
+        : PostgresTest(
+              {.seed_sql = "CREATE TABLE public.t (id int); INSERT INTO public.t SELECT generate_series(1, 321);"})
     {
     }
     // postgresql:///DB?host=<socket dir>&port=<port>&user=postgres: the form of report 8.
@@ -28,7 +29,8 @@ protected:
     {
         auto manifests = m_work->files_ending(".manifest.json");
         EXPECT_EQ(manifests.size(), 1u);
-        return manifests.empty() ? nlohmann::json{} : nlohmann::json::parse(read_file(m_work->backups() / manifests[0]));
+        return manifests.empty() ? nlohmann::json{}
+                                 : nlohmann::json::parse(read_file(m_work->backups() / manifests[0]));
     }
     std::string only_backup_id()
     {
@@ -72,9 +74,8 @@ TEST_F(PostgresConninfo, OptionsReachPgDump)
 {
     // A pg_dump that records its arguments, then runs the real one.
     const fs::path seen = m_work->dir() / "pg_dump_args";
-    auto wrapper = fake_pg_dump("pg_dump_recording",
-                                "printf '%s\\n' \"$@\" > '" + seen.string() + "'\nexec " + PostgresServer::bin_dir() +
-                                    "/pg_dump \"$@\"");
+    auto wrapper = fake_pg_dump("pg_dump_recording", "printf '%s\\n' \"$@\" > '" + seen.string() + "'\nexec " +
+                                                         PostgresServer::bin_dir() + "/pg_dump \"$@\"");
     write_config("    pg_dump_path: " + wrapper + "\n",
                  m_pg->url("app") + "?options=-c%20statement_timeout%3D4321&application_name=ignored");
     auto r = dbkeep({"backup", "app"});
