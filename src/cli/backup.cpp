@@ -43,12 +43,7 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
                 }
                 return {};
             },
-            [&ctx](const config::TargetConfig& t, const Error& e) {
-                job::notify_failure(t, e);
-                if (auto* m = ctx.run_metrics()) {
-                    m->failed(t.name);
-                }
-            });
+            ctx.backup_failure_hook());
         ctx.export_run_metrics();
     });
 }

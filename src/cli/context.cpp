@@ -3,6 +3,7 @@
 #include "cli/app.hpp"
 #include "core/cancel.hpp"
 #include "job/open.hpp"
+#include "job/scheduled.hpp"
 #include "observe/log.hpp"
 
 #include <cstdio>
@@ -120,6 +121,16 @@ observe::Metrics* Context::run_metrics()
         }
     }
     return m_metrics.get();
+}
+
+Context::StorageErrorHook Context::backup_failure_hook()
+{
+    return [this](const config::TargetConfig& target, const Error& error) {
+        job::notify_failure(target, error);
+        if (auto* metrics = run_metrics()) {
+            metrics->failed(target.name);
+        }
+    };
 }
 
 void Context::export_run_metrics()

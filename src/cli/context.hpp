@@ -46,6 +46,9 @@ struct Context {
     observe::Metrics* run_metrics();
     // Writes run_metrics() to the textfile and the Pushgateway; a failure is logged and leaves the exit code.
     void export_run_metrics();
+    // The StorageErrorHook of the commands that back up (`backup`, `run --due`): a storage that does not open
+    // is a failed backup, told to the target's channels and counted in run_metrics().
+    StorageErrorHook backup_failure_hook();
 
 private:
     std::optional<config::Config> m_config;
