@@ -29,6 +29,11 @@ if [ "${1:-}" = --self-test ]; then
     "terraform/ecs/outputs.tf|\$a output \"x\" {|outputs.tf"
     "terraform/ecs/examples/scheduled/main.tf|s/bucket_prefix   = /bucket_prefx    = /|scheduled/main.tf"
     "compose/dbkeep.yaml|s/^targets:/targets: [/|dbkeep.yaml"
+    "monitoring/dbkeep.rules.yml|s/seconds) > max by (target) (dbkeep_last_success/seconds) < max by (target) (dbkeep_last_success/|dbkeep.rules.test.yml"
+    "monitoring/dbkeep.rules.yml|s/8 \\* 86400/8 * 3600/|dbkeep.rules.test.yml"
+    "monitoring/dbkeep.rules.yml|s/dbkeep_running/dbkeep_runing/|dbkeep_runing"
+    "monitoring/grafana-dashboard.json|s/dbkeep_last_size_bytes/dbkeep_last_sizes_bytes/|dbkeep_last_sizes_bytes"
+    "monitoring/grafana-dashboard.json|s/increase(dbkeep_failures_total/increase(dbkeep_failures_total{/|grafana-dashboard.json"
   )
   T=$(mktemp -d /tmp/dbkeep-check-deploy-self.XXXXXX)
   trap 'rm -rf "$T"' EXIT
@@ -285,6 +290,52 @@ if find "$DEPLOY" -name '*.tf' | grep -q .; then
   fi
 fi
 
+# --- Prometheus rules and Grafana dashboards (deploy/monitoring): promtool checks the rules and runs their unit
+# tests; every dashboard query is checked as PromQL by promtool (as a recording rule, Grafana's $variables
+# replaced); every dbkeep_* metric named in either must be one dbkeep writes (src/observe/metrics.cpp).
+known_metrics=$(grep -o '"dbkeep_[a-z_]*' src/observe/metrics.cpp | tr -d '"' | sort -u)
+check_names() { # FILE TEXT: every dbkeep_* name in TEXT is known
+  local name
+  for name in $(grep -o 'dbkeep_[a-z_]*' <<<"$2" | sort -u); do
+    grep -qx "$name" <<<"$known_metrics" || bad "${1#"$PWD"/}: metric $name is not one dbkeep writes (src/observe/metrics.cpp)"
+  done
+}
+mon_files=$(find "$DEPLOY" -type f \( -name '*.rules.yml' -o -name '*.rules.test.yml' -o -name '*dashboard*.json' \) | sort)
+if [ -n "$mon_files" ]; then
+  command -v promtool >/dev/null || { say "promtool missing: apt-get install prometheus"; exit 2; }
+fi
+while IFS= read -r f; do
+  [ -n "$f" ] || continue
+  case "$f" in
+    *.rules.test.yml)
+      if out=$(cd "$(dirname "$f")" && promtool test rules "$(basename "$f")" 2>&1); then say "ok ${f#"$PWD"/} (rule unit tests)"
+      else bad "${f#"$PWD"/}: promtool test rules: $(grep -v '^ *$' <<<"$out" | head -40)"; fi ;;
+    *.rules.yml)
+      if out=$(promtool check rules "$f" 2>&1); then say "ok ${f#"$PWD"/}"; else bad "${f#"$PWD"/}: $out"; fi
+      check_names "$f" "$(grep -E '^\s*expr:' "$f")" ;;
+    *.json)
+      if ! exprs=$(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+def walk(p):
+    for t in p.get("targets",[]): print(t["expr"])
+    for q in p.get("panels",[]): walk(q)
+for p in d["panels"]: walk(p)
+for v in d.get("templating",{}).get("list",[]):
+    q=v.get("query"); print(q if isinstance(q,str) and not q.startswith("label_values") else "vector(1)")' "$f" 2>&1); then
+        bad "${f#"$PWD"/}: not a dashboard: $exprs"; continue
+      fi
+      rules="$W/$(basename "$f").rules.yml"
+      { echo "groups: [{name: dashboard, rules: ["; i=0
+        while IFS= read -r e; do
+          e=${e//\$__range/1d}; e=${e//\$__interval/1m}; e=${e//\$__rate_interval/5m}; e=${e//\$target/.*}
+          printf '{record: panel_%d, expr: %s},\n' $((i++)) "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$e")"
+        done <<<"$exprs"; echo "]}]"; } >"$rules"
+      if out=$(promtool check rules "$rules" 2>&1); then say "ok ${f#"$PWD"/} ($(wc -l <<<"$exprs") queries)"
+      else bad "${f#"$PWD"/}: a query is not valid PromQL: $out"; fi
+      check_names "$f" "$exprs" ;;
+  esac
+done <<<"$mon_files"
+
 # --- any other YAML parses
 cat >"$CHK/yaml.mjs" <<'JS'
 import { readFileSync } from 'node:fs';
@@ -308,7 +359,7 @@ fi
 # --- files no validator covers are an error too: a new kind of file needs a checker here
 while IFS= read -r -d '' f; do
   case "$f" in
-    *.service | *.timer | *.socket | *.path | *.yaml | *.yml | *.tf) ;;
+    *.service | *.timer | *.socket | *.path | *.yaml | *.yml | *.tf | */monitoring/*dashboard*.json) ;;
     *) bad "${f#"$PWD"/}: no validator for this kind of file (scripts/check-deploy.sh)" ;;
   esac
 done < <(find "$DEPLOY" -type f -print0)

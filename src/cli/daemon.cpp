@@ -4,6 +4,7 @@
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "core/cancel.hpp"
+#include "job/proof.hpp"
 #include "job/scheduled.hpp"
 #include "observe/log.hpp"
 #include "observe/metrics.hpp"
@@ -42,13 +43,28 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
         }
         std::vector<schedule::ScheduledTarget> targets;
         std::map<std::string, std::pair<schedule::CronSchedule, const date::time_zone*>> schedules;
+        // A target's `verify:` block is scheduled as its own entry "<target>/verify" (no target name has a
+        // '/'): the same worker pool, jitter, catch-up and retries; job::run_proof_if_due claims each period in
+        // storage, so a daemon and a `run --due` elsewhere never both verify it.
+        const std::string k_proof_suffix = "/verify";
+        auto proof_of = [&](const std::string& name) -> const config::TargetConfig* {
+            if (!name.ends_with(k_proof_suffix)) {
+                return nullptr;
+            }
+            return &cfg->targets.at(name.substr(0, name.size() - k_proof_suffix.size()));
+        };
         for (const auto& [name, t] : cfg->targets) {
+            if (t.verify) {
+                schedules[name + k_proof_suffix] = {t.verify->schedule, t.zone};
+            }
             if (!t.schedule) {
-                observe::info("no schedule: not run by the daemon", {{"target", name}});
+                observe::info("no schedule: not backed up by the daemon", {{"target", name}});
                 continue;
             }
             schedules[name] = {*t.schedule, t.zone};
-            const auto* s = &schedules[name];
+        }
+        for (const auto& [name, entry] : schedules) {
+            const auto* s = &entry;
             targets.push_back({name,
                                [s](schedule::TimePoint after) {
                                    return schedule::next_fire(s->first, s->second, after)
@@ -59,7 +75,8 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
                                }});
         }
         if (targets.empty()) {
-            exit_code = report(Error{ErrorKind::config, "start daemon", "", "no target has a schedule"});
+            exit_code =
+                report(Error{ErrorKind::config, "start daemon", "", "no target has a schedule or a verify block"});
             return;
         }
         schedule::DaemonOptions options;
@@ -67,6 +84,22 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
         options.jitter = std::chrono::seconds(cfg->daemon.jitter_seconds);
         options.shutdown_grace = std::chrono::seconds(cfg->daemon.shutdown_grace_seconds);
         options.last_success = [&](const std::string& name) -> Result<std::optional<schedule::TimePoint>> {
+            if (const auto* proved = proof_of(name)) {
+                auto storage = ctx.storage_for(*proved);
+                if (!storage) {
+                    return std::unexpected(storage.error());
+                }
+                auto last = job::last_proof(**storage, proved->name);
+                if (!last) {
+                    return std::unexpected(last.error());
+                }
+                if (last->verified_restore_at) {
+                    metrics.verified_restore(
+                        proved->name,
+                        std::chrono::duration<double>(last->verified_restore_at->time_since_epoch()).count());
+                }
+                return last->instant;
+            }
             const auto& t = cfg->targets.at(name);
             auto storage = ctx.storage_for(t);
             if (!storage) {
@@ -86,6 +119,20 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
             return catalog::backup_time(m.id);
         };
         options.backup = [&](const std::string& name) -> Status {
+            if (const auto* proved = proof_of(name)) {
+                auto storage = ctx.storage_for(*proved);
+                if (!storage) {
+                    return std::unexpected(storage.error());
+                }
+                auto run = job::run_proof_if_due(*proved, **storage, std::chrono::system_clock::now(), &metrics);
+                if (!run) {
+                    return std::unexpected(run.error());
+                }
+                if (run->failure) {
+                    return std::unexpected(*run->failure); // told to the channels; logged by the scheduler
+                }
+                return {};
+            }
             const auto& t = cfg->targets.at(name);
             metrics.started(name);
             auto storage = ctx.storage_for(t);
@@ -100,7 +147,7 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
             }
             if (!r->manifest) {
                 observe::info("skipped: another runner holds the lease", {{"target", name}, {"detail", r->skipped}});
-                metrics.idle(name);
+                metrics.lease_busy(name);
                 return {};
             }
             const auto& m = *r->manifest;
@@ -109,13 +156,18 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
             return {};
         };
         options.check_overdue = [&](const std::string& name) {
+            if (proof_of(name) != nullptr) {
+                return; // a proof's failures are told when it runs
+            }
             const auto& t = cfg->targets.at(name);
             if (auto storage = ctx.storage_for(t)) {
                 (void)job::check_overdue(t, **storage, std::chrono::system_clock::now());
             }
         };
         for (const auto& t : targets) {
-            metrics.seed_last_success(t.name, 0, 0);
+            if (proof_of(t.name) == nullptr) {
+                metrics.seed_last_success(t.name, 0, 0);
+            }
         }
         observe::info("daemon started", {{"targets", std::to_string(targets.size())}});
         auto st = schedule::run_daemon(targets, options);

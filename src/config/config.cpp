@@ -577,6 +577,69 @@ void read_endpoint(const Section& s, EngineOptions& options, const std::filesyst
     }
 }
 
+schedule::CronSchedule load_schedule(const YAML::Node& node, const std::string& text, const std::string& what)
+{
+    auto parsed = schedule::parse_cron(text);
+    if (!parsed) {
+        // Point at the offending part: the value's column plus the offset inside the expression (plus the
+        // opening quote of a quoted value).
+        Mark m = mark_of(node);
+        m.column += parsed.error().column + (node.Tag() == "!" ? 1 : 0);
+        throw LoadError{m, what + ": " + parsed.error().message};
+    }
+    return std::move(*parsed);
+}
+
+VerifyConfig load_verify(const YAML::Node& node, const std::string& target, const std::filesystem::path& base)
+{
+    const std::string what = "verify of target '" + target + "'";
+    Section s(node, what,
+              {"schedule", "backups", "restore_to", "password", "password_file", "identity_file", "no_owner", "no_acl",
+               "role"});
+    VerifyConfig v;
+    auto sched = s.str("schedule");
+    if (!sched) {
+        error_at(node, what + " needs 'schedule' (a cron expression, e.g. \"0 6 * * 0\" for Sundays at 06:00)");
+    }
+    v.schedule = load_schedule(s.node("schedule"), *sched, "schedule of " + what);
+    const std::string backups = s.str_or("backups", "latest");
+    if (backups != "latest" && backups != "all") {
+        error_at(s.node("backups"), "'backups' in " + what + " must be latest or all, found '" + backups + "'");
+    }
+    v.all_backups = backups == "all";
+    v.restore_to = s.str_or("restore_to", "");
+    if (!v.restore_to.empty()) {
+        if (auto url = parse_url(v.restore_to); url && !url->password.empty()) {
+            v.restore_password = Secret(url->password); // redacted from logs like every other secret
+        }
+    }
+    if (auto pw = s.str("password")) {
+        v.restore_password = Secret(*pw);
+    }
+    if (auto file = s.str("password_file")) {
+        if (s.has("password")) {
+            error_at(s.node("password_file"), "give 'password' or 'password_file', not both");
+        }
+        const std::filesystem::path path = resolve_path(base, *file);
+        auto value = read_secret_file(path);
+        if (!value) {
+            error_at(s.node("password_file"),
+                     "cannot read the password file '" + path.string() + "': make it readable by dbkeep's user");
+        }
+        v.restore_password = Secret(std::move(*value));
+    }
+    if ((s.has("password") || s.has("password_file")) && v.restore_to.empty()) {
+        error_at(node, what + ": a password without 'restore_to' (the scratch database it is for)");
+    }
+    if (auto id = s.str("identity_file")) {
+        v.identity_file = resolve_path(base, *id).string();
+    }
+    v.no_owner = s.boolean("no_owner").value_or(false);
+    v.no_acl = s.boolean("no_acl").value_or(false);
+    v.role = s.str_or("role", "");
+    return v;
+}
+
 TargetConfig load_target(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
 {
     if (!node.IsMap()) {
@@ -585,7 +648,7 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     std::string engine = node["engine"] && node["engine"].IsScalar() ? node["engine"].Scalar() : "";
     std::set<std::string> common{"engine", "url",        "storage",       "schedule",    "timezone",
                                  "keep",   "encryption", "runner",        "compression", "host",
-                                 "port",   "password",   "password_file", "notify"};
+                                 "port",   "password",   "password_file", "notify",      "verify"};
     std::set<std::string> allowed = common;
     if (engine == "postgres" || engine == "postgresql") {
         allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path",
@@ -663,16 +726,7 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     }
     t.storage = s.str_or("storage", "");
     if (auto sched = s.str("schedule")) {
-        const YAML::Node sn = s.node("schedule");
-        auto parsed = schedule::parse_cron(*sched);
-        if (!parsed) {
-            // Point at the offending part: the value's column plus the offset inside the expression (plus the
-            // opening quote of a quoted value).
-            Mark m = mark_of(sn);
-            m.column += parsed.error().column + (sn.Tag() == "!" ? 1 : 0);
-            throw LoadError{m, "schedule of target '" + name + "': " + parsed.error().message};
-        }
-        t.schedule = std::move(*parsed);
+        t.schedule = load_schedule(s.node("schedule"), *sched, "schedule of target '" + name + "'");
     }
     t.timezone = s.str_or("timezone", "UTC");
     t.zone = schedule::find_zone(t.timezone);
@@ -701,6 +755,9 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         Section c(s.node("compression"), "compression of target '" + name + "'", {"level", "workers"});
         t.compression_level = static_cast<int>(c.integer("level", 1, 19).value_or(3));
         t.compression_workers = static_cast<int>(c.integer("workers", 0, 64).value_or(2));
+    }
+    if (s.has("verify")) {
+        t.verify = load_verify(s.node("verify"), name, base);
     }
     return t;
 }
@@ -1183,6 +1240,10 @@ std::string to_string(const Config& config)
         if (t.encryption.enabled()) {
             o << " encrypted";
         }
+        if (t.verify) {
+            o << " verify '" << t.verify->schedule.text << "'"
+              << (t.verify->restore_to.empty() ? "" : " restore_to " + redact_url(t.verify->restore_to));
+        }
         o << "\n";
     }
     return o.str();
@@ -1194,6 +1255,9 @@ std::vector<const Secret*> secrets_of(const Config& config)
     for (const auto& [name, t] : config.targets) {
         std::visit([&](const auto& engine) { out.push_back(&engine.password); }, t.engine);
         out.push_back(&t.encryption.passphrase);
+        if (t.verify) {
+            out.push_back(&t.verify->restore_password);
+        }
     }
     auto add_channels = [&](const std::vector<observe::Channel>& channels) {
         for (const auto& channel : channels) {

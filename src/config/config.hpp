@@ -49,6 +49,18 @@ struct StorageConfig {
     std::string type() const { return options.index() == 0 ? "local" : "s3"; }
 };
 
+// A target's `verify:` block: scheduled proof that its backups restore (job/proof.hpp runs it).
+struct VerifyConfig {
+    schedule::CronSchedule schedule; // in the target's timezone
+    bool all_backups = false;        // `backups: all`: checksum-verify every backup, not only the latest
+    std::string restore_to;          // scratch database URL for the test restore, as written; empty: none
+    Secret restore_password;         // the scratch's password (from the URL, `password` or `password_file`)
+    std::string identity_file;       // age identity for an encrypted target (else $DBKEEP_IDENTITY_FILE)
+    bool no_owner = false;           // PostgreSQL: the test restore's pg_restore --no-owner, --no-acl, --role
+    bool no_acl = false;
+    std::string role;
+};
+
 struct TargetConfig {
     std::string name;
     Mark mark;
@@ -65,6 +77,7 @@ struct TargetConfig {
     int compression_workers = 2;
     // The target's own `notify:` list, else the root's; resolved at load (an empty list: nobody is told).
     std::vector<observe::Channel> notify;
+    std::optional<VerifyConfig> verify; // scheduled verification; none: only on demand (`dbkeep verify`)
 
     // "postgres" or "redis", as manifests write it.
     std::string engine_name() const { return engine::engine_name(engine); }

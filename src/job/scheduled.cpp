@@ -109,7 +109,7 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
             options.metrics->succeeded(target.name, static_cast<double>(result->manifest->finished_unix_ms) / 1000.0,
                                        seconds_since_start(), result->manifest->stored_bytes);
         } else {
-            options.metrics->idle(target.name);
+            options.metrics->lease_busy(target.name);
         }
     }
     if (!result) {

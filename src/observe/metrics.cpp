@@ -74,6 +74,7 @@ constexpr SampleField k_carried[] = {
     {"dbkeep_last_failure_timestamp_seconds", [](TargetMetrics& t, double v) { t.last_failure_unix = v; }},
     {"dbkeep_last_verified_restore_timestamp_seconds",
      [](TargetMetrics& t, double v) { t.last_verified_restore_unix = v; }},
+    {"dbkeep_lease_busy_timestamp_seconds", [](TargetMetrics& t, double v) { t.lease_busy_unix = v; }},
 };
 
 const SampleField* sample_field(const std::string& name)
@@ -171,6 +172,21 @@ void Metrics::idle(const std::string& target)
     m_targets[target].running = false;
 }
 
+void Metrics::lease_busy(const std::string& target)
+{
+    std::lock_guard lock(m_mutex);
+    auto& t = m_targets[target];
+    t.running = false;
+    t.lease_busy_unix = now_unix();
+}
+
+void Metrics::verified_restore(const std::string& target, double unix_seconds)
+{
+    std::lock_guard lock(m_mutex);
+    auto& t = m_targets[target];
+    t.last_verified_restore_unix = std::max(t.last_verified_restore_unix, unix_seconds);
+}
+
 void Metrics::seed_last_success(const std::string& target, double unix_seconds, std::uint64_t bytes)
 {
     std::lock_guard lock(m_mutex);
@@ -223,6 +239,9 @@ std::string Metrics::render(const std::string& only_target) const
     family("dbkeep_last_verified_restore_timestamp_seconds", "gauge",
            "Unix time of the last successful test restore (0: none known).",
            [](const TargetMetrics& m) { return m.last_verified_restore_unix; });
+    family("dbkeep_lease_busy_timestamp_seconds", "gauge",
+           "Unix time a backup last found the target's lease held by another runner and did not run (0: never).",
+           [](const TargetMetrics& m) { return m.lease_busy_unix; });
     const auto info = build_info();
     o << "# HELP dbkeep_build_info The dbkeep build that wrote these metrics.\n# TYPE dbkeep_build_info gauge\n"
       << "dbkeep_build_info{version=\"" << escape_label(info.version) << "\",commit=\"" << escape_label(info.commit)

@@ -25,6 +25,7 @@ struct TargetMetrics {
     double last_failure_unix = 0;          // 0: none known
     double next_scheduled_unix = 0;        // 0: no schedule (or not known)
     double last_verified_restore_unix = 0; // 0: none known
+    double lease_busy_unix = 0;            // 0: never; when a backup last found another runner holding the lease
 };
 
 // Where one-shot runs (`backup`, `run --due`) put their metrics: the root `metrics:` block.
@@ -41,8 +42,12 @@ public:
     void succeeded(const std::string& target, double finished_unix, double duration_seconds, std::uint64_t bytes);
     // finished_unix: when it failed (0: now).
     void failed(const std::string& target, double finished_unix = 0);
-    // Not running any more, without an outcome (another runner held the lease).
+    // Not running any more, without an outcome.
     void idle(const std::string& target);
+    // Not run because another runner held the target's lease (now: the Unix time it was found held).
+    void lease_busy(const std::string& target);
+    // A scheduled test restore (verify block) of the target succeeded at unix_seconds.
+    void verified_restore(const std::string& target, double unix_seconds);
     // Seeds last_success from storage at start-up so the gauge is right before the first run (bytes 0: the
     // size is not known and stays as it was).
     void seed_last_success(const std::string& target, double unix_seconds, std::uint64_t bytes);

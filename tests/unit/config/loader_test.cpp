@@ -1624,3 +1624,40 @@ TEST(ConfigLoad, EmailChannelsAreCheckedAtLoad)
     expect_error(head + "    url: smtp://mail\n    from: a@b\n    to: [not-an-address]\n" + tail, 5, 9,
                  "is not an address");
 }
+
+// A target's `verify:` block: its schedule parsed at load, the scratch URL's password a secret, mistakes named.
+TEST(ConfigLoad, VerifyBlockIsParsedAndItsScratchPasswordIsASecret)
+{
+    auto r = load_text("targets:\n"
+                       "  orders:\n"
+                       "    engine: postgres\n"
+                       "    url: postgres://app@db/orders\n"
+                       "    verify:\n"
+                       "      schedule: \"0 6 * * 0\"\n"
+                       "      backups: all\n"
+                       "      restore_to: postgres://verify:Scratch-Pw-1@scratch:5432/orders_verify\n"
+                       "      no_owner: true\n");
+    ASSERT_TRUE(r) << r.error().message;
+    const auto& v = r->targets.at("orders").verify;
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(v->schedule.text, "0 6 * * 0");
+    EXPECT_TRUE(v->all_backups);
+    EXPECT_TRUE(v->no_owner);
+    EXPECT_EQ(v->restore_password.reveal(), "Scratch-Pw-1");
+    bool listed = false;
+    for (const auto* s : secrets_of(*r)) {
+        listed = listed || s->reveal() == "Scratch-Pw-1";
+    }
+    EXPECT_TRUE(listed);
+    const auto text = to_string(*r);
+    EXPECT_EQ(text.find("Scratch-Pw-1"), std::string::npos) << text;
+    EXPECT_NE(text.find("verify '0 6 * * 0'"), std::string::npos) << text;
+
+    const std::string head = "targets:\n  orders:\n    engine: postgres\n    url: postgres://app@db/orders\n";
+    expect_error(head + "    verify:\n      backups: all\n", 6, 7, "needs 'schedule'");
+    expect_error(head + "    verify:\n      schedule: \"0 6 * * 8\"\n", 6, 26, "schedule of verify of target 'orders'");
+    expect_error(head + "    verify:\n      schedule: \"@daily\"\n      backups: some\n", 7, 16, "latest or all");
+    expect_error(head + "    verify:\n      schedule: \"@daily\"\n      restore: x\n", 7, 7, "unknown key 'restore'");
+    expect_error(head + "    verify:\n      schedule: \"0 6 * * *\"\n      password: x\n", 6, 7,
+                 "without 'restore_to'");
+}

@@ -59,3 +59,25 @@ TEST(HttpListener, BadAddressIsAConfigError)
     ASSERT_FALSE(l);
     EXPECT_EQ(l.error().kind, ErrorKind::config);
 }
+
+TEST(Metrics, LeaseBusyAndVerifiedRestoreAreRenderedAndCarriedOver)
+{
+    observe::Metrics m;
+    m.started("orders");
+    m.lease_busy("orders");
+    m.verified_restore("orders", 1795000000);
+    m.verified_restore("orders", 1700000000); // an older proof never moves the gauge back
+    const auto busy = m.get("orders").lease_busy_unix;
+    EXPECT_FALSE(m.get("orders").running);
+    EXPECT_GT(busy, 1.7e9);
+    const auto text = m.render();
+    EXPECT_NE(text.find("# TYPE dbkeep_lease_busy_timestamp_seconds gauge"), std::string::npos) << text;
+    EXPECT_NE(text.find("dbkeep_last_verified_restore_timestamp_seconds{target=\"orders\"} 1795000000\n"),
+              std::string::npos)
+        << text;
+    // The next one-shot run starts from this run's textfile.
+    observe::Metrics next;
+    next.load_previous(text);
+    EXPECT_NEAR(next.get("orders").lease_busy_unix, busy, 1e-3); // 15 significant digits in the text
+    EXPECT_EQ(next.get("orders").last_verified_restore_unix, 1795000000);
+}
