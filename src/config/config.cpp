@@ -553,16 +553,10 @@ void apply_redis_url(engine::RedisOptions& r, const std::string& target, const Y
     }
 }
 
-// host, port and password, written beside (and overriding) the url, for an engine whose options name them so.
-// password_file names a file holding the password (a Docker or Kubernetes secret), read once at load.
-template <class EngineOptions>
-void read_endpoint(const Section& s, EngineOptions& options, const std::filesystem::path& base)
+// `password` or `password_file` (a file holding it: a Docker or Kubernetes secret, read once at load) of a
+// section; nothing when it names neither.
+std::optional<Secret> read_password(const Section& s, const std::filesystem::path& base)
 {
-    options.host = s.str_or("host", options.host);
-    options.port = static_cast<int>(s.integer("port", 1, 65535).value_or(options.port));
-    if (auto pw = s.str("password")) {
-        options.password = Secret(*pw);
-    }
     if (auto file = s.str("password_file")) {
         if (s.has("password")) {
             error_at(s.node("password_file"), "give 'password' or 'password_file', not both");
@@ -573,7 +567,22 @@ void read_endpoint(const Section& s, EngineOptions& options, const std::filesyst
             error_at(s.node("password_file"),
                      "cannot read the password file '" + path.string() + "': make it readable by dbkeep's user");
         }
-        options.password = Secret(std::move(*value));
+        return Secret(std::move(*value));
+    }
+    if (auto pw = s.str("password")) {
+        return Secret(*pw);
+    }
+    return std::nullopt;
+}
+
+// host, port and password, written beside (and overriding) the url, for an engine whose options name them so.
+template <class EngineOptions>
+void read_endpoint(const Section& s, EngineOptions& options, const std::filesystem::path& base)
+{
+    options.host = s.str_or("host", options.host);
+    options.port = static_cast<int>(s.integer("port", 1, 65535).value_or(options.port));
+    if (auto pw = read_password(s, base)) {
+        options.password = std::move(*pw);
     }
 }
 
@@ -613,20 +622,8 @@ VerifyConfig load_verify(const YAML::Node& node, const std::string& target, cons
             v.restore_password = Secret(url->password); // redacted from logs like every other secret
         }
     }
-    if (auto pw = s.str("password")) {
-        v.restore_password = Secret(*pw);
-    }
-    if (auto file = s.str("password_file")) {
-        if (s.has("password")) {
-            error_at(s.node("password_file"), "give 'password' or 'password_file', not both");
-        }
-        const std::filesystem::path path = resolve_path(base, *file);
-        auto value = read_secret_file(path);
-        if (!value) {
-            error_at(s.node("password_file"),
-                     "cannot read the password file '" + path.string() + "': make it readable by dbkeep's user");
-        }
-        v.restore_password = Secret(std::move(*value));
+    if (auto pw = read_password(s, base)) {
+        v.restore_password = std::move(*pw);
     }
     if ((s.has("password") || s.has("password_file")) && v.restore_to.empty()) {
         error_at(node, what + ": a password without 'restore_to' (the scratch database it is for)");
