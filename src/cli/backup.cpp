@@ -1,13 +1,12 @@
 #include "cli/app.hpp"
 #include "cli/context.hpp"
-#include "core/cancel.hpp"
+#include "cli/output.hpp"
+#include "core/human.hpp"
 #include "job/scheduled.hpp"
-#include "observe/log.hpp"
 #include "storage/storage.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 namespace dbkeep::cli {
 
@@ -19,6 +18,11 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_option("targets", *names, "targets to back up");
     cmd->add_flag("--wait", *wait, "wait while another runner backs the target up, instead of failing");
     cmd->callback([&ctx, &exit_code, names, wait] {
+        const auto started = std::chrono::steady_clock::now();
+        nlohmann::json items = nlohmann::json::array();
+        int done = 0;
+        std::uint64_t stored = 0;
+        std::uint64_t raw = 0;
         exit_code = ctx.for_each_target(
             *names,
             [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
@@ -32,19 +36,37 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
                     return fail(ErrorKind::failed, "back up", t.name, r->skipped, "use --wait to wait for it");
                 }
                 const auto& m = *r->manifest;
-                if (!ctx.json) {
+                ++done;
+                stored += m.stored_bytes;
+                raw += m.raw_bytes;
+                if (ctx.json) {
+                    items.push_back(
+                        {{"target", t.name},
+                         {"status", "ok"},
+                         {"id", m.id},
+                         {"key", m.object_key},
+                         {"stored_bytes", m.stored_bytes},
+                         {"raw_bytes", m.raw_bytes},
+                         {"duration_seconds", static_cast<double>(m.finished_unix_ms - m.started_unix_ms) / 1000.0}});
+                } else {
                     std::printf("%s %s %llu bytes\n", t.name.c_str(), m.id.c_str(),
                                 static_cast<unsigned long long>(m.stored_bytes));
-                } else {
-                    std::printf("%s\n",
-                                nlohmann::json{{"target", t.name}, {"id", m.id}, {"stored_bytes", m.stored_bytes}}
-                                    .dump()
-                                    .c_str());
                 }
                 return {};
             },
             ctx.backup_failure_hook());
         ctx.export_run_metrics();
+        const auto failed = ctx.target_errors().size();
+        if (ctx.json) {
+            for (const auto& e : ctx.target_errors()) {
+                items.push_back(failed_target_json(e.target, e.error));
+            }
+            print_json(items);
+        } else if (exit_code != k_exit_usage) {
+            print_summary("backup: " + std::to_string(done) + " target" + (done == 1 ? "" : "s") + " backed up" +
+                          (failed > 0 ? ", " + std::to_string(failed) + " FAILED" : "") + ", " + human_size(stored) +
+                          " stored (" + human_size(raw) + " raw), in " + human_duration(elapsed_ms(started)));
+        }
     });
 }
 

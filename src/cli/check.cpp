@@ -1,5 +1,6 @@
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "job/diagnose.hpp"
 #include "job/scheduled.hpp"
 #include "observe/log.hpp"
@@ -91,9 +92,13 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
             }
         }
         bool any_fail = false;
+        int passed = 0;
+        int warned = 0;
+        int failed_count = 0;
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows) {
             any_fail = any_fail || r.f.outcome == Outcome::fail;
+            (r.f.outcome == Outcome::fail ? failed_count : r.f.outcome == Outcome::pass ? passed : warned) += 1;
             std::string finding = observe::redact(r.f.finding);
             std::string remedy = observe::redact(r.f.remedy);
             if (as_json) {
@@ -111,7 +116,10 @@ void add_check_command(CLI::App& app, Context& ctx, int& exit_code)
             }
         }
         if (as_json) {
-            std::printf("%s\n", out.dump(2).c_str());
+            print_json(out);
+        } else {
+            print_summary("check: " + std::to_string(passed) + " passed, " + std::to_string(warned) + " warning" +
+                          (warned == 1 ? "" : "s") + ", " + std::to_string(failed_count) + " failed");
         }
         exit_code = any_fail ? k_exit_check : k_exit_ok;
     });

@@ -57,6 +57,7 @@ const config::Config* Context::config()
     }
     if (!loaded) {
         m_failed = true;
+        m_config_error = loaded.error();
         report(loaded.error());
         return nullptr;
     }
@@ -158,6 +159,7 @@ int Context::for_each_target(const std::vector<std::string>& names, const Target
         }
         Status done = storage ? body(*t, **storage) : Status(std::unexpected(storage.error()));
         if (!done) {
+            m_target_errors.push_back({t->name, done.error()});
             int rc = report(done.error());
             exit_code = exit_code == k_exit_ok ? rc : exit_code;
         }

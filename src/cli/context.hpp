@@ -26,6 +26,8 @@ struct Context {
 
     // Loads the configuration once; prints the error and returns nullptr on failure.
     const config::Config* config();
+    // Why config() returned nullptr (nullptr when it did not, or has not run).
+    const Error* config_error() const { return m_config_error ? &*m_config_error : nullptr; }
     // The named targets, or all when names is empty; prints an error for an unknown name.
     std::optional<std::vector<const config::TargetConfig*>> targets(const std::vector<std::string>& names);
     Result<std::unique_ptr<storage::Storage>> storage_for(const config::TargetConfig& target);
@@ -40,6 +42,12 @@ struct Context {
     using StorageErrorHook = std::function<void(const config::TargetConfig& target, const Error& error)>;
     int for_each_target(const std::vector<std::string>& names, const TargetBody& body,
                         const StorageErrorHook& on_storage_error = {});
+    // The errors for_each_target reported, per target in order (for --json documents).
+    struct TargetError {
+        std::string target;
+        Error error;
+    };
+    const std::vector<TargetError>& target_errors() const { return m_target_errors; }
 
     // The metrics of this one-shot run (`backup`, `run --due`) when `metrics:` is configured, else nullptr;
     // it starts from what the previous run's textfile said, so counters and timestamps carry over.
@@ -52,7 +60,9 @@ struct Context {
 
 private:
     std::optional<config::Config> m_config;
+    std::optional<Error> m_config_error;
     std::unique_ptr<observe::Metrics> m_metrics;
+    std::vector<TargetError> m_target_errors;
     bool m_failed = false;
 };
 

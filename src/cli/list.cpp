@@ -2,6 +2,7 @@
 #include "catalog/naming.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "core/human.hpp"
 #include "storage/storage.hpp"
 
@@ -45,12 +46,16 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
             std::printf("%-12s %-24s %-24s %10s %10s %9s\n", "TARGET", "ID", "STARTED", "SIZE", "RAW", "DURATION");
         }
         const auto now = std::chrono::system_clock::now();
+        std::size_t count = 0;
+        std::uint64_t stored = 0;
         exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
             auto listing = catalog::list_backups(storage, t.name);
             if (!listing) {
                 return std::unexpected(listing.error());
             }
             for (const auto& m : listing->backups) {
+                ++count;
+                stored += m.stored_bytes;
                 const bool future = catalog::dated_in_future(m.id, now);
                 if (as_json) {
                     auto j = nlohmann::json::parse(catalog::to_json(m));
@@ -89,7 +94,13 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
             return {};
         });
         if (as_json) {
-            std::printf("%s\n", all.dump(2).c_str());
+            for (const auto& e : ctx.target_errors()) {
+                all.push_back(failed_target_json(e.target, e.error));
+            }
+            print_json(all);
+        } else if (exit_code != k_exit_usage) {
+            print_summary("list: " + std::to_string(count) + " backup" + (count == 1 ? "" : "s") + ", " +
+                          human_size(stored) + " stored");
         }
     });
 }

@@ -1,5 +1,6 @@
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "job/scheduled.hpp"
 #include "storage/storage.hpp"
 
@@ -22,11 +23,40 @@ void add_prune_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!target->empty()) {
             names.push_back(*target);
         }
+        nlohmann::json items = nlohmann::json::array();
+        int kept = 0;
+        int removed = 0;
         exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
             auto r = job::run_prune(t, storage, {.dry_run = *dry_run, .orphans = *orphans},
                                     std::chrono::system_clock::now());
             if (!r) {
                 return std::unexpected(r.error());
+            }
+            for (const auto& d : r->decisions) {
+                (d.keep ? kept : removed) += 1;
+            }
+            removed += static_cast<int>(r->removed_orphans.size() + r->swept.discarded.size());
+            if (ctx.json) {
+                const char* removal = *dry_run ? "would_remove" : "remove";
+                for (const auto& d : r->decisions) {
+                    items.push_back({{"target", t.name},
+                                     {"id", d.id},
+                                     {"action", d.keep ? "keep" : removal},
+                                     {"reasons", d.reasons}});
+                }
+                for (const auto& o : r->removed_orphans) {
+                    items.push_back({{"target", t.name}, {"key", o}, {"action", removal}, {"kind", "orphan"}});
+                }
+                for (const auto& o : r->orphans) {
+                    items.push_back({{"target", t.name}, {"key", o}, {"action", "keep"}, {"kind", "orphan"}});
+                }
+                for (const auto& w : r->swept.discarded) {
+                    items.push_back({{"target", t.name}, {"key", w}, {"action", removal}, {"kind", "incomplete"}});
+                }
+                if (!r->skipped.empty()) {
+                    items.push_back({{"target", t.name}, {"action", "skipped"}, {"reason", r->skipped}});
+                }
+                return {};
             }
             if (!r->skipped.empty()) {
                 std::printf("%s: %s\n", t.name.c_str(), r->skipped.c_str());
@@ -54,6 +84,18 @@ void add_prune_command(CLI::App& app, Context& ctx, int& exit_code)
             }
             return {};
         });
+        if (ctx.json) {
+            for (const auto& e : ctx.target_errors()) {
+                items.push_back(failed_target_json(e.target, e.error));
+            }
+            print_json(items);
+        } else if (exit_code != k_exit_usage) {
+            const auto failed = ctx.target_errors().size();
+            print_summary(
+                "prune: " + std::to_string(kept) + " kept, " + std::to_string(removed) +
+                (*dry_run ? " would be removed (dry run)" : " removed") +
+                (failed > 0 ? ", " + std::to_string(failed) + " target" + (failed == 1 ? "" : "s") + " FAILED" : ""));
+        }
     });
 }
 

@@ -1,6 +1,9 @@
 #include "job/restore.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
+#include "core/human.hpp"
+#include "core/url.hpp"
 #include "storage/storage.hpp"
 
 #include <CLI/CLI.hpp>
@@ -91,13 +94,37 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
             req.read.identity_files.push_back(identity);
         }
         req.read.passphrase = t.encryption.passphrase.reveal();
+        const auto started = std::chrono::steady_clock::now();
         auto m = job::run_restore(t, **storage, req);
+        // `--output -` writes the dump itself on stdout: nothing else may go there.
+        const bool quiet = a->output == "-";
         if (!m) {
             exit_code = report(m.error());
+            if (ctx.json && !quiet) {
+                print_json(failed_target_json(t.name, m.error()));
+            }
             return;
         }
-        if (a->output != "-") {
-            std::printf("restored %s %s\n", t.name.c_str(), m->id.c_str());
+        const auto took = elapsed_ms(started);
+        if (quiet) {
+            return;
+        }
+        if (ctx.json) {
+            nlohmann::json doc{{"target", t.name},
+                               {"status", "ok"},
+                               {"id", m->id},
+                               {"raw_bytes", m->raw_bytes},
+                               {"duration_seconds", static_cast<double>(took) / 1000.0}};
+            if (a->to.empty()) {
+                doc["output"] = a->output;
+            } else {
+                doc["to"] = redact_url(a->to);
+            }
+            print_json(doc);
+        } else {
+            // The one line is the summary: "restored orders 20261201T020000Z-a1b2c3 (4.0 MiB) into URL, in 3.1s".
+            print_summary("restored " + t.name + " " + m->id + " (" + human_size(m->raw_bytes) + ") into " +
+                          (a->to.empty() ? a->output : redact_url(a->to)) + ", in " + human_duration(took));
         }
     });
 }

@@ -1,6 +1,8 @@
 #include "catalog/catalog.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
+#include "core/human.hpp"
 #include "job/restore.hpp"
 #include "observe/log.hpp"
 #include "storage/storage.hpp"
@@ -42,6 +44,8 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_flag("--restore", *restore_flag, "test-restore into --to and compare row/key counts with the manifest");
     cmd->add_option("--to", *restore_to, "scratch database URL for --restore (password: DBKEEP_RESTORE_PASSWORD)");
     cmd->add_flag("--keep", base->keep, "keep the scratch database of --restore (it is dropped otherwise)");
+    cmd->add_flag("--force", base->force,
+                  "--restore although the scratch's maxmemory looks too small for the backup (Redis; warns)");
     cmd->add_flag("--no-owner", base->no_owner, "--restore without object owners (PostgreSQL)");
     cmd->add_flag("--no-acl", base->no_acl, "--restore without privileges (PostgreSQL)");
     cmd->add_option("--role", base->role, "--restore as this role (PostgreSQL: SET ROLE)");
@@ -72,7 +76,10 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
         if (!id.empty()) {
             req.read.identity_files.push_back(id);
         }
+        const auto started = std::chrono::steady_clock::now();
+        nlohmann::json items = nlohmann::json::array();
         int bad = 0;
+        int good = 0;
         exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
             req.read.passphrase = t.encryption.passphrase.reveal();
             auto results = job::run_verify(t, storage, req);
@@ -80,8 +87,17 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
                 return std::unexpected(results.error());
             }
             for (const auto& r : *results) {
-                if (r.error) {
-                    ++bad;
+                (r.error ? bad : good) += 1;
+                if (ctx.json) {
+                    nlohmann::json item{{"target", t.name},
+                                        {"id", r.manifest.id},
+                                        {"status", r.error ? "failed" : "ok"},
+                                        {"restored", !req.restore_to.empty() && !r.error}};
+                    if (r.error) {
+                        item["error"] = error_json(*r.error);
+                    }
+                    items.push_back(std::move(item));
+                } else if (r.error) {
                     std::printf("%s %s FAILED %s\n", t.name.c_str(), r.manifest.id.c_str(),
                                 observe::redact(r.error->to_string()).c_str());
                 } else {
@@ -99,11 +115,20 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
             }
             for (const auto& u : listing->unreadable) {
                 ++bad;
+                if (ctx.json) {
+                    items.push_back(
+                        {{"target", t.name}, {"key", u.key}, {"status", "unreadable"}, {"reason", u.reason}});
+                    continue;
+                }
                 std::printf("%s %s FAILED unreadable manifest: %s\n", t.name.c_str(), escape(u.key).c_str(),
                             escape(u.reason).c_str());
             }
             for (const auto& key : listing->orphans) {
                 ++bad;
+                if (ctx.json) {
+                    items.push_back({{"target", t.name}, {"key", key}, {"status", "orphan"}});
+                    continue;
+                }
                 std::printf("%s %s FAILED no manifest: an orphan, unverifiable (`dbkeep list %s`)\n", t.name.c_str(),
                             escape(key).c_str(), t.name.c_str());
             }
@@ -111,6 +136,20 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
         });
         if (bad > 0 && exit_code == k_exit_ok) {
             exit_code = k_exit_failed;
+        }
+        const auto failed = ctx.target_errors().size();
+        if (ctx.json) {
+            for (const auto& e : ctx.target_errors()) {
+                items.push_back(failed_target_json(e.target, e.error));
+            }
+            print_json(items);
+        } else if (exit_code != k_exit_usage) {
+            print_summary("verify: " + std::to_string(good) + " backup" + (good == 1 ? "" : "s") + " verified" +
+                          (bad > 0 ? ", " + std::to_string(bad) + " FAILED" : "") +
+                          (failed > 0
+                               ? ", " + std::to_string(failed) + " target" + (failed == 1 ? "" : "s") + " not verified"
+                               : "") +
+                          ", in " + human_duration(elapsed_ms(started)));
         }
     });
 }

@@ -196,6 +196,7 @@ std::optional<Error> test_restore(const config::TargetConfig& target, storage::S
     // each time (one dbkeep did not make is refused when it holds objects) and dropped afterwards.
     rr.merge = true;
     rr.scratch = true;
+    rr.force = request.force;
     rr.no_owner = request.no_owner;
     rr.no_acl = request.no_acl;
     rr.role = request.role;

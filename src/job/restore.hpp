@@ -48,6 +48,7 @@ struct VerifyRequest {
     std::string restore_to;       // non-empty: test-restore into this scratch database and compare statistics
     std::string restore_password; // for restore_to
     bool keep = false;            // leave the scratch database in place (else it is dropped after the comparison)
+    bool force = false;           // Redis: test-restore although the scratch's maxmemory looks too small (warns)
     bool no_owner = false;        // PostgreSQL: pg_restore --no-owner, --no-acl, --role for the test restore
     bool no_acl = false;
     std::string role;

@@ -302,6 +302,26 @@ TEST_F(RedisRestore, ADestinationWhoseMaxmemoryIsTooSmallIsRefusedBeforeFlushing
     EXPECT_NE(old.err.find("but the destination evicted"), std::string::npos) << old.err;
 }
 
+// verify --restore has the same --force as restore: a scratch server whose maxmemory looks too small is refused
+// before anything is written, --force test-restores anyway (and the evictions then fail the verification).
+TEST_F(RedisRestore, VerifyRestoreIntoATooSmallScratchIsRefusedUnlessForced)
+{
+    RedisServer source;
+    fill(source, 0, "big", 6100, 1000);
+    write_config(source.url());
+    ASSERT_EQ(dbkeep({"backup", "cache"}).exit_code, 0);
+    RedisServer scratch(RedisOptions{.extra_args = {"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"}});
+    auto refused = dbkeep({"verify", "cache", "--restore", "--to", scratch.url()});
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.out.find("FAILED"), std::string::npos) << refused.out;
+    EXPECT_NE(refused.out.find("--force"), std::string::npos) << refused.out;
+    EXPECT_EQ(scratch.cli({"DBSIZE"}), "0");
+    auto forced = dbkeep({"verify", "cache", "--restore", "--force", "--to", scratch.url()});
+    EXPECT_EQ(forced.exit_code, 1);
+    EXPECT_NE(forced.err.find("restoring despite --force"), std::string::npos) << forced.err;
+    EXPECT_NE(forced.out.find("evicted"), std::string::npos) << forced.out;
+}
+
 // Through a runner other than local, keys go through `redis-cli --pipe`, which reports errors only at its end:
 // the pipe is finished and the SELECT tried on its own before the keys of the next database are piped. (`env`
 // as the prefix: `setsid` may fork and exit 0 at once, hiding redis-cli's exit status.)
