@@ -58,10 +58,7 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
         ctx.export_run_metrics();
         const auto failed = ctx.target_errors().size();
         if (ctx.json) {
-            for (const auto& e : ctx.target_errors()) {
-                items.push_back(failed_target_json(e.target, e.error));
-            }
-            print_json(items);
+            print_items(std::move(items), ctx);
         } else if (exit_code != k_exit_usage) {
             print_summary("backup: " + std::to_string(done) + " target" + (done == 1 ? "" : "s") + " backed up" +
                           (failed > 0 ? ", " + std::to_string(failed) + " FAILED" : "") + ", " + human_size(stored) +

@@ -94,10 +94,7 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
             return {};
         });
         if (as_json) {
-            for (const auto& e : ctx.target_errors()) {
-                all.push_back(failed_target_json(e.target, e.error));
-            }
-            print_json(all);
+            print_items(std::move(all), ctx);
         } else if (exit_code != k_exit_usage) {
             print_summary("list: " + std::to_string(count) + " backup" + (count == 1 ? "" : "s") + ", " +
                           human_size(stored) + " stored");

@@ -1,5 +1,6 @@
 #include "cli/output.hpp"
 
+#include "cli/context.hpp"
 #include "observe/log.hpp"
 
 #include <cstdio>
@@ -26,6 +27,14 @@ void print_json(const nlohmann::json& document)
     const std::string text = document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);
+}
+
+void print_items(nlohmann::json items, const Context& ctx)
+{
+    for (const auto& e : ctx.target_errors()) {
+        items.push_back(failed_target_json(e.target, e.error));
+    }
+    print_json(items);
 }
 
 void print_summary(const std::string& line)

@@ -11,6 +11,8 @@
 
 namespace dbkeep::cli {
 
+class Context;
+
 // {"kind", "operation", "object", "message", "hint"} of an error, every string redacted (observe::redact).
 nlohmann::json error_json(const Error& error);
 
@@ -19,6 +21,10 @@ nlohmann::json failed_target_json(const std::string& target, const Error& error)
 
 // Prints the document on stdout, indented, with a final newline.
 void print_json(const nlohmann::json& document);
+
+// The multi-target commands' document: `items`, then a failed_target_json per error ctx's for_each_target
+// reported, printed with print_json.
+void print_items(nlohmann::json items, const Context& ctx);
 
 // The command's closing line for people ("backup: 2 targets backed up, 1.2 MiB stored, in 3.4s") on stdout.
 void print_summary(const std::string& line);

@@ -85,10 +85,7 @@ void add_prune_command(CLI::App& app, Context& ctx, int& exit_code)
             return {};
         });
         if (ctx.json) {
-            for (const auto& e : ctx.target_errors()) {
-                items.push_back(failed_target_json(e.target, e.error));
-            }
-            print_json(items);
+            print_items(std::move(items), ctx);
         } else if (exit_code != k_exit_usage) {
             const auto failed = ctx.target_errors().size();
             print_summary(

@@ -145,10 +145,7 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code)
         }
         const auto failed = ctx.target_errors().size();
         if (ctx.json) {
-            for (const auto& e : ctx.target_errors()) {
-                tally.items.push_back(failed_target_json(e.target, e.error));
-            }
-            print_json(tally.items);
+            print_items(std::move(tally.items), ctx);
         } else if (exit_code != k_exit_usage) {
             std::string line = "run --due: " + std::to_string(tally.backed_up) + " backed up, " +
                                std::to_string(tally.not_due) + " up to date";

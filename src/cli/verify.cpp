@@ -139,10 +139,7 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
         }
         const auto failed = ctx.target_errors().size();
         if (ctx.json) {
-            for (const auto& e : ctx.target_errors()) {
-                items.push_back(failed_target_json(e.target, e.error));
-            }
-            print_json(items);
+            print_items(std::move(items), ctx);
         } else if (exit_code != k_exit_usage) {
             print_summary("verify: " + std::to_string(good) + " backup" + (good == 1 ? "" : "s") + " verified" +
                           (bad > 0 ? ", " + std::to_string(bad) + " FAILED" : "") +
