@@ -177,6 +177,14 @@ TEST_F(Sqlite, ThroughACommandRunnerTheSqlite3CliCopiesWhileAWriterCommits)
     round_trip_while_writing("wal", "{ type: command, argv: [setsid] }");
     EXPECT_EQ(only_manifest()["tool"], "sqlite3-cli");
     EXPECT_EQ(only_manifest()["runner"], "command setsid");
+    // verify --restore makes its scratch copy on this machine, whatever the runner.
+    auto v = m_work->dbkeep({"verify", "app", "--restore", "--to", (m_work->dir() / "scratch.db").string()});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    EXPECT_FALSE(fs::exists(m_work->dir() / "scratch.db"));
+    // A restore into the runner's machine is refused with the way to do it.
+    auto r = m_work->dbkeep({"restore", "app", "--to", (m_work->dir() / "new.db").string()});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("restore --output FILE"), std::string::npos) << r.err;
 }
 
 TEST_F(Sqlite, ADatabaseLargerThanAnyBufferStreamsInLittleMemory)
