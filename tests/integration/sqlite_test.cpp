@@ -426,3 +426,31 @@ TEST_F(Sqlite, CheckReportsTheFileItsJournalModeAndStagingRoom)
     EXPECT_EQ(r.exit_code, 3);
     EXPECT_NE(r.out.find("sqlite3 command-line tool is not installed"), std::string::npos) << r.out;
 }
+
+TEST_F(Sqlite, AHotJournalOfACrashedWriterFailsClearlyUntilRolledBack)
+{
+    create_database("delete");
+    write_config();
+    {
+        // A writer killed mid-transaction after its cache spilled into the file: a hot journal stays behind.
+        Background writer({"sh", "-c",
+                           "(echo 'PRAGMA cache_size=10; BEGIN; UPDATE items SET v = hex(randomblob(200));'; sleep 60) "
+                           "| sqlite3 '" +
+                               m_db + "'"});
+        ASSERT_TRUE(
+            wait_until([&] { return fs::exists(m_db + "-journal") && fs::file_size(m_db + "-journal") > (1u << 20); },
+                       std::chrono::seconds(30)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    auto b = m_work->dbkeep({"backup", "app"});
+    EXPECT_EQ(b.exit_code, 1);
+    EXPECT_NE(b.err.find("left a hot journal"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find("PRAGMA quick_check"), std::string::npos) << b.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+    EXPECT_TRUE(staging_is_empty());
+    // Opened once by its owner, the journal is rolled back and the backup holds the committed rows.
+    EXPECT_EQ(sql(m_db, "PRAGMA quick_check"), "ok");
+    auto again = m_work->dbkeep({"backup", "app"});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(only_manifest()["stats"]["main.items"], 20000);
+}

@@ -47,6 +47,22 @@ ErrorKind kind_of(int rc) noexcept
     }
 }
 
+// The error of a failed call on db: a hot journal left by a crashed writer gets its own message, since a
+// read-only connection (all dbkeep opens on a source) cannot roll it back.
+std::unexpected<Error> fail_with(sqlite3* db, int rc, const std::string& op, const std::string& path)
+{
+    if (rc == SQLITE_READONLY_ROLLBACK || (db != nullptr && sqlite3_extended_errcode(db) == SQLITE_READONLY_ROLLBACK)) {
+        return fail(ErrorKind::conflict, op, path,
+                    "a writer that crashed mid-transaction left a hot journal ('" + path +
+                        "-journal') that must be rolled back before the database can be read, and dbkeep opens it "
+                        "read-only",
+                    "open the database once as its owner to roll the journal back (start the application, or run "
+                    "sqlite3 '" +
+                        path + "' 'PRAGMA quick_check'), then back up again");
+    }
+    return fail(kind_of(rc), op, path, message_of(db, rc));
+}
+
 // A prepared statement, finalized on destruction.
 class Statement {
 public:
@@ -115,6 +131,9 @@ Status Database::exec(const std::string& sql, const std::string& op)
     if (rc != SQLITE_OK) {
         std::string m = err != nullptr ? err : message_of(m_db, rc);
         sqlite3_free(err);
+        if (sqlite3_extended_errcode(m_db) == SQLITE_READONLY_ROLLBACK) {
+            return fail_with(m_db, rc, op, m_path);
+        }
         return fail(kind_of(rc), op, m_path, m);
     }
     return {};
@@ -126,7 +145,7 @@ Result<std::vector<std::vector<std::string>>> Database::rows(const std::string& 
     int rc = sqlite3_prepare_v2(m_db, sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr);
     const Statement stmt(raw);
     if (rc != SQLITE_OK) {
-        return fail(kind_of(rc), op, m_path, message_of(m_db, rc));
+        return fail_with(m_db, rc, op, m_path);
     }
     std::vector<std::vector<std::string>> out;
     while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
@@ -143,7 +162,7 @@ Result<std::vector<std::vector<std::string>>> Database::rows(const std::string& 
         out.push_back(std::move(row));
     }
     if (rc != SQLITE_DONE) {
-        return fail(kind_of(rc), op, m_path, message_of(m_db, rc));
+        return fail_with(m_db, rc, op, m_path);
     }
     return out;
 }
