@@ -174,17 +174,35 @@ TEST_F(Sqlite, RollbackJournalDatabaseRoundTripsWhileAWriterCommits)
 
 TEST_F(Sqlite, ThroughACommandRunnerTheSqlite3CliCopiesWhileAWriterCommits)
 {
-    round_trip_while_writing("wal", "{ type: command, argv: [setsid] }");
+    round_trip_while_writing("wal", "{ type: command, argv: [setsid, --wait] }");
     EXPECT_EQ(only_manifest()["tool"], "sqlite3-cli");
-    EXPECT_EQ(only_manifest()["runner"], "command setsid");
+    EXPECT_EQ(only_manifest()["runner"], "command setsid --wait");
     // verify --restore makes its scratch copy on this machine, whatever the runner.
     auto v = m_work->dbkeep({"verify", "app", "--restore", "--to", (m_work->dir() / "scratch.db").string()});
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
     EXPECT_FALSE(fs::exists(m_work->dir() / "scratch.db"));
-    // A restore into the runner's machine is refused with the way to do it.
-    auto r = m_work->dbkeep({"restore", "app", "--to", (m_work->dir() / "new.db").string()});
-    EXPECT_EQ(r.exit_code, 2) << r.err;
-    EXPECT_NE(r.err.find("restore --output FILE"), std::string::npos) << r.err;
+    // A restore through the runner: the sqlite3 CLI there checks the copy and renames it into place, refusing
+    // to replace a database without --force and one in use even with it.
+    const std::string dest = (m_work->dir() / "new.db").string();
+    auto r = m_work->dbkeep({"restore", "app", "--to", dest});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(sql(dest, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(sql(dest, "SELECT count(*) FROM items"), "20000");
+    auto again = m_work->dbkeep({"restore", "app", "--to", dest});
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.err.find("exists (add --force"), std::string::npos) << again.err;
+    write_file(dest + "-journal", "");
+    auto busy = m_work->dbkeep({"restore", "app", "--to", dest, "--force"});
+    EXPECT_EQ(busy.exit_code, 1);
+    EXPECT_NE(busy.err.find("new.db-journal' exists beside it"), std::string::npos) << busy.err;
+    fs::remove(dest + "-journal");
+    sql(dest, "DELETE FROM items");
+    auto forced = m_work->dbkeep({"restore", "app", "--to", "file://" + dest, "--force"});
+    ASSERT_EQ(forced.exit_code, 0) << forced.err;
+    EXPECT_EQ(sql(dest, "SELECT count(*) FROM items"), "20000");
+    for (const auto& e : fs::directory_iterator(m_work->dir())) {
+        EXPECT_EQ(e.path().filename().string().find(".dbkeep-restore-"), std::string::npos) << e.path();
+    }
 }
 
 TEST_F(Sqlite, ADatabaseLargerThanAnyBufferStreamsInLittleMemory)

@@ -25,8 +25,9 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
 // the row counts against options.expected_stats when given) and renames it over the destination. Refuses an
 // existing destination unless options.force (or, with options.scratch, one marked as dbkeep's scratch copy),
 // and refuses one that looks in use (-wal/-shm/-journal next to it, a lock held, a process holding it open)
-// even with force. Local runner only, except for a scratch copy (verify --restore), which is always made on
-// this machine. The temp file is removed on every failure path.
+// even with force. The temp file is removed on every failure path. Through another runner the sqlite3 CLI
+// does the same there (sqlite_runner_restore_script; no /proc or lock check, no row counts); a scratch copy
+// (verify --restore) is always made on this machine.
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in,
                         const RestoreOptions& options);
 

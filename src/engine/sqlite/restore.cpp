@@ -201,6 +201,84 @@ std::string compare_counts(const std::map<std::string, std::int64_t>& expected,
     return diff;
 }
 
+// Restores through the runner: the dump fed to sqlite_runner_restore_script's stdin.
+Status restore_remote(runner::Runner& runner, const Target& target, stream::Source& in, const RestoreOptions& options)
+{
+    const std::string op = "restore sqlite database through " + runner.describe();
+    auto dest = sqlite_destination_path(options.to_url);
+    if (!dest || !dest->starts_with('/')) {
+        return fail(ErrorKind::config, op, options.to_url, "not an absolute path",
+                    "give --to the absolute path of the database where the runner runs (or a file:/// URL)");
+    }
+    auto proc = runner.start(runner::Command{
+        .argv = {"sh", "-c", sqlite_runner_restore_script(), "dbkeep-sqlite-restore", *dest, options.force ? "1" : "0"},
+        .with_stdin = true,
+    });
+    if (!proc) {
+        return std::unexpected(proc.error());
+    }
+    Status feed;
+    std::vector<std::uint8_t> buf(k_chunk);
+    for (;;) {
+        if (cancel::requested()) {
+            feed = fail_cancelled(op, *dest);
+            break;
+        }
+        auto n = in.read(buf);
+        if (!n) {
+            feed = std::unexpected(n.error());
+            break;
+        }
+        if (*n == 0) {
+            feed = (*proc)->in()->finish();
+            break;
+        }
+        if (auto st = (*proc)->in()->write(Bytes(buf.data(), *n)); !st) {
+            break; // the script stopped reading (a refusal): its exit status says why
+        }
+    }
+    if (!feed) {
+        (*proc)->in()->abort();
+        (*proc)->kill();
+    }
+    auto status = (*proc)->wait();
+    if (!feed) {
+        return feed;
+    }
+    if (!status) {
+        return std::unexpected(status.error());
+    }
+    if (status->ok()) {
+        observe::info("sqlite database restored",
+                      {{"target", target.name}, {"path", *dest}, {"runner", runner.describe()}});
+        return {};
+    }
+    std::string err = (*proc)->error_output();
+    while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) {
+        err.pop_back();
+    }
+    if (err.starts_with("dbkeep: ")) {
+        err.erase(0, 8);
+    }
+    switch (status->code) {
+    case 6:
+        return fail(ErrorKind::conflict, op, *dest, err,
+                    "stop the application using it (and let it remove its -wal/-journal files) first, or restore to "
+                    "another path; --force does not override this");
+    case 7:
+        return fail(ErrorKind::conflict, op, *dest, err,
+                    "add --force to replace it (atomically, by a rename), or restore to another path");
+    case 9: return fail(ErrorKind::corruption, op, *dest, err, "the destination was not touched");
+    case 127:
+        return fail(ErrorKind::failed, op, *dest, err,
+                    "install sqlite3 where the runner runs (Debian/Ubuntu: apt-get install sqlite3; Alpine: apk add "
+                    "sqlite)");
+    default:
+        return fail(ErrorKind::failed, op, *dest,
+                    "the restore " + status->describe() + (err.empty() ? "" : ": " + err));
+    }
+}
+
 } // namespace
 
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in, const RestoreOptions& options)
@@ -208,10 +286,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     const std::string op = "restore sqlite database";
     // verify --restore's scratch copy is a test read by dbkeep itself: it is made here whatever the runner.
     if (!runner.local() && !options.scratch) {
-        return fail(ErrorKind::config, op, target.name,
-                    "restoring a sqlite target through its " + runner.describe() + " runner is not supported",
-                    "restore --output FILE, copy the file next to the application and rename it into place while "
-                    "the application is stopped");
+        return restore_remote(runner, target, in, options);
     }
     auto dest = destination(options.to_url, op);
     if (!dest) {

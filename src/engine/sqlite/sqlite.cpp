@@ -114,4 +114,44 @@ cat "$dir/copy"
 )sh";
 }
 
+std::string sqlite_runner_restore_script()
+{
+    return R"sh(set -eu
+dest=$1
+force=$2
+case $dest in /*) ;; *) echo "dbkeep: the destination must be an absolute path: $dest" >&2; exit 2;; esac
+dir=${dest%/*}
+[ -n "$dir" ] || dir=/
+base=${dest##*/}
+if ! command -v sqlite3 >/dev/null 2>&1; then echo "dbkeep: the sqlite3 command-line tool is not installed here" >&2; exit 127; fi
+if [ ! -d "$dir" ]; then echo "dbkeep: no such folder: $dir" >&2; exit 3; fi
+in_use() {
+  for s in -wal -shm -journal; do
+    if [ -e "$dest$s" ]; then
+      echo "dbkeep: the database is in use: '$dest$s' exists beside it" >&2
+      return 0
+    fi
+  done
+  return 1
+}
+if [ -e "$dest" ] || [ -L "$dest" ]; then
+  if [ -L "$dest" ] || [ ! -f "$dest" ]; then echo "dbkeep: $dest exists and is not a regular file" >&2; exit 6; fi
+  if in_use; then exit 6; fi
+  if [ "$force" != 1 ]; then echo "dbkeep: $dest exists" >&2; exit 7; fi
+fi
+umask 077
+tmp=$(mktemp "$dir/.$base.dbkeep-restore-XXXXXX")
+trap 'rm -f "$tmp" "$tmp-wal" "$tmp-shm" "$tmp-journal"' EXIT
+trap 'exit 143' TERM INT HUP
+cat > "$tmp"
+if [ ! -s "$tmp" ]; then echo "dbkeep: the restore received nothing" >&2; exit 8; fi
+sync "$tmp" 2>/dev/null || sync
+check=$(sqlite3 -readonly "$tmp" 'PRAGMA integrity_check' 2>&1) || true
+if [ "$check" != ok ]; then echo "dbkeep: PRAGMA integrity_check of the restored copy failed: $check" >&2; exit 9; fi
+if [ -f "$dest" ]; then chmod "$(stat -c %a "$dest")" "$tmp" 2>/dev/null || true; fi
+if [ -e "$dest" ] && in_use; then exit 6; fi
+mv -f "$tmp" "$dest"
+)sh";
+}
+
 } // namespace dbkeep::engine

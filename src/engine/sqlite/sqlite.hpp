@@ -40,4 +40,11 @@ bool is_sqlite_header(std::string_view header) noexcept;
 // on every exit; then the copy is cat to stdout.
 std::string sqlite_runner_dump_script();
 
+// The POSIX shell script a runner executes to restore the database read from stdin to the absolute path $1
+// ($2 "1" for --force): refuses a destination in use (-wal/-shm/-journal beside it) and, without force, any
+// existing one; writes a temp file of mode 0600 in the destination's folder (a trap removes it on every exit),
+// syncs it, checks PRAGMA integrity_check with the sqlite3 CLI and renames it into place. Exit codes: 3 no such
+// folder, 6 in use, 7 exists, 8 nothing received, 9 integrity, 127 no sqlite3; messages on stderr.
+std::string sqlite_runner_restore_script();
+
 } // namespace dbkeep::engine
