@@ -1,5 +1,6 @@
 // SQLite targets end to end through the dbkeep binary, against real database files written by a real writer
 // process (the sqlite3 CLI committing transactions throughout the backup), in WAL and rollback journal modes.
+#include "support/docker_fixture.hpp"
 #include "support/s3_fixture.hpp"
 #include "support/wait.hpp"
 #include "support/workspace.hpp"
@@ -471,4 +472,47 @@ TEST_F(Sqlite, AHotJournalOfACrashedWriterFailsClearlyUntilRolledBack)
     auto again = m_work->dbkeep({"backup", "app"});
     ASSERT_EQ(again.exit_code, 0) << again.err;
     EXPECT_EQ(only_manifest()["stats"]["main.items"], 20000);
+}
+
+namespace {
+class SqliteDocker : public DockerDaemonTest {
+protected:
+    SqliteDocker() : DockerDaemonTest("dbkeep-sqlite-docker") {}
+};
+} // namespace
+
+// The database lives in a container (a folder mounted at /data, no network): dbkeep reaches it only through the
+// Docker Engine API, where the sqlite3 CLI copies and restores it.
+TEST_F(SqliteDocker, BackupRestoreAndCheckThroughTheDockerRunner)
+{
+    const auto data = m_work.dir() / "data";
+    fs::create_directories(data);
+    const std::string host_db = (data / "app.db").string();
+    auto made = run({"sqlite3", host_db,
+                     "PRAGMA journal_mode=WAL; CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT);"
+                     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
+                     "INSERT INTO items SELECT x, hex(randomblob(8)) FROM c;"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    m_docker->run_container("box", {"-v", data.string() + ":/data"});
+    m_work.write_config(m_work.local_storage_yaml() +
+                        "targets:\n  app:\n    engine: sqlite\n    path: /data/app.db\n"
+                        "    runner: { type: docker, container: box, host: '" +
+                        m_docker->host() + "' }\n");
+    auto b = m_work.dbkeep({"backup", "app"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto l = nlohmann::json::parse(m_work.dbkeep({"list", "--json"}).out);
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0]["tool"], "sqlite3-cli");
+    EXPECT_EQ(l[0]["runner"], "docker container box");
+    EXPECT_EQ(l[0]["stats"]["main.items"], 5000);
+    EXPECT_EQ(l[0]["details"]["journal_mode"], "wal");
+    auto r = m_work.dbkeep({"restore", "app", "--to", "/data/restored.db"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(run({"sqlite3", (data / "restored.db").string(), "SELECT count(*) FROM items"}).out, "5000\n");
+    auto c = m_work.dbkeep({"check", "app"});
+    EXPECT_NE(c.out.find("sqlite.cli"), std::string::npos) << c.out;
+    EXPECT_NE(c.out.find("/data/app.db through docker container box"), std::string::npos) << c.out;
+    auto missing = m_work.dbkeep({"restore", "app", "--to", "/nowhere/x.db"});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("no such folder: /nowhere"), std::string::npos) << missing.err;
 }
