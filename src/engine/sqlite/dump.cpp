@@ -5,8 +5,10 @@
 #include "runner/runner.hpp"
 
 #include <cerrno>
+#include <exception>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -193,7 +195,25 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
     if (cancel::requested()) {
         return fail_cancelled(op, path);
     }
-    auto facts = inspect_copy(*file);
+    // Locally the copy is checked and counted on a second thread while it streams into storage: both read the
+    // same file, mostly from the page cache. A failed check still fails the dump, before anything is committed.
+    Result<CopyFacts> facts = fail(ErrorKind::failed, op, path, "the copy was not inspected");
+    if (runner.local()) {
+        std::thread inspector([&facts, &file, &op, &path]() noexcept {
+            try {
+                facts = inspect_copy(*file);
+            } catch (const std::exception& e) {
+                facts = fail(ErrorKind::failed, op, path, std::string("inspect the copy: ") + e.what());
+            }
+        });
+        auto streamed = stream_file(*file, out);
+        inspector.join();
+        if (!streamed) {
+            return std::unexpected(streamed.error());
+        }
+    } else {
+        facts = inspect_copy(*file);
+    }
     if (!facts) {
         return std::unexpected(facts.error());
     }
@@ -202,11 +222,6 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
                     "the database itself is damaged: check it with sqlite3 '" + path +
                         "' 'PRAGMA integrity_check', then repair it (sqlite3 .recover) or restore an earlier "
                         "backup; no backup was stored");
-    }
-    if (runner.local()) {
-        if (auto st = stream_file(*file, out); !st) {
-            return std::unexpected(st.error());
-        }
     }
     info.server_version = info.tool_version;
     info.stats = facts->rows;
