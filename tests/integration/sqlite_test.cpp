@@ -324,6 +324,27 @@ TEST_F(Sqlite, SigtermMidBackupLeavesNoManifestAndNoStagingFile)
     EXPECT_NE(m_work->log("backup.log").find("cancelled"), std::string::npos) << m_work->log("backup.log");
 }
 
+TEST_F(Sqlite, SigtermMidBackupThroughARunnerRemovesBothTempCopies)
+{
+    create_database("wal", 1000, 4800);
+    write_config("    runner: { type: command, argv: [setsid, --wait] }\n");
+    // The runner's side makes its temp folder in TMPDIR (inherited by the command).
+    const auto remote_tmp = m_work->dir() / "remote-tmp";
+    fs::create_directories(remote_tmp);
+    RunOptions env;
+    env.env["TMPDIR"] = remote_tmp.string();
+    auto bg = m_work->start_dbkeep({"backup", "app"}, "backup.log", env);
+    ASSERT_TRUE(wait_until([&] { return !fs::is_empty(remote_tmp) && !staging_is_empty(); }, std::chrono::seconds(30)))
+        << m_work->log("backup.log");
+    bg->signal(SIGTERM);
+    EXPECT_NE(bg->wait(std::chrono::seconds(60)), 0) << m_work->log("backup.log");
+    EXPECT_TRUE(m_work->manifests().empty());
+    EXPECT_TRUE(m_work->files_ending(".zst").empty());
+    EXPECT_TRUE(staging_is_empty()) << "local staging removed on cancel";
+    EXPECT_TRUE(wait_until([&] { return fs::is_empty(remote_tmp); }, std::chrono::seconds(10)))
+        << "the runner's temp folder removed by its trap";
+}
+
 TEST_F(Sqlite, RestoreRefusesToReplaceADatabaseWithoutForceAndOneInUseEvenWithIt)
 {
     create_database("delete");
