@@ -60,6 +60,9 @@ std::unexpected<Error> fail_with(sqlite3* db, int rc, const std::string& op, con
                     "sqlite3 '" +
                         path + "' 'PRAGMA quick_check'), then back up again");
     }
+    if ((rc & 0xff) == SQLITE_INTERRUPT) {
+        return fail_cancelled(op, path);
+    }
     return fail(kind_of(rc), op, path, message_of(db, rc));
 }
 
@@ -88,6 +91,9 @@ Result<Database> Database::open_with(const std::string& path, const std::string&
         return fail(rc == SQLITE_CANTOPEN ? ErrorKind::not_found : kind_of(rc), "open sqlite database", path, m);
     }
     sqlite3_extended_result_codes(db, 1);
+    // A long statement (integrity_check, a count of a big table) stops soon after SIGTERM: SQLITE_INTERRUPT.
+    sqlite3_progress_handler(
+        db, 10000, [](void*) noexcept -> int { return cancel::requested() ? 1 : 0; }, nullptr);
     return Database(db, path);
 }
 

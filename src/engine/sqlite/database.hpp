@@ -15,7 +15,8 @@ struct sqlite3;
 
 namespace dbkeep::engine::sqlite {
 
-// One connection; closed on destruction. Not thread-safe.
+// One connection; closed on destruction. Not thread-safe. Its statements stop with ErrorKind::cancelled
+// soon after cancel::requested() turns true.
 class Database {
 public:
     Database() = default;
