@@ -294,6 +294,13 @@ Result<std::string> online_backup(const std::string& source, const std::string& 
     // holds, so the copy is the snapshot at its start. Without it each step would take a fresh one and restart
     // from page 1 whenever a writer commits, which a busy application does forever.
     if (auto st = src->exec("BEGIN; SELECT count(*) FROM main.sqlite_master", op); !st) {
+        if (st.error().kind == ErrorKind::transient) {
+            return fail(ErrorKind::transient, op, source,
+                        "no read lock within " + std::to_string(k_busy_timeout_ms / 1000) +
+                            " s: writers held the database all that time (" + st.error().message + ")",
+                        "switch the database to WAL mode (PRAGMA journal_mode=WAL), where readers never wait for "
+                        "writers, or back up at a quieter time");
+        }
         return std::unexpected(st.error());
     }
     auto dst = Database::open_read_write(dest);
