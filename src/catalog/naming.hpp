@@ -27,8 +27,8 @@ std::string backup_folder(const std::string& target, const std::string& id);
 std::string object_key(const std::string& target, const std::string& id, const std::string& format, bool encrypted);
 std::string manifest_key(const std::string& target, const std::string& id);
 std::string lease_key(const std::string& target);
-// The dump format (object key extension) an engine writes: "pgdump" for postgres, "rdb" for redis; nothing for
-// an engine this dbkeep does not know. Matches each engine's Engine::format().
+// The dump format (object key extension) an engine writes: "pgdump" for postgres, "rdb" for redis, "sqlite" for sqlite;
+// nothing for an engine this dbkeep does not know. Matches each engine's Engine::format().
 std::optional<std::string> dump_format(const std::string& engine);
 // Prefix under which all of a target's backups live: "<target>/".
 std::string target_prefix(const std::string& target);

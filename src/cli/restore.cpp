@@ -36,7 +36,8 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
                   "restore into a non-empty destination, keeping its other keys and replacing the backup's (Redis)")
         ->excludes(flush);
     cmd->add_flag("--force", a->force,
-                  "restore although the destination's maxmemory looks too small for the backup (Redis; warns)");
+                  "restore although the destination's maxmemory looks too small for the backup (Redis; warns); "
+                  "replace an existing database file that is not in use (SQLite)");
     cmd->add_flag("--clean", a->clean,
                   "restore into a database holding objects, dropping the dump's objects first (PostgreSQL)");
     cmd->add_flag("--keep-failed", a->keep_failed,

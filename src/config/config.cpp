@@ -652,10 +652,15 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
                         "lock_wait_timeout"});
     } else if (engine == "redis") {
         allowed.insert({"username", "db", "mode", "tls"});
+    } else if (engine == "sqlite") {
+        for (const char* key : {"url", "host", "port", "password", "password_file"}) {
+            allowed.erase(key); // a file, not a server
+        }
+        allowed.insert({"path", "temp_dir"});
     } else if (!node["engine"]) {
-        error_at(node, "target '" + name + "' needs 'engine' (postgres or redis)");
+        error_at(node, "target '" + name + "' needs 'engine' (postgres, redis or sqlite)");
     } else {
-        error_at(node["engine"], "unknown engine '" + engine + "' (expected postgres or redis)");
+        error_at(node["engine"], "unknown engine '" + engine + "' (expected postgres, redis or sqlite)");
     }
     std::string what = "target '" + name + "'";
     Section s(node, what, allowed);
@@ -700,6 +705,20 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
                     (pg.port ? ":" + std::to_string(pg.port) : "") + "/" + pg.dbname;
         }
         t.engine = std::move(pg);
+    } else if (engine == "sqlite") {
+        engine::SqliteOptions lite;
+        lite.path = s.require("path");
+        // The path is where the runner runs (maybe a container): never resolved against this file's folder.
+        if (lite.path.empty() || lite.path.front() != '/') {
+            error_at(s.node("path"), "'path' of target '" + name +
+                                         "' must be the absolute path of the database file (/data/app.db), on the "
+                                         "machine where its runner runs");
+        }
+        if (auto dir = s.str("temp_dir")) {
+            lite.temp_dir = resolve_path(base, *dir);
+        }
+        t.url = lite.path;
+        t.engine = std::move(lite);
     } else {
         engine::RedisOptions r;
         if (auto url = s.str("url")) {
@@ -1250,7 +1269,13 @@ std::vector<const Secret*> secrets_of(const Config& config)
 {
     std::vector<const Secret*> out;
     for (const auto& [name, t] : config.targets) {
-        std::visit([&](const auto& engine) { out.push_back(&engine.password); }, t.engine);
+        std::visit(
+            [&](const auto& engine) {
+                if constexpr (requires { engine.password.reveal(); }) {
+                    out.push_back(&engine.password);
+                }
+            },
+            t.engine);
         out.push_back(&t.encryption.passphrase);
         if (t.verify) {
             out.push_back(&t.verify->restore_password);

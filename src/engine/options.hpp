@@ -5,13 +5,14 @@
 
 #include "engine/postgres/postgres.hpp"
 #include "engine/redis/redis.hpp"
+#include "engine/sqlite/sqlite.hpp"
 
 #include <string>
 #include <variant>
 
 namespace dbkeep::engine {
 
-using EngineOptions = std::variant<PostgresOptions, RedisOptions>;
+using EngineOptions = std::variant<PostgresOptions, RedisOptions, SqliteOptions>;
 
 // The engine's name as manifests and messages write it: "postgres", "redis".
 inline std::string engine_name(const EngineOptions& options)
@@ -19,6 +20,7 @@ inline std::string engine_name(const EngineOptions& options)
     struct Name {
         const char* operator()(const PostgresOptions&) const noexcept { return "postgres"; }
         const char* operator()(const RedisOptions&) const noexcept { return "redis"; }
+        const char* operator()(const SqliteOptions&) const noexcept { return "sqlite"; }
     };
     return std::visit(Name{}, options);
 }

@@ -75,6 +75,7 @@ Result<EngineHandle> open_engine(const config::TargetConfig& target)
                 return engine::make_postgres_engine(target.name, target.url, o, *h.runner);
             },
             [&](const engine::RedisOptions& o) { return engine::make_redis_engine(target.name, o, *h.runner); },
+            [&](const engine::SqliteOptions& o) { return engine::make_sqlite_engine(target.name, o, *h.runner); },
         },
         target.engine);
     if (!engine) {

@@ -304,7 +304,7 @@ TEST(ConfigLoad, ErrorsOfAFileNameTheFile)
     auto c = load(dir / "bad.yaml");
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().message,
-              (dir / "bad.yaml").string() + ":3:13: unknown engine 'mysql' (expected postgres or redis)");
+              (dir / "bad.yaml").string() + ":3:13: unknown engine 'mysql' (expected postgres, redis or sqlite)");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -732,7 +732,7 @@ TEST(ConfigErrors, MissingEngine)
     EXPECT_EQ(error_of("targets:\n"
                        "  db:\n"
                        "    url: postgres://h/db\n"),
-              "t.yaml:3:5: target 'db' needs 'engine' (postgres or redis)");
+              "t.yaml:3:5: target 'db' needs 'engine' (postgres, redis or sqlite)");
 }
 
 TEST(ConfigErrors, UnknownEngine)
@@ -740,7 +740,7 @@ TEST(ConfigErrors, UnknownEngine)
     EXPECT_EQ(error_of("targets:\n"
                        "  db:\n"
                        "    engine: mysql\n"),
-              "t.yaml:3:13: unknown engine 'mysql' (expected postgres or redis)");
+              "t.yaml:3:13: unknown engine 'mysql' (expected postgres, redis or sqlite)");
 }
 
 TEST(ConfigErrors, MissingStorageType)
