@@ -69,8 +69,13 @@ measure restart sh -c "redis-server --port $RESTART_PORT --bind 127.0.0.1 --dir 
   --daemonize yes --pidfile $WORK/restart/pid --logfile $WORK/restart/log --save '' --appendonly no &&
   until redis-cli -p $RESTART_PORT info persistence 2>/dev/null | grep -q '^loading:0'; do sleep 0.05; done"
 start_redis "$WORK/restore" "$PORT2"
+# Where restore's time goes: the destination server's own CPU seconds during it (utime + stime from /proc),
+# beside dbkeep's (client) CPU from measure.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$(cat "$WORK/restore/pid")/stat"; }
+SERVER_CPU_BEFORE=$(server_cpu)
 measure restore "$DBKEEP" --config "$WORK/dbkeep.yaml" --json restore cache --to "redis://127.0.0.1:$PORT2" --flush --yes
 SIZE[restore]=0
+SERVER_CPU_RESTORE=$(echo "$(server_cpu) - $SERVER_CPU_BEFORE" | bc)
 RESTORE_RSS=$(( RSS[restore] ))
 [ "$(redis-cli -p "$PORT2" dbsize)" = "$(redis-cli -p "$PORT" dbsize)" ] || { echo "restore: key count differs" >&2; exit 1; }
 
@@ -81,6 +86,8 @@ for n in redis-cli dbkeep restart restore; do
   printf '%-10s %9s %9s %12s %12s\n' "$n" "${WALL[$n]}" "${CPU[$n]}" "$(( ${RSS[$n]} / 1024 ))" "$(echo "scale=1; ${SIZE[$n]} / 1048576" | bc)"
 done
 echo "(restart output column: the uncompressed RDB; restart peak RSS is the redis-server being started)"
+echo "restore profile: wall ${WALL[restore]} s; dbkeep (client) CPU ${CPU[restore]} s; destination redis-server CPU $SERVER_CPU_RESTORE s" \
+     "(a server CPU close to the wall time: the server's RESTORE work is the bound, not dbkeep)"
 echo "dbkeep backup's own peak RSS: $(( SELF_RSS / 1024 )) MiB; dbkeep restore's peak RSS: $(( RESTORE_RSS / 1024 )) MiB"
 echo "ratios: backup dbkeep/redis-cli wall $(echo "scale=2; ${WALL[dbkeep]} / ${WALL[redis-cli]}" | bc) (target <= 1.0)," \
      "size $(echo "scale=2; ${SIZE[dbkeep]} / ${SIZE[redis-cli]}" | bc);" \
