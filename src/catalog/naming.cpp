@@ -120,6 +120,9 @@ std::optional<std::string> dump_format(const std::string& engine)
     if (engine == "redis") {
         return "rdb";
     }
+    if (engine == "mysql") {
+        return "sql";
+    }
     return std::nullopt;
 }
 

@@ -3,6 +3,7 @@
 // line in job/open.
 #pragma once
 
+#include "engine/mysql/mysql.hpp"
 #include "engine/postgres/postgres.hpp"
 #include "engine/redis/redis.hpp"
 
@@ -11,7 +12,7 @@
 
 namespace dbkeep::engine {
 
-using EngineOptions = std::variant<PostgresOptions, RedisOptions>;
+using EngineOptions = std::variant<PostgresOptions, RedisOptions, MysqlOptions>;
 
 // The engine's name as manifests and messages write it: "postgres", "redis".
 inline std::string engine_name(const EngineOptions& options)
@@ -19,6 +20,7 @@ inline std::string engine_name(const EngineOptions& options)
     struct Name {
         const char* operator()(const PostgresOptions&) const noexcept { return "postgres"; }
         const char* operator()(const RedisOptions&) const noexcept { return "redis"; }
+        const char* operator()(const MysqlOptions&) const noexcept { return "mysql"; }
     };
     return std::visit(Name{}, options);
 }

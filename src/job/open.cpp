@@ -75,6 +75,9 @@ Result<EngineHandle> open_engine(const config::TargetConfig& target)
                 return engine::make_postgres_engine(target.name, target.url, o, *h.runner);
             },
             [&](const engine::RedisOptions& o) { return engine::make_redis_engine(target.name, o, *h.runner); },
+            [&](const engine::MysqlOptions& o) {
+                return engine::make_mysql_engine(target.name, target.url, o, *h.runner);
+            },
         },
         target.engine);
     if (!engine) {
