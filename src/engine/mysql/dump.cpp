@@ -14,48 +14,46 @@ namespace {
 
 constexpr std::size_t k_chunk = 1 << 20;
 
-// The dump's output on its way to out, read by the DumpReader as it passes. `started` turns true once the
-// dump is past its snapshot (a table, a USE or the binary-log position was written).
+// The dump's output on its way to out, read by the DumpReader as it passes; the time of the last bytes is
+// kept for the StallWatchdog.
 class DumpTee final : public stream::Sink {
 public:
-    DumpTee(stream::Sink& out, std::string database) : m_out(out), m_reader(std::move(database)) {}
+    DumpTee(stream::Sink& out, std::string database) : m_out(out), m_reader(std::move(database)) { touch(); }
 
     Status write(Bytes data) override
     {
+        touch();
         m_reader.feed(data);
-        if (!m_started.load(std::memory_order_relaxed)) {
-            const auto& s = m_reader.summary();
-            if (!s.rows.empty() || !s.databases.empty() || !s.binlog_file.empty() || s.completed) {
-                m_started.store(true);
-            }
-        }
         return m_out.write(data);
     }
     Status finish() override { return m_out.finish(); }
     void abort() noexcept override { m_out.abort(); }
 
     const DumpSummary& summary() const noexcept { return m_reader.summary(); }
-    bool started() const noexcept { return m_started.load(); }
+    std::chrono::steady_clock::time_point last_bytes() const noexcept
+    {
+        return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(m_last.load()));
+    }
 
 private:
+    void touch() noexcept { m_last.store(std::chrono::steady_clock::now().time_since_epoch().count()); }
+
     stream::Sink& m_out;
     DumpReader m_reader;
-    std::atomic<bool> m_started{false};
+    std::atomic<std::chrono::steady_clock::rep> m_last{0};
 };
 
-// Kills the dump when it has not got past its snapshot (the global read lock of --master-data) within the
-// deadline; stopped and joined on destruction.
-class LockWatchdog {
+// Stops the dump when it has written nothing for `limit`: with --single-transaction --quick the only such
+// pause is a wait for a lock (a table held by LOCK TABLES or an ALTER), which the server would let last
+// lock_wait_timeout (a day by default). Stopped and joined on destruction.
+class StallWatchdog {
 public:
-    LockWatchdog(runner::Process& proc, const DumpTee& tee, std::chrono::seconds deadline)
-        : m_thread([this, &proc, &tee, deadline] {
+    StallWatchdog(runner::Process& proc, const DumpTee& tee, std::chrono::seconds limit)
+        : m_thread([this, &proc, &tee, limit] {
               std::unique_lock lock(m_mutex);
-              const auto until = std::chrono::steady_clock::now() + deadline;
-              while (!m_stop && !tee.started()) {
-                  if (m_cv.wait_until(
-                          lock, std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(100))) ==
-                          std::cv_status::timeout &&
-                      std::chrono::steady_clock::now() >= until && !tee.started()) {
+              while (!m_stop) {
+                  m_cv.wait_for(lock, std::chrono::milliseconds(100));
+                  if (!m_stop && std::chrono::steady_clock::now() - tee.last_bytes() >= limit) {
                       m_fired = true;
                       proc.kill();
                       return;
@@ -64,9 +62,9 @@ public:
           })
     {
     }
-    ~LockWatchdog() { stop(); }
-    LockWatchdog(const LockWatchdog&) = delete;
-    LockWatchdog& operator=(const LockWatchdog&) = delete;
+    ~StallWatchdog() { stop(); }
+    StallWatchdog(const StallWatchdog&) = delete;
+    StallWatchdog& operator=(const StallWatchdog&) = delete;
 
     void stop()
     {
@@ -88,6 +86,39 @@ private:
     std::atomic<bool> m_fired{false};
     std::thread m_thread; // last: starts once the members it uses exist
 };
+
+// Who blocks a stalled dump, and the dump's own waiting statements cancelled on the server (the client was
+// killed, but a statement waiting for a metadata lock waits on until the server's lock_wait_timeout). Best
+// effort: the sessions of the same user whose statement is mariadb-dump's table read and waits for a lock.
+std::string cancel_waiting_reads(runner::Runner& runner, const std::string& client, const Endpoint& endpoint)
+{
+    auto rows =
+        query(runner, client, endpoint,
+              "SELECT ID, 'w', '' FROM information_schema.PROCESSLIST WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), "
+              "'@', 1) AND STATE LIKE 'Waiting for%lock%' AND INFO LIKE 'SELECT /*!40001 SQL_NO_CACHE */%' "
+              "UNION ALL SELECT ID, 'h', HEX(CONCAT(USER, ' ', COMMAND, ' ', TIME, 's', IF(INFO IS NULL, '', "
+              "CONCAT(' `', LEFT(INFO, 80), '`')))) FROM information_schema.PROCESSLIST WHERE ID <> "
+              "CONNECTION_ID() AND (STATE NOT LIKE 'Waiting for%' OR STATE IS NULL) AND COMMAND <> 'Daemon' "
+              "AND TIME > 0 ORDER BY 1 LIMIT 20");
+    if (!rows) {
+        return "";
+    }
+    std::string kill, sessions;
+    for (const auto& r : *rows) {
+        if (r.size() < 3) {
+            continue;
+        }
+        if (r[1] == "w") {
+            kill += "KILL QUERY " + r[0] + ";";
+        } else {
+            sessions += (sessions.empty() ? "" : "; ") + std::string("session ") + r[0] + " (" + unhex(r[2]) + ")";
+        }
+    }
+    if (!kill.empty()) {
+        (void)query(runner, client, endpoint, kill);
+    }
+    return sessions;
+}
 
 std::string base_name(const std::string& path)
 {
@@ -211,7 +242,7 @@ Result<DumpInfo> dump_databases(runner::Runner& runner, const Target& target, st
         return std::unexpected(proc.error());
     }
     DumpTee tee(out, single ? o.database : "");
-    LockWatchdog watchdog(**proc, tee, o.lock_wait_timeout);
+    StallWatchdog watchdog(**proc, tee, o.lock_wait_timeout);
     auto copied = stream::copy((*proc)->out(), tee, k_chunk);
     if (!copied || cancel::requested()) {
         (*proc)->kill();
@@ -222,11 +253,15 @@ Result<DumpInfo> dump_databases(runner::Runner& runner, const Target& target, st
         return fail_cancelled("run " + info.tool + " for", target.name);
     }
     if (watchdog.fired()) {
-        return fail(ErrorKind::conflict, "take the snapshot of", target.name,
-                    "waited lock_wait_timeout (" + std::to_string(o.lock_wait_timeout.count()) +
-                        "s) for the global read lock that reads the binary-log position (FLUSH TABLES WITH READ "
-                        "LOCK waits for every running statement); the dump was stopped",
-                    "find the long statement in SHOW PROCESSLIST and end it (KILL id), or raise lock_wait_timeout");
+        const cancel::Shield shield;
+        std::string sessions = cancel_waiting_reads(runner, client->path, endpoint);
+        return fail(ErrorKind::conflict, "dump", target.name,
+                    info.tool + " wrote nothing for lock_wait_timeout (" + std::to_string(o.lock_wait_timeout.count()) +
+                        "s): it waits for a lock (LOCK TABLES, an ALTER TABLE, or FLUSH TABLES WITH READ LOCK on a "
+                        "server without a consistent-snapshot binlog position); it was stopped" +
+                        (sessions.empty() ? "" : "; other sessions now: " + sessions),
+                    "find the session holding the lock in SHOW PROCESSLIST and end it (KILL id), or raise "
+                    "lock_wait_timeout");
     }
     if (!copied) {
         return std::unexpected(copied.error());

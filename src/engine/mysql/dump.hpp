@@ -9,8 +9,8 @@ namespace dbkeep::engine::mysql {
 // ("database": one database dumped without CREATE DATABASE; "databases": --databases, each under its name),
 // "databases", "charset"/"collation" (per database as "charset.DB" for several), "binlog_file",
 // "binlog_position", "gtid_position" or "binlog" = "off", "non_transactional_tables". Fails when the tool fails
-// (with all it said), the stream ends before its "Dump completed" trailer, the global read lock is not granted
-// within lock_wait_timeout, or when cancelled (the tool is killed).
+// (with all it said), the stream ends before its "Dump completed" trailer, the dump writes nothing for
+// lock_wait_timeout (a lock wait), or when cancelled (the tool is killed).
 Result<DumpInfo> dump_databases(runner::Runner& runner, const Target& target, stream::Sink& out);
 
 } // namespace dbkeep::engine::mysql

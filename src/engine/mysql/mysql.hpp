@@ -28,8 +28,9 @@ struct MysqlOptions {
     bool all_databases = false;
     std::string dump_path;   // overrides the search for mariadb-dump, then mysqldump
     std::string client_path; // overrides the search for mariadb, then mysql
-    // The longest wait for the global read lock mariadb-dump takes for a moment to read the binary-log
-    // position (FLUSH TABLES WITH READ LOCK waits for running statements): the backup fails after it.
+    // The longest time the dump may write nothing: with --single-transaction --quick a silent dump waits for a
+    // lock (a table held by LOCK TABLES or an ALTER, or MySQL's FLUSH TABLES WITH READ LOCK for the binary-log
+    // position). The dump is then stopped, its waiting statement cancelled on the server, and the backup fails.
     std::chrono::seconds lock_wait_timeout{300};
 };
 
