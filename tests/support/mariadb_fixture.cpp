@@ -15,9 +15,9 @@ void MariadbTest::SetUp()
 
 void MariadbTest::write_config(const std::string& target_extra, const std::string& url)
 {
-    m_work->write_config(m_work->local_storage_yaml() + "targets:\n  shop:\n    engine: mysql\n    url: " +
-                         (url.empty() ? m_db->url("shop") : url) + "\n    password: ${SHOP_DB_PASSWORD}\n" +
-                         target_extra);
+    m_work->write_config(m_work->local_storage_yaml() +
+                         "targets:\n  shop:\n    engine: mysql\n    url: " + (url.empty() ? m_db->url("shop") : url) +
+                         "\n    password: ${SHOP_DB_PASSWORD}\n" + target_extra);
 }
 
 } // namespace dbkeep::test

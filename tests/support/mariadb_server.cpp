@@ -112,8 +112,13 @@ RunResult MariadbServer::sql_result(const std::string& sql, const std::string& d
     RunOptions o;
     o.input = sql;
     o.env["MYSQL_PWD"] = k_root_password;
-    std::vector<std::string> argv = {"mariadb",    "--no-defaults", "--socket=" + socket(), "-uroot",
-                                     "--batch",    "--skip-column-names", "--raw",
+    std::vector<std::string> argv = {"mariadb",
+                                     "--no-defaults",
+                                     "--socket=" + socket(),
+                                     "-uroot",
+                                     "--batch",
+                                     "--skip-column-names",
+                                     "--raw",
                                      "--default-character-set=utf8mb4"};
     if (!db.empty()) {
         argv.push_back("--database=" + db);
