@@ -22,9 +22,13 @@ public:
 
     Status write(Bytes data) override
     {
-        touch();
+        // Time spent in the pipeline behind (a slow upload) is not the dump's silence.
+        m_writing.store(true);
         m_reader.feed(data);
-        return m_out.write(data);
+        auto st = m_out.write(data);
+        touch();
+        m_writing.store(false);
+        return st;
     }
     Status finish() override { return m_out.finish(); }
     void abort() noexcept override { m_out.abort(); }
@@ -32,6 +36,9 @@ public:
     const DumpSummary& summary() const noexcept { return m_reader.summary(); }
     std::chrono::steady_clock::time_point last_bytes() const noexcept
     {
+        if (m_writing.load()) {
+            return std::chrono::steady_clock::now();
+        }
         return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(m_last.load()));
     }
 
@@ -41,6 +48,7 @@ private:
     stream::Sink& m_out;
     DumpReader m_reader;
     std::atomic<std::chrono::steady_clock::rep> m_last{0};
+    std::atomic<bool> m_writing{false};
 };
 
 // Stops the dump when it has written nothing for `limit`: with --single-transaction --quick the only such

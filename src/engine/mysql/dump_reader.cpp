@@ -1,8 +1,10 @@
 #include "engine/mysql/dump_reader.hpp"
 
+#include <array>
 #include <cctype>
 #include <cstring>
 #include <regex>
+#include <string_view>
 
 namespace dbkeep::engine::mysql {
 namespace {
@@ -91,6 +93,19 @@ private:
     std::size_t m_pos = 0;
 };
 
+// The characters that can change the lexer's state in normal text (besides the delimiter's first one).
+bool is_special(unsigned char c)
+{
+    static const auto k_table = [] {
+        std::array<bool, 256> t{};
+        for (unsigned char x : std::string_view("'\"`()-/#\n;")) {
+            t[x] = true;
+        }
+        return t;
+    }();
+    return k_table[c];
+}
+
 } // namespace
 
 DumpReader::DumpReader(std::string default_database) : m_database(std::move(default_database)) {}
@@ -113,6 +128,23 @@ void DumpReader::feed(Bytes data)
             p = q;
             if (p == end) {
                 break;
+            }
+        } else if (m_mode == Mode::normal && m_pending == 0 && m_kind == Kind::insert && m_after_values) {
+            // Fast path: the rows of an INSERT, where numbers and hex literals change nothing the reader keeps
+            // (the head was classified, VALUES seen); only quotes, parentheses, comments, newlines and the
+            // delimiter matter.
+            const char* q = p;
+            const char first = m_delimiter.front();
+            while (q < end && !is_special(static_cast<unsigned char>(*q)) && *q != first) {
+                ++q;
+            }
+            if (q != p) {
+                m_word.clear();
+                m_delim_match = 0;
+                p = q;
+                if (p == end) {
+                    break;
+                }
             }
         }
         on_char(*p++);
