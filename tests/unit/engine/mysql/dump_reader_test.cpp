@@ -207,3 +207,10 @@ TEST(MysqlConfig, ReadsTheUrlAndTheDatabasesAndRefusesNone)
         "/etc/dbkeep");
     ASSERT_FALSE(both);
 }
+
+TEST(MysqlDumpReader, AnyDelimiterEndsStatements)
+{
+    auto s = read_whole("DELIMITER $$\nINSERT INTO `t` VALUES (1),(2)$$\nCREATE PROCEDURE p() BEGIN INSERT INTO t "
+                        "VALUES (9); END$$\nDELIMITER ;\nINSERT INTO `t` VALUES (3);\n");
+    EXPECT_EQ(s.rows.at("shop.t"), 3);
+}
