@@ -232,7 +232,7 @@ void DumpReader::on_char(char c)
         text('-');
     }
     if (c == '-' || c == '/') {
-        m_pending = c;
+        m_pending = static_cast<unsigned char>(c);
         return;
     }
     text(c);
