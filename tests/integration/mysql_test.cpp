@@ -437,3 +437,22 @@ TEST_F(MysqlBackup, CheckNamesMissingPrivilegesWithTheGrantToRun)
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(MysqlBackup, AllDatabasesLeavesTheSystemSchemasOut)
+{
+    m_db->sql("CREATE DATABASE second; CREATE TABLE second.t (id INT PRIMARY KEY); INSERT INTO second.t VALUES (1);");
+    write_config("    databases: all\n", m_db->url(""));
+    auto r = dbkeep({"backup", "shop"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto m = only_manifest();
+    EXPECT_EQ(m["details"]["databases"], "second,shop");
+    EXPECT_EQ(m["stats"]["second.t"], 1);
+    EXPECT_EQ(m["stats"]["shop.customers"], 2);
+    for (const auto& [key, rows] : m["stats"].items()) {
+        EXPECT_FALSE(key.starts_with("mysql.") || key.starts_with("sys.")) << key;
+    }
+}
+
+} // namespace

@@ -229,17 +229,24 @@ Result<Rows> query(runner::Runner& runner, const std::string& client, const Endp
     if (!endpoint.database.empty()) {
         cmd.argv.push_back("--database=" + endpoint.database);
     }
-    // The statements go on stdin: an argv entry is limited to 128 KiB, and a count of many tables is longer.
-    cmd.with_stdin = true;
+    // The statements go on stdin (an argv entry is limited to 128 KiB, and a count of many tables is longer),
+    // except where the runner launches commands detached (ecs) and cannot feed them.
+    cmd.with_stdin = runner.interactive();
+    if (!cmd.with_stdin) {
+        cmd.argv.push_back("--execute=" + sql);
+    }
     auto proc = runner.start(cmd);
     if (!proc) {
         return std::unexpected(proc.error());
     }
-    Status fed = (*proc)->in()->write(as_bytes(sql));
-    if (fed) {
-        fed = (*proc)->in()->finish();
-    } else {
-        (*proc)->in()->abort();
+    Status fed;
+    if (cmd.with_stdin) {
+        fed = (*proc)->in()->write(as_bytes(sql));
+        if (fed) {
+            fed = (*proc)->in()->finish();
+        } else {
+            (*proc)->in()->abort();
+        }
     }
     auto text = stream::read_all((*proc)->out(), 256 << 20);
     if (!text) {
