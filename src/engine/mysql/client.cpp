@@ -206,7 +206,7 @@ Error tool_error(const std::string& operation, const std::string& object, const 
         e.hint = "check the user and password (password:, password_file:, or DBKEEP_RESTORE_PASSWORD for --to)";
     } else if (contains(said, "Access denied") || contains(said, "command denied") || contains(said, "privilege")) {
         e.kind = ErrorKind::auth;
-        e.hint = "grant the missing privilege (dbkeep check prints the GRANT statement)";
+        e.hint = "grant the account the privilege the message names (for a backup, dbkeep check prints the GRANT)";
     } else if (contains(said, "1049") || contains(said, "Unknown database")) {
         e.kind = ErrorKind::not_found;
         e.hint = "check the database name";
