@@ -456,3 +456,20 @@ TEST_F(MysqlBackup, AllDatabasesLeavesTheSystemSchemasOut)
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(MysqlBackup, ADumpEndingBeforeItsTrailerLeavesNoManifest)
+{
+    // A dump tool that exits 0 after part of its output, as a wrapper that swallows an error would.
+    auto cut = m_work->write_script("cut-dump", "case \"$1\" in --version) exec mariadb-dump --version;; esac\n"
+                                                "mariadb-dump \"$@\" | head -c 20000\nexit 0\n");
+    write_config("    dump_path: " + cut + "\n");
+    auto r = dbkeep({"backup", "shop"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+    EXPECT_TRUE(m_work->stored_files().empty());
+}
+
+} // namespace
