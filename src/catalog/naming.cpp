@@ -123,6 +123,9 @@ std::optional<std::string> dump_format(const std::string& engine)
     if (engine == "sqlite") {
         return "sqlite";
     }
+    if (engine == "mysql") {
+        return "sql";
+    }
     return std::nullopt;
 }
 

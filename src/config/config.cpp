@@ -637,6 +637,67 @@ VerifyConfig load_verify(const YAML::Node& node, const std::string& target, cons
     return v;
 }
 
+// A mysql target: mysql://[user[:password]@]host[:port][/database][?socket=PATH], then the keys beside it.
+engine::MysqlOptions load_mysql(const Section& s, const std::string& name, const std::filesystem::path& base)
+{
+    engine::MysqlOptions m;
+    if (auto url = s.str("url")) {
+        auto u = parse_url(*url);
+        if (!u || (u->scheme != "mysql" && u->scheme != "mariadb") ||
+            (!u->query.empty() && !u->query.contains("socket"))) {
+            error_at(s.node("url"), "'url' of target '" + name +
+                                        "' must look like mysql://user@host:3306/database (or ?socket=/path)");
+        }
+        m.host = u->host;
+        m.port = u->port;
+        m.user = u->user;
+        m.database = u->path;
+        if (!u->password.empty()) {
+            m.password = Secret(u->password);
+        }
+        if (auto it = u->query.find("socket"); it != u->query.end()) {
+            m.socket = it->second;
+        }
+    }
+    read_endpoint(s, m, base);
+    m.user = s.str_or("user", m.user);
+    m.database = s.str_or("database", m.database);
+    m.socket = s.str_or("socket", m.socket);
+    if (s.has("databases")) {
+        if (!m.database.empty()) {
+            error_at(s.node("databases"), "target '" + name +
+                                              "' names its database in the url (or 'database'): give either that "
+                                              "or 'databases', not both");
+        }
+        const YAML::Node d = s.node("databases");
+        if (d.IsScalar() && d.Scalar() == "all") {
+            m.all_databases = true;
+        } else if (d.IsSequence()) {
+            m.databases = s.list("databases");
+            if (m.databases.empty()) {
+                error_at(d, "'databases' of target '" + name + "' is empty");
+            }
+            for (const auto& db : m.databases) {
+                if (db.find(',') != std::string::npos || db.empty()) {
+                    error_at(d, "'databases' of target '" + name + "' holds an empty name or one with a comma");
+                }
+            }
+        } else {
+            error_at(d, "'databases' of target '" + name + "' must be all or a list of names");
+        }
+    }
+    if (m.database.empty() && m.databases.empty() && !m.all_databases) {
+        error_at(s.self(), "target '" + name +
+                               "' needs a database: in the url (mysql://user@host:3306/db), or databases: all, or "
+                               "databases: [db1, db2]");
+    }
+    m.dump_path = s.str_or("dump_path", "");
+    m.client_path = s.str_or("client_path", "");
+    m.lock_wait_timeout =
+        std::chrono::seconds(s.integer("lock_wait_timeout", 1, 86400).value_or(m.lock_wait_timeout.count()));
+    return m;
+}
+
 TargetConfig load_target(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
 {
     if (!node.IsMap()) {
@@ -657,10 +718,12 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
             allowed.erase(key); // a file, not a server
         }
         allowed.insert({"path", "temp_dir"});
+    } else if (engine == "mysql" || engine == "mariadb") {
+        allowed.insert({"user", "database", "databases", "socket", "dump_path", "client_path", "lock_wait_timeout"});
     } else if (!node["engine"]) {
-        error_at(node, "target '" + name + "' needs 'engine' (postgres, redis or sqlite)");
+        error_at(node, "target '" + name + "' needs 'engine' (postgres, redis, mysql or sqlite)");
     } else {
-        error_at(node["engine"], "unknown engine '" + engine + "' (expected postgres, redis or sqlite)");
+        error_at(node["engine"], "unknown engine '" + engine + "' (expected postgres, redis, mysql or sqlite)");
     }
     std::string what = "target '" + name + "'";
     Section s(node, what, allowed);
@@ -719,6 +782,13 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         }
         t.url = lite.path;
         t.engine = std::move(lite);
+    } else if (engine == "mysql" || engine == "mariadb") {
+        t.engine = load_mysql(s, name, base);
+        if (t.url.empty() || t.url.find("password") != std::string::npos) {
+            const auto& m = std::get<engine::MysqlOptions>(t.engine);
+            t.url = "mysql://" + (m.user.empty() ? "" : m.user + "@") + m.host +
+                    (m.port ? ":" + std::to_string(m.port) : "") + "/" + m.database;
+        }
     } else {
         engine::RedisOptions r;
         if (auto url = s.str("url")) {

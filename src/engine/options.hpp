@@ -3,6 +3,7 @@
 // line in job/open.
 #pragma once
 
+#include "engine/mysql/mysql.hpp"
 #include "engine/postgres/postgres.hpp"
 #include "engine/redis/redis.hpp"
 #include "engine/sqlite/sqlite.hpp"
@@ -12,7 +13,7 @@
 
 namespace dbkeep::engine {
 
-using EngineOptions = std::variant<PostgresOptions, RedisOptions, SqliteOptions>;
+using EngineOptions = std::variant<PostgresOptions, RedisOptions, SqliteOptions, MysqlOptions>;
 
 // The engine's name as manifests and messages write it: "postgres", "redis".
 inline std::string engine_name(const EngineOptions& options)
@@ -21,6 +22,7 @@ inline std::string engine_name(const EngineOptions& options)
         const char* operator()(const PostgresOptions&) const noexcept { return "postgres"; }
         const char* operator()(const RedisOptions&) const noexcept { return "redis"; }
         const char* operator()(const SqliteOptions&) const noexcept { return "sqlite"; }
+        const char* operator()(const MysqlOptions&) const noexcept { return "mysql"; }
     };
     return std::visit(Name{}, options);
 }

@@ -76,6 +76,9 @@ Result<EngineHandle> open_engine(const config::TargetConfig& target)
             },
             [&](const engine::RedisOptions& o) { return engine::make_redis_engine(target.name, o, *h.runner); },
             [&](const engine::SqliteOptions& o) { return engine::make_sqlite_engine(target.name, o, *h.runner); },
+            [&](const engine::MysqlOptions& o) {
+                return engine::make_mysql_engine(target.name, target.url, o, *h.runner);
+            },
         },
         target.engine);
     if (!engine) {

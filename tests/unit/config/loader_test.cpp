@@ -300,11 +300,11 @@ TEST(ConfigLoad, MissingFileIsAConfigErrorWithAHint)
 TEST(ConfigLoad, ErrorsOfAFileNameTheFile)
 {
     test::TempDir dir;
-    test::write_file(dir / "bad.yaml", "targets:\n  db:\n    engine: mysql\n");
+    test::write_file(dir / "bad.yaml", "targets:\n  db:\n    engine: oracle\n");
     auto c = load(dir / "bad.yaml");
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().message,
-              (dir / "bad.yaml").string() + ":3:13: unknown engine 'mysql' (expected postgres, redis or sqlite)");
+              (dir / "bad.yaml").string() + ":3:13: unknown engine 'oracle' (expected postgres, redis, mysql or sqlite)");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -732,15 +732,15 @@ TEST(ConfigErrors, MissingEngine)
     EXPECT_EQ(error_of("targets:\n"
                        "  db:\n"
                        "    url: postgres://h/db\n"),
-              "t.yaml:3:5: target 'db' needs 'engine' (postgres, redis or sqlite)");
+              "t.yaml:3:5: target 'db' needs 'engine' (postgres, redis, mysql or sqlite)");
 }
 
 TEST(ConfigErrors, UnknownEngine)
 {
     EXPECT_EQ(error_of("targets:\n"
                        "  db:\n"
-                       "    engine: mysql\n"),
-              "t.yaml:3:13: unknown engine 'mysql' (expected postgres, redis or sqlite)");
+                       "    engine: oracle\n"),
+              "t.yaml:3:13: unknown engine 'oracle' (expected postgres, redis, mysql or sqlite)");
 }
 
 TEST(ConfigErrors, MissingStorageType)
