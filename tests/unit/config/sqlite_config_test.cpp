@@ -59,6 +59,6 @@ TEST(SqliteConfig, ServerKeysAreUnknownForAFile)
 
 TEST(SqliteConfig, AnUnknownEngineNamesSqliteAmongTheChoices)
 {
-    EXPECT_NE(error_of("targets:\n  app:\n    engine: sqlite3\n").find("(expected postgres, redis or sqlite)"),
+    EXPECT_NE(error_of("targets:\n  app:\n    engine: sqlite3\n").find("(expected postgres, redis, mysql or sqlite)"),
               std::string::npos);
 }
