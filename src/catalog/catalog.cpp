@@ -5,6 +5,7 @@
 #include "storage/storage.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 namespace dbkeep::catalog {
@@ -18,6 +19,50 @@ std::optional<std::string> expected_object_key(const Manifest& m)
     }
     return object_key(m.target, m.id, *format, m.encryption == "age");
 }
+
+namespace {
+
+// The manifest stored at key (its id parsed from the key), read and checked: at the key its id puts it, readable,
+// naming that id and target, with the object key its target, id, engine and encryption imply. Nothing, with
+// `why` set, when it is unreadable; nothing with `why` empty when it was removed meanwhile. Fails only when the
+// storage fails.
+Result<std::optional<Manifest>> read_checked_manifest(storage::Storage& storage, const std::string& target,
+                                                      const std::string& key, const std::string& id, std::string& why)
+{
+    if (key != manifest_key(target, id)) {
+        why = "not where its id puts it (" + manifest_key(target, id) + ")";
+        return std::nullopt;
+    }
+    auto text = storage::get_object(storage, key, 16 << 20);
+    if (!text) {
+        if (text.error().kind == ErrorKind::not_found) {
+            return std::nullopt; // removed while listing
+        }
+        if (text.error().kind == ErrorKind::corruption) {
+            why = text.error().message; // e.g. far too large
+            return std::nullopt;
+        }
+        return std::unexpected(text.error());
+    }
+    auto m = parse_manifest(*text, key);
+    if (!m) {
+        why = m.error().message;
+        return std::nullopt;
+    }
+    if (m->id != id || m->target != target) {
+        why = "it names backup " + m->id + " of target " + m->target + ", not its own key";
+        return std::nullopt;
+    }
+    auto expected = expected_object_key(*m);
+    if (!expected || *expected != m->object_key) {
+        why = "object key " + m->object_key + " is not the one its target, id, engine and encryption imply" +
+              (expected ? " (" + *expected + ")" : std::string());
+        return std::nullopt;
+    }
+    return std::optional<Manifest>(std::move(*m));
+}
+
+} // namespace
 
 Result<Listing> list_backups(storage::Storage& storage, const std::string& target)
 {
@@ -40,39 +85,18 @@ Result<Listing> list_backups(storage::Storage& storage, const std::string& targe
             continue;
         }
         ids_with_manifest.insert(*id);
-        if (obj.key != manifest_key(target, *id)) {
-            listing.unreadable.push_back({obj.key, "not where its id puts it (" + manifest_key(target, *id) + ")"});
-            continue;
-        }
-        auto text = storage::get_object(storage, obj.key, 16 << 20);
-        if (!text) {
-            if (text.error().kind == ErrorKind::not_found) {
-                continue; // removed while listing
-            }
-            if (text.error().kind == ErrorKind::corruption) {
-                listing.unreadable.push_back({obj.key, text.error().message}); // e.g. far too large
-                continue;
-            }
-            return std::unexpected(text.error());
-        }
-        auto m = parse_manifest(*text, obj.key);
+        std::string why;
+        auto m = read_checked_manifest(storage, target, obj.key, *id, why);
         if (!m) {
-            listing.unreadable.push_back({obj.key, m.error().message});
+            return std::unexpected(m.error());
+        }
+        if (!*m) {
+            if (!why.empty()) {
+                listing.unreadable.push_back({obj.key, why});
+            }
             continue;
         }
-        if (m->id != *id || m->target != target) {
-            listing.unreadable.push_back(
-                {obj.key, "it names backup " + m->id + " of target " + m->target + ", not its own key"});
-            continue;
-        }
-        auto expected = expected_object_key(*m);
-        if (!expected || *expected != m->object_key) {
-            listing.unreadable.push_back({obj.key, "object key " + m->object_key + " is not the one its target, id, " +
-                                                       "engine and encryption imply" +
-                                                       (expected ? " (" + *expected + ")" : std::string())});
-            continue;
-        }
-        listing.backups.push_back(std::move(*m));
+        listing.backups.push_back(std::move(**m));
     }
     for (const auto& key : listing.keys) {
         auto id = id_from_object_key(key);
@@ -150,18 +174,47 @@ Result<Manifest> find_backup(storage::Storage& storage, const std::string& targe
     return select_backup(*listing, target, selector, now);
 }
 
+Result<std::optional<Manifest>> newest_backup(storage::Storage& storage, const std::string& target, TimePoint now)
+{
+    const std::string prefix = target_prefix(target);
+    auto objects = storage.list(prefix);
+    if (!objects) {
+        return std::unexpected(objects.error());
+    }
+    std::vector<std::pair<std::string, std::string>> candidates; // id, key
+    for (const auto& obj : *objects) {
+        if (!obj.key.starts_with(prefix)) {
+            continue;
+        }
+        if (auto id = id_from_manifest_key(obj.key); id && !dated_in_future(*id, now)) {
+            candidates.emplace_back(*id, obj.key);
+        }
+    }
+    std::sort(candidates.begin(), candidates.end(), std::greater<>());
+    for (const auto& [id, key] : candidates) {
+        std::string why;
+        auto m = read_checked_manifest(storage, target, key, id, why);
+        if (!m) {
+            return std::unexpected(m.error());
+        }
+        if (*m) {
+            return m;
+        }
+    }
+    return std::optional<Manifest>{};
+}
+
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
                                                                           const std::string& target, TimePoint now)
 {
-    auto listing = list_backups(storage, target);
-    if (!listing) {
-        return std::unexpected(listing.error());
+    auto newest = newest_backup(storage, target, now);
+    if (!newest) {
+        return std::unexpected(newest.error());
     }
-    const Manifest* newest = newest_trusted(*listing, now);
-    if (newest == nullptr) {
+    if (!*newest) {
         return std::optional<std::chrono::system_clock::time_point>{};
     }
-    return backup_time(newest->id);
+    return backup_time((*newest)->id);
 }
 
 } // namespace dbkeep::catalog

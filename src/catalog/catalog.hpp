@@ -52,8 +52,12 @@ bool dated_in_future(const std::string& id, TimePoint now);
 // The newest backup in listing that is not dated in the future; nullptr when there is none. Pure.
 const Manifest* newest_trusted(const Listing& listing, TimePoint now);
 
-// The start time of the newest backup of target that is not dated in the future (from the manifests in
-// storage); nothing when there is none. Fails when the listing fails.
+// The newest backup of target that is not dated in the future: the same as newest_trusted(list_backups(...)),
+// but it reads manifests newest first and stops at the first valid one (one listing and usually one GET, not
+// one GET per backup). Nothing when there is none. Fails when the listing or a read fails.
+Result<std::optional<Manifest>> newest_backup(storage::Storage& storage, const std::string& target, TimePoint now);
+
+// The start time of newest_backup; nothing when there is none. Fails when the listing fails.
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
                                                                           const std::string& target, TimePoint now);
 

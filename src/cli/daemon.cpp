@@ -105,16 +105,15 @@ void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code)
             if (!storage) {
                 return std::unexpected(storage.error());
             }
-            auto listing = catalog::list_backups(**storage, name);
-            if (!listing) {
-                return std::unexpected(listing.error());
-            }
             // A backup dated in the future (its host's clock ran ahead) is not the last success.
-            const auto* newest = catalog::newest_trusted(*listing, std::chrono::system_clock::now());
-            if (newest == nullptr) {
+            auto newest = catalog::newest_backup(**storage, name, std::chrono::system_clock::now());
+            if (!newest) {
+                return std::unexpected(newest.error());
+            }
+            if (!*newest) {
                 return std::optional<schedule::TimePoint>{};
             }
-            const auto& m = *newest;
+            const auto& m = **newest;
             metrics.seed_last_success(name, static_cast<double>(m.finished_unix_ms) / 1000.0, m.stored_bytes);
             return catalog::backup_time(m.id);
         };

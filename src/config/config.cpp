@@ -240,7 +240,11 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
             }
             return std::string(fallback);
         };
-        s3.region = s.str_or("region", env_or({"AWS_REGION", "AWS_DEFAULT_REGION"}, "us-east-1"));
+        s3.region = s.str_or("region", env_or({"AWS_REGION", "AWS_DEFAULT_REGION"}, ""));
+        s3.region_given = !s3.region.empty();
+        if (s3.region.empty()) {
+            s3.region = "us-east-1";
+        }
         s3.endpoint = s.str_or("endpoint", env_or({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}, ""));
         if (auto problem = storage::s3_endpoint_problem(s3.endpoint)) {
             if (s.has("endpoint")) {

@@ -47,10 +47,8 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     }
     // Progress: the previous backup's raw size gives the ETA.
     std::uint64_t expected = 0;
-    if (auto listing = catalog::list_backups(storage, target.name)) {
-        if (const auto* newest = catalog::newest_trusted(*listing, started)) {
-            expected = newest->raw_bytes;
-        }
+    if (auto newest = catalog::newest_backup(storage, target.name, started); newest && *newest) {
+        expected = (*newest)->raw_bytes;
     }
     auto progress = std::make_unique<observe::Progress>(
         observe::ProgressOptions{.what = "backup " + target.name,

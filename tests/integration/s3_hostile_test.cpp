@@ -60,6 +60,12 @@ class H(BaseHTTPRequestHandler):
                                'you are attempting to access must be addressed using the specified endpoint.</Message>'
                                '<Endpoint>moved.s3.eu-west-3.amazonaws.com</Endpoint><Bucket>moved</Bucket></Error>',
                                [("x-amz-bucket-region", "eu-west-3")])
+        if bucket == "elsewhere":
+            # The bucket lives in eu-west-3: a request signed for any other region is redirected.
+            if "/eu-west-3/s3/aws4_request" not in self.headers.get("Authorization", ""):
+                return self.answer(301, '<?xml version="1.0"?><Error><Code>PermanentRedirect</Code></Error>',
+                                   [("x-amz-bucket-region", "eu-west-3")])
+            return self.answer(200, listing("<Contents><Key>t/a</Key><Size>3</Size></Contents>"))
         if bucket == "nouploads" and "uploads" in self.path:
             return self.answer(501, '<?xml version="1.0"?><Error><Code>NotImplemented</Code>'
                                '<Message>A header or query you provided implies functionality that is not implemented.'
@@ -78,11 +84,12 @@ protected:
         m_liar = std::make_unique<HttpStandIn>(m_dir.path(), "liar.py", k_liar);
     }
 
-    std::unique_ptr<storage::Storage> storage_for(const std::string& bucket) const
+    std::unique_ptr<storage::Storage> storage_for(const std::string& bucket, bool region_given = true) const
     {
         storage::S3Options o;
         o.bucket = bucket;
         o.region = "us-east-1";
+        o.region_given = region_given;
         o.endpoint = m_liar->url();
         o.path_style = storage::PathStyle::path;
         o.access_key_id = "AKIDEXAMPLE";
@@ -153,4 +160,18 @@ TEST_F(S3Hostile, ABucketInAnotherRegionIsAConfigErrorNamingItsRegion)
     EXPECT_NE(listed.error().message.find("region eu-west-3"), std::string::npos) << listed.error().to_string();
     EXPECT_NE(listed.error().message.find("moved.s3.eu-west-3.amazonaws.com"), std::string::npos);
     EXPECT_NE(listed.error().hint.find("region: eu-west-3"), std::string::npos) << listed.error().hint;
+}
+
+// A region nobody configured (the default) is not a reason to fail: the bucket's region from the 301 is used,
+// once, with a warning; a region that was configured is never overridden.
+TEST_F(S3Hostile, ABucketInAnotherRegionIsFollowedWhenNoRegionWasGiven)
+{
+    auto followed = storage_for("elsewhere", false)->list("t/");
+    ASSERT_TRUE(followed) << followed.error().to_string();
+    ASSERT_EQ(followed->size(), 1u);
+    EXPECT_EQ(followed->front().key, "t/a");
+    auto refused = storage_for("elsewhere", true)->list("t/");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, ErrorKind::config);
+    EXPECT_NE(refused.error().hint.find("region: eu-west-3"), std::string::npos) << refused.error().hint;
 }

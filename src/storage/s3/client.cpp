@@ -59,7 +59,7 @@ sigv4::Pairs put_headers(const S3Options& o)
     return h;
 }
 
-Client::Client(const S3Options& o) : m_options(o), m_credentials(o)
+Client::Client(const S3Options& o) : m_options(o), m_credentials(o), m_region(o.region)
 {
     std::string endpoint = o.endpoint.empty() ? "https://s3." + o.region + ".amazonaws.com" : o.endpoint;
     while (!endpoint.empty() && endpoint.back() == '/') {
@@ -105,9 +105,42 @@ Result<http::Response> Client::exchange(const Call& call)
     });
 }
 
+std::pair<std::string, std::string> Client::region_and_host() const
+{
+    std::lock_guard lock(m_region_mutex);
+    return {m_region, m_host};
+}
+
+bool Client::follow_region(const http::Response& resp)
+{
+    if (m_options.region_given || (resp.status != 301 && resp.status != 307)) {
+        return false;
+    }
+    const std::string region = resp.header("x-amz-bucket-region").value_or("");
+    const bool plausible = !region.empty() && region.size() <= 32 &&
+                           std::all_of(region.begin(), region.end(),
+                                       [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '-'; });
+    std::lock_guard lock(m_region_mutex);
+    if (!plausible || region == m_region) {
+        return false;
+    }
+    observe::warn("the bucket is in another region: using it",
+                  {{"bucket", m_options.bucket},
+                   {"region", region},
+                   {"hint", "set region: " + region + " on the storage to skip this request"}});
+    if (m_options.endpoint.empty()) {
+        m_host = (m_path_style ? "" : m_options.bucket + ".") + "s3." + region + ".amazonaws.com";
+    }
+    m_region = region;
+    return true;
+}
+
 Result<http::Response> Client::call(const Call& call)
 {
     auto r = exchange(call);
+    if (r && follow_region(*r)) {
+        r = exchange(call); // once: the region is now the bucket's own
+    }
     if (!r) {
         return r;
     }
@@ -124,6 +157,7 @@ Result<http::Response> Client::once(const Call& call)
     if (!cred) {
         return std::unexpected(cred.error());
     }
+    const auto [region, host] = region_and_host();
     std::string path =
         m_path_style ? "/" + m_options.bucket + (call.key.empty() ? "" : "/" + call.key) : "/" + call.key;
     sigv4::Request req;
@@ -131,14 +165,14 @@ Result<http::Response> Client::once(const Call& call)
     req.path = path;
     req.query = call.query;
     req.headers = call.headers;
-    req.headers.emplace_back("Host", m_host);
+    req.headers.emplace_back("Host", host);
     req.payload_sha256 = m_scheme == "https" ? "UNSIGNED-PAYLOAD" : sigv4::sha256_hex(call.body);
-    sigv4::Options opt{.region = m_options.region, .service = "s3", .time = now()};
+    sigv4::Options opt{.region = region, .service = "s3", .time = now()};
     auto s = sigv4::sign(req, *cred, opt);
 
     http::Request h;
     h.method = call.method;
-    h.url = m_scheme + "://" + m_host + sigv4::uri_encode(path, false);
+    h.url = m_scheme + "://" + host + sigv4::uri_encode(path, false);
     std::vector<std::pair<std::string, std::string>> q;
     for (const auto& [k, v] : call.query) {
         q.emplace_back(sigv4::uri_encode(k, true), sigv4::uri_encode(v, true));

@@ -8,6 +8,7 @@
 #include "storage/s3/s3.hpp"
 #include "storage/s3/sigv4.hpp"
 
+#include <mutex>
 #include <string>
 
 namespace dbkeep::storage::s3 {
@@ -52,9 +53,17 @@ private:
     Result<http::Response> once(const Call& call);
     Error to_error(const Call& call, const http::Response& response);
 
+    // Follows a 301 to the bucket's region when the region was not given (S3Options::region_given); true
+    // when it switched (the call is then worth repeating once).
+    bool follow_region(const http::Response& response);
+    // The region and host requests go to now (both change when follow_region switches).
+    std::pair<std::string, std::string> region_and_host() const;
+
     S3Options m_options;
     CredentialProvider m_credentials;
-    std::string m_scheme, m_host;
+    std::string m_scheme;
+    mutable std::mutex m_region_mutex; // guards m_region and m_host
+    std::string m_region, m_host;
     bool m_path_style = true;
 };
 

@@ -26,6 +26,10 @@ struct S3Options {
     std::string bucket;
     std::string prefix; // no leading or trailing '/'
     std::string region = "us-east-1";
+    // False when `region` is only the default (neither the file nor AWS_REGION/AWS_DEFAULT_REGION named one):
+    // then a bucket that answers 301 with its region (x-amz-bucket-region) is followed there, once, with a
+    // warning; a region that was given is never overridden (the 301 is a config error naming the region).
+    bool region_given = true;
     std::string endpoint; // scheme://host[:port], no path; empty: AWS, https://s3.<region>.amazonaws.com
     PathStyle path_style = PathStyle::automatic;           // `path_style: auto | true | false` in the file
     std::string storage_class;                             // empty: the bucket's default

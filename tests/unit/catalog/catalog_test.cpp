@@ -338,3 +338,26 @@ TEST_F(CatalogTest, AnOrphanIsNeverFound)
     EXPECT_NE(latest->id, orphan);
     EXPECT_FALSE(find_backup(*m_storage, "orders", orphan, k_now));
 }
+
+// newest_backup is newest_trusted(list_backups(...)) without reading every manifest: the newest valid one
+// wins over a newer unreadable one and one dated in the future; a target with none has none.
+TEST_F(CatalogTest, NewestBackupSkipsUnreadableAndFutureManifestsLikeTheListing)
+{
+    const TimePoint now = utc(2026, 11, 30, 12);
+    add_backup("orders", utc(2026, 11, 28), "000001");
+    auto good = add_backup("orders", utc(2026, 11, 29), "000002");
+    auto broken = add_backup("orders", utc(2026, 11, 30), "000003");
+    ASSERT_TRUE(storage::put_object(*m_storage, manifest_key("orders", broken), "{\"trunc"));
+    add_backup("orders", utc(2027, 11, 30), "000004");
+    auto newest = newest_backup(*m_storage, "orders", now);
+    ASSERT_TRUE(newest) << newest.error().to_string();
+    ASSERT_TRUE(newest->has_value());
+    EXPECT_EQ((*newest)->id, good);
+    auto listing = list_backups(*m_storage, "orders");
+    ASSERT_TRUE(listing);
+    ASSERT_NE(newest_trusted(*listing, now), nullptr);
+    EXPECT_EQ(newest_trusted(*listing, now)->id, (*newest)->id);
+    auto none = newest_backup(*m_storage, "cache", now);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+}
