@@ -162,6 +162,29 @@ Result<catalog::Manifest> rebuild(const config::TargetConfig& target, storage::S
     return m;
 }
 
+// Writes m's manifest unless one exists: create_if_absent never overwrites, and the stat before it also protects
+// a store whose conditional create is not exact (`check` says which).
+Status commit(storage::Storage& storage, const std::string& key, const catalog::Manifest& m)
+{
+    const std::string manifest_key = catalog::manifest_key(m.target, m.id);
+    auto existing = storage.stat(manifest_key);
+    if (!existing && existing.error().kind != ErrorKind::not_found) {
+        return std::unexpected(existing.error());
+    }
+    bool created = false;
+    if (!existing) {
+        auto made = storage.create_if_absent(manifest_key, catalog::to_json(m));
+        if (!made) {
+            return std::unexpected(made.error());
+        }
+        created = *made;
+    }
+    if (!created) {
+        return fail(ErrorKind::conflict, "repair", key, "a manifest appeared at " + manifest_key + ": left alone");
+    }
+    return {};
+}
+
 } // namespace
 
 Result<OrphanName> parse_orphan_key(const std::string& target, const std::string& format, const std::string& key)
@@ -226,23 +249,8 @@ Result<std::vector<RepairResult>> run_repair(const config::TargetConfig& target,
         }
         r.manifest = *m;
         if (!options.dry_run) {
-            const std::string manifest_key = catalog::manifest_key(target.name, m->id);
-            // create_if_absent never overwrites; the stat first also protects a store whose conditional create
-            // is not exact (check says which).
-            auto existing = storage.stat(manifest_key);
-            if (existing) {
-                r.error = Error{ErrorKind::conflict, "repair", key,
-                                "a manifest appeared at " + manifest_key + ": left alone"};
-                r.manifest.reset();
-            } else if (existing.error().kind != ErrorKind::not_found) {
-                r.error = existing.error();
-                r.manifest.reset();
-            } else if (auto created = storage.create_if_absent(manifest_key, catalog::to_json(*m)); !created) {
-                r.error = created.error();
-                r.manifest.reset();
-            } else if (!*created) {
-                r.error = Error{ErrorKind::conflict, "repair", key,
-                                "a manifest appeared at " + manifest_key + ": left alone"};
+            if (auto st = commit(storage, key, *m); !st) {
+                r.error = st.error();
                 r.manifest.reset();
             } else {
                 r.written = true;

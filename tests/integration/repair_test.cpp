@@ -235,6 +235,13 @@ TEST_F(RedisRepair, EncryptedObjectNeedsAnIdentityAndKeepsTheConfiguredRecipient
     EXPECT_NE(without.out.find("--identity"), std::string::npos) << without.out;
     EXPECT_TRUE(m_work.manifests().empty());
 
+    const std::string other = (m_work.dir() / "other.txt").string();
+    ASSERT_EQ(run_dbkeep({"keygen", "-o", other}).exit_code, 0);
+    auto wrong = dbkeep({"repair", "cache", "--identity", other});
+    EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+    EXPECT_NE(wrong.out.find("NOT repaired"), std::string::npos) << wrong.out;
+    EXPECT_TRUE(m_work.manifests().empty());
+
     auto with = dbkeep({"repair", "cache", "--identity", identity});
     ASSERT_EQ(with.exit_code, 0) << with.out << with.err;
     auto repaired = read_manifests(m_work);
