@@ -1,6 +1,13 @@
 // `dbkeep repair`: the manifest of an orphan (a complete object whose manifest was lost) is rebuilt by reading
 // the object, with the sizes, SHA-256 and statistics the backup itself recorded; an object that cannot be read
 // whole gets none. Real Redis and PostgreSQL servers, the dbkeep binary, local storage.
+#include "catalog/naming.hpp"
+#include "config/config.hpp"
+#include "core/cancel.hpp"
+#include "job/backup.hpp"
+#include "job/repair.hpp"
+#include "storage/local.hpp"
+#include "storage/storage.hpp"
 #include "support/postgres_fixture.hpp"
 #include "support/redis_fixture.hpp"
 
@@ -259,7 +266,7 @@ TEST_F(RedisRepair, EncryptedObjectNeedsAnIdentityAndKeepsTheConfiguredRecipient
     EXPECT_EQ(copy.cli({"DEBUG", "DIGEST"}), m_source->cli({"DEBUG", "DIGEST"}));
 }
 
-TEST_F(RedisRepair, AnExistingManifestIsNeverOverwritten)
+TEST_F(RedisRepair, NothingToRepairLeavesStorageAsItWas)
 {
     write_config(m_source->url());
     back_up(1);
@@ -316,4 +323,109 @@ TEST_F(PostgresRepair, RebuiltManifestHasTheBackupsPerTableStatistics)
     auto restored = dbkeep({"restore", "app", "--to", m_pg->url("copy")});
     ASSERT_EQ(restored.exit_code, 0) << restored.err;
     EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM billing.invoices"), "321");
+}
+
+namespace {
+
+// Forwards to a storage, and makes a peer's manifest appear at a manifest key just before dbkeep looks for it:
+// the race of a repair with a backup (or another repair) that commits the same id.
+class ManifestAppears final : public dbkeep::storage::Storage {
+public:
+    explicit ManifestAppears(dbkeep::storage::Storage& inner) : m_inner(inner) {}
+    dbkeep::Result<std::unique_ptr<dbkeep::storage::ObjectWriter>> open_writer(const std::string& key) override
+    {
+        return m_inner.open_writer(key);
+    }
+    dbkeep::Result<std::unique_ptr<dbkeep::stream::Source>> open_reader(const std::string& key,
+                                                                        dbkeep::storage::ByteRange range) override
+    {
+        return m_inner.open_reader(key, range);
+    }
+    dbkeep::Result<dbkeep::storage::ObjectInfo> stat(const std::string& key) override
+    {
+        if (key.ends_with(".manifest.json")) {
+            (void)m_inner.create_if_absent(key, k_peer);
+        }
+        return m_inner.stat(key);
+    }
+    dbkeep::Result<std::vector<dbkeep::storage::ObjectInfo>> list(const std::string& prefix) override
+    {
+        return m_inner.list(prefix);
+    }
+    dbkeep::Status remove(const std::vector<std::string>& keys) override { return m_inner.remove(keys); }
+    dbkeep::Result<bool> create_if_absent(const std::string& key, const std::string& bytes) override
+    {
+        return m_inner.create_if_absent(key, bytes);
+    }
+    bool supports_conditional_create() const override { return m_inner.supports_conditional_create(); }
+    std::string describe() const override { return m_inner.describe(); }
+    std::vector<dbkeep::Finding> probe(const std::string& key_prefix) override { return m_inner.probe(key_prefix); }
+
+    static constexpr const char* k_peer = "{\"written by\": \"a peer\"}\n";
+
+private:
+    dbkeep::storage::Storage& m_inner;
+};
+
+class RepairInProcess : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (auto reason = RedisServer::skip_reason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        m_redis = std::make_unique<RedisServer>();
+        m_redis->cli({"SET", "k", "v"});
+        m_local = dbkeep::storage::make_local_storage({.root = m_dir / "backups"});
+        auto config = dbkeep::config::load_from_string(
+            "storages:\n  default:\n    type: local\n    path: " + (m_dir / "backups").string() +
+                "\ntargets:\n  cache:\n    engine: redis\n    url: " + m_redis->url() + "\n",
+            "repair.yaml", m_dir.path());
+        ASSERT_TRUE(config) << config.error().to_string();
+        m_config = std::move(*config);
+        auto m = dbkeep::job::run_backup(m_config, target(), *m_local);
+        ASSERT_TRUE(m) << m.error().to_string();
+        m_manifest_key = dbkeep::catalog::manifest_key("cache", m->id);
+        std::filesystem::remove(m_dir / "backups" / m_manifest_key);
+    }
+    const dbkeep::config::TargetConfig& target() const { return m_config.targets.at("cache"); }
+
+    TempDir m_dir;
+    std::unique_ptr<RedisServer> m_redis;
+    std::unique_ptr<dbkeep::storage::Storage> m_local;
+    dbkeep::config::Config m_config;
+    std::string m_manifest_key;
+};
+
+} // namespace
+
+TEST_F(RepairInProcess, AManifestThatAppearsMeanwhileIsNeverOverwritten)
+{
+    ManifestAppears racing(*m_local);
+    auto results = dbkeep::job::run_repair(target(), racing, {});
+    ASSERT_TRUE(results) << results.error().to_string();
+    ASSERT_EQ(results->size(), 1u);
+    const auto& r = results->front();
+    EXPECT_FALSE(r.written);
+    EXPECT_FALSE(r.manifest.has_value());
+    ASSERT_TRUE(r.error.has_value());
+    EXPECT_EQ(r.error->kind, dbkeep::ErrorKind::conflict);
+    EXPECT_NE(r.error->message.find("left alone"), std::string::npos) << r.error->to_string();
+    EXPECT_EQ(read_file(m_dir / "backups" / m_manifest_key), ManifestAppears::k_peer);
+}
+
+TEST_F(RepairInProcess, CancellationStopsBeforeAnyManifestIsWritten)
+{
+    dbkeep::cancel::request();
+    auto results = dbkeep::job::run_repair(target(), *m_local, {});
+    dbkeep::cancel::reset();
+    ASSERT_FALSE(results);
+    EXPECT_EQ(results.error().kind, dbkeep::ErrorKind::cancelled);
+    EXPECT_FALSE(std::filesystem::exists(m_dir / "backups" / m_manifest_key));
+
+    auto repaired = dbkeep::job::run_repair(target(), *m_local, {});
+    ASSERT_TRUE(repaired) << repaired.error().to_string();
+    ASSERT_EQ(repaired->size(), 1u);
+    EXPECT_TRUE(repaired->front().written);
+    EXPECT_TRUE(std::filesystem::exists(m_dir / "backups" / m_manifest_key));
 }
