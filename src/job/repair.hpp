@@ -49,7 +49,11 @@ struct RepairResult {
 // Repairs every orphan of target (catalog::list_backups(...).orphans), one result per orphan in key order.
 // Each object is read once: SHA-256 and size of the stored bytes, decryption, decompression and the engine's
 // inspect() (Engine::inspect), which gives the statistics a backup would have recorded. Its manifest is then
-// committed with Storage::create_if_absent, never over an existing one. A key that is not one this target
+// committed with Storage::create_if_absent, never over an existing one. What the object does not hold comes
+// from elsewhere and is marked by details["repaired"] (when the manifest was rebuilt): the start time from the
+// id (finished = started), the trigger (scheduled), the compression level, the runner and, for Redis, the dump
+// tool from the target's configuration now, and an encrypted object's recipients too (details
+// "recipients_source" says so: an age header does not name its X25519 recipients). A key that is not one this target
 // writes, an object that cannot be read whole (damaged, truncated, no or the wrong identity) or whose engine
 // cannot be read gets no manifest: its result carries the cause. Fails as a whole only when the listing fails,
 // the engine cannot be set up, or on cancel::requested() (ErrorKind::cancelled; manifests already committed
