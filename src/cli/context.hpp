@@ -81,6 +81,7 @@ void add_run_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_prune_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_keygen_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_repair_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_version_command(CLI::App& app, Context& ctx, int& exit_code);
 // The text of `dbkeep --version`: observe::format_build_info of this build, newline-terminated lines.
 std::string version_text();

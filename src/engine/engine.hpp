@@ -2,6 +2,7 @@
 // own file pair that exposes its options and a factory (postgres.hpp, redis.hpp); options.hpp joins them.
 #pragma once
 
+#include "core/error.hpp"
 #include "core/finding.hpp"
 #include "stream/sink.hpp"
 
@@ -59,6 +60,20 @@ public:
     // Streams a consistent dump into out (write() only: the caller finishes or aborts out). Fails when the
     // dump tool fails, the stream is empty, or cancel::requested(); out is then to be aborted.
     virtual Result<DumpInfo> dump(stream::Sink& out) = 0;
+
+    // The statistics of a stored dump, read back from its raw stream (already decrypted and decompressed), in
+    // the shape dump() records them: the same stats, server and tool versions as far as the dump holds them, and
+    // details. For `dbkeep repair`, which rebuilds a lost manifest; needs no database. Reads `dump` to its end.
+    // Fails with ErrorKind::corruption when the stream is not one complete dump of this engine (truncated,
+    // malformed, followed by other data), with the reader's error when reading fails, and with
+    // ErrorKind::cancelled on cancel::requested(). The default (an engine that cannot) fails with
+    // ErrorKind::failed.
+    virtual Result<DumpInfo> inspect(stream::Source& dump)
+    {
+        (void)dump;
+        return fail(ErrorKind::failed, "inspect", format() + " dump",
+                    "cannot read statistics of " + format() + " dumps");
+    }
 
     // Restores a dump read from in (already decrypted and decompressed).
     virtual Status restore(stream::Source& in, const RestoreOptions& options) = 0;

@@ -12,6 +12,7 @@
 #include <iconv.h>
 #include <map>
 #include <optional>
+#include <vector>
 
 namespace dbkeep::engine::pg {
 namespace {
@@ -435,6 +436,37 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
     info.details["pg_dump_path"] = tool->path;
     info.details["database"] = pg.dbname;
     record_archive(info, tee.summary(), tee.summary().encoding);
+    return info;
+}
+
+Result<DumpInfo> inspect_archive(stream::Source& in)
+{
+    // The reader dump_database tees pg_dump's output through, so the statistics are the ones a backup records.
+    pgdump::Reader reader;
+    std::vector<std::uint8_t> buf(k_chunk);
+    for (;;) {
+        if (cancel::requested()) {
+            return fail_cancelled("read", "pg_dump archive");
+        }
+        auto n = in.read(buf);
+        if (!n) {
+            return std::unexpected(n.error());
+        }
+        if (*n == 0) {
+            break;
+        }
+        if (auto st = reader.feed(Bytes(buf.data(), *n)); !st) {
+            return std::unexpected(st.error());
+        }
+    }
+    if (auto st = reader.finish(); !st) {
+        return std::unexpected(st.error());
+    }
+    const pgdump::Summary& s = reader.summary();
+    DumpInfo info;
+    info.tool = "pg_dump";
+    info.tool_version = version_word(s.dump_version);
+    record_archive(info, s, s.encoding);
     return info;
 }
 

@@ -19,4 +19,11 @@ namespace dbkeep::engine::pg {
 // (ErrorKind::corruption), or when cancelled; out is then to be aborted.
 Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out);
 
+// The DumpInfo that dump_database records, read back from a stored archive (the raw custom-format stream): each
+// table's rows as stats, the archive's server and pg_dump versions, its TOC entries, large objects and archive
+// version in details (no pg_dump_path: that is a fact of the dump's run, not of the archive). Reads in to its
+// end. Fails with ErrorKind::corruption when in is not one complete custom-format archive, with in's error
+// when reading fails, ErrorKind::cancelled on cancel::requested().
+Result<DumpInfo> inspect_archive(stream::Source& in);
+
 } // namespace dbkeep::engine::pg

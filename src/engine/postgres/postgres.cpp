@@ -17,6 +17,8 @@ public:
 
     Result<DumpInfo> dump(stream::Sink& out) override { return pg::dump_database(m_runner, m_target, out); }
 
+    Result<DumpInfo> inspect(stream::Source& dump) override { return pg::inspect_archive(dump); }
+
     Status restore(stream::Source& in, const RestoreOptions& options) override
     {
         return pg::restore_database(m_runner, m_target, in, options);

@@ -1,5 +1,7 @@
 #include "engine/redis/payload.hpp"
 
+#include "core/cancel.hpp"
+
 #include <vector>
 
 namespace dbkeep::engine::redis {
@@ -68,6 +70,41 @@ void fill_info(DumpInfo& info, const rdb::Summary& s, std::uint64_t bytes)
     for (const auto& [db, keys] : s.keys_per_db) {
         info.stats["db" + std::to_string(db)] = keys;
     }
+}
+
+Result<DumpInfo> inspect_rdb(stream::Source& in)
+{
+    // The parser and fill_info of the dump strategies, so the statistics are the ones a backup records.
+    rdb::Parser parser;
+    std::vector<std::uint8_t> buf(k_chunk);
+    std::uint64_t bytes = 0;
+    for (;;) {
+        if (cancel::requested()) {
+            return fail_cancelled("read", "rdb");
+        }
+        auto n = in.read(buf);
+        if (!n) {
+            return std::unexpected(n.error());
+        }
+        if (*n == 0) {
+            break;
+        }
+        auto used = parser.feed(Bytes(buf.data(), *n));
+        if (!used) {
+            return std::unexpected(used.error());
+        }
+        bytes += *used;
+        if (*used != *n) {
+            return fail(ErrorKind::corruption, "read", "rdb",
+                        "data follows the end of the rdb (at byte " + std::to_string(bytes) + ")");
+        }
+    }
+    if (auto st = parser.finish(); !st) {
+        return std::unexpected(st.error());
+    }
+    DumpInfo info;
+    fill_info(info, parser.summary(), bytes);
+    return info;
 }
 
 } // namespace dbkeep::engine::redis

@@ -47,4 +47,11 @@ Status pump_process(runner::Process& proc, PayloadPump& pump, std::size_t traili
 // keys with expiry, checksum, function libraries, and key counts per db as stats.
 void fill_info(DumpInfo& info, const rdb::Summary& s, std::uint64_t bytes);
 
+// The DumpInfo a dump records through fill_info, read back from a stored RDB (the raw stream): key counts per
+// db as stats, rdb and server version (the redis-ver aux field), rdb_bytes and the rest in details. Reads in to
+// its end. Fails with ErrorKind::corruption when in is not one complete RDB (truncated, malformed, a CRC
+// mismatch, data after its end), ErrorKind::failed for content the parser does not support, in's error when
+// reading fails, ErrorKind::cancelled on cancel::requested().
+Result<DumpInfo> inspect_rdb(stream::Source& in);
+
 } // namespace dbkeep::engine::redis

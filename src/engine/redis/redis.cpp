@@ -1,6 +1,7 @@
 #include "engine/redis/redis.hpp"
 
 #include "engine/redis/dump.hpp"
+#include "engine/redis/payload.hpp"
 #include "engine/redis/probe.hpp"
 #include "engine/redis/restore.hpp"
 #include "engine/redis/server.hpp"
@@ -65,6 +66,16 @@ public:
         info.tool = m_strategy->tool();
         if (auto st = m_strategy->dump(*session, out, info); !st) {
             return std::unexpected(st.error());
+        }
+        return info;
+    }
+
+    Result<DumpInfo> inspect(stream::Source& dump) override
+    {
+        auto info = redis::inspect_rdb(dump);
+        if (info) {
+            // The RDB does not say how it was taken: the tool is the one this target is configured with now.
+            info->tool = m_strategy->tool();
         }
         return info;
     }

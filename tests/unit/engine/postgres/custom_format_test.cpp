@@ -3,6 +3,7 @@
 // piece-size selector): without a server, so it also runs under the sanitizers. The live cross-checks against
 // pg_restore -l and count(*) are in tests/integration/postgres_archive_test.cpp.
 #include "engine/postgres/custom_format.hpp"
+#include "engine/postgres/dump.hpp"
 
 #include <gtest/gtest.h>
 
@@ -106,4 +107,25 @@ TEST(PgDumpArchive, ANewerArchiveVersionIsReadWithoutCounts)
     ASSERT_TRUE(read(r, a, 100).has_value());
     EXPECT_FALSE(r.summary().supported);
     EXPECT_NE(r.summary().unsupported.find("1.99"), std::string::npos) << r.summary().unsupported;
+}
+
+// `dbkeep repair` reads a stored archive back through inspect_archive: the stats and details a dump records.
+TEST(PgDumpArchive, InspectGivesTheStatisticsADumpRecords)
+{
+    const std::string archive = seed("large-objects.pgdump");
+    ASSERT_FALSE(archive.empty());
+    auto source = stream::make_string_source(archive);
+    auto info = engine::pg::inspect_archive(*source);
+    ASSERT_TRUE(info) << info.error().to_string();
+    EXPECT_EQ(info->stats, (std::map<std::string, std::int64_t>{{"public.one", 1}}));
+    EXPECT_EQ(info->details["large_objects"], "2");
+    EXPECT_EQ(info->details["tables_with_data"], "1");
+    EXPECT_EQ(info->tool, "pg_dump");
+    EXPECT_TRUE(info->tool_version.starts_with("15")) << info->tool_version;
+    EXPECT_TRUE(info->server_version.starts_with("15")) << info->server_version;
+
+    auto cut = stream::make_string_source(archive.substr(0, archive.size() - 1));
+    auto truncated = engine::pg::inspect_archive(*cut);
+    ASSERT_FALSE(truncated);
+    EXPECT_EQ(truncated.error().kind, ErrorKind::corruption);
 }

@@ -1,3 +1,4 @@
+#include "engine/redis/payload.hpp"
 #include "engine/redis/rdb.hpp"
 #include "engine/redis/redis.hpp"
 
@@ -411,4 +412,31 @@ TEST(RedisInfo, ParsesKeyspaceLines)
         parse_redis_keyspace("# Keyspace\r\ndb0:keys=12,expires=1,avg_ttl=5\r\ndb3:keys=4,expires=0,avg_ttl=0\r\n");
     EXPECT_EQ(ks, (std::map<std::string, std::int64_t>{{"db0", 12}, {"db3", 4}}));
     EXPECT_EQ(parse_redis_info("# Server\r\nredis_version:7.0.15\r\n").at("redis_version"), "7.0.15");
+}
+
+// `dbkeep repair` reads a stored RDB back through inspect_rdb: the stats and details fill_info gives a dump.
+TEST(RdbInspect, GivesTheStatisticsADumpRecordsAndRejectsWhatIsNotOneWholeRdb)
+{
+    // db 0: two keys; db 5: one key (SELECTDB 0xfe).
+    const std::string body = std::string("\x00", 1) + str("a") + str("1") + std::string("\x00", 1) + str("b") +
+                             str("2") + "\xfe" + length(5) + std::string("\x00", 1) + str("c") + str("3");
+    const std::string file = rdb_file(body);
+    auto source = stream::make_string_source(file);
+    auto info = redis::inspect_rdb(*source);
+    ASSERT_TRUE(info) << info.error().to_string();
+    EXPECT_EQ(info->stats, (std::map<std::string, std::int64_t>{{"db0", 2}, {"db5", 1}}));
+    EXPECT_EQ(info->details["rdb_version"], "10");
+    EXPECT_EQ(info->details["rdb_bytes"], std::to_string(file.size()));
+    EXPECT_EQ(info->details["rdb_checksum"], "verified");
+
+    auto followed = stream::make_string_source(file + "junk");
+    auto extra = redis::inspect_rdb(*followed);
+    ASSERT_FALSE(extra);
+    EXPECT_EQ(extra.error().kind, ErrorKind::corruption);
+    EXPECT_NE(extra.error().message.find("data follows the end"), std::string::npos) << extra.error().to_string();
+
+    auto cut = stream::make_string_source(file.substr(0, file.size() - 3));
+    auto truncated = redis::inspect_rdb(*cut);
+    ASSERT_FALSE(truncated);
+    EXPECT_EQ(truncated.error().kind, ErrorKind::corruption);
 }

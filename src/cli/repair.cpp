@@ -1,0 +1,122 @@
+#include "job/repair.hpp"
+#include "cli/app.hpp"
+#include "cli/context.hpp"
+#include "core/human.hpp"
+#include "observe/log.hpp"
+#include "storage/storage.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace dbkeep::cli {
+namespace {
+
+// Keys and messages come from storage: control characters are shown escaped, never sent to the terminal.
+std::string printable(const std::string& s)
+{
+    std::string out;
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f) {
+            out += fmt::format("\\x{:02x}", c);
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+// "12 tables" (postgres), "2004 keys" (redis: keys over every db).
+std::string contents(const catalog::Manifest& m)
+{
+    if (m.engine == "redis") {
+        std::int64_t keys = 0;
+        for (const auto& [db, n] : m.stats) {
+            keys += n;
+        }
+        return fmt::format("{} keys in {} db{}", keys, m.stats.size(), m.stats.size() == 1 ? "" : "s");
+    }
+    return fmt::format("{} table{}", m.stats.size(), m.stats.size() == 1 ? "" : "s");
+}
+
+} // namespace
+
+void add_repair_command(CLI::App& app, Context& ctx, int& exit_code)
+{
+    auto* cmd =
+        app.add_subcommand("repair", "rebuild the manifest of each orphan (an object without one) by reading it");
+    auto target = std::make_shared<std::string>();
+    auto dry_run = std::make_shared<bool>(false);
+    auto identity = std::make_shared<std::string>();
+    cmd->add_option("target", *target, "only this target");
+    cmd->add_flag("--dry-run", *dry_run, "read each orphan and report, write no manifest");
+    cmd->add_option("--identity", *identity, "age identity file for encrypted objects (or DBKEEP_IDENTITY_FILE)");
+    cmd->callback([&ctx, &exit_code, target, dry_run, identity] {
+        std::vector<std::string> names;
+        if (!target->empty()) {
+            names.push_back(*target);
+        }
+        job::RepairOptions options;
+        options.dry_run = *dry_run;
+        std::string id_file = *identity;
+        if (id_file.empty()) {
+            if (const char* env = std::getenv("DBKEEP_IDENTITY_FILE")) {
+                id_file = env;
+            }
+        }
+        if (!id_file.empty()) {
+            options.read.identity_files.push_back(id_file);
+        }
+        nlohmann::json rows = nlohmann::json::array();
+        int repaired = 0, failed = 0;
+        exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+            options.read.passphrase = t.encryption.passphrase.reveal();
+            auto results = job::run_repair(t, storage, options);
+            if (!results) {
+                return std::unexpected(results.error());
+            }
+            for (const auto& r : *results) {
+                if (r.manifest) {
+                    ++repaired;
+                } else {
+                    ++failed;
+                }
+                if (ctx.json) {
+                    nlohmann::json row = {{"target", t.name}, {"key", r.key}};
+                    if (r.manifest) {
+                        row["status"] = r.written ? "repaired" : "would_repair";
+                        row["manifest"] = nlohmann::json::parse(catalog::to_json(*r.manifest));
+                    } else {
+                        row["status"] = "not_repaired";
+                        row["error"] = observe::redact(r.error ? r.error->to_string() : std::string("unknown"));
+                    }
+                    rows.push_back(std::move(row));
+                    continue;
+                }
+                if (r.manifest) {
+                    std::printf("%s %s %s: %s, %s, %s\n", t.name.c_str(), printable(r.key).c_str(),
+                                r.written ? "repaired" : "would be repaired (--dry-run)", r.manifest->id.c_str(),
+                                contents(*r.manifest).c_str(), human_size(r.manifest->stored_bytes).c_str());
+                } else {
+                    std::printf(
+                        "%s %s NOT repaired: %s\n", t.name.c_str(), printable(r.key).c_str(),
+                        printable(observe::redact(r.error ? r.error->to_string() : std::string("unknown"))).c_str());
+                }
+            }
+            return {};
+        });
+        if (ctx.json) {
+            std::printf("%s\n", rows.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        } else {
+            std::printf("repair: %d %s, %d not repaired\n", repaired, *dry_run ? "would be repaired" : "repaired",
+                        failed);
+        }
+        if (failed > 0 && exit_code == k_exit_ok) {
+            exit_code = k_exit_failed;
+        }
+    });
+}
+
+} // namespace dbkeep::cli
