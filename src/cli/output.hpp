@@ -11,7 +11,7 @@
 
 namespace dbkeep::cli {
 
-class Context;
+struct Context;
 
 // {"kind", "operation", "object", "message", "hint"} of an error, every string redacted (observe::redact).
 nlohmann::json error_json(const Error& error);

@@ -1,6 +1,9 @@
 #include "job/repair.hpp"
+#include "catalog/lease.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
+#include "core/cancel.hpp"
 #include "core/human.hpp"
 #include "observe/log.hpp"
 #include "storage/storage.hpp"
@@ -73,7 +76,30 @@ void add_repair_command(CLI::App& app, Context& ctx, int& exit_code)
         int repaired = 0, failed = 0;
         exit_code = ctx.for_each_target(names, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
             options.read.passphrase = t.encryption.passphrase.reveal();
+            // The target's lease, as a backup takes it: a running backup's object, complete but not yet committed,
+            // is not an orphan to give a manifest (its backup may still fail and remove it).
+            const std::chrono::seconds ttl{ctx.config()->lease_ttl_seconds};
+            auto protocol = catalog::lease_protocol_for(storage, t.name);
+            if (!protocol) {
+                return wrap(protocol.error(), "take the lease of " + t.name);
+            }
+            auto lease = catalog::acquire_lease(storage, t.name, ttl, std::chrono::system_clock::now(), *protocol);
+            if (!lease) {
+                return wrap(lease.error(), "take the lease of " + t.name);
+            }
+            if (lease->outcome == catalog::LeaseOutcome::busy) {
+                return fail(ErrorKind::conflict, "repair", t.name,
+                            "a backup is running on host " + lease->other.host + " pid " +
+                                std::to_string(lease->other.pid) + " until " + lease->other.expires_at,
+                            "repair once it has finished: its object is not an orphan yet");
+            }
             auto results = job::run_repair(t, storage, options);
+            {
+                const cancel::Shield cleanup;
+                if (auto released = catalog::release_lease(storage, t.name, lease->mine); !released) {
+                    observe::warn("lease not released", {{"target", t.name}, {"error", released.error().to_string()}});
+                }
+            }
             if (!results) {
                 return std::unexpected(results.error());
             }
@@ -90,7 +116,7 @@ void add_repair_command(CLI::App& app, Context& ctx, int& exit_code)
                         row["manifest"] = nlohmann::json::parse(catalog::to_json(*r.manifest));
                     } else {
                         row["status"] = "not_repaired";
-                        row["error"] = observe::redact(r.error ? r.error->to_string() : std::string("unknown"));
+                        row["error"] = r.error ? error_json(*r.error) : nlohmann::json(nullptr);
                     }
                     rows.push_back(std::move(row));
                     continue;
@@ -108,10 +134,10 @@ void add_repair_command(CLI::App& app, Context& ctx, int& exit_code)
             return {};
         });
         if (ctx.json) {
-            std::printf("%s\n", rows.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-        } else {
-            std::printf("repair: %d %s, %d not repaired\n", repaired, *dry_run ? "would be repaired" : "repaired",
-                        failed);
+            print_items(std::move(rows), ctx);
+        } else if (exit_code != k_exit_usage) {
+            print_summary("repair: " + std::to_string(repaired) + (*dry_run ? " would be repaired" : " repaired") +
+                          ", " + std::to_string(failed) + " not repaired");
         }
         if (failed > 0 && exit_code == k_exit_ok) {
             exit_code = k_exit_failed;

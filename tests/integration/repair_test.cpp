@@ -1,9 +1,11 @@
 // `dbkeep repair`: the manifest of an orphan (a complete object whose manifest was lost) is rebuilt by reading
 // the object, with the sizes, SHA-256 and statistics the backup itself recorded; an object that cannot be read
 // whole gets none. Real Redis and PostgreSQL servers, the dbkeep binary, local storage.
+#include "catalog/lease.hpp"
 #include "catalog/naming.hpp"
 #include "config/config.hpp"
 #include "core/cancel.hpp"
+#include "core/time.hpp"
 #include "job/backup.hpp"
 #include "job/repair.hpp"
 #include "storage/local.hpp"
@@ -173,6 +175,27 @@ TEST_F(RedisRepair, DryRunReadsAndReportsButWritesNothing)
     EXPECT_EQ(listed[0]["status"], "orphan");
 }
 
+// A backup that is running holds the target's lease: its object, complete but not committed yet, is not an
+// orphan, so repair waits for it (refuses, naming the holder) and writes nothing.
+TEST_F(RedisRepair, ARunningBackupsLeaseMakesRepairWait)
+{
+    write_config(m_source->url());
+    back_up(1);
+    remove_manifests(m_work);
+    dbkeep::catalog::LeaseInfo holder;
+    holder.owner = "running-backup";
+    holder.host = "db-runner-7";
+    holder.pid = 4242;
+    holder.expires = std::chrono::system_clock::now() + std::chrono::minutes(10);
+    holder.acquired_at = dbkeep::format_rfc3339(std::chrono::system_clock::now());
+    holder.expires_at = dbkeep::format_rfc3339(holder.expires);
+    write_file(m_work.backups() / "cache" / "lease.json", dbkeep::catalog::lease_to_json(holder));
+    auto r = dbkeep({"repair"});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("a backup is running on host db-runner-7"), std::string::npos) << r.err;
+    EXPECT_TRUE(m_work.manifests().empty());
+}
+
 TEST_F(RedisRepair, DamagedObjectIsNotRepairedAndTheOthersAre)
 {
     write_config(m_source->url());
@@ -200,13 +223,14 @@ TEST_F(RedisRepair, DamagedObjectIsNotRepairedAndTheOthersAre)
         by_key[row["key"].get<std::string>()] = row;
     }
     EXPECT_EQ(by_key.at(objects.front())["status"], "not_repaired");
-    std::string cause = by_key.at(objects.front())["error"].get<std::string>();
+    std::string cause = by_key.at(objects.front())["error"].dump();
     std::transform(cause.begin(), cause.end(), cause.begin(), [](unsigned char c) { return std::tolower(c); });
     EXPECT_TRUE(cause.find("corrupt") != std::string::npos || cause.find("checksum") != std::string::npos ||
                 cause.find("crc") != std::string::npos)
         << cause;
     EXPECT_EQ(by_key.at(stray)["status"], "not_repaired");
-    EXPECT_NE(by_key.at(stray)["error"].get<std::string>().find("not a key this target writes"), std::string::npos)
+    EXPECT_NE(by_key.at(stray)["error"]["message"].get<std::string>().find("not a key this target writes"),
+              std::string::npos)
         << by_key.at(stray).dump();
     EXPECT_EQ(read_file(m_work.backups() / stray), "not ours");
     ASSERT_EQ(by_key.at(objects.back())["status"], "repaired");

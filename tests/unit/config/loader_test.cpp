@@ -303,8 +303,8 @@ TEST(ConfigLoad, ErrorsOfAFileNameTheFile)
     test::write_file(dir / "bad.yaml", "targets:\n  db:\n    engine: oracle\n");
     auto c = load(dir / "bad.yaml");
     ASSERT_FALSE(c);
-    EXPECT_EQ(c.error().message,
-              (dir / "bad.yaml").string() + ":3:13: unknown engine 'oracle' (expected postgres, redis, mysql or sqlite)");
+    EXPECT_EQ(c.error().message, (dir / "bad.yaml").string() +
+                                     ":3:13: unknown engine 'oracle' (expected postgres, redis, mysql or sqlite)");
 }
 
 // ---------------------------------------------------------------------------------------------------------
