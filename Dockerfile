@@ -21,7 +21,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config git file dpkg-dev ca-certificates \
-      libcurl4-openssl-dev libssl-dev libsodium-dev libzstd-dev zlib1g-dev libpq-dev \
+      libcurl4-openssl-dev libssl-dev libsodium-dev libzstd-dev zlib1g-dev libpq-dev libsqlite3-dev \
       libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev libhowardhinnant-date-dev tzdata \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -67,7 +67,7 @@ RUN set -eu; \
       echo "no dbkeep_*.deb: build it first (README, Deploying) or use DEB_FROM=build" >&2; exit 1; }; \
     apt-get update; \
     apt-get install -y --no-install-recommends /tmp/deb/dbkeep_*.deb \
-      tzdata ca-certificates curl postgresql-client redis-tools; \
+      tzdata ca-certificates curl postgresql-client redis-tools mariadb-client; \
     if [ -n "${PG_MAJORS}" ]; then \
       . /etc/os-release; \
       install -d /usr/share/keyrings; \
