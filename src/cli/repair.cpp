@@ -93,17 +93,18 @@ void add_repair_command(CLI::App& app, Context& ctx, int& exit_code)
                                 std::to_string(lease->other.pid) + " until " + lease->other.expires_at,
                             "repair once it has finished: its object is not an orphan yet");
             }
-            auto results = job::run_repair(t, storage, options);
+            // Renewed while the repair reads (however long), released on every path.
+            std::optional<Result<std::vector<job::RepairResult>>> results;
             {
-                const cancel::Shield cleanup;
-                if (auto released = catalog::release_lease(storage, t.name, lease->mine); !released) {
-                    observe::warn("lease not released", {{"target", t.name}, {"error", released.error().to_string()}});
-                }
+                catalog::HeldLease held(storage, t.name, lease->mine, ttl);
+                job::RepairOptions leased = options;
+                leased.before_commit = [&held] { return held.confirm(); };
+                results = job::run_repair(t, storage, leased);
             }
-            if (!results) {
-                return std::unexpected(results.error());
+            if (!*results) {
+                return std::unexpected(results->error());
             }
-            for (const auto& r : *results) {
+            for (const auto& r : **results) {
                 if (r.manifest) {
                     ++repaired;
                 } else {

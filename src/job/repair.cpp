@@ -248,6 +248,11 @@ Result<std::vector<RepairResult>> run_repair(const config::TargetConfig& target,
             continue;
         }
         r.manifest = *m;
+        if (!options.dry_run && options.before_commit) {
+            if (auto ours = options.before_commit(); !ours) {
+                return wrap(ours.error(), op); // the lease is lost: commit nothing more
+            }
+        }
         if (!options.dry_run) {
             if (auto st = commit(storage, key, *m); !st) {
                 r.error = st.error();

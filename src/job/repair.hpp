@@ -35,6 +35,9 @@ Result<OrphanName> parse_orphan_key(const std::string& target, const std::string
 struct RepairOptions {
     ReadOptions read;     // age identities / passphrase for encrypted objects
     bool dry_run = false; // read and report; write no manifest
+    // Called before each manifest is committed (the CLI: HeldLease::confirm); a failure stops the repair there
+    // with that error (manifests already committed stay). Empty: nothing to confirm.
+    std::function<Status()> before_commit;
     // The clock, injected for tests; defaults to system_clock::now. Only the `repaired` mark reads it.
     std::function<std::chrono::system_clock::time_point()> now;
 };

@@ -453,3 +453,19 @@ TEST_F(RepairInProcess, CancellationStopsBeforeAnyManifestIsWritten)
     EXPECT_TRUE(repaired->front().written);
     EXPECT_TRUE(std::filesystem::exists(m_dir / "backups" / m_manifest_key));
 }
+
+// A repair whose lease was taken over (paused past lease_ttl) commits nothing more: HeldLease::confirm fails
+// before each manifest, and the repair stops there with that error.
+TEST_F(RepairInProcess, ALostLeaseStopsTheRepairBeforeItCommits)
+{
+    dbkeep::job::RepairOptions options;
+    options.before_commit = [] {
+        return dbkeep::Status(dbkeep::fail(dbkeep::ErrorKind::conflict, "confirm the lease of", "cache",
+                                           "taken over by host other pid 7"));
+    };
+    auto results = dbkeep::job::run_repair(target(), *m_local, options);
+    ASSERT_FALSE(results);
+    EXPECT_EQ(results.error().kind, dbkeep::ErrorKind::conflict);
+    EXPECT_NE(results.error().to_string().find("taken over"), std::string::npos) << results.error().to_string();
+    EXPECT_FALSE(std::filesystem::exists(m_dir / "backups" / m_manifest_key));
+}
