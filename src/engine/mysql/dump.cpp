@@ -317,3 +317,67 @@ Result<DumpInfo> dump_databases(runner::Runner& runner, const Target& target, st
 }
 
 } // namespace dbkeep::engine::mysql
+
+namespace dbkeep::engine::mysql {
+
+Result<DumpInfo> inspect_dump(const Target& target, stream::Source& in)
+{
+    const auto& o = target.options;
+    DumpReader reader(o.database);
+    std::vector<std::uint8_t> buf(k_chunk);
+    for (;;) {
+        if (cancel::requested()) {
+            return fail_cancelled("inspect a stored dump of", target.name);
+        }
+        auto n = in.read(buf);
+        if (!n) {
+            return std::unexpected(n.error());
+        }
+        if (*n == 0) {
+            break;
+        }
+        reader.feed(Bytes(buf.data(), *n));
+    }
+    const auto& s = reader.summary();
+    if (!s.completed) {
+        return fail(ErrorKind::corruption, "inspect a stored dump of", target.name,
+                    "the dump ends before its \"Dump completed\" trailer: it is truncated");
+    }
+    DumpInfo info;
+    // "MariaDB dump 10.19  Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)": the tool and its version.
+    info.tool = s.tool_line.starts_with("MariaDB") ? "mariadb-dump" : "mysqldump";
+    const auto distrib = s.tool_line.find("Distrib ");
+    info.tool_version = distrib == std::string::npos
+                            ? s.tool_line
+                            : s.tool_line.substr(distrib + 8, s.tool_line.find(',', distrib) - distrib - 8);
+    info.server_version = s.server_version;
+    info.stats = s.rows;
+    const bool single = !o.database.empty();
+    info.details["layout"] = single ? "database" : "databases";
+    std::string list = o.database;
+    if (!single) {
+        for (const auto& d : s.databases) {
+            list += (list.empty() ? "" : ",") + d;
+        }
+    }
+    info.details[single ? "database" : "databases"] = list;
+    if (!s.binlog_file.empty()) {
+        info.details["binlog_file"] = s.binlog_file;
+        info.details["binlog_position"] = s.binlog_position;
+    }
+    if (!s.gtid_position.empty()) {
+        info.details["gtid_position"] = s.gtid_position;
+    }
+    std::string non_tx;
+    for (const auto& [table, eng] : s.engines) {
+        if (eng != "InnoDB" && eng != "XtraDB" && eng != "RocksDB" && eng != "ROCKSDB" && eng != "TokuDB") {
+            non_tx += (non_tx.empty() ? "" : ", ") + table + " (" + eng + ")";
+        }
+    }
+    if (!non_tx.empty()) {
+        info.details["non_transactional_tables"] = non_tx;
+    }
+    return info;
+}
+
+} // namespace dbkeep::engine::mysql

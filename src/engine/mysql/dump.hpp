@@ -13,4 +13,10 @@ namespace dbkeep::engine::mysql {
 // lock_wait_timeout (a lock wait), or when cancelled (the tool is killed).
 Result<DumpInfo> dump_databases(runner::Runner& runner, const Target& target, stream::Sink& out);
 
+// The facts a backup records, read from a stored dump (dbkeep repair) with the same DumpReader: row counts,
+// versions, binary-log coordinates, non-transactional tables. The character sets and collations are not in a
+// one-database dump and are left out (a restore then creates a missing database with the server's defaults).
+// Fails with corruption when the stream ends before the "Dump completed" trailer.
+Result<DumpInfo> inspect_dump(const Target& target, stream::Source& in);
+
 } // namespace dbkeep::engine::mysql

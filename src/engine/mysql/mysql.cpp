@@ -31,6 +31,8 @@ public:
 
     std::vector<Finding> probe() override { return mysql::probe_target(m_runner, m_target); }
 
+    Result<DumpInfo> inspect(stream::Source& dump) override { return mysql::inspect_dump(m_target, dump); }
+
 private:
     const mysql::Target m_target;
     runner::Runner& m_runner;

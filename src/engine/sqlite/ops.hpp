@@ -21,6 +21,11 @@ struct Target {
 // fails the dump (kind corruption). The staging folder is removed on every path.
 Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out);
 
+// The facts a backup records, read from a stored copy (dbkeep repair): the stream is written to a private
+// staging file (removed on every path), checked (not SQLite: corruption; integrity_check not ok: corruption)
+// and counted like dump_database's copy. tool is "unknown (repaired)": the file does not say how it was copied.
+Result<DumpInfo> inspect_dump(const Target& target, stream::Source& in);
+
 // Writes the dump to a private temp file in the destination's folder, fsyncs it, checks its integrity (and
 // the row counts against options.expected_stats when given) and renames it over the destination. Refuses an
 // existing destination unless options.force (or, with options.scratch, one marked as dbkeep's scratch copy),

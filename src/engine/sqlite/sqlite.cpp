@@ -31,6 +31,8 @@ public:
 
     std::vector<Finding> probe() override { return sqlite::probe_target(m_runner, m_target); }
 
+    Result<DumpInfo> inspect(stream::Source& dump) override { return sqlite::inspect_dump(m_target, dump); }
+
 private:
     const sqlite::Target m_target;
     runner::Runner& m_runner;
