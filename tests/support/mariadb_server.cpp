@@ -35,13 +35,25 @@ MariadbServer::MariadbServer()
     if (root && sh("chown mysql:mysql '" + d + "' && chmod 755 '" + d + "'").exit_code != 0) {
         throw std::runtime_error("cannot chown the MariaDB temp dir");
     }
-    std::vector<std::string> install = {"mariadb-install-db", "--no-defaults", "--datadir=" + d + "/data",
-                                        "--auth-root-authentication-method=normal", "--skip-test-db"};
+    // Native AIO off: io_setup() contexts are a system-wide budget (aio-max-nr) that parallel test servers
+    // and CI machines can exhaust, and a bootstrap that cannot get one fails with only "Installation of system
+    // tables failed". A failed bootstrap (seen once in CI under load) is retried into a fresh data folder.
+    std::vector<std::string> install = {"mariadb-install-db",       "--no-defaults",
+                                        "--datadir=" + d + "/data", "--auth-root-authentication-method=normal",
+                                        "--skip-test-db",           "--innodb-use-native-aio=0"};
     if (root) {
         install.push_back("--user=mysql");
     }
-    if (auto r = run(install); r.exit_code != 0) {
-        throw std::runtime_error("mariadb-install-db failed: " + r.out + r.err);
+    for (int attempt = 1;; ++attempt) {
+        auto r = run(install);
+        if (r.exit_code == 0) {
+            break;
+        }
+        if (attempt == 3) {
+            throw std::runtime_error("mariadb-install-db failed 3 times; the last said: " + r.out + r.err);
+        }
+        std::filesystem::remove_all(d + "/data");
+        std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
     }
     const std::string server = std::filesystem::exists("/usr/sbin/mariadbd") ? "/usr/sbin/mariadbd" : "mariadbd";
     // A port may be taken between probing and binding: try a few.
@@ -59,6 +71,7 @@ MariadbServer::MariadbServer()
                                          "--server-id=1",
                                          "--skip-name-resolve",
                                          "--innodb-buffer-pool-size=64M",
+                                         "--innodb-use-native-aio=0",
                                          "--innodb-log-file-size=16M",
                                          "--innodb-flush-log-at-trx-commit=0",
                                          "--sync-binlog=0",
