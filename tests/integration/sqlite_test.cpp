@@ -218,7 +218,13 @@ TEST_F(Sqlite, ADatabaseLargerThanAnyBufferStreamsInLittleMemory)
     auto at = b.err.find("\"peak_rss_kib\":\"");
     ASSERT_NE(at, std::string::npos) << b.err;
     const long peak_kib = std::stol(b.err.substr(at + 16));
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan keeps freed buffers in its quarantine (256 MiB by default): the bound is checked in the release
+    // build; here only that the database was not held whole.
+    EXPECT_LT(static_cast<std::uintmax_t>(peak_kib) * 1024, fs::file_size(m_db)) << "peak RSS of the backup, KiB";
+#else
     EXPECT_LT(peak_kib, 150 * 1024) << "peak RSS of the backup, KiB";
+#endif
     auto m = only_manifest();
     EXPECT_EQ(m["stats"]["main.big"], 4800);
     EXPECT_GT(m["object"]["raw_bytes"].get<std::uint64_t>(), 300u << 20);
