@@ -13,19 +13,6 @@
 
 namespace dbkeep::cli {
 namespace {
-// Keys and reasons come from storage: control characters are shown escaped, never sent to the terminal.
-std::string printable(const std::string& s)
-{
-    std::string out;
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7f) {
-            out += fmt::format("\\x{:02x}", c);
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
 } // namespace
 
 void add_list_command(CLI::App& app, Context& ctx, int& exit_code)

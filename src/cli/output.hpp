@@ -19,6 +19,9 @@ nlohmann::json error_json(const Error& error);
 // {"target": target, "status": "failed", "error": error_json(error)}: a target whose run failed.
 nlohmann::json failed_target_json(const std::string& target, const Error& error);
 
+// Text from storage or peers (keys, reasons) for a terminal: control characters as \xNN, never sent raw.
+std::string printable(const std::string& text);
+
 // Prints the document on stdout, indented, with a final newline.
 void print_json(const nlohmann::json& document);
 

@@ -17,20 +17,6 @@
 namespace dbkeep::cli {
 namespace {
 
-// Keys and messages come from storage: control characters are shown escaped, never sent to the terminal.
-std::string printable(const std::string& s)
-{
-    std::string out;
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7f) {
-            out += fmt::format("\\x{:02x}", c);
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
 // "12 tables" (postgres), "2004 keys" (redis: keys over every db).
 std::string contents(const catalog::Manifest& m)
 {

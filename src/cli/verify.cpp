@@ -12,24 +12,6 @@
 #include <cstdlib>
 
 namespace dbkeep::cli {
-namespace {
-// Keys and reasons come from storage: control characters are shown escaped, never sent to the terminal.
-std::string escape(const std::string& s)
-{
-    std::string out;
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7f) {
-            static constexpr char k_hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += k_hex[c >> 4];
-            out += k_hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-} // namespace
 
 void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
 {
@@ -120,8 +102,8 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
                         {{"target", t.name}, {"key", u.key}, {"status", "unreadable"}, {"reason", u.reason}});
                     continue;
                 }
-                std::printf("%s %s FAILED unreadable manifest: %s\n", t.name.c_str(), escape(u.key).c_str(),
-                            escape(u.reason).c_str());
+                std::printf("%s %s FAILED unreadable manifest: %s\n", t.name.c_str(), printable(u.key).c_str(),
+                            printable(u.reason).c_str());
             }
             for (const auto& key : listing->orphans) {
                 ++bad;
@@ -130,7 +112,7 @@ void add_verify_command(CLI::App& app, Context& ctx, int& exit_code)
                     continue;
                 }
                 std::printf("%s %s FAILED no manifest: an orphan, unverifiable (`dbkeep list %s`)\n", t.name.c_str(),
-                            escape(key).c_str(), t.name.c_str());
+                            printable(key).c_str(), t.name.c_str());
             }
             return {};
         });

@@ -14,6 +14,29 @@ namespace {
 
 constexpr std::size_t k_chunk = 1 << 20;
 
+// What a backup and a repair record alike from the dump's own text: binary-log coordinates and the tables
+// outside the consistent snapshot ("db.t (MyISAM), ..."; also returned, empty when none).
+std::string record_summary(const DumpSummary& s, DumpInfo& info)
+{
+    if (!s.binlog_file.empty()) {
+        info.details["binlog_file"] = s.binlog_file;
+        info.details["binlog_position"] = s.binlog_position;
+    }
+    if (!s.gtid_position.empty()) {
+        info.details["gtid_position"] = s.gtid_position;
+    }
+    std::string non_tx;
+    for (const auto& [table, eng] : s.engines) {
+        if (eng != "InnoDB" && eng != "XtraDB" && eng != "RocksDB" && eng != "ROCKSDB" && eng != "TokuDB") {
+            non_tx += (non_tx.empty() ? "" : ", ") + table + " (" + eng + ")";
+        }
+    }
+    if (!non_tx.empty()) {
+        info.details["non_transactional_tables"] = non_tx;
+    }
+    return non_tx;
+}
+
 // The dump's output on its way to out, read by the DumpReader as it passes; the time of the last bytes is
 // kept for the StallWatchdog.
 class DumpTee final : public stream::Sink {
@@ -293,21 +316,8 @@ Result<DumpInfo> dump_databases(runner::Runner& runner, const Target& target, st
     if (!s.server_version.empty()) {
         info.details["server_version_full"] = s.server_version;
     }
-    if (!s.binlog_file.empty()) {
-        info.details["binlog_file"] = s.binlog_file;
-        info.details["binlog_position"] = s.binlog_position;
-    }
-    if (!s.gtid_position.empty()) {
-        info.details["gtid_position"] = s.gtid_position;
-    }
-    std::string non_tx;
-    for (const auto& [table, eng] : s.engines) {
-        if (eng != "InnoDB" && eng != "XtraDB" && eng != "RocksDB" && eng != "ROCKSDB" && eng != "TokuDB") {
-            non_tx += (non_tx.empty() ? "" : ", ") + table + " (" + eng + ")";
-        }
-    }
+    const std::string non_tx = record_summary(s, info);
     if (!non_tx.empty()) {
-        info.details["non_transactional_tables"] = non_tx;
         observe::warn("non-transactional tables are not part of the consistent snapshot: writes during the backup "
                       "may leave them inconsistent with the others (convert them: ALTER TABLE ... ENGINE=InnoDB)",
                       {{"target", target.name}, {"tables", non_tx}});
@@ -361,22 +371,7 @@ Result<DumpInfo> inspect_dump(const Target& target, stream::Source& in)
         }
     }
     info.details[single ? "database" : "databases"] = list;
-    if (!s.binlog_file.empty()) {
-        info.details["binlog_file"] = s.binlog_file;
-        info.details["binlog_position"] = s.binlog_position;
-    }
-    if (!s.gtid_position.empty()) {
-        info.details["gtid_position"] = s.gtid_position;
-    }
-    std::string non_tx;
-    for (const auto& [table, eng] : s.engines) {
-        if (eng != "InnoDB" && eng != "XtraDB" && eng != "RocksDB" && eng != "ROCKSDB" && eng != "TokuDB") {
-            non_tx += (non_tx.empty() ? "" : ", ") + table + " (" + eng + ")";
-        }
-    }
-    if (!non_tx.empty()) {
-        info.details["non_transactional_tables"] = non_tx;
-    }
+    (void)record_summary(s, info);
     return info;
 }
 
