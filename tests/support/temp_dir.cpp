@@ -53,9 +53,13 @@ std::vector<std::string> list_files(const std::filesystem::path& dir)
     if (!std::filesystem::exists(dir, ec)) {
         return out;
     }
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-        if (e.is_regular_file()) {
-            out.push_back(std::filesystem::relative(e.path(), dir).string());
+    // The folder may be written while it is listed (a daemon renames a .tmp file into place): an entry that
+    // vanishes between the listing and the stat is skipped, and paths are made relative lexically (no stat).
+    std::filesystem::recursive_directory_iterator it(dir, ec);
+    for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        std::error_code stat_ec;
+        if (it->is_regular_file(stat_ec)) {
+            out.push_back(it->path().lexically_relative(dir).string());
         }
     }
     std::sort(out.begin(), out.end());
