@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config git clang-format clang-
   libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev dpkg-dev man-db)
 service_pkgs=(postgresql-15 postgresql-client-15 redis-server redis-tools sqlite3 mariadb-server mariadb-client zstd age awscli
-  openssh-server openssh-client curl ca-certificates procps util-linux time bc nodejs npm python3
+  openssh-server openssh-client curl jq ca-certificates procps util-linux time bc nodejs npm python3
   docker.io debootstrap docker-compose systemd prometheus prometheus-pushgateway python3-aiosmtpd python3-botocore)
 
 missing=()

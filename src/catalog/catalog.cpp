@@ -20,6 +20,33 @@ std::optional<std::string> expected_object_key(const Manifest& m)
     return object_key(m.target, m.id, *format, m.encryption == "age");
 }
 
+std::vector<std::string> object_keys(const Manifest& m)
+{
+    std::vector<std::string> keys{m.object_key};
+    for (const auto& p : m.parts) {
+        keys.push_back(p.key);
+    }
+    return keys;
+}
+
+std::uint64_t total_stored_bytes(const Manifest& m)
+{
+    std::uint64_t n = m.stored_bytes;
+    for (const auto& p : m.parts) {
+        n += p.stored_bytes;
+    }
+    return n;
+}
+
+std::uint64_t total_raw_bytes(const Manifest& m)
+{
+    std::uint64_t n = m.raw_bytes;
+    for (const auto& p : m.parts) {
+        n += p.raw_bytes;
+    }
+    return n;
+}
+
 namespace {
 
 // The manifest stored at key (its id parsed from the key), read and checked: at the key its id puts it, readable,
@@ -58,6 +85,19 @@ Result<std::optional<Manifest>> read_checked_manifest(storage::Storage& storage,
         why = "object key " + m->object_key + " is not the one its target, id, engine and encryption imply" +
               (expected ? " (" + *expected + ")" : std::string());
         return std::nullopt;
+    }
+    // Parts: each at the key its index implies, so that a manifest can never make a prune remove, or a restore
+    // read, an object of another backup.
+    if (m->parts.size() > k_max_parts) {
+        why = std::to_string(m->parts.size()) + " parts, more than " + std::to_string(k_max_parts);
+        return std::nullopt;
+    }
+    for (std::size_t i = 0; i < m->parts.size(); ++i) {
+        const std::string want = part_key(m->target, m->id, i + 1, m->encryption == "age");
+        if (m->parts[i].key != want) {
+            why = "part " + std::to_string(i + 1) + " key " + m->parts[i].key + " is not " + want;
+            return std::nullopt;
+        }
     }
     return std::optional<Manifest>(std::move(*m));
 }

@@ -10,6 +10,7 @@
 #include "core/time.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,9 +43,20 @@ struct Listing {
 // Lists a target's backups. Fails (never returns a partial listing) when the storage listing fails.
 Result<Listing> list_backups(storage::Storage& storage, const std::string& target);
 
+// The most parts a backup may have (catalog/naming.hpp numbers them with 4 digits).
+inline constexpr std::size_t k_max_parts = 9999;
+
 // The object key a manifest's target, id, engine and encryption imply; nothing for an unknown engine or a
 // malformed id. Pure.
 std::optional<std::string> expected_object_key(const Manifest& manifest);
+
+// Every object of a backup: its data object, then its parts in order. Pure.
+std::vector<std::string> object_keys(const Manifest& manifest);
+
+// The sizes of all of a backup's objects together (its data object and its parts): what it takes in storage
+// and what its dump was before compression. Pure.
+std::uint64_t total_stored_bytes(const Manifest& manifest);
+std::uint64_t total_raw_bytes(const Manifest& manifest);
 
 // True when the time in the backup id is later than now + k_clock_skew_allowance. Pure.
 bool dated_in_future(const std::string& id, TimePoint now);

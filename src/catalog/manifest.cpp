@@ -14,7 +14,7 @@ const char* trigger_name(Trigger trigger) noexcept
 std::string to_json(const Manifest& m)
 {
     json j = {
-        {"format", m.format},
+        {"format", m.parts.empty() ? k_manifest_format_single : k_manifest_format},
         {"id", m.id},
         {"target", m.target},
         {"engine", m.engine},
@@ -40,6 +40,17 @@ std::string to_json(const Manifest& m)
         {"stats", m.stats},
         {"details", m.details},
     };
+    if (!m.parts.empty()) {
+        json parts = json::array();
+        for (const auto& p : m.parts) {
+            parts.push_back({{"key", p.key},
+                             {"raw_bytes", p.raw_bytes},
+                             {"stored_bytes", p.stored_bytes},
+                             {"sha256", p.sha256},
+                             {"details", p.details}});
+        }
+        j["parts"] = std::move(parts);
+    }
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
            "\n"; // never throws on bytes that are not UTF-8
 }
@@ -88,6 +99,20 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& wher
         }
         m.stats = j.value("stats", std::map<std::string, std::int64_t>{});
         m.details = j.value("details", std::map<std::string, std::string>{});
+        if (j.contains("parts")) {
+            if (m.format < k_manifest_format) {
+                return fail(ErrorKind::corruption, "read manifest", where, "a format 1 manifest with parts");
+            }
+            for (const json& p : j.at("parts")) {
+                Part part;
+                part.key = p.at("key").get<std::string>();
+                part.raw_bytes = p.value("raw_bytes", std::uint64_t{0});
+                part.stored_bytes = p.at("stored_bytes").get<std::uint64_t>();
+                part.sha256 = p.at("sha256").get<std::string>();
+                part.details = p.value("details", std::map<std::string, std::string>{});
+                m.parts.push_back(std::move(part));
+            }
+        }
         return m;
     } catch (const json::exception& e) {
         return fail(ErrorKind::corruption, "read manifest", where,

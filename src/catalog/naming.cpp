@@ -102,6 +102,15 @@ std::string object_key(const std::string& target, const std::string& id, const s
     return backup_folder(target, id) + id + "." + format + ".zst" + (encrypted ? ".age" : "");
 }
 
+std::string part_key(const std::string& target, const std::string& id, std::size_t number, bool encrypted)
+{
+    std::string n = std::to_string(number);
+    if (n.size() < 4) {
+        n.insert(0, 4 - n.size(), '0');
+    }
+    return backup_folder(target, id) + id + ".part-" + n + ".copy.zst" + (encrypted ? ".age" : "");
+}
+
 std::string manifest_key(const std::string& target, const std::string& id)
 {
     return backup_folder(target, id) + id + std::string(k_manifest_suffix);

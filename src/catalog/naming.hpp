@@ -1,5 +1,6 @@
 // How backups are named in storage:
 //   <target>/<YYYY>/<MM>/<backup-id>.<format>.zst[.age]   the data object
+//   <target>/<YYYY>/<MM>/<backup-id>.part-NNNN.copy.zst[.age]  a further part (manifest format 2)
 //   <target>/<YYYY>/<MM>/<backup-id>.manifest.json        the manifest, written last
 //   <target>/lease.json                                   who is backing the target up now
 // (keys are relative to the storage's root or prefix). backup-id = UTC start time + "-" + 6 hex chars.
@@ -7,6 +8,7 @@
 
 #include "core/time.hpp"
 #include <chrono>
+#include <cstddef>
 #include <optional>
 
 #include <string>
@@ -25,6 +27,10 @@ std::optional<TimePoint> backup_time(const std::string& id);
 // Folder of a backup: "<target>/<YYYY>/<MM>/".
 std::string backup_folder(const std::string& target, const std::string& id);
 std::string object_key(const std::string& target, const std::string& id, const std::string& format, bool encrypted);
+// The key of part `number` (1-based, 1..9999) of a backup: "<folder><id>.part-0001.copy.zst[.age]". Its
+// content is a COPY text stream (PostgreSQL's `COPY ... TO STDOUT` text format), compressed and encrypted like
+// the data object.
+std::string part_key(const std::string& target, const std::string& id, std::size_t number, bool encrypted);
 std::string manifest_key(const std::string& target, const std::string& id);
 std::string lease_key(const std::string& target);
 // The dump format (object key extension) an engine writes: "pgdump" for postgres, "rdb" for redis, "sqlite" for sqlite;

@@ -1,3 +1,4 @@
+#include "catalog/catalog.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
@@ -37,20 +38,20 @@ void add_backup_command(CLI::App& app, Context& ctx, int& exit_code)
                 }
                 const auto& m = *r->manifest;
                 ++done;
-                stored += m.stored_bytes;
-                raw += m.raw_bytes;
+                stored += catalog::total_stored_bytes(m);
+                raw += catalog::total_raw_bytes(m);
                 if (ctx.json) {
                     items.push_back(
                         {{"target", t.name},
                          {"status", "ok"},
                          {"id", m.id},
                          {"key", m.object_key},
-                         {"stored_bytes", m.stored_bytes},
-                         {"raw_bytes", m.raw_bytes},
+                         {"stored_bytes", catalog::total_stored_bytes(m)},
+                         {"raw_bytes", catalog::total_raw_bytes(m)},
                          {"duration_seconds", static_cast<double>(m.finished_unix_ms - m.started_unix_ms) / 1000.0}});
                 } else {
                     std::printf("%s %s %llu bytes\n", t.name.c_str(), m.id.c_str(),
-                                static_cast<unsigned long long>(m.stored_bytes));
+                                static_cast<unsigned long long>(catalog::total_stored_bytes(m)));
                 }
                 return {};
             },

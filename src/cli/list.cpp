@@ -42,7 +42,7 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
             }
             for (const auto& m : listing->backups) {
                 ++count;
-                stored += m.stored_bytes;
+                stored += catalog::total_stored_bytes(m);
                 const bool future = catalog::dated_in_future(m.id, now);
                 if (as_json) {
                     auto j = nlohmann::json::parse(catalog::to_json(m));
@@ -51,8 +51,9 @@ void add_list_command(CLI::App& app, Context& ctx, int& exit_code)
                 } else {
                     std::printf(
                         "%-12s %-24s %-24s %10s %10s %9s%s%s\n", t.name.c_str(), m.id.c_str(),
-                        printable(m.started_at).c_str(), human_size(m.stored_bytes).c_str(),
-                        human_size(m.raw_bytes).c_str(), human_duration(m.finished_unix_ms - m.started_unix_ms).c_str(),
+                        printable(m.started_at).c_str(), human_size(catalog::total_stored_bytes(m)).c_str(),
+                        human_size(catalog::total_raw_bytes(m)).c_str(),
+                        human_duration(m.finished_unix_ms - m.started_unix_ms).c_str(),
                         m.trigger == catalog::Trigger::manual ? "  manual" : "",
                         future ? "  DATED IN THE FUTURE (the clock of the host that wrote it ran ahead?): kept, not "
                                  "counted for schedule, freshness, retention or `latest`"

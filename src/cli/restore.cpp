@@ -1,4 +1,5 @@
 #include "job/restore.hpp"
+#include "catalog/catalog.hpp"
 #include "cli/app.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
@@ -114,7 +115,7 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
             nlohmann::json doc{{"target", t.name},
                                {"status", "ok"},
                                {"id", m->id},
-                               {"raw_bytes", m->raw_bytes},
+                               {"raw_bytes", catalog::total_raw_bytes(*m)},
                                {"duration_seconds", static_cast<double>(took) / 1000.0}};
             if (a->to.empty()) {
                 doc["output"] = a->output;
@@ -124,8 +125,8 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
             print_json(doc);
         } else {
             // The one line is the summary: "restored orders 20261201T020000Z-a1b2c3 (4.0 MiB) into URL, in 3.1s".
-            print_summary("restored " + t.name + " " + m->id + " (" + human_size(m->raw_bytes) + ") into " +
-                          (a->to.empty() ? a->output : redact_url(a->to)) + ", in " + human_duration(took));
+            print_summary("restored " + t.name + " " + m->id + " (" + human_size(catalog::total_raw_bytes(*m)) +
+                          ") into " + (a->to.empty() ? a->output : redact_url(a->to)) + ", in " + human_duration(took));
         }
     });
 }

@@ -57,11 +57,11 @@ Status backup_if_due(Context& ctx, const config::TargetConfig& t, storage::Stora
         const auto& m = *run->backup.manifest;
         item["status"] = "ok";
         item["id"] = m.id;
-        item["stored_bytes"] = m.stored_bytes;
-        item["raw_bytes"] = m.raw_bytes;
+        item["stored_bytes"] = catalog::total_stored_bytes(m);
+        item["raw_bytes"] = catalog::total_raw_bytes(m);
         if (!tally.json) {
             std::printf("%s %s %llu bytes\n", t.name.c_str(), m.id.c_str(),
-                        static_cast<unsigned long long>(m.stored_bytes));
+                        static_cast<unsigned long long>(catalog::total_stored_bytes(m)));
         }
     }
     tally.items.push_back(std::move(item));

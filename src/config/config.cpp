@@ -197,6 +197,35 @@ std::filesystem::path resolve_path(const std::filesystem::path& base, const std:
     return path.is_absolute() ? path.lexically_normal() : (base / path).lexically_normal();
 }
 
+// A size in bytes: digits with an optional unit (KiB, MiB, GiB, TiB; KB, MB, GB, TB; K, M, G, T as binary
+// units). Nothing when malformed or past 2^63.
+std::optional<std::uint64_t> parse_size(const std::string& text)
+{
+    std::string v = text;
+    std::uint64_t mult = 1;
+    static const std::pair<const char*, std::uint64_t> k_units[] = {
+        {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},   {"TiB", 1ull << 40},
+        {"KB", 1000ull},     {"MB", 1000000ull},  {"GB", 1000000000ull}, {"TB", 1000000000000ull},
+        {"K", 1ull << 10},   {"M", 1ull << 20},   {"G", 1ull << 30},     {"T", 1ull << 40},
+    };
+    for (const auto& [suffix, m] : k_units) {
+        const std::string_view sv(suffix);
+        if (v.size() > sv.size() && v.ends_with(sv)) {
+            v.resize(v.size() - sv.size());
+            mult = m;
+            break;
+        }
+    }
+    if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) || v.size() > 19) {
+        return std::nullopt;
+    }
+    const std::uint64_t n = std::stoull(v);
+    if (n > (std::uint64_t{1} << 63) / mult) {
+        return std::nullopt;
+    }
+    return n * mult;
+}
+
 EncryptionConfig load_encryption(const YAML::Node& node, const std::string& owner, const std::filesystem::path& base);
 
 StorageConfig load_storage(const std::string& name, const YAML::Node& node, const std::filesystem::path& base)
@@ -274,27 +303,11 @@ StorageConfig load_storage(const std::string& name, const YAML::Node& node, cons
         s3.sse_kms_key_id = s.str_or("sse_kms_key_id", "");
         if (auto ps = s.str("part_size")) {
             // Accept plain bytes or a unit suffix: 16MiB, 64MB, 8M.
-            std::string v = *ps;
-            std::uint64_t mult = 1;
-            auto strip = [&](std::string_view suffix, std::uint64_t m) {
-                if (v.size() > suffix.size() && v.ends_with(suffix)) {
-                    v.resize(v.size() - suffix.size());
-                    mult = m;
-                    return true;
-                }
-                return false;
-            };
-            strip("MiB", 1ull << 20) || strip("MB", 1000000) || strip("M", 1ull << 20) || strip("GiB", 1ull << 30) ||
-                strip("G", 1ull << 30);
-            char* end = nullptr;
-            errno = 0;
-            unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-            // strtoull accepts a sign and wraps negatives, and n * mult can overflow: check before multiplying.
-            bool digits_only = !v.empty() && std::isdigit(static_cast<unsigned char>(v.front()));
-            if (!digits_only || *end != '\0' || errno != 0 || n > (5ull << 30) / mult || n * mult < (5ull << 20)) {
+            auto n = parse_size(*ps);
+            if (!n || *n > (5ull << 30) || *n < (5ull << 20)) {
                 error_at(s.node("part_size"), "'part_size' must be between 5MiB and 5GiB, found '" + *ps + "'");
             }
-            s3.part_size = n * mult;
+            s3.part_size = *n;
         }
         s3.concurrency = static_cast<int>(s.integer("concurrency", 1, 64).value_or(4));
         s3.stall_timeout = std::chrono::seconds(s.integer("stall_timeout", 1, 3600).value_or(60));
@@ -714,7 +727,7 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     std::set<std::string> allowed = common;
     if (engine == "postgres" || engine == "postgresql") {
         allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path",
-                        "lock_wait_timeout"});
+                        "lock_wait_timeout", "jobs", "split_tables_larger_than"});
     } else if (engine == "redis") {
         allowed.insert({"username", "db", "mode", "tls"});
     } else if (engine == "sqlite") {
@@ -767,6 +780,17 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         pg.pg_restore_path = s.str_or("pg_restore_path", "");
         pg.lock_wait_timeout =
             std::chrono::seconds(s.integer("lock_wait_timeout", 1, 86400).value_or(pg.lock_wait_timeout.count()));
+        pg.jobs = static_cast<int>(s.integer("jobs", 1, 64).value_or(1));
+        if (auto split = s.str("split_tables_larger_than")) {
+            auto n = parse_size(*split);
+            if (!n || *n == 0) {
+                error_at(s.node("split_tables_larger_than"), "'split_tables_larger_than' of target '" + name +
+                                                                 "' must be a size such as 256MiB or 2GiB, "
+                                                                 "found '" +
+                                                                 *split + "'");
+            }
+            pg.split_tables_larger_than = *n;
+        }
         if (t.url.empty()) {
             t.url = "postgres://" + (pg.user.empty() ? "" : pg.user + "@") + (pg.host.empty() ? "" : pg.host) +
                     (pg.port ? ":" + std::to_string(pg.port) : "") + "/" + pg.dbname;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,25 @@ struct DumpInfo {
     std::string tool_version;                   // "15.18"
     std::map<std::string, std::int64_t> stats;  // "public.orders" -> rows; "db0" -> keys
     std::map<std::string, std::string> details; // engine-specific facts: "rdb_version" -> "11"
+};
+
+// One further object of the backup being written (a parallel dump's table chunk): a Sink into its own
+// compression, encryption and SHA-256 pipeline and object. finish() completes the object (it is then listed in
+// the manifest, in the order the parts were opened); abort() discards it.
+class PartSink : public stream::Sink {
+public:
+    // Records a fact about the part in the manifest's `parts[].details` (schema, table, rows ...); before
+    // finish(). Not thread-safe: one thread writes one part.
+    virtual void set_detail(const std::string& key, const std::string& value) = 0;
+};
+
+// Opens the parts of one backup. open_part() is thread-safe; the backup job removes every part again when the
+// backup fails, so an engine only aborts the part it has open.
+class PartWriter {
+public:
+    virtual ~PartWriter() = default;
+    // Fails when storage or the pipeline cannot be set up, or when the backup has catalog::k_max_parts parts.
+    virtual Result<std::unique_ptr<PartSink>> open_part() = 0;
 };
 
 struct RestoreOptions {
@@ -48,6 +68,11 @@ struct RestoreOptions {
     // A scratch database of verify --restore: one dbkeep made (marked by it) is dropped and made afresh, one
     // it did not make is refused when it holds objects; see Engine::drop_scratch.
     bool scratch = false;
+    // A backup of more than one object (manifest format 2): each part's details as the dump recorded them, and
+    // how to read part i (0-based; checked against its size and SHA-256 at its end; thread-safe). Empty for a
+    // backup of one object.
+    std::vector<std::map<std::string, std::string>> parts;
+    std::function<Result<std::unique_ptr<stream::Source>>(std::size_t)> open_part;
 };
 
 class Engine {
@@ -60,6 +85,15 @@ public:
     // Streams a consistent dump into out (write() only: the caller finishes or aborts out). Fails when the
     // dump tool fails, the stream is empty, or cancel::requested(); out is then to be aborted.
     virtual Result<DumpInfo> dump(stream::Sink& out) = 0;
+
+    // The same dump, where the engine may also write further objects through parts (a parallel dump, e.g.
+    // PostgreSQL's `jobs:`). The default writes out alone. On failure every part the engine opened is either
+    // aborted by it or removed by the caller.
+    virtual Result<DumpInfo> dump_parts(stream::Sink& out, PartWriter& parts)
+    {
+        (void)parts;
+        return dump(out);
+    }
 
     // The statistics of a stored dump, read back from its raw stream (already decrypted and decompressed), in
     // the shape dump() records them: the same stats, server and tool versions as far as the dump holds them, and

@@ -19,7 +19,7 @@ public:
     explicit StandardWritePipeline(stream::Sink& object) : m_hash(object) {}
 
     // Assembles the stages above the hash; recipients empty and no passphrase: no encryption.
-    Status build(const config::TargetConfig& target, const stream::AgeRecipients* recipients)
+    Status build(const config::TargetConfig& target, const stream::AgeRecipients* recipients, int zstd_workers)
     {
         stream::Sink* below_zstd = &m_hash;
         if (recipients != nullptr) {
@@ -31,8 +31,10 @@ public:
             m_recipients = recipients->x25519;
             below_zstd = m_age.get();
         }
-        m_zstd = stream::make_zstd_compressor(
-            *below_zstd, {.level = target.compression_level, .workers = target.compression_workers, .adaptive = true});
+        m_zstd = stream::make_zstd_compressor(*below_zstd,
+                                              {.level = target.compression_level,
+                                               .workers = zstd_workers < 0 ? target.compression_workers : zstd_workers,
+                                               .adaptive = true});
         m_count = std::make_unique<stream::CountingSink>(*m_zstd);
         return {};
     }
@@ -50,11 +52,18 @@ private:
     std::unique_ptr<stream::CountingSink> m_count;
 };
 
+// What a stored object must be: its size and SHA-256 as the manifest records them, and its name for messages.
+struct Expected {
+    std::string what; // "backup <id> of <target>", "part 3 of backup <id> of <target>"
+    std::uint64_t stored_bytes = 0;
+    std::string sha256;
+};
+
 // Checks size and SHA-256 of the stored object against the manifest when the stream ends.
 class VerifiedObjectSource final : public stream::Source {
 public:
-    VerifiedObjectSource(std::unique_ptr<stream::Source> object, const catalog::Manifest& m)
-        : m_object(std::move(object)), m_hash(*m_object), m_manifest(m)
+    VerifiedObjectSource(std::unique_ptr<stream::Source> object, Expected expected)
+        : m_object(std::move(object)), m_hash(*m_object), m_expected(std::move(expected))
     {
     }
     Result<std::size_t> read(MutableBytes out) override
@@ -63,15 +72,14 @@ public:
         if (!n || *n != 0) {
             return n;
         }
-        const std::string what = "backup " + m_manifest.id + " of " + m_manifest.target;
-        if (m_hash.bytes() != m_manifest.stored_bytes) {
-            return fail(ErrorKind::corruption, "verify", what,
+        if (m_hash.bytes() != m_expected.stored_bytes) {
+            return fail(ErrorKind::corruption, "verify", m_expected.what,
                         "object has " + std::to_string(m_hash.bytes()) + " bytes, the manifest says " +
-                            std::to_string(m_manifest.stored_bytes));
+                            std::to_string(m_expected.stored_bytes));
         }
-        if (m_hash.hex_digest() != m_manifest.sha256) {
-            return fail(ErrorKind::corruption, "verify", what,
-                        "SHA-256 mismatch: object " + m_hash.hex_digest() + ", manifest " + m_manifest.sha256);
+        if (m_hash.hex_digest() != m_expected.sha256) {
+            return fail(ErrorKind::corruption, "verify", m_expected.what,
+                        "SHA-256 mismatch: object " + m_hash.hex_digest() + ", manifest " + m_expected.sha256);
         }
         return 0;
     }
@@ -79,35 +87,48 @@ public:
 private:
     std::unique_ptr<stream::Source> m_object;
     stream::HashingSource m_hash;
-    catalog::Manifest m_manifest;
+    Expected m_expected;
 };
 
 // object -> verify (size, sha256) -> [age] -> zstd
 class BackupSource final : public stream::Source {
 public:
-    BackupSource(std::unique_ptr<stream::Source> verified, std::optional<stream::AgeIdentities> identities)
-        : m_verified(std::move(verified))
+    BackupSource(std::unique_ptr<stream::Source> verified, std::optional<stream::AgeIdentities> identities,
+                 std::string what)
+        : m_verified(std::move(verified)), m_what(std::move(what))
     {
         if (identities) {
             m_age = stream::make_age_decryptor(*m_verified, std::move(*identities));
         }
         m_zstd = stream::make_zstd_decompressor(m_age ? *m_age : *m_verified);
     }
-    Result<std::size_t> read(MutableBytes out) override { return m_zstd->read(out); }
+    // A stage's error that names no object (zstd's "Restored data doesn't match checksum") names this one.
+    Result<std::size_t> read(MutableBytes out) override
+    {
+        auto n = m_zstd->read(out);
+        if (!n && n.error().object.empty()) {
+            auto e = n.error();
+            e.object = m_what;
+            return std::unexpected(std::move(e));
+        }
+        return n;
+    }
 
 private:
     std::unique_ptr<stream::Source> m_verified;
+    std::string m_what;
     std::unique_ptr<stream::Source> m_age;
     std::unique_ptr<stream::Source> m_zstd;
 };
 
 } // namespace
 
-Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object, const config::TargetConfig& target)
+Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object, const config::TargetConfig& target,
+                                                           int zstd_workers)
 {
     auto pipeline = std::make_unique<StandardWritePipeline>(object);
     if (!target.encryption.enabled()) {
-        if (auto st = pipeline->build(target, nullptr); !st) {
+        if (auto st = pipeline->build(target, nullptr, zstd_workers); !st) {
             return std::unexpected(st.error());
         }
         return pipeline;
@@ -122,13 +143,16 @@ Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object,
         recipients.x25519.insert(recipients.x25519.end(), more->begin(), more->end());
     }
     recipients.passphrase = target.encryption.passphrase;
-    if (auto st = pipeline->build(target, &recipients); !st) {
+    if (auto st = pipeline->build(target, &recipients, zstd_workers); !st) {
         return wrap(st.error(), "set up encryption for " + target.name);
     }
     return pipeline;
 }
 
-Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
+namespace {
+
+Result<std::unique_ptr<stream::Source>> open_object(storage::Storage& storage, const catalog::Manifest& manifest,
+                                                    const std::string& key, Expected expected,
                                                     const ReadOptions& options)
 {
     std::optional<stream::AgeIdentities> identities;
@@ -150,12 +174,38 @@ Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, c
         return fail(ErrorKind::corruption, "read backup", manifest.id,
                     "unknown encryption '" + manifest.encryption + "'");
     }
-    auto object = storage.open_reader(manifest.object_key);
+    auto object = storage.open_reader(key);
     if (!object) {
         return std::unexpected(object.error());
     }
-    auto verified = std::make_unique<VerifiedObjectSource>(std::move(*object), manifest);
-    return std::make_unique<BackupSource>(std::move(verified), std::move(identities));
+    std::string what = expected.what;
+    auto verified = std::make_unique<VerifiedObjectSource>(std::move(*object), std::move(expected));
+    return std::make_unique<BackupSource>(std::move(verified), std::move(identities), std::move(what));
+}
+
+} // namespace
+
+Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
+                                                    const ReadOptions& options)
+{
+    return open_object(storage, manifest, manifest.object_key,
+                       {"backup " + manifest.id + " of " + manifest.target, manifest.stored_bytes, manifest.sha256},
+                       options);
+}
+
+Result<std::unique_ptr<stream::Source>> open_backup_part(storage::Storage& storage, const catalog::Manifest& manifest,
+                                                         std::size_t index, const ReadOptions& options)
+{
+    if (index >= manifest.parts.size()) {
+        return fail(ErrorKind::not_found, "read backup", manifest.id,
+                    "it has no part " + std::to_string(index + 1) + " (it has " +
+                        std::to_string(manifest.parts.size()) + ")");
+    }
+    const auto& part = manifest.parts[index];
+    return open_object(storage, manifest, part.key,
+                       {"part " + std::to_string(index + 1) + " of backup " + manifest.id + " of " + manifest.target,
+                        part.stored_bytes, part.sha256},
+                       options);
 }
 
 } // namespace dbkeep::job

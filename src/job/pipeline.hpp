@@ -29,7 +29,11 @@ public:
     virtual std::vector<std::string> recipients() const = 0;
 };
 
-Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object, const config::TargetConfig& target);
+// The pipeline into `object` for target: its compression level and encryption. zstd_workers < 0 uses the
+// target's compression_workers; 0 compresses in the writing thread (a parallel dump's parts, one per thread).
+// Fails when the encryption's recipients cannot be read.
+Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object, const config::TargetConfig& target,
+                                                           int zstd_workers = -1);
 
 struct ReadOptions {
     std::vector<std::string> identity_files; // age identities for encrypted backups
@@ -41,5 +45,10 @@ struct ReadOptions {
 // decompressed.
 Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
                                                     const ReadOptions& options);
+
+// The same for part `index` (0-based) of manifest.parts, checked against that part's size and SHA-256. Fails with
+// ErrorKind::not_found for an index past the parts. Thread-safe as far as storage's open_reader is.
+Result<std::unique_ptr<stream::Source>> open_backup_part(storage::Storage& storage, const catalog::Manifest& manifest,
+                                                         std::size_t index, const ReadOptions& options);
 
 } // namespace dbkeep::job

@@ -198,6 +198,12 @@ Result<OrphanName> parse_orphan_key(const std::string& target, const std::string
             return OrphanName{*id, encrypted};
         }
     }
+    if (key.find(*id + ".part-") != std::string::npos) {
+        return fail(ErrorKind::corruption, "repair", key,
+                    "a part of a parallel dump whose manifest is lost: the backup cannot be rebuilt from its parts "
+                    "(which tables and ranges they hold is only in the manifest): left alone",
+                    "`dbkeep prune " + target + " --orphans` deletes it, with the backup's other orphaned objects");
+    }
     return fail(ErrorKind::corruption, "repair", key,
                 "not a key this target writes (expected " + catalog::object_key(target, *id, format, false) +
                     "[.age]): left alone",
@@ -233,6 +239,19 @@ Result<std::vector<RepairResult>> run_repair(const config::TargetConfig& target,
         auto name = parse_orphan_key(target.name, format, key);
         if (!name) {
             r.error = name.error();
+            results.push_back(std::move(r));
+            continue;
+        }
+        // The data object of a parallel dump: without its parts (whose tables and ranges only the lost
+        // manifest named) a rebuilt manifest would describe a backup missing its big tables' rows.
+        const std::string parts_prefix = catalog::backup_folder(target.name, name->id) + name->id + ".part-";
+        if (std::any_of(listing->keys.begin(), listing->keys.end(),
+                        [&](const std::string& k) { return k.starts_with(parts_prefix); })) {
+            r.error = Error{ErrorKind::corruption, "repair", key,
+                            "the data object of a parallel dump whose manifest is lost: without the manifest its "
+                            "parts cannot be put back, and alone it lacks the split tables' rows: left alone",
+                            "restore its schema and small tables with pg_restore by hand if needed; `dbkeep prune " +
+                                target.name + " --orphans` deletes it and its parts"};
             results.push_back(std::move(r));
             continue;
         }

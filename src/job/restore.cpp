@@ -149,6 +149,13 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
                                                               .expected_bytes = manifest->raw_bytes,
                                                               .terminal = observe::Progress::stderr_is_terminal()},
                                      [&counted] { return counted.bytes(); });
+    if (!request.output.empty() && !manifest->parts.empty()) {
+        return fail(ErrorKind::config, op, "backup " + manifest->id,
+                    "it is a parallel dump of " + std::to_string(manifest->parts.size() + 1) +
+                        " objects, and --output writes one file",
+                    "restore it with --to URL, or load its objects with zstd, age, pg_restore and psql as "
+                    "docs/format.md shows");
+    }
     if (!request.output.empty()) {
         if (auto st = restore_to_file(*src, request.output); !st) {
             return wrap(st.error(), op);
@@ -173,6 +180,12 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         opts.scratch = request.scratch;
         opts.expected_stats = manifest->stats;
         opts.details = manifest->details;
+        for (const auto& part : manifest->parts) {
+            opts.parts.push_back(part.details);
+        }
+        opts.open_part = [&storage, m = *manifest, read = request.read](std::size_t index) {
+            return open_backup_part(storage, m, index, read);
+        };
         if (auto st = handle->engine->restore(*src, opts); !st) {
             return wrap(st.error(), op + " from backup " + manifest->id);
         }
@@ -277,29 +290,37 @@ Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target,
     }
     std::vector<VerifyResult> results;
     std::vector<std::uint8_t> buf(1 << 20);
+    // Reads one object of m to its end (its size and SHA-256 checked there); the error, if any. raw_bytes 0: not
+    // recorded.
+    auto read_through = [&](Result<std::unique_ptr<stream::Source>> src, std::uint64_t raw_bytes,
+                            const std::string& what) -> std::optional<Error> {
+        if (!src) {
+            return src.error();
+        }
+        std::uint64_t raw = 0;
+        for (;;) {
+            auto n = (*src)->read(buf);
+            if (!n) {
+                return n.error();
+            }
+            if (*n == 0) {
+                break;
+            }
+            raw += *n;
+        }
+        if (raw_bytes != 0 && raw != raw_bytes) {
+            return Error{ErrorKind::corruption, "verify", what,
+                         "decompressed to " + std::to_string(raw) + " bytes, the manifest says " +
+                             std::to_string(raw_bytes)};
+        }
+        return std::nullopt;
+    };
     for (const auto& m : selected) {
         VerifyResult r{m, std::nullopt};
-        auto src = open_backup(storage, m, request.read);
-        if (!src) {
-            r.error = src.error();
-        } else {
-            std::uint64_t raw = 0;
-            for (;;) {
-                auto n = (*src)->read(buf);
-                if (!n) {
-                    r.error = n.error();
-                    break;
-                }
-                if (*n == 0) {
-                    break;
-                }
-                raw += *n;
-            }
-            if (!r.error && m.raw_bytes != 0 && raw != m.raw_bytes) {
-                r.error = Error{ErrorKind::corruption, "verify", "backup " + m.id,
-                                "decompressed to " + std::to_string(raw) + " bytes, the manifest says " +
-                                    std::to_string(m.raw_bytes)};
-            }
+        r.error = read_through(open_backup(storage, m, request.read), m.raw_bytes, "backup " + m.id);
+        for (std::size_t i = 0; !r.error && i < m.parts.size() && !cancel::requested(); ++i) {
+            r.error = read_through(open_backup_part(storage, m, i, request.read), m.parts[i].raw_bytes,
+                                   "part " + std::to_string(i + 1) + " of backup " + m.id);
         }
         if (cancel::requested()) {
             return fail_cancelled("verify", target.name);

@@ -107,7 +107,7 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
             options.metrics->failed(target.name);
         } else if (result->manifest) {
             options.metrics->succeeded(target.name, static_cast<double>(result->manifest->finished_unix_ms) / 1000.0,
-                                       seconds_since_start(), result->manifest->stored_bytes);
+                                       seconds_since_start(), catalog::total_stored_bytes(*result->manifest));
         } else {
             options.metrics->lease_busy(target.name);
         }
@@ -122,8 +122,8 @@ Result<LeasedBackupResult> backup_with_lease(const config::Config& config, const
         observe::notify(target.notify, {.event = observe::Event::success,
                                         .target = target.name,
                                         .backup_id = m.id,
-                                        .stored_bytes = m.stored_bytes,
-                                        .raw_bytes = m.raw_bytes,
+                                        .stored_bytes = catalog::total_stored_bytes(m),
+                                        .raw_bytes = catalog::total_raw_bytes(m),
                                         .duration_seconds = seconds_since_start()});
     }
     return result;
@@ -254,8 +254,14 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
                 if (auto st = storage.remove({manifest}); !st) {
                     return wrap(st.error(), "prune " + target.name);
                 }
-                if (listed(it->object_key)) {
-                    if (auto st = storage.remove({it->object_key}); !st) {
+                std::vector<std::string> objects;
+                for (const auto& key : catalog::object_keys(*it)) {
+                    if (listed(key)) {
+                        objects.push_back(key);
+                    }
+                }
+                if (!objects.empty()) {
+                    if (auto st = storage.remove(objects); !st) {
                         return wrap(st.error(), "prune " + target.name);
                     }
                 }

@@ -1,9 +1,13 @@
 #include "engine/postgres/connection.hpp"
 
+#include "core/cancel.hpp"
+
 #include <libpq-fe.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <optional>
 
 namespace dbkeep::engine::pg {
 namespace {
@@ -80,7 +84,119 @@ public:
 
     int server_version_num() const override { return PQserverVersion(m_conn); }
 
+    Result<std::int64_t> copy_out(const std::string& sql, stream::Sink& out) override
+    {
+        PGresult* res = PQexec(m_conn, sql.c_str());
+        if (PQresultStatus(res) != PGRES_COPY_OUT) {
+            return result_error(res, sql);
+        }
+        PQclear(res);
+        // Rows arrive one CopyData message each: gathered into 1 MiB pieces, so the pipeline sees few writes.
+        std::vector<std::uint8_t> piece;
+        piece.reserve(k_piece + (64 << 10));
+        std::optional<Error> failed;
+        for (;;) {
+            char* row = nullptr;
+            const int n = PQgetCopyData(m_conn, &row, 0);
+            if (n < 0) {
+                break; // -1: done (the result follows); -2: error (likewise)
+            }
+            if (!failed) {
+                piece.insert(piece.end(), row, row + n);
+            }
+            PQfreemem(row);
+            if (!failed && cancel::requested()) {
+                failed = Error{ErrorKind::cancelled, "copy", m_what, "cancelled"};
+                cancel();
+            }
+            if (!failed && piece.size() >= k_piece) {
+                if (auto st = out.write(Bytes(piece.data(), piece.size())); !st) {
+                    failed = st.error();
+                    cancel(); // stop the server sending; the rest is drained and dropped
+                }
+                piece.clear();
+            }
+        }
+        if (!failed && !piece.empty()) {
+            if (auto st = out.write(Bytes(piece.data(), piece.size())); !st) {
+                failed = st.error();
+            }
+        }
+        auto rows = finish_copy(sql);
+        if (failed) {
+            return std::unexpected(*failed);
+        }
+        return rows;
+    }
+
+    Result<std::int64_t> copy_in(const std::string& sql, stream::Source& in) override
+    {
+        PGresult* res = PQexec(m_conn, sql.c_str());
+        if (PQresultStatus(res) != PGRES_COPY_IN) {
+            return result_error(res, sql);
+        }
+        PQclear(res);
+        std::vector<std::uint8_t> buf(k_piece);
+        std::optional<Error> failed;
+        for (;;) {
+            if (cancel::requested()) {
+                failed = Error{ErrorKind::cancelled, "copy", m_what, "cancelled"};
+                break;
+            }
+            auto n = in.read(buf);
+            if (!n) {
+                failed = n.error();
+                break;
+            }
+            if (*n == 0) {
+                break;
+            }
+            if (PQputCopyData(m_conn, reinterpret_cast<const char*>(buf.data()), static_cast<int>(*n)) != 1) {
+                break; // the connection failed: its message comes with the result
+            }
+        }
+        // An input that failed ends the COPY with an error: the server discards every row it sent.
+        (void)PQputCopyEnd(m_conn, failed ? "dbkeep: the input failed" : nullptr);
+        auto rows = finish_copy(sql);
+        if (failed) {
+            return std::unexpected(*failed);
+        }
+        return rows;
+    }
+
 private:
+    static constexpr std::size_t k_piece = std::size_t{1} << 20;
+
+    Result<std::int64_t> result_error(PGresult* res, const std::string& sql)
+    {
+        (void)sql;
+        std::string msg =
+            utf8_or_escaped(clean_message(res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(m_conn)));
+        const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+        const ErrorKind kind = state != nullptr && std::string(state) == "42501" ? ErrorKind::auth : ErrorKind::failed;
+        PQclear(res);
+        // Drain any further results so the session can be used (or closed) cleanly.
+        while (PGresult* more = PQgetResult(m_conn)) {
+            PQclear(more);
+        }
+        return fail(kind, "copy", m_what, msg.empty() ? "the connection failed" : msg);
+    }
+
+    // The COPY's final result: its rows (the command tag), or the server's error.
+    Result<std::int64_t> finish_copy(const std::string& sql)
+    {
+        PGresult* res = PQgetResult(m_conn);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            return result_error(res, sql);
+        }
+        const std::int64_t rows = std::strtoll(PQcmdTuples(res), nullptr, 10);
+        PQclear(res);
+        while (PGresult* more = PQgetResult(m_conn)) {
+            PQclear(more);
+        }
+        return rows;
+    }
+
     PGconn* m_conn;
     PGcancel* m_cancel; // null when libpq could not make one
     std::string m_what;

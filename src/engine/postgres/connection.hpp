@@ -2,7 +2,9 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "stream/sink.hpp"
 
+#include <cstdint>
 #include <expected>
 #include <map>
 #include <memory>
@@ -36,6 +38,29 @@ public:
     // Asks the server to stop the statement running on this session, from any thread (a statement blocked on
     // a lock included); that query() then fails. A no-op when nothing runs. Never throws.
     virtual void cancel() noexcept = 0;
+
+    // Runs `sql`, a `COPY ... TO STDOUT` statement (text format), writing its data into out (write() only, in
+    // pieces of up to 1 MiB; the caller finishes out). Returns the rows the server reports for it. Fails with
+    // the server's message, out's error (the statement is then cancelled and its result drained), or
+    // ErrorKind::cancelled on cancel::requested(). Only a direct (libpq) connection can; the others fail with
+    // ErrorKind::config.
+    virtual Result<std::int64_t> copy_out(const std::string& sql, stream::Sink& out)
+    {
+        (void)sql;
+        (void)out;
+        return fail(ErrorKind::config, "copy", "", "COPY needs a direct connection to the server (runner: local)");
+    }
+
+    // Runs `sql`, a `COPY ... FROM STDIN` statement (text format), feeding it in to its end. Returns the rows the
+    // server loaded. When reading in fails (a checksum found wrong at its end, cancel::requested()) the copy is
+    // ended with an error, so the server discards every row of it, and that error is returned. Direct
+    // connections only, as copy_out.
+    virtual Result<std::int64_t> copy_in(const std::string& sql, stream::Source& in)
+    {
+        (void)sql;
+        (void)in;
+        return fail(ErrorKind::config, "copy", "", "COPY needs a direct connection to the server (runner: local)");
+    }
 };
 
 // A libpq session. Text comes back in UTF-8 (client_encoding UTF8: the server converts from the database's

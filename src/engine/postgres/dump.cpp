@@ -89,7 +89,7 @@ std::string describe_blockers(runner::Runner& runner, const Target& target)
 
 // The error for a lock wait that timed out: the blocking sessions when they can be named, what the tool or
 // the count said, and what to do.
-Error lock_timeout_error(runner::Runner& runner, const Target& target, const std::string& said)
+Error describe_lock_timeout(runner::Runner& runner, const Target& target, const std::string& said)
 {
     std::string blockers = describe_blockers(runner, target);
     std::string pids;
@@ -126,7 +126,7 @@ Status judge_exit(runner::Runner& runner, runner::Process& proc, const runner::E
     if (!status.ok()) {
         std::string err = tool_message(proc.error_output());
         if (is_lock_timeout(err)) {
-            return std::unexpected(lock_timeout_error(runner, target, "pg_dump: " + err));
+            return std::unexpected(describe_lock_timeout(runner, target, "pg_dump: " + err));
         }
         return fail(ErrorKind::failed, "run pg_dump for", target.name,
                     "pg_dump " + status.describe() + (err.empty() ? "" : ": " + err));
@@ -371,7 +371,23 @@ void record_archive(DumpInfo& info, const pgdump::Summary& s, const std::string&
 
 } // namespace
 
+Error lock_timeout_error(runner::Runner& runner, const Target& target, const std::string& said)
+{
+    return describe_lock_timeout(runner, target, said);
+}
+
+std::string exact_table_pattern(const std::string& schema, const std::string& table)
+{
+    // Inside double quotes a pattern is literal and "" is one quote: an identifier's own quoting.
+    return quote_ident(schema) + "." + quote_ident(table);
+}
+
 Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out)
+{
+    return dump_database(runner, target, out, DumpPlan{});
+}
+
+Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out, const DumpPlan& plan)
 {
     const auto& pg = target.postgres;
     auto server = server_version(runner, target);
@@ -401,6 +417,12 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(pg.lock_wait_timeout).count()),
                 "--no-password",
                 "--dbname=" + pg::conninfo(keywords)};
+    if (!plan.snapshot.empty()) {
+        cmd.argv.push_back("--snapshot=" + plan.snapshot);
+    }
+    for (const auto& [schema, table] : plan.exclude_table_data) {
+        cmd.argv.push_back("--exclude-table-data=" + exact_table_pattern(schema, table));
+    }
     add_password_env(cmd, pg);
     observe::debug("starting pg_dump", {{"target", target.name}, {"tool", tool->path}, {"runner", runner.describe()}});
     auto proc = runner.start(cmd);

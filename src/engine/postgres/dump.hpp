@@ -7,6 +7,10 @@
 #include "runner/runner.hpp"
 #include "stream/sink.hpp"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace dbkeep::engine::pg {
 
 // Streams `pg_dump --format=custom --compress=0` for the target into out (write() only), through the runner
@@ -18,6 +22,23 @@ namespace dbkeep::engine::pg {
 // fail, when pg_dump writes nothing, when its output is not a complete custom-format archive
 // (ErrorKind::corruption), or when cancelled; out is then to be aborted.
 Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out);
+
+// What a parallel dump (parallel.hpp) changes in the pg_dump run: the snapshot it imports (pg_dump --snapshot;
+// its exporting transaction stays open until pg_dump has ended) and the tables whose rows it leaves out
+// (--exclude-table-data, as exact "schema"."table" patterns; their rows are the dump's parts).
+struct DumpPlan {
+    std::string snapshot;
+    std::vector<std::pair<std::string, std::string>> exclude_table_data; // (schema, table)
+};
+Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, stream::Sink& out, const DumpPlan& plan);
+
+// The error for a lock wait that timed out: the sessions holding the table locks when they can be named (asked
+// on a fresh session), what the tool or query said (`said`), and what to do. ErrorKind::conflict.
+Error lock_timeout_error(runner::Runner& runner, const Target& target, const std::string& said);
+
+// A pattern for pg_dump's --table/--exclude-table-data matching exactly schema.table: both double-quoted, with
+// quotes doubled (pg_dump's pattern rules: inside double quotes every character is literal).
+std::string exact_table_pattern(const std::string& schema, const std::string& table);
 
 // The DumpInfo that dump_database records, read back from a stored archive (the raw custom-format stream): each
 // table's rows as stats, the archive's server and pg_dump versions, its TOC entries, large objects and archive

@@ -1,6 +1,7 @@
 #include "engine/postgres/postgres.hpp"
 
 #include "engine/postgres/dump.hpp"
+#include "engine/postgres/parallel.hpp"
 #include "engine/postgres/probe.hpp"
 #include "engine/postgres/restore.hpp"
 #include "engine/postgres/session.hpp"
@@ -16,6 +17,11 @@ public:
     std::string format() const override { return "pgdump"; }
 
     Result<DumpInfo> dump(stream::Sink& out) override { return pg::dump_database(m_runner, m_target, out); }
+
+    Result<DumpInfo> dump_parts(stream::Sink& out, PartWriter& parts) override
+    {
+        return pg::dump_parallel(m_runner, m_target, out, parts);
+    }
 
     Result<DumpInfo> inspect(stream::Source& dump) override { return pg::inspect_archive(dump); }
 

@@ -6,6 +6,7 @@
 #include "engine/engine.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <vector>
@@ -27,6 +28,12 @@ struct PostgresOptions {
     // The longest wait for a table lock: pg_dump's --lock-wait-timeout, and lock_timeout on dbkeep's own
     // sessions. A backup that cannot lock a table in time fails naming the table and the session holding it.
     std::chrono::seconds lock_wait_timeout{300};
+    // Parallel dump (README "Big databases", docs/format.md): with jobs > 1 every table of at least
+    // split_tables_larger_than bytes (heap, pg_relation_size) is copied in ctid-range chunks on `jobs`
+    // connections into parts of the backup, all in one exported snapshot; pg_dump dumps everything else. Needs a
+    // direct connection (runner: local); otherwise the dump is one stream, with a warning.
+    int jobs = 1;
+    std::uint64_t split_tables_larger_than = std::uint64_t{1} << 30;
 };
 
 // The engine for target `target` (its name, for messages) at `url` (secrets removed, for messages), running

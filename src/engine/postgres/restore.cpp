@@ -1,4 +1,5 @@
 #include "engine/postgres/restore.hpp"
+#include "engine/postgres/parallel.hpp"
 
 #include "core/url.hpp"
 #include "engine/postgres/tools.hpp"
@@ -529,9 +530,13 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
         return std::unexpected(tool.error());
     }
 
+    // A parallel dump's archive is restored in sections around its parts (pre-data and data, the parts, then
+    // post-data): pg_restore reads it twice, so it goes to a temp file like a parallel restore's.
+    const bool with_parts = !options.parts.empty();
+    const bool to_file = options.jobs > 1 || with_parts;
     PrivateTemp temp;
     std::vector<std::uint8_t> prefix;
-    if (options.jobs > 1) {
+    if (to_file) {
         // Parallel restore needs a seekable file: decompress to a private temp file first. The source checks
         // the SHA-256 at its end, so a corrupt backup fails here, before pg_restore starts.
         std::error_code ec;
@@ -652,13 +657,35 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     }
     if (options.jobs > 1) {
         cmd.argv.push_back("--jobs=" + std::to_string(options.jobs));
+    }
+    if (to_file) {
         cmd.argv.push_back(temp.file().string());
     } else {
         // One transaction: an input found corrupt at its end (the SHA-256 is checked there) commits nothing.
         cmd.argv.push_back("--single-transaction");
         cmd.with_stdin = true;
     }
-    auto result = run_restore(runner, target, cmd, options.jobs > 1 ? nullptr : &source);
+    Status result;
+    if (with_parts) {
+        // Tables and data first, then the big tables' chunks on `jobs` connections, then indexes, constraints
+        // and triggers (post-data) once the rows are in: what pg_restore does for one archive, around the parts.
+        auto before = cmd;
+        before.argv.insert(before.argv.end() - 1, {"--section=pre-data", "--section=data"});
+        auto after = cmd;
+        after.argv.insert(after.argv.end() - 1, "--section=post-data");
+        std::erase_if(after.argv, [](const std::string& a) { return a == "--clean" || a == "--if-exists"; });
+        result = run_restore(runner, target, before, nullptr);
+        if (result) {
+            observe::info("loading the parallel dump's parts", {{"parts", std::to_string(options.parts.size())},
+                                                                {"jobs", std::to_string(std::max(options.jobs, 1))}});
+            result = load_parts(params, options);
+        }
+        if (result) {
+            result = run_restore(runner, target, after, nullptr);
+        }
+    } else {
+        result = run_restore(runner, target, cmd, to_file ? nullptr : &source);
+    }
     temp.remove();
     if (!result) {
         auto e = result.error();

@@ -361,3 +361,36 @@ TEST_F(CatalogTest, NewestBackupSkipsUnreadableAndFutureManifestsLikeTheListing)
     ASSERT_TRUE(none);
     EXPECT_FALSE(none->has_value());
 }
+
+// Issue 17: a parallel dump's parts. Their keys are checked against the backup's id, so a manifest can never
+// make prune delete (or restore read) another backup's object; a listed part is no orphan.
+TEST_F(CatalogTest, PartsAreListedWithTheirBackupAndAManifestPointingElsewhereIsUnreadable)
+{
+    auto good = add_backup("orders", utc(2026, 11, 25), "000001");
+    auto rogue = add_backup("orders", utc(2026, 11, 26), "000002");
+    auto with_parts = [&](const std::string& id, const std::string& part_key_text) {
+        auto text = storage::get_object(*m_storage, manifest_key("orders", id), 1 << 20);
+        EXPECT_TRUE(text);
+        auto m = parse_manifest(*text, id);
+        EXPECT_TRUE(m);
+        Part p;
+        p.key = part_key_text;
+        p.stored_bytes = 4;
+        p.sha256 = std::string(64, 'b');
+        p.details = {{"table", "big"}};
+        m->parts.push_back(p);
+        EXPECT_TRUE(storage::put_object(*m_storage, part_key_text, "part"));
+        EXPECT_TRUE(storage::put_object(*m_storage, manifest_key("orders", id), to_json(*m)));
+    };
+    with_parts(good, part_key("orders", good, 1, false));
+    with_parts(rogue, object_key("orders", good, "pgdump", false)); // names good's data object as its part
+    auto l = list_backups(*m_storage, "orders");
+    ASSERT_TRUE(l) << l.error().to_string();
+    EXPECT_EQ(ids(*l), std::vector<std::string>{good});
+    ASSERT_EQ(l->backups[0].parts.size(), 1u);
+    EXPECT_EQ(l->backups[0].parts[0].details.at("table"), "big");
+    EXPECT_EQ(object_keys(l->backups[0]), (std::vector<std::string>{object_key("orders", good, "pgdump", false),
+                                                                    part_key("orders", good, 1, false)}));
+    EXPECT_EQ(unreadable_keys(*l), std::vector<std::string>{manifest_key("orders", rogue)});
+    EXPECT_TRUE(l->orphans.empty()) << l->orphans.front();
+}

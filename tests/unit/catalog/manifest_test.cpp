@@ -240,7 +240,7 @@ TEST(Manifest, NewerFormatIsCorruptionWithAnUpgradeHint)
     EXPECT_EQ(m.error().kind, ErrorKind::corruption);
     EXPECT_EQ(m.error().operation, "read manifest");
     EXPECT_EQ(m.error().object, "orders/2026/11/x.manifest.json");
-    EXPECT_EQ(m.error().message, "format 2 is newer than this dbkeep understands");
+    EXPECT_EQ(m.error().message, "format 3 is newer than this dbkeep understands");
     EXPECT_EQ(m.error().hint, "upgrade dbkeep");
 }
 
@@ -258,4 +258,35 @@ TEST(Manifest, InvalidJsonIsCorruption)
     auto m = parse_manifest(truncated, "k");
     ASSERT_FALSE(m);
     EXPECT_EQ(m.error().message, "not valid JSON");
+}
+
+// Issue 17: a backup with parts is written as format 2 (a reader of format 1 refuses it rather than restore
+// its first object alone), its parts round-trip, and parts in a format 1 manifest make it unreadable.
+TEST(Manifest, PartsRoundTripAsFormat2)
+{
+    Manifest m = populated();
+    Part p;
+    p.key = "orders/2026/11/20261125T000000Z-a1b2c3.part-0001.copy.zst.age";
+    p.raw_bytes = 5'000'000'000ull;
+    p.stored_bytes = 12;
+    p.sha256 = std::string(64, 'c');
+    p.details = {{"schema", "public"}, {"table", "big"}, {"columns", R"(["id","body"])"}, {"rows", "42"}};
+    m.parts = {p, p};
+    m.parts[1].key = "orders/2026/11/20261125T000000Z-a1b2c3.part-0002.copy.zst.age";
+    const std::string text = to_json(m);
+    EXPECT_EQ(json::parse(text)["format"], 2);
+    auto back = parse_manifest(text, "m");
+    ASSERT_TRUE(back) << back.error().to_string();
+    m.format = 2;
+    EXPECT_EQ(*back, m);
+
+    EXPECT_EQ(json::parse(to_json(populated()))["format"], 1) << "one object: still format 1";
+    json j = json::parse(text);
+    j["format"] = 1;
+    auto refused = parse_manifest(j.dump(), "m");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, ErrorKind::corruption);
+    j = json::parse(text);
+    j["parts"][0].erase("sha256");
+    EXPECT_FALSE(parse_manifest(j.dump(), "m"));
 }

@@ -133,3 +133,12 @@ TEST(Naming, ValidTargetNames)
     }
     EXPECT_FALSE(valid_target_name(std::string(65, 'a')));
 }
+
+TEST(Naming, PartKeysAreNumberedInTheBackupsFolderAndBelongToItsId)
+{
+    const std::string id = "20261125T000000Z-a1b2c3";
+    EXPECT_EQ(part_key("orders", id, 1, false), "orders/2026/11/20261125T000000Z-a1b2c3.part-0001.copy.zst");
+    EXPECT_EQ(part_key("orders", id, 9999, true), "orders/2026/11/20261125T000000Z-a1b2c3.part-9999.copy.zst.age");
+    EXPECT_EQ(id_from_object_key(part_key("orders", id, 12, false)), id);
+    EXPECT_FALSE(id_from_manifest_key(part_key("orders", id, 12, false)));
+}

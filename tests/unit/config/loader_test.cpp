@@ -1590,6 +1590,24 @@ TEST(ConfigTarget, PostgresLockWaitTimeoutIsSecondsWithAFiveMinuteDefault)
     expect_error(k_pg_target + "    url: postgres://u@h/d\n    lock_wait_timeout: 5min\n", 5, 24, "must be an integer");
 }
 
+TEST(ConfigTarget, PostgresJobsAndSplitThresholdForTheParallelDump)
+{
+    auto c = load_text(k_pg_target + "    url: postgres://u@h/d\n    jobs: 4\n    split_tables_larger_than: 512MiB\n");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(pg(c->targets.at("db")).jobs, 4);
+    EXPECT_EQ(pg(c->targets.at("db")).split_tables_larger_than, 512ull << 20);
+    auto d = load_text(k_pg_target + "    url: postgres://u@h/d\n");
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(pg(d->targets.at("db")).jobs, 1) << "one stream unless asked";
+    EXPECT_EQ(pg(d->targets.at("db")).split_tables_larger_than, 1ull << 30);
+    expect_error(k_pg_target + "    url: postgres://u@h/d\n    jobs: 0\n", 5, 11,
+                 "'jobs' in target 'db' must be between 1 and 64");
+    expect_error(k_pg_target + "    url: postgres://u@h/d\n    split_tables_larger_than: 2 GB\n", 5, 31,
+                 "must be a size such as 256MiB or 2GiB, found '2 GB'");
+    expect_error(k_pg_target + "    url: postgres://u@h/d\n    split_tables_larger_than: 99999999999999999999T\n", 5,
+                 31, "must be a size");
+}
+
 TEST(ConfigLoad, MetricsOutputsAreCheckedAtLoad)
 {
     auto c = load_text("metrics:\n  textfile: /var/lib/node_exporter/dbkeep.prom\n  pushgateway: http://pg:9091\n"
