@@ -192,6 +192,34 @@ TEST_F(PostgresParallel, WritesDuringTheBackupLandWholeOrNotAtAllAcrossPartsAndP
     EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM small"), std::to_string(m["stats"]["public.small"].get<int>()));
 }
 
+// The TRUNCATE window: a migration holds ACCESS EXCLUSIVE on big, empties and refills it, and commits while
+// the backup waits for it. Plain pg_dump has its snapshot before it waits, so it would dump big empty; the
+// parallel dump locks the tables it splits before it exports its snapshot, so it dumps the refill whole.
+TEST_F(PostgresParallel, ARefillCommittedWhileTheBackupWaitsForItsLockIsDumpedWhole)
+{
+    RunOptions o;
+    o.env["PGAPPNAME"] = "migration";
+    auto migration = std::make_unique<Background>(
+        std::vector<std::string>{PostgresServer::bin_dir() + "/psql", "-qX", "-v", "ON_ERROR_STOP=1", "-d",
+                                 m_pg->url("app"), "-c",
+                                 "BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); TRUNCATE big "
+                                 "CASCADE; INSERT INTO big (id, body) SELECT g, md5(g::text) FROM generate_series(1, "
+                                 "50000) g; COMMIT;"},
+        o);
+    ASSERT_TRUE(wait_until([&] {
+        return m_pg->psql("app", "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
+                                 "a.application_name = 'migration' AND l.mode = 'AccessExclusiveLock' AND "
+                                 "l.granted") != "0";
+    }));
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(migration->wait(std::chrono::seconds(60)), 0);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto m = only_manifest();
+    EXPECT_EQ(m["stats"]["public.big"], 50000) << m.dump(2);
+    ASSERT_EQ(dbkeep({"restore", "app", "--to", m_pg->url("copy")}).exit_code, 0);
+    EXPECT_EQ(m_pg->psql("copy", "SELECT count(*) FROM big"), "50000");
+}
+
 // A worker's session killed in the middle of its chunk: the backup fails, and leaves no manifest and no object.
 TEST_F(PostgresParallel, AWorkerKilledMidChunkLeavesNoManifestAndNoObject)
 {

@@ -218,3 +218,30 @@ TEST_F(S3Backup, CheckNamesTheCredentialSourceClockAndAWrongSecret)
     EXPECT_TRUE(seen) << bad.out;
     EXPECT_EQ(bad.out.find("wrong-secret-77"), std::string::npos);
 }
+
+// Issue 17: a parallel dump's parts go to S3 side by side (one multipart upload each) and restore from there;
+// prune removes the parts with their backup.
+TEST_F(S3Backup, AParallelDumpsPartsUploadSideBySideAndRestore)
+{
+    write_s3_config(m_s3->port(), k_s3_credentials_yaml, "    jobs: 2\n    split_tables_larger_than: 64KiB\n");
+    auto b = dbkeep({"backup", "app", "--json"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto listing = bucket_listing();
+    EXPECT_NE(listing.find(".part-0001.copy.zst"), std::string::npos) << listing;
+    EXPECT_NE(listing.find(".part-0002.copy.zst"), std::string::npos) << listing;
+    auto r = dbkeep({"restore", "app", "--to", m_pg->url("copy"), "--jobs", "2"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(m_pg->psql("copy", "SELECT count(*), md5(string_agg(v, ',' ORDER BY id)) FROM t"),
+              m_pg->psql("app", "SELECT count(*), md5(string_agg(v, ',' ORDER BY id)) FROM t"));
+    write_s3_config(m_s3->port(), k_s3_credentials_yaml,
+                    "    jobs: 2\n    split_tables_larger_than: 64KiB\n    keep: { last: 1 }\n");
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto p = dbkeep({"prune", "app"});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    listing = bucket_listing();
+    std::size_t parts = 0;
+    for (std::size_t pos = 0; (pos = listing.find(".part-", pos)) != std::string::npos; ++pos) {
+        ++parts;
+    }
+    EXPECT_EQ(parts, 2u) << "only the kept backup's parts remain: " << listing;
+}
