@@ -50,8 +50,8 @@ class ZstdCompressor final : public Stage {
 public:
     ZstdCompressor(Sink& next, ZstdOptions options)
         : Stage(next, "compress"), m_options(options), m_ctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize()),
-          m_level(options.level), m_window_start(Clock::now()), m_window_cpu(process_cpu_seconds()),
-          m_window_idle(machine_idle_seconds())
+          m_level(options.adaptive ? std::min(1, options.level) : options.level), m_window_start(Clock::now()),
+          m_window_cpu(process_cpu_seconds()), m_window_idle(machine_idle_seconds())
     {
         ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, m_level);
         ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_checksumFlag, 1);

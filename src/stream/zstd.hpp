@@ -9,10 +9,11 @@ namespace dbkeep::stream {
 struct ZstdOptions {
     int level = 3;
     int workers = 2; // zstd worker threads; 0 = single-threaded, in the caller's thread
-    // Adapt the level (between 1 and `level`) to the rate the input arrives at, every half second: lower it
-    // while the compressor falls behind its input or, on a machine with no idle CPU, while the CPU it spends
-    // on that rate would slow the producer; raise it back only when the next level's predicted CPU fits in
-    // the idle CPU (zstd_next_level). The producer (pg_dump and its server) must never wait on us.
+    // Start at level 1 and adapt the level (between 1 and `level`) to the rate the input arrives at, every
+    // half second: lower it while the compressor falls behind its input or, on a machine with no idle CPU,
+    // while the CPU it spends on that rate would slow the producer; raise it only when the next level's
+    // predicted CPU fits in the idle CPU (zstd_next_level). The producer (pg_dump and its server) must never
+    // wait on us. false: `level` throughout.
     bool adaptive = true;
 };
 
