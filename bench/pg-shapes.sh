@@ -54,15 +54,15 @@ done
 
 echo
 echo "PostgreSQL backup by table shape: $ROWS rows each, $(nproc) cores, best of $REPEAT"
-HDR='%-8s %9s %9s %8s %9s %8s %9s %8s %9s %8s'
+HDR='%-8s %9s %8s %9s %8s %11s %9s %8s %8s'
 printf "$HDR" shape dump_MiB floor_s dbkeep_s dbk/flr dbkeep_MiB gzip_MiB size/gz gzip_s
-[ -n "$BASELINE" ] && printf ' %9s %8s %9s' before_s bef/flr before_MiB
+[ -n "$BASELINE" ] && printf ' %9s %8s %11s' before_s bef/flr before_MiB
 echo
 for shape in $SHAPES; do
   printf "$HDR" "$shape" "$(mib "${R_RAW[$shape]}")" "${R_FLOOR[$shape]}" "${R_DBKEEP[$shape]}" \
     "$(ratio "${R_DBKEEP[$shape]}" "${R_FLOOR[$shape]}")" "$(mib "${R_SIZE[$shape]}")" "$(mib "${R_GZIP[$shape]}")" \
     "$(ratio "${R_SIZE[$shape]}" "${R_GZIP[$shape]}")" "${R_GZIP_S[$shape]}"
-  [ -n "$BASELINE" ] && printf ' %9s %8s %9s' "${R_BEFORE[$shape]}" "$(ratio "${R_BEFORE[$shape]}" "${R_FLOOR[$shape]}")" \
+  [ -n "$BASELINE" ] && printf ' %9s %8s %11s' "${R_BEFORE[$shape]}" "$(ratio "${R_BEFORE[$shape]}" "${R_FLOOR[$shape]}")" \
     "$(mib "${R_BSIZE[$shape]}")"
   echo
 done
