@@ -67,6 +67,70 @@ VACUUM ANALYZE events;
 SQL
 }
 
+# The table shapes of bench/pg-shapes.sh (and `SHAPE=` of bench/pg.sh): one table each in database app.
+BENCH_SHAPES="events mixed numeric text jsonb"
+# create_shape_table SHAPE ROWS: database app with one table of ROWS rows of that shape; sets TABLE.
+#   events   the app-like mix of bench/pg.sh (create_events_table)
+#   mixed    bigint, int, timestamptz, numeric, a short status text and an md5 text (issue 17's slow case)
+#   numeric  narrow numeric: bigint, int, numeric(12,2), numeric(14,4), float8
+#   text     wide text: a ~50-byte title and a ~400-byte body of words, numbers and hashes per row
+#   jsonb    jsonb documents with timestamps, beside two timestamptz columns
+create_shape_table() {
+  local shape=$1 rows=$2
+  if [ "$shape" = events ]; then create_events_table "$rows"; TABLE=events; return; fi
+  psql -qAtX -c "CREATE DATABASE app"
+  echo "generating $rows rows of shape $shape..." >&2
+  TABLE=$shape
+  case $shape in
+    mixed) psql -qAtX -d app <<SQL ;;
+CREATE TABLE mixed (id bigint PRIMARY KEY, account_id int NOT NULL, created_at timestamptz NOT NULL,
+  amount numeric(12,2), status text NOT NULL, token text);
+INSERT INTO mixed SELECT g, g % 100000, timestamptz '2025-01-01' + (g || ' seconds')::interval, (g % 1000000) / 100.0,
+       (ARRAY['new','paid','sent','done','void'])[1 + g % 5], md5(g::text)
+FROM generate_series(1, $rows) g;
+VACUUM ANALYZE mixed;
+SQL
+    numeric) psql -qAtX -d app <<SQL ;;
+CREATE TABLE numeric (id bigint PRIMARY KEY, qty int NOT NULL, price numeric(12,2) NOT NULL,
+  total numeric(14,4) NOT NULL, ratio float8);
+INSERT INTO numeric SELECT g, g % 97, (g % 100003) / 100.0, (g % 100003) * (g % 97) / 10000.0,
+       (g % 9973) / 9973.0
+FROM generate_series(1, $rows) g;
+VACUUM ANALYZE numeric;
+SQL
+    text) psql -qAtX -d app <<SQL ;;
+CREATE TABLE text (id bigint PRIMARY KEY, title text NOT NULL, body text NOT NULL);
+INSERT INTO text SELECT g, 'Order ' || g || ' for customer ' || (g % 100000) || ' (' || (ARRAY['web','shop','phone'])[1 + g % 3] || ')',
+       concat_ws(' ', (ARRAY['The parcel left the warehouse and is on its way to the customer.',
+                             'Payment was received by card; the invoice is attached to this order.',
+                             'Customer asked to change the delivery address before shipping.',
+                             'Item out of stock, a replacement was offered at the same price.',
+                             'Returned goods were checked and the refund has been issued.'])[1 + g % 5],
+                 'ref', md5(g::text), 'tracking', upper(substr(md5((g * 7)::text), 1, 18)),
+                 (ARRAY['Left at the door.', 'Signed by the recipient.', 'Delivered to a neighbour.', 'Held at the depot.'])[1 + g % 4],
+                 'Notes:', repeat('fragile ', g % 4), 'weight', (g % 5000) / 100.0, 'kg,', 'items', g % 9,
+                 (ARRAY['Thank you for shopping with us, we hope to see you again soon.',
+                        'Please contact support if anything is missing from the parcel.',
+                        'This message was generated automatically; do not reply to it.'])[1 + g % 3])
+FROM generate_series(1, $rows) g;
+VACUUM ANALYZE text;
+SQL
+    jsonb) psql -qAtX -d app <<SQL ;;
+CREATE TABLE jsonb (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, updated_at timestamptz, doc jsonb NOT NULL);
+INSERT INTO jsonb SELECT g, timestamptz '2025-01-01' + (g || ' seconds')::interval,
+       timestamptz '2025-01-01' + ((g + g % 86400) || ' seconds')::interval,
+       jsonb_build_object('user_id', g % 100000, 'event', (ARRAY['view','click','cart','buy'])[1 + g % 4],
+         'at', to_char(timestamptz '2025-01-01' + (g || ' seconds')::interval, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+         'session', md5(g::text), 'tags', jsonb_build_array('t' || g % 13, 't' || g % 7),
+         'props', jsonb_build_object('price', (g % 100003) / 100.0, 'currency', 'EUR', 'qty', g % 5,
+                                     'seen', to_char(timestamptz '2025-01-01' + (g % 999999 || ' seconds')::interval, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+FROM generate_series(1, $rows) g;
+VACUUM ANALYZE jsonb;
+SQL
+    *) echo "unknown shape: $shape (one of: $BENCH_SHAPES)" >&2; return 1 ;;
+  esac
+}
+
 # start_s3rver BUCKET: the SigV4-checking s3rver (scripts/install-deps.sh installs it) on a free port with
 # one bucket, stopped on exit; sets S3PORT. Returns 1 when it is not installed.
 S3RVER_MODULES=/opt/dbkeep-test/s3rver/node_modules

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PostgreSQL backup benchmark (not a test). Usage: bench/pg.sh [ROWS] (default 5000000; 50000000 for the full run)
+# PostgreSQL backup benchmark (not a test). Usage: [SHAPE=events] bench/pg.sh [ROWS] (default 5000000; 50000000
+# for the full run; SHAPE: one of the table shapes of bench/lib.sh, see bench/pg-shapes.sh for all of them)
 # Compares on the same table in one run:
 #   floor     pg_dump -Fc -Z0 > /dev/null                  (what reading the database costs)
 #   replaced  pg_dump -Fc -f FILE; cp FILE STORAGE/        (the workflow dbkeep replaces)
@@ -15,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 bench_init dbkeep-bench
 start_postgres -c shared_buffers=1GB
 PORT=$PG_PORT
-create_events_table "$ROWS"
+create_shape_table "${SHAPE:-events}" "$ROWS"
 mkdir -p "$WORK/storage"
 cat > "$WORK/dbkeep.yaml" <<YAML
 storages: { default: { type: local, path: $WORK/storage/dbkeep } }
@@ -52,10 +53,10 @@ if [ -n "${HAVE_S3:-}" ]; then
   S3_RSS=$(grep -o '"peak_rss_kib":"[0-9]*"' "$WORK/err.dbkeep-s3" | grep -o '[0-9]*')
   CASES="$CASES dbkeep-s3"
 fi
-SIZE[floor]=$(psql -qAtX -d app -c "select pg_total_relation_size('events')")
+SIZE[floor]=$(psql -qAtX -d app -c "select pg_total_relation_size('$TABLE')")
 
 echo
-echo "PostgreSQL backup benchmark: $ROWS rows, $(nproc) cores"
+echo "PostgreSQL backup benchmark: $ROWS rows of shape ${SHAPE:-events}, $(nproc) cores"
 printf '%-10s %9s %9s %12s %14s\n' case wall_s cpu_s peak_rss_MiB output_MiB
 for n in $CASES; do
   printf '%-10s %9s %9s %12s %14s\n' "$n" "${WALL[$n]}" "${CPU[$n]}" "$(( ${RSS[$n]} / 1024 ))" "$(echo "scale=1; ${SIZE[$n]} / 1048576" | bc)"

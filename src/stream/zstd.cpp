@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <vector>
 #include <zstd.h>
 
@@ -12,12 +15,43 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int k_job_size = 2 << 20;
+constexpr auto k_window = std::chrono::milliseconds(500);
+
+// CPU seconds this process has used, every thread.
+double process_cpu_seconds()
+{
+    rusage u{};
+    if (getrusage(RUSAGE_SELF, &u) != 0) {
+        return 0;
+    }
+    auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+// Idle CPU seconds of the whole machine so far (idle + iowait of /proc/stat), summed over cores; < 0 when
+// unknown.
+double machine_idle_seconds()
+{
+    std::FILE* f = std::fopen("/proc/stat", "re");
+    if (f == nullptr) {
+        return -1;
+    }
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0;
+    int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait);
+    std::fclose(f);
+    static const long k_hz = sysconf(_SC_CLK_TCK);
+    if (n != 5 || k_hz <= 0) {
+        return -1;
+    }
+    return static_cast<double>(idle + iowait) / static_cast<double>(k_hz);
+}
 
 class ZstdCompressor final : public Stage {
 public:
     ZstdCompressor(Sink& next, ZstdOptions options)
         : Stage(next, "compress"), m_options(options), m_ctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize()),
-          m_level(options.level), m_window_start(Clock::now())
+          m_level(options.adaptive ? std::min(1, options.level) : options.level), m_window_start(Clock::now()),
+          m_window_cpu(process_cpu_seconds()), m_window_idle(machine_idle_seconds())
     {
         ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, m_level);
         ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_checksumFlag, 1);
@@ -34,14 +68,14 @@ public:
 private:
     Status on_write(Bytes data) override
     {
-        auto start = Clock::now();
         ZSTD_inBuffer in{data.data(), data.size(), 0};
         while (in.pos < in.size) {
             if (auto st = step(in, ZSTD_e_continue); !st) {
                 return std::unexpected(st.error());
             }
         }
-        adapt(start, Clock::now());
+        m_window_input += data.size();
+        adapt(Clock::now());
         return {};
     }
 
@@ -77,30 +111,35 @@ private:
         return r;
     }
 
-    // Every second: if compression took most of the wall time, we are the bottleneck and the producer is
-    // stalled waiting for us: lower the level. If we idle most of the time, step back up toward the
-    // configured level. Level changes apply to the next zstd job; the output stays one standard frame.
-    void adapt(Clock::time_point, Clock::time_point now)
+    // Every half second: measure the window (input rate, time blocked in zstd, this process's CPU, the
+    // machine's idle CPU) and let zstd_next_level choose. Level changes apply to the next zstd job; the output
+    // stays one standard frame.
+    void adapt(Clock::time_point now)
     {
         if (!m_options.adaptive) {
             return;
         }
         auto window = now - m_window_start;
-        if (window < std::chrono::seconds(1)) {
+        if (window < k_window) {
             return;
         }
-        double busy = std::chrono::duration<double>(m_busy).count() / std::chrono::duration<double>(window).count();
-        int level = m_level;
-        if (busy > 0.85 && level > 1) {
-            --level;
-        } else if (busy < 0.4 && level < m_options.level) {
-            ++level;
-        }
+        double cpu = process_cpu_seconds();
+        double idle = machine_idle_seconds();
+        ZstdWindow w;
+        w.seconds = std::chrono::duration<double>(window).count();
+        w.input_bytes = static_cast<double>(m_window_input);
+        w.blocked_seconds = std::chrono::duration<double>(m_busy).count();
+        w.cpu_seconds = std::max(0.0, cpu - m_window_cpu);
+        w.idle_cores = (idle >= 0 && m_window_idle >= 0) ? std::max(0.0, idle - m_window_idle) / w.seconds : -1;
+        int level = zstd_next_level(m_level, m_options.level, w);
         if (level != m_level) {
             m_level = level;
             ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, m_level);
         }
         m_window_start = now;
+        m_window_cpu = cpu;
+        m_window_idle = idle;
+        m_window_input = 0;
         m_busy = {};
     }
 
@@ -109,6 +148,9 @@ private:
     std::vector<std::uint8_t> m_out;
     int m_level;
     Clock::time_point m_window_start;
+    double m_window_cpu;
+    double m_window_idle;
+    std::uint64_t m_window_input = 0;
     Clock::duration m_busy{};
 };
 
@@ -169,6 +211,27 @@ private:
 };
 
 } // namespace
+
+int zstd_next_level(int current, int configured, const ZstdWindow& w) noexcept
+{
+    const int low = std::min(1, configured);
+    current = std::clamp(current, low, std::max(low, configured));
+    if (w.seconds <= 0 || w.input_bytes <= 0) {
+        return current;
+    }
+    const double blocked = w.blocked_seconds / w.seconds;
+    const double cpu_cores = w.cpu_seconds / w.seconds;
+    const bool idle_known = w.idle_cores >= 0;
+    // Down: the producer waited on us, or no CPU was idle and ours went into keeping up with its rate.
+    if (blocked > 0.85 || (idle_known && w.idle_cores < 0.3 && cpu_cores > 0.2)) {
+        return std::max(low, current - 1);
+    }
+    // Up: only with slack for the next level's cost at this rate.
+    if (blocked < 0.4 && current < configured && (!idle_known || w.idle_cores >= 0.5 + 0.6 * cpu_cores)) {
+        return current + 1;
+    }
+    return current;
+}
 
 std::unique_ptr<Sink> make_zstd_compressor(Sink& next, ZstdOptions options)
 {

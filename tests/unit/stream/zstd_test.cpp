@@ -394,3 +394,75 @@ TEST(Zstd, AdaptiveLevelKeepsAValidFrameWhenItStepsBackUp)
     ASSERT_TRUE(z->finish());
     EXPECT_TRUE(decodes_to_pool(std::move(sink.data), total));
 }
+
+// zstd_next_level: the adaptation's decision, from one window's measurements (no timing involved).
+namespace {
+
+// A window of one second in which `mib` MiB arrived.
+ZstdWindow window(double mib, double blocked, double cpu, double idle)
+{
+    return {.seconds = 1.0,
+            .input_bytes = mib * 1048576,
+            .blocked_seconds = blocked,
+            .cpu_seconds = cpu,
+            .idle_cores = idle};
+}
+
+} // namespace
+
+TEST(ZstdAdapt, AFastProducerOnASaturatedMachineLowersTheLevelWithoutAnyStall)
+{
+    // Issue 17: pg_dump and its server use the cores; the compressor keeps up (it blocks 10% of the time) but
+    // the CPU it spends at this rate is what slows the producer. The old stall-only rule kept level 3 here.
+    auto w = window(150, 0.10, 0.9, 0.05);
+    EXPECT_EQ(zstd_next_level(3, 3, w), 2);
+    EXPECT_EQ(zstd_next_level(2, 3, w), 1);
+    EXPECT_EQ(zstd_next_level(1, 3, w), 1); // never below 1
+}
+
+TEST(ZstdAdapt, AStalledProducerLowersTheLevelEvenWithIdleCpu)
+{
+    EXPECT_EQ(zstd_next_level(5, 5, window(40, 0.95, 1.0, 1.5)), 4);
+    EXPECT_EQ(zstd_next_level(5, 5, window(40, 0.95, 1.0, -1)), 4); // idle CPU unknown: the stall alone
+}
+
+TEST(ZstdAdapt, ASlowProducerWithIdleCoresRaisesTheLevelBackToTheConfiguredOne)
+{
+    // 5 MiB/s arriving, 0.1 of a core spent, 1.8 cores idle: room for the next level's cost.
+    auto w = window(5, 0.01, 0.1, 1.8);
+    EXPECT_EQ(zstd_next_level(1, 3, w), 2);
+    EXPECT_EQ(zstd_next_level(2, 3, w), 3);
+    EXPECT_EQ(zstd_next_level(3, 3, w), 3); // never above the configured level
+}
+
+TEST(ZstdAdapt, NoRaiseWhenTheNextLevelsCostWouldNotFitTheIdleCpu)
+{
+    // 0.9 of a core idle, but at this rate one more level costs ~0.6 x 0.8 core: 0.5 + 0.48 > 0.9.
+    EXPECT_EQ(zstd_next_level(1, 3, window(120, 0.05, 0.8, 0.9)), 1);
+    // The same rate with a core and a half idle: raise.
+    EXPECT_EQ(zstd_next_level(1, 3, window(120, 0.05, 0.8, 1.5)), 2);
+}
+
+TEST(ZstdAdapt, BetweenTheThresholdsTheLevelHolds)
+{
+    // Little idle CPU but this process barely uses any: nothing to win by lowering; not enough to raise.
+    EXPECT_EQ(zstd_next_level(2, 3, window(10, 0.1, 0.1, 0.2)), 2);
+    // Blocked 60% of the window: neither a stall nor slack.
+    EXPECT_EQ(zstd_next_level(2, 3, window(60, 0.6, 0.5, 1.9)), 2);
+    // No input in the window (the producer paused): keep the level.
+    EXPECT_EQ(zstd_next_level(1, 3, window(0, 0, 0, 2.0)), 1);
+    EXPECT_EQ(zstd_next_level(2, 3, ZstdWindow{}), 2);
+}
+
+TEST(ZstdAdapt, TheIdleCpuUnknownFallsBackToTheStallRule)
+{
+    EXPECT_EQ(zstd_next_level(3, 3, window(150, 0.10, 0.9, -1)), 3);
+    EXPECT_EQ(zstd_next_level(1, 3, window(150, 0.10, 0.9, -1)), 2);
+}
+
+TEST(ZstdAdapt, ALevelOutsideTheRangeIsBroughtBackIntoIt)
+{
+    EXPECT_EQ(zstd_next_level(9, 3, window(10, 0.6, 0.1, 0.2)), 3);
+    EXPECT_EQ(zstd_next_level(0, 3, window(10, 0.6, 0.1, 0.2)), 1);
+    EXPECT_EQ(zstd_next_level(1, 1, window(10, 0.01, 0.1, 1.9)), 1);
+}
