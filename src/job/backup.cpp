@@ -20,7 +20,7 @@
 namespace dbkeep::job {
 namespace {
 
-// The parts of one backup: each in its own pipeline (zstd in the writing thread) and object, recorded in
+// The parts of one backup: each in its own pipeline (one zstd worker thread) and object, recorded in
 // opening order once finished. Every finished part's object is removed again by remove_all() when the backup
 // fails; a part destroyed unfinished aborts its upload.
 class BackupParts final : public engine::PartWriter {
@@ -50,7 +50,9 @@ public:
             set_state(index, State::aborted);
             return std::unexpected(writer.error());
         }
-        auto pipeline = make_write_pipeline(**writer, m_target, 0);
+        // One zstd worker: compression runs beside the thread that receives the part, so the server never waits
+        // for it (in the receiving thread, the two would take turns).
+        auto pipeline = make_write_pipeline(**writer, m_target, 1);
         if (!pipeline) {
             (*writer)->abort();
             set_state(index, State::aborted);

@@ -30,8 +30,8 @@ public:
 };
 
 // The pipeline into `object` for target: its compression level and encryption. zstd_workers < 0 uses the
-// target's compression_workers; 0 compresses in the writing thread (a parallel dump's parts, one per thread).
-// Fails when the encryption's recipients cannot be read.
+// target's compression_workers; 0 compresses in the writing thread, 1 in one thread beside it (a parallel dump's
+// parts). Fails when the encryption's recipients cannot be read.
 Result<std::unique_ptr<WritePipeline>> make_write_pipeline(stream::Sink& object, const config::TargetConfig& target,
                                                            int zstd_workers = -1);
 

@@ -18,6 +18,8 @@ namespace {
 
 // The most heap pages in one chunk: 256 MiB at PostgreSQL's default 8 KiB block size.
 constexpr std::uint64_t k_chunk_bytes = std::uint64_t{256} << 20;
+// The fewest chunks per connection of a split table.
+constexpr std::uint64_t k_chunks_per_job = 4;
 
 // The settings pg_dump gives its own sessions so that the text of every value reads back the same in any
 // session (dates in ISO, intervals in postgres style, floats exact), and so that row-level security makes a
@@ -175,8 +177,11 @@ std::vector<Chunk> plan_chunks(const std::string& schema, const std::string& tab
                                std::uint64_t chunk_pages)
 {
     chunk_pages = std::max<std::uint64_t>(chunk_pages, 1);
-    std::uint64_t count =
-        std::max<std::uint64_t>(static_cast<std::uint64_t>(std::max(jobs, 1)), (pages + chunk_pages - 1) / chunk_pages);
+    const auto n = static_cast<std::uint64_t>(std::max(jobs, 1));
+    // Several chunks per connection, a multiple of them, so that no connection is left copying the last
+    // chunk alone while the others idle (measured: with one chunk more than connections, half the time).
+    std::uint64_t count = std::max<std::uint64_t>(n * k_chunks_per_job, (pages + chunk_pages - 1) / chunk_pages);
+    count = (count + n - 1) / n * n;
     count = std::max<std::uint64_t>(std::min(count, pages), 1);
     std::vector<Chunk> out;
     const std::uint64_t step = pages / count;

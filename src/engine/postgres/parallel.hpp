@@ -25,9 +25,10 @@ struct Chunk {
     std::optional<std::uint64_t> end_page;
 };
 
-// The chunks of a table of `pages` heap pages for `jobs` connections: at least `jobs` chunks (so one table
-// uses every connection), more for a big table so that no chunk holds more than `chunk_pages` pages; the last
-// chunk is open-ended. A table of fewer pages than chunks gets one chunk per page at most. Pure.
+// The chunks of a table of `pages` heap pages for `jobs` connections: at least 4 per connection (so one table
+// keeps every connection busy to its end), more for a big table so that no chunk holds more than
+// `chunk_pages` pages, always a multiple of `jobs`; the last chunk is open-ended. A table of fewer pages than
+// that gets one chunk per page. Pure.
 std::vector<Chunk> plan_chunks(const std::string& schema, const std::string& table,
                                const std::vector<std::string>& columns, std::uint64_t pages, int jobs,
                                std::uint64_t chunk_pages);

@@ -33,13 +33,13 @@ void expect_covering(const std::vector<Chunk>& chunks, std::uint64_t pages)
 
 TEST(ParallelDump, ATableGetsAtLeastOneChunkPerJobAndAtMostChunkPagesEach)
 {
-    auto c = plan_chunks("public", "big", {"id"}, 1000, 4, 100000);
-    EXPECT_EQ(c.size(), 4u);
-    expect_covering(c, 1000);
-    EXPECT_EQ(*c[0].end_page, 250u);
+    auto c = plan_chunks("public", "big", {"id"}, 1600, 4, 100000);
+    EXPECT_EQ(c.size(), 16u); // 4 per connection
+    expect_covering(c, 1600);
+    EXPECT_EQ(*c[0].end_page, 100u);
 
     c = plan_chunks("public", "big", {"id"}, 1001, 2, 100);
-    EXPECT_EQ(c.size(), 11u); // ceil(1001 / 100)
+    EXPECT_EQ(c.size(), 12u); // ceil(1001 / 100) = 11, rounded up to a multiple of the 2 connections
     expect_covering(c, 1001);
     for (std::size_t i = 0; i + 1 < c.size(); ++i) {
         EXPECT_LE(*c[i].end_page - c[i].first_page, 100u);
