@@ -71,9 +71,16 @@ Error cli_error(const std::string& err, const runner::ExitStatus& status, const 
     if (msg.find("AUTH failed") != std::string::npos || msg.find("WRONGPASS") != std::string::npos) {
         return Error{ErrorKind::auth, operation, endpoint, msg, "check the username and password of the target"};
     }
+    if (msg.find("NOAUTH") != std::string::npos) {
+        return Error{ErrorKind::auth, operation, endpoint, msg, "the server requires a password: give the target one"};
+    }
     if (msg.find("Could not connect") != std::string::npos) {
+        const bool dns = msg.find("Name or service not known") != std::string::npos ||
+                         msg.find("Temporary failure in name resolution") != std::string::npos ||
+                         msg.find("nodename nor servname") != std::string::npos;
         return Error{ErrorKind::transient, operation, endpoint, msg,
-                     "is redis running and reachable from where the runner runs?"};
+                     dns ? "check the target's host name: it does not resolve where the runner runs"
+                         : "is redis running and reachable from where the runner runs?"};
     }
     if (status.code == 127 || msg.find("not found") != std::string::npos) {
         return Error{ErrorKind::not_found, operation, endpoint, msg, "install redis-cli where the runner runs"};

@@ -37,8 +37,9 @@ Status error_reply(const resp::Reply& r, const std::string& operation, const std
 // redis-cli's argv for an endpoint plus args (the password goes into REDISCLI_AUTH, never the argv).
 runner::Command redis_cli(const Endpoint& ep, std::vector<std::string> args);
 
-// redis-cli's complaint on stderr (its first line) as an error: auth for a failed AUTH, transient when it
-// could not connect, not_found when redis-cli is missing, failed otherwise.
+// redis-cli's complaint on stderr (its first line) as an error: auth for a failed AUTH or a missing password
+// (NOAUTH), transient when it could not connect (the hint names the host name when it does not resolve),
+// not_found when redis-cli is missing, failed otherwise (no hint). Pure.
 Error cli_error(const std::string& err, const runner::ExitStatus& status, const std::string& endpoint,
                 const std::string& operation);
 
