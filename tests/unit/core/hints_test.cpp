@@ -7,6 +7,7 @@
 #include "engine/postgres/connection.hpp"
 #include "engine/postgres/restore.hpp"
 #include "engine/redis/server.hpp"
+#include "runner/docker/api.hpp"
 #include "storage/local.hpp"
 #include "storage/s3/client.hpp"
 #include "storage/storage.hpp"
@@ -271,4 +272,20 @@ TEST(Hints, AnAtTimeThatDoesNotParseSaysSoAndShowsTheForm)
     ASSERT_FALSE(id);
     EXPECT_EQ(id.error().message, "no backup with id 20200101T000000Z-ffffff");
     EXPECT_EQ(id.error().hint, "run `dbkeep list orders` to see the ids");
+}
+
+// Docker answers an exec into a container that is not running with 409 whatever its state: a paused
+// container was told to `docker start`, which does not unpause it.
+TEST(Hints, DockerExecConflictNamesTheContainersState)
+{
+    using runner::docker::exec_conflict_hint;
+    EXPECT_EQ(exec_conflict_hint("Container 4f2a is not running", "db"), "start the container (docker start db)");
+    const std::string paused = exec_conflict_hint("Container 4f2a is paused, unpause the container before exec", "db");
+    EXPECT_TRUE(has(paused, "docker unpause db")) << paused;
+    EXPECT_FALSE(has(paused, "docker start")) << paused;
+    const std::string restarting =
+        exec_conflict_hint("Container 4f2a is restarting, wait until the container is running", "db");
+    EXPECT_TRUE(has(restarting, "docker logs db")) << restarting;
+    EXPECT_FALSE(has(restarting, "docker start")) << restarting;
+    EXPECT_EQ(exec_conflict_hint("HTTP 409: conflict", "db"), "");
 }
