@@ -38,8 +38,16 @@ Result<Endpoint> endpoint_from_url(const std::string& url, const std::string& pa
 
 Status error_reply(const resp::Reply& r, const std::string& operation, const std::string& object)
 {
-    if (r.text.starts_with("NOPERM") || r.text.starts_with("NOAUTH") || r.text.starts_with("WRONGPASS")) {
-        return fail(ErrorKind::auth, operation, object, r.text, "check the user's password and ACL permissions");
+    // Each refusal has its own fix: the password is right when a command is refused (NOPERM).
+    if (r.text.starts_with("NOPERM")) {
+        return fail(ErrorKind::auth, operation, object, r.text,
+                    "allow the command the message names to the target's user (ACL SETUSER <user> +<command>)");
+    }
+    if (r.text.starts_with("NOAUTH")) {
+        return fail(ErrorKind::auth, operation, object, r.text, "the server requires a password: give the target one");
+    }
+    if (r.text.starts_with("WRONGPASS")) {
+        return fail(ErrorKind::auth, operation, object, r.text, "check the username and password of the target");
     }
     return fail(ErrorKind::failed, operation, object, r.text);
 }

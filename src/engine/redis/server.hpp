@@ -31,7 +31,8 @@ Result<std::unique_ptr<resp::Connection>> open_connection(const Endpoint& ep);
 // Fails with ErrorKind::config (operation `what`, the url redacted) for another scheme or no host.
 Result<Endpoint> endpoint_from_url(const std::string& url, const std::string& password, const std::string& what);
 
-// An error reply as a failed Status: ErrorKind::auth for NOPERM/NOAUTH/WRONGPASS, ErrorKind::failed otherwise.
+// An error reply as a failed Status: ErrorKind::auth for NOPERM (hint: the ACL), NOAUTH (hint: a password is
+// needed) and WRONGPASS (hint: the username and password), ErrorKind::failed otherwise (no hint). Pure.
 Status error_reply(const resp::Reply& r, const std::string& operation, const std::string& object);
 
 // redis-cli's argv for an endpoint plus args (the password goes into REDISCLI_AUTH, never the argv).

@@ -6,6 +6,7 @@
 #include "engine/mysql/client.hpp"
 #include "engine/postgres/connection.hpp"
 #include "engine/postgres/restore.hpp"
+#include "engine/redis/resp.hpp"
 #include "engine/redis/server.hpp"
 #include "runner/docker/api.hpp"
 #include "storage/local.hpp"
@@ -288,4 +289,26 @@ TEST(Hints, DockerExecConflictNamesTheContainersState)
     EXPECT_TRUE(has(restarting, "docker logs db")) << restarting;
     EXPECT_FALSE(has(restarting, "docker start")) << restarting;
     EXPECT_EQ(exec_conflict_hint("HTTP 409: conflict", "db"), "");
+}
+
+// A command the ACL refuses (NOPERM) was told to check the password, which is right.
+TEST(Hints, RedisErrorRepliesGetTheHintOfTheirCause)
+{
+    using engine::redis::error_reply;
+    auto reply = [](const std::string& text) {
+        engine::resp::Reply r;
+        r.type = engine::resp::Reply::Type::error;
+        r.text = text;
+        return r;
+    };
+    auto noperm = error_reply(reply("NOPERM User backup has no permissions to run the 'info' command"), "info", "x");
+    ASSERT_FALSE(noperm);
+    EXPECT_EQ(noperm.error().kind, ErrorKind::auth);
+    EXPECT_TRUE(has(noperm.error().hint, "ACL SETUSER")) << noperm.error().hint;
+    EXPECT_FALSE(has(noperm.error().hint, "password")) << noperm.error().hint;
+    auto noauth = error_reply(reply("NOAUTH Authentication required."), "info", "x");
+    EXPECT_TRUE(has(noauth.error().hint, "requires a password")) << noauth.error().hint;
+    auto wrong = error_reply(reply("WRONGPASS invalid username-password pair or user is disabled."), "auth", "x");
+    EXPECT_TRUE(has(wrong.error().hint, "username and password")) << wrong.error().hint;
+    EXPECT_EQ(error_reply(reply("ERR unknown command 'FOO'"), "foo", "x").error().hint, "");
 }
