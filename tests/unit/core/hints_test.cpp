@@ -9,6 +9,7 @@
 #include "engine/redis/resp.hpp"
 #include "engine/redis/server.hpp"
 #include "runner/docker/api.hpp"
+#include "runner/ecs.hpp"
 #include "storage/local.hpp"
 #include "storage/s3/client.hpp"
 #include "storage/storage.hpp"
@@ -311,4 +312,26 @@ TEST(Hints, RedisErrorRepliesGetTheHintOfTheirCause)
     auto wrong = error_reply(reply("WRONGPASS invalid username-password pair or user is disabled."), "auth", "x");
     EXPECT_TRUE(has(wrong.error().hint, "username and password")) << wrong.error().hint;
     EXPECT_EQ(error_reply(reply("ERR unknown command 'FOO'"), "foo", "x").error().hint, "");
+}
+
+// Every failed `aws ecs` call was told to check names, region and ecs:ListTasks, also when the CLI had no
+// credentials at all.
+TEST(Hints, EcsCliFailuresGetTheHintOfTheirCause)
+{
+    using runner::ecs_cli_hint;
+    const std::string none = ecs_cli_hint("Unable to locate credentials. You can configure credentials by running "
+                                          "\"aws configure\".");
+    EXPECT_TRUE(has(none, "credentials")) << none;
+    EXPECT_FALSE(has(none, "ecs:ListTasks")) << none;
+    const std::string denied = ecs_cli_hint("An error occurred (AccessDeniedException) when calling the ListTasks "
+                                            "operation: User: arn:aws:iam::1:user/x is not authorized to perform: "
+                                            "ecs:ListTasks");
+    EXPECT_TRUE(has(denied, "ecs:ListTasks")) << denied;
+    const std::string cluster = ecs_cli_hint(
+        "An error occurred (ClusterNotFoundException) when calling the ListTasks operation: Cluster not found.");
+    EXPECT_TRUE(has(cluster, "cluster name and region")) << cluster;
+    EXPECT_FALSE(has(cluster, "ecs:ListTasks")) << cluster;
+    const std::string expired = ecs_cli_hint("An error occurred (ExpiredTokenException) when calling the ListTasks "
+                                             "operation: The security token included in the request is expired");
+    EXPECT_TRUE(has(expired, "session token has expired")) << expired;
 }
