@@ -197,6 +197,13 @@ Result<Manifest> select_backup(const Listing& listing, const std::string& target
         }
         return fail(ErrorKind::not_found, "find backup of", target, "no backup at or before " + selector);
     }
+    if (!backup_time(selector)) { // not shaped like an id either: most likely a time --at could not read
+        return fail(ErrorKind::not_found, "find backup of", target,
+                    "'" + selector + "' is neither a backup id nor an RFC 3339 time",
+                    "give --at a time such as 2026-11-25T10:00:00Z (or +02:00 for an offset, or a date: 2026-11-25), "
+                    "or --backup an id `dbkeep list " +
+                        target + "` shows");
+    }
     return fail(ErrorKind::not_found, "find backup of", target, "no backup with id " + selector,
                 "run `dbkeep list " + target + "` to see the ids");
 }

@@ -77,7 +77,8 @@ Result<std::optional<std::chrono::system_clock::time_point>> last_success(storag
 // target. A backup dated in the future is chosen only by its id: "latest" is newest_trusted, --at skips such
 // backups, and when every backup is dated in the future "latest" fails (ErrorKind::not_found) naming the
 // newest one and the fix.
-// Fails with ErrorKind::not_found when nothing matches. Pure.
+// Fails with ErrorKind::not_found when nothing matches; a selector that is neither an id nor a time says so,
+// with the forms --at and --backup take. Pure.
 Result<Manifest> select_backup(const Listing& listing, const std::string& target, const std::string& selector,
                                TimePoint now);
 

@@ -22,6 +22,28 @@
 
 namespace dbkeep::runner {
 namespace fs = std::filesystem;
+
+std::string ecs_cli_hint(const std::string& err)
+{
+    const auto has = [&](const char* part) { return err.find(part) != std::string::npos; };
+    if (has("Unable to locate credentials") || has("NoCredentialProviders")) {
+        return "give the AWS CLI credentials here (aws configure, AWS_PROFILE, or an instance or task role)";
+    }
+    if (has("ExpiredToken") || has("security token included in the request is expired")) {
+        return "the credentials' session token has expired: refresh them";
+    }
+    if (has("AccessDenied") || has("not authorized to perform")) {
+        return "allow dbkeep's role ecs:ListTasks and ecs:DescribeTasks";
+    }
+    if (has("ClusterNotFoundException")) {
+        return "check the runner's cluster name and region";
+    }
+    if (has("ServiceNotFoundException")) {
+        return "check the runner's service name (and cluster)";
+    }
+    return "check the cluster and service names, the region, and that dbkeep's role may call ecs:ListTasks and "
+           "ecs:DescribeTasks";
+}
 namespace {
 
 // What the runner does with its options: the launcher argv and the timeouts.
@@ -362,7 +384,8 @@ Result<nlohmann::json> aws_ecs(const EcsOptions& c, std::vector<std::string> arg
     const std::string op = "find the running task of";
     if (!out) {
         return fail(out.error().kind, op, what, "aws ecs " + args[0] + ": " + out.error().message,
-                    "install the AWS CLI here (it also runs ECS Exec)");
+                    out.error().kind == ErrorKind::not_found ? "install the AWS CLI here (it also runs ECS Exec)"
+                                                             : out.error().hint);
     }
     if (!out->status.ok()) {
         std::string err = out->err.substr(0, 600);
@@ -372,8 +395,7 @@ Result<nlohmann::json> aws_ecs(const EcsOptions& c, std::vector<std::string> arg
         err.erase(0, std::min(err.size(), err.find_first_not_of("\r\n")));
         return fail(ErrorKind::failed, op, what,
                     "aws ecs " + args[0] + " " + out->status.describe() + (err.empty() ? "" : ": " + err),
-                    "check the cluster and service names, the region, and that dbkeep's role may call "
-                    "ecs:ListTasks and ecs:DescribeTasks");
+                    ecs_cli_hint(err));
     }
     auto j = nlohmann::json::parse(out->out, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {

@@ -40,6 +40,11 @@ struct EcsOptions {
 // fails, or its answer is not what ECS returns (never throws). Without argv only.
 Result<std::string> resolve_ecs_task(const EcsOptions& options);
 
+// The hint for an `aws ecs` call that failed, by what the AWS CLI said on stderr: no credentials, an expired
+// session token, a refused permission, no such cluster or service each have their own; any other message gets
+// the list of what to check. Pure.
+std::string ecs_cli_hint(const std::string& err);
+
 // The runner for options. The staging protocol is described above; the launcher must be on this machine.
 std::unique_ptr<Runner> make_ecs_runner(const EcsOptions& options);
 

@@ -429,11 +429,17 @@ private:
     Result<Fd> open_root(bool create) const
     {
         const fs::path& root = m_options.root;
+        // A file where the root (or a folder above it) should be: no permission fixes that.
+        const auto failed_open = [&root](int e) {
+            return fail(kind_for_errno(e), "open folder", root.string(), errno_message(e),
+                        e == ENOTDIR ? root.string() + " (or a folder above it) is a file: move it away, or point "
+                                                       "the storage at a folder"
+                                     : std::string());
+        };
         Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (fd.get() >= 0 || errno != ENOENT || !create) {
             if (fd.get() < 0) {
-                int e = errno;
-                return fail(kind_for_errno(e), "open folder", root.string(), errno_message(e));
+                return failed_open(errno);
             }
             return fd;
         }
@@ -450,8 +456,7 @@ private:
         }
         fd = Fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (fd.get() < 0) {
-            int e = errno;
-            return fail(kind_for_errno(e), "open folder", root.string(), errno_message(e));
+            return failed_open(errno);
         }
         return fd;
     }

@@ -34,7 +34,11 @@ std::vector<Finding> probe_round_trip(Storage& storage, const std::string& key_p
     const std::string key = key_prefix + ".dbkeep-check-" + random_hex(3);
     const std::string payload = "dbkeep check probe " + key;
     const std::string where = storage.describe();
-    auto remedy = [](const Error& e, const std::string& fallback) { return e.hint.empty() ? fallback : e.hint; };
+    // The backend's remedy names a permission: it fits a refusal only (a missing bucket, a timeout or a full disk
+    // is no permission problem, and gets the error's own hint or none).
+    auto remedy = [](const Error& e, const std::string& fallback) {
+        return !e.hint.empty() ? e.hint : e.kind == ErrorKind::auth ? fallback : std::string();
+    };
     if (auto st = put_object(storage, key, payload); !st) {
         out.push_back(failed("storage.write", "cannot write to " + where + ": " + st.error().message,
                              remedy(st.error(), remedies.write)));
@@ -45,7 +49,7 @@ std::vector<Finding> probe_round_trip(Storage& storage, const std::string& key_p
         out.push_back(failed("storage.read",
                              "wrote a probe object but could not read it back from " + where +
                                  (back ? "" : ": " + back.error().message),
-                             back ? remedies.read : remedy(back.error(), remedies.read)));
+                             back ? std::string() : remedy(back.error(), remedies.read)));
     }
     auto listed = storage.list(key);
     bool found = listed && !listed->empty() && listed->front().key == key;
@@ -53,7 +57,7 @@ std::vector<Finding> probe_round_trip(Storage& storage, const std::string& key_p
         out.push_back(
             failed("storage.list",
                    "the probe object is not listed in " + where + (listed ? "" : ": " + listed.error().message),
-                   listed ? remedies.list : remedy(listed.error(), remedies.list)));
+                   listed ? std::string() : remedy(listed.error(), remedies.list)));
     }
     if (auto st = storage.remove({key}); !st) {
         out.push_back(failed("storage.delete", "cannot delete from " + where + ": " + st.error().message,

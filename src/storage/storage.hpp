@@ -99,7 +99,8 @@ struct ProbeRemedies {
 // The round trip behind every backend's probe(): write, read back, list and delete a probe object under
 // key_prefix, then whether conditional create makes leases exact. Findings "storage.write", "storage.read",
 // "storage.list", "storage.delete" (a failure's remedy is the storage error's hint when it has one, else the
-// backend's), "storage" (all passed) and "storage.lease".
+// backend's when the error is a refusal (ErrorKind::auth), else none; a probe object read back wrong or not
+// listed has no remedy), "storage" (all passed) and "storage.lease".
 std::vector<Finding> probe_round_trip(Storage& storage, const std::string& key_prefix, const ProbeRemedies& remedies);
 
 // Writes a small object in one go (manifests, leases).

@@ -120,7 +120,10 @@ TEST_F(Check, UnwritableStorageFails)
     EXPECT_EQ(r.exit_code, 3);
     auto p = probe(nlohmann::json::parse(r.out), "storage.write");
     EXPECT_EQ(p["outcome"], "fail") << r.out;
-    EXPECT_FALSE(p["remedy"].get<std::string>().empty());
+    // The remedy fits the cause: a file in the way, not a permission (it said "make ... writable").
+    const std::string remedy = p["remedy"].get<std::string>();
+    EXPECT_NE(remedy.find("is a file: move it away"), std::string::npos) << r.out;
+    EXPECT_EQ(remedy.find("writable"), std::string::npos) << r.out;
 }
 
 TEST_F(Check, BrokenConfigurationFailsWithExitThree)

@@ -39,6 +39,19 @@ bool contains(const std::string& text, const char* needle)
     return text.find(needle) != std::string::npos;
 }
 
+// Whether the client or server error `code` is reported: "ERROR 1049 (42000): ..." (mysql/mariadb), "Got error:
+// 1049: ..." or "Error 2013: ..." (the dump tools); never a bare number, which may be part of a name or a count.
+bool has_code(const std::string& text, int code)
+{
+    const std::string n = std::to_string(code);
+    for (const std::string& form : {"ERROR " + n + " ", "Got error: " + n + ":", "Error " + n + ":"}) {
+        if (text.find(form) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 Endpoint target_endpoint(const Target& target)
@@ -200,21 +213,24 @@ Error tool_error(const std::string& operation, const std::string& object, const 
     std::string said = tool_message(stderr_text);
     Error e{ErrorKind::failed, operation, object, tool + " " + status.describe() + (said.empty() ? "" : ": " + said),
             ""};
-    if (contains(said, "ERROR 1045") || contains(said, "Got error: 1045") ||
-        (contains(said, "Access denied for user") && contains(said, "using password"))) {
+    if (has_code(said, 1045) || (contains(said, "Access denied for user") && contains(said, "using password"))) {
         e.kind = ErrorKind::auth;
         e.hint = "check the user and password (password:, password_file:, or DBKEEP_RESTORE_PASSWORD for --to)";
     } else if (contains(said, "Access denied") || contains(said, "command denied") || contains(said, "privilege")) {
         e.kind = ErrorKind::auth;
         e.hint = "grant the account the privilege the message names (for a backup, dbkeep check prints the GRANT)";
-    } else if (contains(said, "1049") || contains(said, "Unknown database")) {
+    } else if (has_code(said, 1049) || contains(said, "Unknown database")) {
         e.kind = ErrorKind::not_found;
         e.hint = "check the database name";
-    } else if (contains(said, "2002") || contains(said, "2003") || contains(said, "2005") || contains(said, "2013") ||
-               contains(said, "Can't connect")) {
+    } else if (has_code(said, 2005) || contains(said, "Unknown MySQL server host") ||
+               contains(said, "Unknown server host")) {
+        e.kind = ErrorKind::transient;
+        e.hint = "check the host name: it does not resolve where the runner runs";
+    } else if (has_code(said, 2002) || has_code(said, 2003) || has_code(said, 2013) ||
+               contains(said, "Can't connect") || contains(said, "Lost connection to")) {
         e.kind = ErrorKind::transient;
         e.hint = "check that the server runs and that host and port are reachable from where the runner runs";
-    } else if (contains(said, "Lock wait timeout") || contains(said, "1205")) {
+    } else if (has_code(said, 1205) || contains(said, "Lock wait timeout")) {
         e.kind = ErrorKind::conflict;
         e.hint = "a long statement or transaction holds the lock: end it, or raise lock_wait_timeout";
     }

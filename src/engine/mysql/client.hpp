@@ -60,7 +60,9 @@ Result<Tool> find_tool(runner::Runner& runner, const Target& target, bool dump);
 std::string tool_message(const std::string& text);
 
 // The error for a tool's failure with its stderr: kind auth for access denied, not_found for an unknown
-// database, transient for a server that cannot be reached, else failed; with the remedy for the cause.
+// database, transient for a server that cannot be reached (a host name that does not resolve has its own
+// remedy), conflict for a lock wait timeout, else failed; with the remedy for the cause, none for any other.
+// Error numbers count only as the tools print them ("ERROR 1049 (", "Got error: 1049:"). Pure.
 Error tool_error(const std::string& operation, const std::string& object, const std::string& tool,
                  const runner::ExitStatus& status, const std::string& stderr_text);
 

@@ -112,8 +112,8 @@ std::vector<Finding> probe_target(runner::Runner& runner, const Target& target)
     if (!facts || facts->empty() || facts->front().size() < 3) {
         std::string why = facts ? "the server gave no answer" : facts.error().message;
         std::string hint = facts ? "" : facts.error().hint;
-        out.push_back(failed("mysql.connect", "cannot connect to " + endpoint.what + ": " + why,
-                             hint.empty() ? "check url, user and password" : hint));
+        // The client's error names its cause and its hint (tool_error); any other failure gets none.
+        out.push_back(failed("mysql.connect", "cannot connect to " + endpoint.what + ": " + why, hint));
         return out;
     }
     const std::string version = facts->front()[0];

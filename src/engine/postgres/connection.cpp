@@ -255,17 +255,35 @@ Result<std::unique_ptr<Connection>> connect(const ConnectParams& params)
 
 std::pair<ErrorKind, std::string> classify_connect_error(const std::string& msg)
 {
-    if (msg.find("password authentication failed") != std::string::npos ||
-        msg.find("no password supplied") != std::string::npos ||
-        msg.find("authentication failed") != std::string::npos) {
+    const auto has = [&](const char* part) { return msg.find(part) != std::string::npos; };
+    if (has("password authentication failed") || has("no password supplied")) {
         return {ErrorKind::auth, "check the target's password (or PGPASSWORD / passfile)"};
     }
-    if (msg.find("does not exist") != std::string::npos) {
+    // peer / ident: the server compares the client's OS user with the role; no password is asked.
+    if (has("Peer authentication failed") || has("Ident authentication failed")) {
+        return {ErrorKind::auth, "the server's pg_hba.conf matches this connection to peer/ident (OS user name) "
+                                 "authentication: connect as the OS user of that name, give the target a host "
+                                 "reached over TCP with a password, or change pg_hba.conf"};
+    }
+    if (has("no pg_hba.conf entry") || has("pg_hba.conf rejects connection")) {
+        return {ErrorKind::auth, "add a line for this host, user and database to the server's pg_hba.conf (then "
+                                 "SELECT pg_reload_conf())"};
+    }
+    if (has("authentication failed")) { // another method (GSSAPI, SSPI, certificate, ...): its cause is unknown here
+        return {ErrorKind::auth, ""};
+    }
+    if (has("does not exist")) {
         return {ErrorKind::not_found, ""};
     }
-    if (msg.find("Connection refused") != std::string::npos || msg.find("timeout") != std::string::npos ||
-        msg.find("could not translate host name") != std::string::npos ||
-        msg.find("No such file or directory") != std::string::npos) {
+    if (has("could not translate host name")) {
+        return {ErrorKind::transient, "check the target's host name: it does not resolve where the runner runs"};
+    }
+    if (has("on socket") && has("No such file or directory")) {
+        return {ErrorKind::transient, "no server listens on that socket: is it running there, or give the target "
+                                      "its host (and port)?"};
+    }
+    if (has("Connection refused") || has("timeout expired") || has("Connection timed out") || has("No route to host") ||
+        has("Network is unreachable")) {
         return {ErrorKind::transient, "is the server running and reachable from where the runner runs?"};
     }
     return {ErrorKind::failed, ""};

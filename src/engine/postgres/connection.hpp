@@ -74,7 +74,11 @@ Result<std::unique_ptr<Connection>> connect(const ConnectParams& params);
 Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const ConnectParams& params,
                                                 const std::string& psql_path = "psql");
 
-// The kind and a hint for a libpq/psql connection failure message.
+// The kind and a hint for a libpq/psql connection failure message, the hint chosen by the cause the message
+// names (a wrong or missing password, peer/ident authentication, a pg_hba.conf refusal, a host name that does
+// not resolve, a missing Unix socket, a refused or timed-out connection) and empty for any other: auth for an
+// authentication failure, not_found for a missing database or role, transient for an unreachable server,
+// failed otherwise. Pure.
 std::pair<ErrorKind, std::string> classify_connect_error(const std::string& message);
 
 // libpq's `options` value for params: its own `options` keyword, then `-c name=value` for each setting.

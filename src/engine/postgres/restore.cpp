@@ -442,28 +442,30 @@ std::string drop_sql(const std::string& db, int server_major)
     return "DROP DATABASE IF EXISTS " + pg::quote_ident(db) + (server_major >= 13 ? " WITH (FORCE)" : "");
 }
 
-// What to add to pg_restore's message for a cause with a known remedy.
-std::string remedy(const std::string& message)
+} // namespace
+
+// Each remedy is chosen by the phrase PostgreSQL uses for its cause, never by a word that other causes share
+// too ("encoding" is also in every "invalid byte sequence" of a COPY; "permission denied" also names a
+// schema or a table the role may not write, where CREATEDB does not help).
+std::string restore_remedy(const std::string& message)
 {
-    if (message.find("role \"") != std::string::npos && message.find("does not exist") != std::string::npos) {
+    const auto has = [&](const char* part) { return message.find(part) != std::string::npos; };
+    if (has("role \"") && has("does not exist")) {
         return "create the missing roles first, or restore with --no-owner (and --no-acl)";
     }
-    if (message.find("max_locks_per_transaction") != std::string::npos) {
+    if (has("max_locks_per_transaction")) {
         return "a single-job restore is one transaction holding a lock per table: restore with --jobs 2, or raise "
                "max_locks_per_transaction";
     }
-    if (message.find("locale") != std::string::npos || message.find("collation") != std::string::npos ||
-        message.find("encoding") != std::string::npos) {
+    if (has("locale") || has("collation") || has("incompatible with the encoding of the template database")) {
         return "give the server the source's locale (`locale -a` lists those it has), or create the database "
                "yourself (empty) and restore into it";
     }
-    if (message.find("permission denied") != std::string::npos) {
+    if (has("permission denied to create database")) {
         return "restore as a role with CREATEDB, or create the database yourself (empty) and restore into it";
     }
     return {};
 }
-
-} // namespace
 
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in, const RestoreOptions& options)
 {
@@ -615,7 +617,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
                 std::string why = st.error().to_string();
                 return fail(ErrorKind::failed, "create database", db,
                             "the server refused `" + sql + "` (the source database's encoding and locale): " + why,
-                            remedy(why));
+                            restore_remedy(why));
             }
             created = true;
             for (const auto& st : entries.statements) {
@@ -624,7 +626,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
                     return cleanup(Error{ErrorKind::failed, "restore", db,
                                          "the server refused the source database's setting `" + renamed +
                                              "`: " + r.error().to_string(),
-                                         remedy(r.error().to_string())});
+                                         restore_remedy(r.error().to_string())});
                 }
             }
         }
@@ -690,7 +692,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     if (!result) {
         auto e = result.error();
         if (e.hint.empty()) {
-            e.hint = remedy(e.message);
+            e.hint = restore_remedy(e.message);
         }
         return cleanup(std::move(e));
     }

@@ -34,4 +34,9 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
 Status drop_scratch_database(runner::Runner& runner, const Target& target, const std::string& url,
                              const std::string& password);
 
+// The remedy for a refusal a restore met (pg_restore's message, or the server's answer to CREATE DATABASE or the
+// source database's settings), by the cause it names: a missing role, too few locks for a single-job
+// restore, a locale or collation the server lacks, no right to create databases; empty for any other. Pure.
+std::string restore_remedy(const std::string& message);
+
 } // namespace dbkeep::engine::pg

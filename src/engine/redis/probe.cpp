@@ -56,9 +56,12 @@ std::vector<Finding> probe_redis(runner::Runner& runner, const Endpoint& ep, Dum
     auto session = open_session(runner, ep);
     if (!session) {
         const auto& e = session.error();
+        // The error's own hint names its cause; else one that fits the kind, or none.
         out.push_back(failed("redis.connect", e.message,
-                             e.kind == ErrorKind::auth ? "check the username and password of the target"
-                                                       : "check host and port, that redis is running, and firewalls"));
+                             !e.hint.empty() ? e.hint
+                             : e.kind == ErrorKind::transient
+                                 ? "check host and port, that redis is running, and firewalls"
+                                 : std::string()));
         return out;
     }
     Server& srv = *session->server;
@@ -68,8 +71,10 @@ std::vector<Finding> probe_redis(runner::Runner& runner, const Endpoint& ep, Dum
     auto server = info_section(srv, "server");
     if (!server && !runner.local()) {
         const auto& e = server.error();
-        out.push_back(
-            failed("redis.connect", e.message, e.hint.empty() ? "check host and port, and that redis runs" : e.hint));
+        out.push_back(failed("redis.connect", e.message,
+                             !e.hint.empty()                  ? e.hint
+                             : e.kind == ErrorKind::transient ? "check host and port, and that redis runs"
+                                                              : std::string()));
         return out;
     }
     out.push_back(pass("redis.connect", "connected to Redis " +

@@ -131,7 +131,9 @@ public:
         }
         if (r->is_error()) {
             auto e = error_reply(*r, "start replication from", ep).error();
-            e.hint = hint;
+            if (r->text.starts_with("NOPERM")) { // other refusals keep error_reply's hint
+                e.hint = hint;
+            }
             return std::unexpected(e);
         }
         conn.append({"PSYNC", "?", "-1"});
@@ -147,10 +149,12 @@ public:
             auto e = error_reply(resp::Reply{.type = resp::Reply::Type::error, .text = line->substr(1)},
                                  "start replication (PSYNC) from", ep)
                          .error();
-            e.hint = line->starts_with("-NOMASTERLINK")
-                         ? "the server is a replica whose master link is down: back up its master, repair the "
-                           "link, or set 'mode: bgsave' on the target to back up its possibly stale copy"
-                         : hint;
+            if (line->starts_with("-NOMASTERLINK")) {
+                e.hint = "the server is a replica whose master link is down: back up its master, repair the "
+                         "link, or set 'mode: bgsave' on the target to back up its possibly stale copy";
+            } else if (line->starts_with("-NOPERM")) { // other refusals keep error_reply's hint
+                e.hint = hint;
+            }
             return std::unexpected(e);
         }
         if (!line->starts_with("+FULLRESYNC")) {

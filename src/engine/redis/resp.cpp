@@ -85,7 +85,8 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& op
     std::string port = std::to_string(options.port);
     if (int rc = ::getaddrinfo(options.host.c_str(), port.c_str(), &hints, &list); rc != 0) {
         return fail(ErrorKind::transient, "connect to redis", endpoint,
-                    std::string("cannot resolve host: ") + ::gai_strerror(rc));
+                    std::string("cannot resolve host: ") + ::gai_strerror(rc),
+                    "check the target's host name: it does not resolve here");
     }
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(list, ::freeaddrinfo);
     std::string last_error = "no address";

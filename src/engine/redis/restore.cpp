@@ -422,7 +422,7 @@ Result<std::map<std::string, std::int64_t>> keyspace_of(Server& server)
     }
     if (r->is_error()) {
         auto e = error_reply(*r, "count the keys (INFO keyspace) of", server.endpoint()).error();
-        if (e.kind == ErrorKind::auth) {
+        if (r->text.starts_with("NOPERM")) { // a missing password (NOAUTH) keeps error_reply's hint
             e.hint = "the restore checks the destination's keys before and after: allow INFO to the user "
                      "(ACL SETUSER <user> +info)";
         }
@@ -483,7 +483,7 @@ Error select_error(const resp::Reply& reply, int db, const std::string& done, co
     Error e = error_reply(reply, "restore into", endpoint).error();
     e.message = done + "; SELECT " + std::to_string(db) + " failed: " + reply.text +
                 "; nothing was written into any other database";
-    if (e.kind == ErrorKind::auth) {
+    if (reply.text.starts_with("NOPERM")) { // a missing password (NOAUTH) keeps error_reply's hint
         e.hint = "allow SELECT to the restore user (ACL SETUSER <user> +select)";
     } else if (reply.text.find("out of range") != std::string::npos) {
         e.hint = (databases.empty() ? std::string("the destination has fewer databases than the backup uses")
@@ -704,7 +704,7 @@ Result<Destination> check_destination(Server& server, const RestoreOptions& opti
     auto info = info_section(server, "server");
     if (!info) {
         auto e = info.error();
-        if (e.kind == ErrorKind::auth) {
+        if (e.message.find("NOPERM") != std::string::npos) {
             e.hint = "the restore checks the destination's version and keys first: allow INFO to the user "
                      "(ACL SETUSER <user> +info)";
         }

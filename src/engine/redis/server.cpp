@@ -38,8 +38,16 @@ Result<Endpoint> endpoint_from_url(const std::string& url, const std::string& pa
 
 Status error_reply(const resp::Reply& r, const std::string& operation, const std::string& object)
 {
-    if (r.text.starts_with("NOPERM") || r.text.starts_with("NOAUTH") || r.text.starts_with("WRONGPASS")) {
-        return fail(ErrorKind::auth, operation, object, r.text, "check the user's password and ACL permissions");
+    // Each refusal has its own fix: the password is right when a command is refused (NOPERM).
+    if (r.text.starts_with("NOPERM")) {
+        return fail(ErrorKind::auth, operation, object, r.text,
+                    "allow the command the message names to the target's user (ACL SETUSER <user> +<command>)");
+    }
+    if (r.text.starts_with("NOAUTH")) {
+        return fail(ErrorKind::auth, operation, object, r.text, "the server requires a password: give the target one");
+    }
+    if (r.text.starts_with("WRONGPASS")) {
+        return fail(ErrorKind::auth, operation, object, r.text, "check the username and password of the target");
     }
     return fail(ErrorKind::failed, operation, object, r.text);
 }
@@ -71,9 +79,16 @@ Error cli_error(const std::string& err, const runner::ExitStatus& status, const 
     if (msg.find("AUTH failed") != std::string::npos || msg.find("WRONGPASS") != std::string::npos) {
         return Error{ErrorKind::auth, operation, endpoint, msg, "check the username and password of the target"};
     }
+    if (msg.find("NOAUTH") != std::string::npos) {
+        return Error{ErrorKind::auth, operation, endpoint, msg, "the server requires a password: give the target one"};
+    }
     if (msg.find("Could not connect") != std::string::npos) {
+        const bool dns = msg.find("Name or service not known") != std::string::npos ||
+                         msg.find("Temporary failure in name resolution") != std::string::npos ||
+                         msg.find("nodename nor servname") != std::string::npos;
         return Error{ErrorKind::transient, operation, endpoint, msg,
-                     "is redis running and reachable from where the runner runs?"};
+                     dns ? "check the target's host name: it does not resolve where the runner runs"
+                         : "is redis running and reachable from where the runner runs?"};
     }
     if (status.code == 127 || msg.find("not found") != std::string::npos) {
         return Error{ErrorKind::not_found, operation, endpoint, msg, "install redis-cli where the runner runs"};

@@ -31,14 +31,16 @@ Result<std::unique_ptr<resp::Connection>> open_connection(const Endpoint& ep);
 // Fails with ErrorKind::config (operation `what`, the url redacted) for another scheme or no host.
 Result<Endpoint> endpoint_from_url(const std::string& url, const std::string& password, const std::string& what);
 
-// An error reply as a failed Status: ErrorKind::auth for NOPERM/NOAUTH/WRONGPASS, ErrorKind::failed otherwise.
+// An error reply as a failed Status: ErrorKind::auth for NOPERM (hint: the ACL), NOAUTH (hint: a password is
+// needed) and WRONGPASS (hint: the username and password), ErrorKind::failed otherwise (no hint). Pure.
 Status error_reply(const resp::Reply& r, const std::string& operation, const std::string& object);
 
 // redis-cli's argv for an endpoint plus args (the password goes into REDISCLI_AUTH, never the argv).
 runner::Command redis_cli(const Endpoint& ep, std::vector<std::string> args);
 
-// redis-cli's complaint on stderr (its first line) as an error: auth for a failed AUTH, transient when it
-// could not connect, not_found when redis-cli is missing, failed otherwise.
+// redis-cli's complaint on stderr (its first line) as an error: auth for a failed AUTH or a missing password
+// (NOAUTH), transient when it could not connect (the hint names the host name when it does not resolve),
+// not_found when redis-cli is missing, failed otherwise (no hint). Pure.
 Error cli_error(const std::string& err, const runner::ExitStatus& status, const std::string& endpoint,
                 const std::string& operation);
 

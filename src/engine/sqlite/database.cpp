@@ -182,8 +182,9 @@ Status check_sqlite_file(const std::string& path, const std::string& op)
             return fail(ErrorKind::not_found, op, path, "no such file",
                         "check the target's path (it is never created by dbkeep)");
         }
-        return fail(err == EACCES ? ErrorKind::auth : ErrorKind::failed, op, path, errno_message(err),
-                    "make the database file readable by dbkeep's user");
+        const bool refused = err == EACCES || err == EPERM;
+        return fail(refused ? ErrorKind::auth : ErrorKind::failed, op, path, errno_message(err),
+                    refused ? "make the database file readable by dbkeep's user" : std::string());
     }
     std::array<char, 100> header{};
     std::size_t got = 0;

@@ -94,6 +94,20 @@ Result<http::UpgradeResult> Api::attach(const std::string& path, const std::stri
     return result;
 }
 
+std::string exec_conflict_hint(const std::string& message, const std::string& container)
+{
+    if (message.find("paused") != std::string::npos) {
+        return "unpause the container (docker unpause " + container + ")";
+    }
+    if (message.find("restarting") != std::string::npos) {
+        return "the container keeps restarting: see why (docker logs " + container + "), then retry once it runs";
+    }
+    if (message.find("not running") != std::string::npos) {
+        return "start the container (docker start " + container + ")";
+    }
+    return {};
+}
+
 std::string api_message(const http::Response& r)
 {
     auto j = json::parse(r.body, nullptr, false);
@@ -136,8 +150,9 @@ Result<std::string> create_exec(const Api& api, const DockerOptions& o, const Co
                     "check the runner's container: name (docker ps -a)");
     }
     if (r->status == 409) {
-        return fail(ErrorKind::failed, "run in docker container", o.container, api_message(*r),
-                    "start the container (docker start " + o.container + ")");
+        const std::string message = api_message(*r);
+        return fail(ErrorKind::failed, "run in docker container", o.container, message,
+                    exec_conflict_hint(message, o.container));
     }
     if (r->status != 201 && r->status != 200) {
         return fail(r->status == 401 || r->status == 403 ? ErrorKind::auth : ErrorKind::failed,

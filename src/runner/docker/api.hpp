@@ -42,10 +42,14 @@ private:
 // The engine's {"message": "..."} of an error answer, else "HTTP <status>: <start of the body>".
 std::string api_message(const http::Response& response);
 
+// The hint for the engine's 409 answer to an exec, by the state its message names: a paused container is
+// unpaused, a restarting one has its logs read, a stopped one is started; empty for any other message. Pure.
+std::string exec_conflict_hint(const std::string& message, const std::string& container);
+
 // Creates an exec of `command` in the container (POST /containers/{id}/exec) with stdout/stderr attached when
 // `attach` (and stdin when the command wants it) and DBKEEP_EXEC_TOKEN=<token> in its environment (when not
 // empty); returns the exec id. Fails with not_found (no such container; hint: docker ps -a), failed for a
-// stopped container (hint: docker start), auth (401/403), or the call's errors. Thread-safe.
+// container that is not running (hint: exec_conflict_hint), auth (401/403), or the call's errors. Thread-safe.
 Result<std::string> create_exec(const Api& api, const DockerOptions& options, const Command& command, bool attach,
                                 const std::string& token, bool ignore_cancel = false);
 

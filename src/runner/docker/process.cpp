@@ -400,10 +400,11 @@ public:
         const std::string endpoint = docker_endpoint(m_opts);
         auto state = inspect_container(m_opts);
         if (!state) {
-            out.push_back(failed("runner.docker",
-                                 "cannot reach the engine at " + endpoint + ": " + state.error().message,
-                                 state.error().hint.empty() ? "start dockerd (or podman system service) or fix host:"
-                                                            : state.error().hint));
+            out.push_back(failed(
+                "runner.docker", "cannot reach the engine at " + endpoint + ": " + state.error().message,
+                !state.error().hint.empty()                  ? state.error().hint
+                : state.error().kind == ErrorKind::transient ? "start dockerd (or podman system service) or fix host:"
+                                                             : std::string()));
             return out;
         }
         out.push_back(pass("runner.docker", (state->engine.empty() ? std::string("engine") : state->engine) + " (API " +

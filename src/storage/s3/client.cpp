@@ -213,7 +213,8 @@ Error Client::to_error(const Call& call, const http::Response& resp)
     std::string text = "HTTP " + std::to_string(resp.status) + (code.empty() ? "" : " " + code) +
                        (message.empty() ? "" : ": " + message);
     if (resp.status == 404) {
-        return Error{ErrorKind::not_found, call.operation, object, text, {}};
+        return Error{ErrorKind::not_found, call.operation, object, text,
+                     error_hint(resp.status, code, call.operation, m_options.bucket, m_credentials.source())};
     }
     // The bucket lives in another region: S3 says which (x-amz-bucket-region, <Region>, <Endpoint>).
     if (resp.status == 301 || resp.status == 307 || code == "PermanentRedirect" ||
@@ -238,18 +239,70 @@ Error Client::to_error(const Call& call, const http::Response& resp)
         return Error{ErrorKind::conflict, call.operation, object, text, {}};
     }
     if (resp.status == 403 || resp.status == 401) {
-        std::string hint = code == "SignatureDoesNotMatch"
-                               ? "the secret access key is wrong (credentials from " + m_credentials.source() + ")"
-                           : code == "RequestTimeTooSkewed"
-                               ? "this machine's clock is more than 15 minutes off: fix it (NTP)"
-                               : "check the IAM policy: the role needs s3:PutObject, s3:GetObject, s3:ListBucket "
-                                 "and s3:DeleteObject on the bucket and prefix";
-        return Error{ErrorKind::auth, call.operation, object, text, hint};
+        return Error{ErrorKind::auth, call.operation, object, text,
+                     error_hint(resp.status, code, call.operation, m_options.bucket, m_credentials.source())};
     }
     if (retryable(resp.status, resp.body)) {
         return Error{ErrorKind::transient, call.operation, object, text, {}};
     }
     return Error{ErrorKind::failed, call.operation, object, text, {}};
+}
+
+namespace {
+
+// The IAM action a call needs, by its Call::operation.
+std::string permission_for(const std::string& operation)
+{
+    if (operation == "read object" || operation == "stat object") {
+        return "s3:GetObject";
+    }
+    if (operation == "list objects") {
+        return "s3:ListBucket";
+    }
+    if (operation == "list multipart uploads") {
+        return "s3:ListBucketMultipartUploads";
+    }
+    if (operation == "delete objects") {
+        return "s3:DeleteObject";
+    }
+    if (operation == "abort multipart upload") {
+        return "s3:AbortMultipartUpload";
+    }
+    if (operation == "upload object" || operation == "create object" || operation == "upload part" ||
+        operation == "start multipart upload" || operation == "complete multipart upload") {
+        return "s3:PutObject";
+    }
+    return {};
+}
+
+} // namespace
+
+std::string error_hint(long status, const std::string& code, const std::string& operation, const std::string& bucket,
+                       const std::string& credential_source)
+{
+    const std::string from = credential_source.empty() ? "" : " (credentials from " + credential_source + ")";
+    if (code == "NoSuchBucket") {
+        return "the bucket " + bucket + " does not exist: create it, or fix the storage's bucket (and endpoint)";
+    }
+    if (code == "SignatureDoesNotMatch") {
+        return "the secret access key is wrong" + from;
+    }
+    if (code == "InvalidAccessKeyId") {
+        return "the server knows no such access key id: fix it, or the credentials it comes from" + from;
+    }
+    if (code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "InvalidToken") {
+        return "the session token has expired or is not valid: refresh the temporary credentials" + from;
+    }
+    if (code == "RequestTimeTooSkewed") {
+        return "this machine's clock is more than 15 minutes off: fix it (NTP)";
+    }
+    if ((status == 401 || status == 403) && (code == "AccessDenied" || code.empty())) {
+        const std::string action = permission_for(operation);
+        return "check the IAM policy: " +
+               (action.empty() ? std::string("the role needs this request's permission") : "the role needs " + action) +
+               " on the bucket " + bucket + " and the storage's prefix";
+    }
+    return {};
 }
 
 } // namespace dbkeep::storage::s3

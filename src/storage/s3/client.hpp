@@ -77,4 +77,13 @@ std::string content_md5(std::string_view body);
 // S3-compatible server lacks the feature (s3rver and some others lack ListMultipartUploads). Pure.
 bool not_implemented(const Error& error) noexcept;
 
+// The hint for an S3 error answer (other than a region redirect), chosen by the cause S3 names in its error
+// Code, never by the HTTP status alone: NoSuchBucket names `bucket`; SignatureDoesNotMatch the secret key,
+// InvalidAccessKeyId the key id, ExpiredToken / InvalidToken / TokenRefreshRequired the session token (each
+// with `credential_source`); RequestTimeTooSkewed the clock; AccessDenied (or a 401/403 without a Code, as a
+// HEAD answer has no body) the IAM permission `operation` (a Call::operation) needs. Empty for any other
+// answer (NoSuchKey, 5xx, ...): a hint that does not fit the cause is worse than none. Pure.
+std::string error_hint(long status, const std::string& code, const std::string& operation, const std::string& bucket,
+                       const std::string& credential_source);
+
 } // namespace dbkeep::storage::s3
