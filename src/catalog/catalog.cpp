@@ -13,6 +13,12 @@ namespace dbkeep::catalog {
 std::optional<std::string> expected_object_key(const Manifest& m)
 {
     auto format = dump_format(m.engine);
+    // A whole PostgreSQL server (details.layout "server") stores the globals' SQL as its data object and its
+    // databases' archives as parts (docs/format.md).
+    if (auto layout = m.details.find("layout");
+        m.engine == "postgres" && layout != m.details.end() && layout->second == "server" && !m.parts.empty()) {
+        format = "sql";
+    }
     if (!format || !backup_time(m.id) || !valid_target_name(m.target) ||
         (!m.encryption.empty() && m.encryption != "age")) {
         return std::nullopt;

@@ -46,8 +46,8 @@ Result<Listing> list_backups(storage::Storage& storage, const std::string& targe
 // The most parts a backup may have (catalog/naming.hpp numbers them with 4 digits).
 inline constexpr std::size_t k_max_parts = 9999;
 
-// The object key a manifest's target, id, engine and encryption imply; nothing for an unknown engine or a
-// malformed id. Pure.
+// The object key a manifest's target, id, engine and encryption imply (a whole PostgreSQL server's, with
+// details.layout "server" and parts: `<id>.sql.zst`); nothing for an unknown engine or a malformed id. Pure.
 std::optional<std::string> expected_object_key(const Manifest& manifest);
 
 // Every object of a backup: its data object, then its parts in order. Pure.

@@ -14,10 +14,11 @@
 namespace dbkeep::cli {
 
 struct RestoreArgs {
-    std::string target, backup = "latest", at, to, output, identity, role;
+    std::string target, backup = "latest", at, to, output, identity, role, database;
     int jobs = 1;
     bool flush = false, merge = false, force = false, yes = false;
     bool clean = false, keep_failed = false, no_owner = false, no_acl = false;
+    bool globals = false, no_roles = false;
 };
 
 void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
@@ -46,6 +47,14 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_flag("--no-owner", a->no_owner, "do not restore object owners (PostgreSQL)");
     cmd->add_flag("--no-acl", a->no_acl, "do not restore privileges (PostgreSQL)");
     cmd->add_option("--role", a->role, "restore as this role (PostgreSQL: SET ROLE)");
+    auto* database = cmd->add_option(
+        "--database", a->database,
+        "of a whole-server backup, restore only this database (PostgreSQL; into --to's database, else its own name)");
+    cmd->add_flag("--globals", a->globals,
+                  "of a whole-server backup, restore only the roles and tablespaces (PostgreSQL)")
+        ->excludes(database);
+    cmd->add_flag("--no-roles", a->no_roles,
+                  "do not create the roles the destination lacks from a whole-server backup (PostgreSQL)");
     cmd->add_flag("--yes", a->yes, "confirm destructive options");
     cmd->add_option("--identity", a->identity, "age identity file for encrypted backups (or DBKEEP_IDENTITY_FILE)");
     cmd->callback([&ctx, &exit_code, a] {
@@ -83,6 +92,9 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         req.no_owner = a->no_owner;
         req.no_acl = a->no_acl;
         req.role = a->role;
+        req.database = a->database;
+        req.globals_only = a->globals;
+        req.no_roles = a->no_roles;
         if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
             req.password = pw;
         }

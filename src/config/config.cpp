@@ -727,7 +727,7 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     std::set<std::string> allowed = common;
     if (engine == "postgres" || engine == "postgresql") {
         allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path",
-                        "lock_wait_timeout", "jobs", "split_tables_larger_than"});
+                        "lock_wait_timeout", "jobs", "split_tables_larger_than", "databases"});
     } else if (engine == "redis") {
         allowed.insert({"username", "db", "mode", "tls"});
     } else if (engine == "sqlite") {
@@ -790,6 +790,30 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
                                                                  *split + "'");
             }
             pg.split_tables_larger_than = *n;
+        }
+        if (s.has("databases")) {
+            if (!pg.dbname.empty()) {
+                error_at(s.node("databases"), "target '" + name +
+                                                  "' names its database in the url (or 'dbname'): give either that "
+                                                  "or 'databases', not both");
+            }
+            const YAML::Node d = s.node("databases");
+            if (d.IsScalar() && d.Scalar() == "all") {
+                pg.all_databases = true;
+            } else if (d.IsSequence()) {
+                pg.databases = s.list("databases");
+                if (pg.databases.empty()) {
+                    error_at(d, "'databases' of target '" + name + "' is empty");
+                }
+                std::set<std::string> seen;
+                for (const auto& db : pg.databases) {
+                    if (db.empty() || !seen.insert(db).second) {
+                        error_at(d, "'databases' of target '" + name + "' holds an empty or a repeated name");
+                    }
+                }
+            } else {
+                error_at(d, "'databases' of target '" + name + "' must be all or a list of names");
+            }
         }
         if (t.url.empty()) {
             t.url = "postgres://" + (pg.user.empty() ? "" : pg.user + "@") + (pg.host.empty() ? "" : pg.host) +

@@ -73,6 +73,12 @@ struct RestoreOptions {
     // backup of one object.
     std::vector<std::map<std::string, std::string>> parts;
     std::function<Result<std::unique_ptr<stream::Source>>(std::size_t)> open_part;
+    // A whole-server PostgreSQL backup (details layout=server): restore only this database (into the --to URL's
+    // database when it names one, else under its own name), or only the globals (roles, tablespaces); and
+    // whether the roles the destination lacks are created from the globals first (not with no_roles).
+    std::string database;
+    bool globals_only = false;
+    bool no_roles = false;
 };
 
 class Engine {

@@ -200,8 +200,8 @@ Result<OrphanName> parse_orphan_key(const std::string& target, const std::string
     }
     if (key.find(*id + ".part-") != std::string::npos) {
         return fail(ErrorKind::corruption, "repair", key,
-                    "a part of a parallel dump whose manifest is lost: the backup cannot be rebuilt from its parts "
-                    "(which tables and ranges they hold is only in the manifest): left alone",
+                    "a part of a parallel dump whose manifest is lost (or of a whole server's backup): the backup "
+                    "cannot be rebuilt from its parts (what each holds is only in the manifest): left alone",
                     "`dbkeep prune " + target + " --orphans` deletes it, with the backup's other orphaned objects");
     }
     return fail(ErrorKind::corruption, "repair", key,
@@ -248,9 +248,11 @@ Result<std::vector<RepairResult>> run_repair(const config::TargetConfig& target,
         if (std::any_of(listing->keys.begin(), listing->keys.end(),
                         [&](const std::string& k) { return k.starts_with(parts_prefix); })) {
             r.error = Error{ErrorKind::corruption, "repair", key,
-                            "the data object of a parallel dump whose manifest is lost: without the manifest its "
-                            "parts cannot be put back, and alone it lacks the split tables' rows: left alone",
-                            "restore its schema and small tables with pg_restore by hand if needed; `dbkeep prune " +
+                            "the data object of a parallel dump whose manifest is lost (or a whole server's globals): "
+                            "without the manifest its parts cannot be put back, and alone it lacks their rows: "
+                            "left alone",
+                            "restore what it holds by hand with pg_restore or psql if needed (docs/format.md); "
+                            "`dbkeep prune " +
                                 target.name + " --orphans` deletes it and its parts"};
             results.push_back(std::move(r));
             continue;

@@ -149,6 +149,48 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
                                                               .expected_bytes = manifest->raw_bytes,
                                                               .terminal = observe::Progress::stderr_is_terminal()},
                                      [&counted] { return counted.bytes(); });
+    const auto layout = manifest->details.find("layout");
+    const bool server = layout != manifest->details.end() && layout->second == "server";
+    if (!server && (!request.database.empty() || request.globals_only)) {
+        return fail(ErrorKind::config, op, "backup " + manifest->id,
+                    "--database and --globals restore part of a whole-server backup (a postgres target with "
+                    "databases:), and this backup is of one database");
+    }
+    if (server && !request.output.empty()) {
+        // One object of a whole server as a plain file: the globals' SQL (psql), or one database's archive
+        // (pg_restore).
+        if (request.globals_only) {
+            if (auto st = restore_to_file(*src, request.output); !st) {
+                return wrap(st.error(), op);
+            }
+            return *manifest;
+        }
+        std::string names;
+        for (std::size_t i = 0; i < manifest->parts.size(); ++i) {
+            const auto& d = manifest->parts[i].details;
+            auto db = d.find("database");
+            if (db == d.end()) {
+                continue;
+            }
+            names += (names.empty() ? "" : ", ") + db->second;
+            if (db->second == request.database) {
+                auto part = open_backup_part(storage, *manifest, i, request.read);
+                if (!part) {
+                    return wrap(part.error(), op);
+                }
+                if (auto st = restore_to_file(**part, request.output); !st) {
+                    return wrap(st.error(), op);
+                }
+                return *manifest;
+            }
+        }
+        return fail(ErrorKind::config, op, "backup " + manifest->id,
+                    request.database.empty()
+                        ? "it is a whole-server backup of several objects, and --output writes one file"
+                        : "the backup has no database " + request.database + " (it has " + names + ")",
+                    "with --output add --globals (the roles' SQL, for psql) or --database NAME (that database's "
+                    "archive, for pg_restore); or restore it with --to URL");
+    }
     if (!request.output.empty() && !manifest->parts.empty()) {
         return fail(ErrorKind::config, op, "backup " + manifest->id,
                     "it is a parallel dump of " + std::to_string(manifest->parts.size() + 1) +
@@ -178,6 +220,9 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         opts.no_acl = request.no_acl;
         opts.role = request.role;
         opts.scratch = request.scratch;
+        opts.database = request.database;
+        opts.globals_only = request.globals_only;
+        opts.no_roles = request.no_roles;
         opts.expected_stats = manifest->stats;
         opts.details = manifest->details;
         for (const auto& part : manifest->parts) {
@@ -218,43 +263,79 @@ std::optional<Error> test_restore(const config::TargetConfig& target, storage::S
     if (!handle) {
         return handle.error();
     }
-    auto restored = run_restore(target, storage, rr);
-    std::optional<Error> dropped;
-    auto drop = [&] {
-        if (!request.keep) {
-            if (auto st = handle->engine->drop_scratch(request.restore_to, request.restore_password); !st) {
-                dropped = st.error();
+    // What one test restore restores and what it must hold: the whole backup, or, for a whole-server backup
+    // (details layout=server, statistics keyed "database/schema.table"), each database in turn.
+    struct Unit {
+        std::string database;
+        std::map<std::string, std::int64_t> expected;
+    };
+    std::vector<Unit> units;
+    if (auto layout = m.details.find("layout"); layout != m.details.end() && layout->second == "server") {
+        for (const auto& part : m.parts) {
+            auto db = part.details.find("database");
+            if (db == part.details.end()) {
+                continue;
+            }
+            Unit u{db->second, {}};
+            const std::string prefix = db->second + "/";
+            for (const auto& [name, n] : m.stats) {
+                if (name.starts_with(prefix)) {
+                    u.expected[name.substr(prefix.size())] = n;
+                }
+            }
+            units.push_back(std::move(u));
+        }
+    } else {
+        units.push_back(Unit{{}, m.stats});
+    }
+    for (const auto& unit : units) {
+        rr.database = unit.database;
+        const std::string what = unit.database.empty() ? "" : " (database " + unit.database + ")";
+        auto restored = run_restore(target, storage, rr);
+        std::optional<Error> dropped;
+        auto drop = [&] {
+            if (!request.keep) {
+                if (auto st = handle->engine->drop_scratch(request.restore_to, request.restore_password); !st) {
+                    dropped = st.error();
+                }
+            }
+        };
+        if (!restored) {
+            drop();
+            return restored.error();
+        }
+        auto live = handle->engine->stats(request.restore_to, request.restore_password);
+        drop();
+        if (!live) {
+            return live.error();
+        }
+        if (dropped) {
+            return dropped;
+        }
+        std::string diff;
+        for (const auto& [name, expected] : unit.expected) {
+            auto it = live->find(name);
+            std::int64_t got = it == live->end() ? -1 : it->second;
+            if (got != expected) {
+                diff += (diff.empty() ? "" : ", ") + name + " " + std::to_string(expected) + " in the manifest, " +
+                        (got < 0 ? std::string("missing") : std::to_string(got)) + " restored";
             }
         }
-    };
-    if (!restored) {
-        drop();
-        return restored.error();
-    }
-    auto live = handle->engine->stats(request.restore_to, request.restore_password);
-    drop();
-    if (!live) {
-        return live.error();
-    }
-    if (dropped) {
-        return dropped;
-    }
-    std::string diff;
-    for (const auto& [name, expected] : m.stats) {
-        auto it = live->find(name);
-        std::int64_t got = it == live->end() ? -1 : it->second;
-        if (got != expected) {
-            diff += (diff.empty() ? "" : ", ") + name + " " + std::to_string(expected) + " in the manifest, " +
-                    (got < 0 ? std::string("missing") : std::to_string(got)) + " restored";
+        for (const auto& [name, got] : *live) {
+            if (!unit.expected.contains(name)) {
+                diff += (diff.empty() ? "" : ", ") + name + " restored but not in the manifest";
+            }
         }
-    }
-    for (const auto& [name, got] : *live) {
-        if (!m.stats.contains(name)) {
-            diff += (diff.empty() ? "" : ", ") + name + " restored but not in the manifest";
+        if (!diff.empty()) {
+            return Error{ErrorKind::corruption, "test-restore", "backup " + m.id + what, "statistics differ: " + diff};
         }
-    }
-    if (!diff.empty()) {
-        return Error{ErrorKind::corruption, "test-restore", "backup " + m.id, "statistics differ: " + diff};
+        if (!unit.database.empty()) {
+            observe::info("test restore of one database matches the manifest",
+                          {{"target", target.name},
+                           {"id", m.id},
+                           {"database", unit.database},
+                           {"compared", std::to_string(unit.expected.size())}});
+        }
     }
     observe::info("test restore matches the manifest",
                   {{"target", target.name}, {"id", m.id}, {"compared", std::to_string(m.stats.size())}});

@@ -34,6 +34,11 @@ struct RestoreRequest {
     bool no_owner = false;
     bool no_acl = false;
     std::string role;
+    // A whole-server PostgreSQL backup: restore (or write with --output) only this database, or only the
+    // globals; and leave the roles the destination lacks uncreated.
+    std::string database;
+    bool globals_only = false;
+    bool no_roles = false;
     bool scratch = false; // verify --restore's scratch database
     ReadOptions read;
 };

@@ -4,6 +4,7 @@
 #include "engine/postgres/parallel.hpp"
 #include "engine/postgres/probe.hpp"
 #include "engine/postgres/restore.hpp"
+#include "engine/postgres/server.hpp"
 #include "engine/postgres/session.hpp"
 #include "engine/postgres/stats.hpp"
 
@@ -14,12 +15,22 @@ class PostgresEngine final : public Engine {
 public:
     PostgresEngine(pg::Target target, runner::Runner& runner) : m_target(std::move(target)), m_runner(runner) {}
 
-    std::string format() const override { return "pgdump"; }
+    // A whole server's data object is the globals' SQL (pg_dumpall); its databases' archives are its parts.
+    std::string format() const override { return pg::is_server_target(m_target.postgres) ? "sql" : "pgdump"; }
 
-    Result<DumpInfo> dump(stream::Sink& out) override { return pg::dump_database(m_runner, m_target, out); }
+    Result<DumpInfo> dump(stream::Sink& out) override
+    {
+        if (pg::is_server_target(m_target.postgres)) {
+            return fail(ErrorKind::failed, "back up", m_target.name, "a whole-server backup is written in parts");
+        }
+        return pg::dump_database(m_runner, m_target, out);
+    }
 
     Result<DumpInfo> dump_parts(stream::Sink& out, PartWriter& parts) override
     {
+        if (pg::is_server_target(m_target.postgres)) {
+            return pg::dump_server(m_runner, m_target, out, parts);
+        }
         return pg::dump_parallel(m_runner, m_target, out, parts);
     }
 
@@ -27,6 +38,14 @@ public:
 
     Status restore(stream::Source& in, const RestoreOptions& options) override
     {
+        if (auto it = options.details.find("layout"); it != options.details.end() && it->second == "server") {
+            return pg::restore_server(m_runner, m_target, in, options);
+        }
+        if (!options.database.empty() || options.globals_only) {
+            return fail(ErrorKind::config, "restore", m_target.name,
+                        "--database and --globals restore part of a whole-server backup, and this backup is of "
+                        "one database");
+        }
         return pg::restore_database(m_runner, m_target, in, options);
     }
 

@@ -34,6 +34,11 @@ struct PostgresOptions {
     // direct connection (runner: local); otherwise the dump is one stream, with a warning.
     int jobs = 1;
     std::uint64_t split_tables_larger_than = std::uint64_t{1} << 30;
+    // A whole server (README "Whole servers", server.hpp): every database that allows connections and is not
+    // a template (all_databases), or these databases, with the server's globals (roles, tablespaces), in one
+    // backup. dbname is then empty: dbkeep connects to "postgres" for the listing and the globals.
+    bool all_databases = false;
+    std::vector<std::string> databases;
 };
 
 // The engine for target `target` (its name, for messages) at `url` (secrets removed, for messages), running

@@ -1,6 +1,11 @@
 #include "engine/postgres/probe.hpp"
 
+#include "engine/postgres/server.hpp"
 #include "engine/postgres/tools.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
 
 namespace dbkeep::engine::pg {
 
@@ -66,7 +71,61 @@ std::vector<Finding> probe_target(runner::Runner& runner, const Target& target)
             (server_major >= 14 ? "GRANT pg_read_all_data TO " + pg::quote_ident(role) + "; or " : std::string()) +
                 grants));
     }
+    const bool server = pg.all_databases || !pg.databases.empty();
+    if (server) {
+        // A whole server: the databases it will dump, and whether the globals will carry role passwords.
+        auto listed = (*conn)->query("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate "
+                                     "ORDER BY datname");
+        if (!listed) {
+            out.push_back(failed("postgres.databases", "cannot list the databases: " + listed.error().message,
+                                 "check the role's permissions"));
+        } else {
+            std::vector<std::string> present, missing;
+            for (const auto& r : *listed) {
+                present.push_back(r.empty() ? "" : r[0]);
+            }
+            for (const auto& db : pg.databases) {
+                if (std::find(present.begin(), present.end(), db) == present.end()) {
+                    missing.push_back(db);
+                }
+            }
+            auto joined = [](const std::vector<std::string>& v) {
+                std::string s;
+                for (const auto& x : v) {
+                    s += (s.empty() ? "" : ", ") + x;
+                }
+                return s;
+            };
+            if (!missing.empty()) {
+                out.push_back(
+                    failed("postgres.databases",
+                           "the server has no database " + joined(missing) + " (it has " + joined(present) + ")",
+                           "correct 'databases' in the configuration, or use databases: all"));
+            } else {
+                out.push_back(pass("postgres.databases",
+                                   "backs up " + (pg.all_databases ? joined(present) : joined(pg.databases))));
+            }
+        }
+        auto authid = (*conn)->query("SELECT has_table_privilege('pg_authid', 'SELECT')");
+        if (authid && !authid->empty() && !authid->front().empty() && authid->front().front() == "t") {
+            out.push_back(pass("postgres.globals", "role " + role + " reads the roles with their passwords"));
+        } else {
+            out.push_back(
+                warn("postgres.globals",
+                     "role " + role + " cannot read pg_authid: the roles are backed up without their passwords",
+                     "back the server up as a superuser to keep the role passwords, or set them again "
+                     "after a restore"));
+        }
+    }
     conn->reset();
+    if (server) {
+        auto tool = find_tool(runner, target, "pg_dumpall", dumpall_override(pg), server_major);
+        if (!tool) {
+            out.push_back(failed("postgres.pg_dumpall", tool.error().message, tool.error().hint));
+        } else {
+            out.push_back(pass("postgres.pg_dumpall", "pg_dumpall " + tool->version + " at " + tool->path));
+        }
+    }
     for (const char* tool_name : {"pg_dump", "pg_restore"}) {
         const std::string override_path = std::string(tool_name) == "pg_dump" ? pg.pg_dump_path : pg.pg_restore_path;
         auto tool = find_tool(runner, target, tool_name, override_path, server_major);

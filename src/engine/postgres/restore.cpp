@@ -467,6 +467,11 @@ std::string restore_remedy(const std::string& message)
     return {};
 }
 
+Result<bool> holds_user_objects(Connection& conn)
+{
+    return query_count(conn, k_user_objects_sql);
+}
+
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in, const RestoreOptions& options)
 {
     auto to = url_params(target, options.to_url, options.password);

@@ -38,5 +38,8 @@ Status drop_scratch_database(runner::Runner& runner, const Target& target, const
 // source database's settings), by the cause it names: a missing role, too few locks for a single-job
 // restore, a locale or collation the server lacks, no right to create databases; empty for any other. Pure.
 std::string restore_remedy(const std::string& message);
+// Whether the database of conn holds user objects (schemas besides public, relations, functions, types,
+// extensions besides plpgsql, large objects): a restore into it would fail half-way. Fails as the query fails.
+Result<bool> holds_user_objects(Connection& conn);
 
 } // namespace dbkeep::engine::pg

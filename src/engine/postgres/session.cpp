@@ -73,7 +73,10 @@ void add_password_env(runner::Command& cmd, const PostgresOptions& pg)
 ConnectParams target_params(const Target& target)
 {
     const auto& pg = target.postgres;
-    auto params = connect_params(target, pg.host, pg.port, pg.user, pg.dbname, pg.password.reveal());
+    // A whole-server target names no database: its sessions go to "postgres", as pg_dumpall's do.
+    const bool server = pg.all_databases || !pg.databases.empty();
+    auto params = connect_params(target, pg.host, pg.port, pg.user,
+                                 pg.dbname.empty() && server ? "postgres" : pg.dbname, pg.password.reveal());
     for (const auto& [keyword, value] : pg.parameters) {
         if (auto& slot = params.keywords[keyword]; slot.empty()) {
             slot = value;

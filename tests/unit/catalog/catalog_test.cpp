@@ -394,3 +394,19 @@ TEST_F(CatalogTest, PartsAreListedWithTheirBackupAndAManifestPointingElsewhereIs
     EXPECT_EQ(unreadable_keys(*l), std::vector<std::string>{manifest_key("orders", rogue)});
     EXPECT_TRUE(l->orphans.empty()) << l->orphans.front();
 }
+
+// A whole PostgreSQL server's data object is the globals' SQL: `.sql.zst`, only with layout server and parts.
+TEST(ExpectedObjectKey, AWholeServerStoresItsGlobalsAsSql)
+{
+    Manifest m;
+    m.id = make_backup_id(utc(2026, 11, 25), "000001");
+    m.target = "main";
+    m.engine = "postgres";
+    EXPECT_EQ(expected_object_key(m), object_key("main", m.id, "pgdump", false));
+    m.details["layout"] = "server";
+    EXPECT_EQ(expected_object_key(m), object_key("main", m.id, "pgdump", false)) << "no parts: not a server";
+    m.parts.push_back(Part{});
+    EXPECT_EQ(expected_object_key(m), object_key("main", m.id, "sql", false));
+    m.engine = "redis";
+    EXPECT_EQ(expected_object_key(m), object_key("main", m.id, "rdb", false));
+}
