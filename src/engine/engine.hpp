@@ -73,6 +73,10 @@ struct RestoreOptions {
     // backup of one object.
     std::vector<std::map<std::string, std::string>> parts;
     std::function<Result<std::unique_ptr<stream::Source>>(std::size_t)> open_part;
+    // PostgreSQL: restore only these tables ("schema.table" or "table") and schemas (restore --table/--schema;
+    // pg_restore's -t/-n); both empty: the whole dump. Other engines refuse them.
+    std::vector<std::string> tables;
+    std::vector<std::string> schemas;
 };
 
 class Engine {

@@ -34,6 +34,9 @@ struct PostgresOptions {
     // direct connection (runner: local); otherwise the dump is one stream, with a warning.
     int jobs = 1;
     std::uint64_t split_tables_larger_than = std::uint64_t{1} << 30;
+    // pg_dump patterns (its --exclude-table, --exclude-schema, --exclude-table-data; README "Leaving tables
+    // out"), each passed as one argv item. With jobs > 1 any of them makes the dump one stream, with a warning.
+    std::vector<std::string> exclude_tables, exclude_schemas, exclude_table_data;
 };
 
 // The engine for target `target` (its name, for messages) at `url` (secrets removed, for messages), running
