@@ -233,6 +233,23 @@ TEST_F(PostgresPartial, ExclusionsWithJobsDumpOneStreamWithAWarning)
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+TEST_F(PostgresPartial, AChecksumMismatchRestoresNothing)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto mpath = m_work->backups() / m_work->manifests().at(0);
+    auto m = nlohmann::json::parse(read_file(mpath));
+    m["object"]["sha256"] = std::string(64, '0');
+    write_file(mpath, m.dump(2));
+    m_pg->create_database("live");
+    auto r = dbkeep({"restore", "app", "--to", m_pg->url("live"), "--table", "orders"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("SHA-256 mismatch"), std::string::npos) << r.err;
+    EXPECT_EQ(tables("live"), "") << "the checksum is checked before pg_restore starts";
+    r = dbkeep({"restore", "app", "--to", m_pg->url("fresh"), "--schema", "billing"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_FALSE(database_exists("fresh"));
+}
+
 TEST_F(PostgresPartial, TableAndSchemaAreUsageErrorsWithOutputOrAnotherEngine)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
