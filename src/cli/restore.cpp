@@ -19,6 +19,7 @@ struct RestoreArgs {
     bool flush = false, merge = false, force = false, yes = false;
     bool clean = false, keep_failed = false, no_owner = false, no_acl = false;
     bool globals = false, no_roles = false;
+    std::vector<std::string> tables, schemas;
 };
 
 void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
@@ -57,6 +58,13 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
                   "do not create the roles the destination lacks from a whole-server backup (PostgreSQL)");
     cmd->add_flag("--yes", a->yes, "confirm destructive options");
     cmd->add_option("--identity", a->identity, "age identity file for encrypted backups (or DBKEEP_IDENTITY_FILE)");
+    cmd->add_option("--table", a->tables,
+                    "restore only this table, schema.table or table (PostgreSQL; repeatable; pg_restore -t)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--schema", a->schemas, "restore only this schema (PostgreSQL; repeatable; pg_restore -n)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->callback([&ctx, &exit_code, a] {
         if (a->to.empty() && a->output.empty()) {
             exit_code =
@@ -95,6 +103,8 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         req.database = a->database;
         req.globals_only = a->globals;
         req.no_roles = a->no_roles;
+        req.tables = a->tables;
+        req.schemas = a->schemas;
         if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
             req.password = pw;
         }

@@ -727,7 +727,8 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
     std::set<std::string> allowed = common;
     if (engine == "postgres" || engine == "postgresql") {
         allowed.insert({"user", "dbname", "database", "passfile", "sslmode", "pg_dump_path", "pg_restore_path",
-                        "lock_wait_timeout", "jobs", "split_tables_larger_than", "databases"});
+                        "lock_wait_timeout", "jobs", "split_tables_larger_than", "databases", "exclude_tables",
+                        "exclude_schemas", "exclude_table_data"});
     } else if (engine == "redis") {
         allowed.insert({"username", "db", "mode", "tls"});
     } else if (engine == "sqlite") {
@@ -741,6 +742,16 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
         error_at(node, "target '" + name + "' needs 'engine' (postgres, redis, mysql or sqlite)");
     } else {
         error_at(node["engine"], "unknown engine '" + engine + "' (expected postgres, redis, mysql or sqlite)");
+    }
+    if (!allowed.contains("exclude_tables")) {
+        for (const char* key : {"exclude_tables", "exclude_schemas", "exclude_table_data"}) {
+            for (const auto& kv : node) {
+                if (kv.first.IsScalar() && kv.first.Scalar() == key) {
+                    error_at(kv.first, std::string("'") + key + "' of target '" + name +
+                                           "' is for postgres targets only (pg_dump's patterns)");
+                }
+            }
+        }
     }
     std::string what = "target '" + name + "'";
     Section s(node, what, allowed);
@@ -813,6 +824,25 @@ TargetConfig load_target(const std::string& name, const YAML::Node& node, const 
                 }
             } else {
                 error_at(d, "'databases' of target '" + name + "' must be all or a list of names");
+            }
+        }
+        for (auto [key, into] :
+             {std::pair{"exclude_tables", &pg.exclude_tables}, std::pair{"exclude_schemas", &pg.exclude_schemas},
+              std::pair{"exclude_table_data", &pg.exclude_table_data}}) {
+            if (!s.has(key)) {
+                continue;
+            }
+            const YAML::Node list = s.node(key);
+            if (!list.IsSequence()) {
+                error_at(list, std::string("'") + key + "' of target '" + name +
+                                   "' must be a list of pg_dump patterns ([audit.*, public.big_log]), found " +
+                                   type_name(list));
+            }
+            *into = s.list(key);
+            for (std::size_t i = 0; i < into->size(); ++i) {
+                if ((*into)[i].empty()) {
+                    error_at(list[i], std::string("'") + key + "' of target '" + name + "' holds an empty pattern");
+                }
             }
         }
         if (t.url.empty()) {

@@ -79,6 +79,10 @@ struct RestoreOptions {
     std::string database;
     bool globals_only = false;
     bool no_roles = false;
+    // PostgreSQL: restore only these tables ("schema.table" or "table") and schemas (restore --table/--schema;
+    // pg_restore's -t/-n); both empty: the whole dump. Other engines refuse them.
+    std::vector<std::string> tables;
+    std::vector<std::string> schemas;
 };
 
 class Engine {

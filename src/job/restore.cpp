@@ -133,6 +133,20 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
                     "kubectl or ssh runner, or runner: local with restore --to URL reaching the database from "
                     "here; or restore --output FILE and load that inside the container");
     }
+    if (!request.tables.empty() || !request.schemas.empty()) {
+        if (!std::holds_alternative<engine::PostgresOptions>(target.engine)) {
+            return fail(ErrorKind::config, op, "",
+                        "--table and --schema restore part of a PostgreSQL dump; this target's engine is " +
+                            engine::engine_name(target.engine),
+                        "restore the whole backup without --table/--schema");
+        }
+        if (!request.output.empty()) {
+            return fail(ErrorKind::config, op, "",
+                        "--table and --schema restore part of a dump into a database (--to); --output writes the "
+                        "whole dump",
+                        "write the dump with --output and pick from it with pg_restore -t/-n, or restore with --to");
+        }
+    }
     auto manifest = catalog::find_backup(storage, target.name, request.selector, std::chrono::system_clock::now());
     if (!manifest) {
         return wrap(manifest.error(), op);
@@ -223,6 +237,8 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         opts.database = request.database;
         opts.globals_only = request.globals_only;
         opts.no_roles = request.no_roles;
+        opts.tables = request.tables;
+        opts.schemas = request.schemas;
         opts.expected_stats = manifest->stats;
         opts.details = manifest->details;
         for (const auto& part : manifest->parts) {

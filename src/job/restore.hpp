@@ -41,6 +41,10 @@ struct RestoreRequest {
     bool no_roles = false;
     bool scratch = false; // verify --restore's scratch database
     ReadOptions read;
+    // PostgreSQL: restore only these tables and schemas (engine::RestoreOptions::tables/schemas); a config
+    // error for other engines and with output.
+    std::vector<std::string> tables;
+    std::vector<std::string> schemas;
 };
 
 // Returns the manifest of the restored backup.

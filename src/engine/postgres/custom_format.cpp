@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -96,6 +97,7 @@ struct Reader::State {
     std::int64_t dump_id = 0;
     std::string tag, desc, schema;
     bool tag_overlong = false, schema_overlong = false;
+    std::vector<std::int64_t> deps;
     std::map<std::int64_t, std::size_t> by_id;            // data entries by dump id
     std::map<std::int64_t, bool> ids;                     // every dump id of the TOC (duplicates are corrupt)
     std::set<std::pair<std::string, std::string>> tables; // schema and name of each TABLE entry
@@ -163,6 +165,7 @@ struct Reader::State {
     void begin_entry()
     {
         if (entries_left == 0) {
+            summary.toc_complete = true;
             want_fixed(Step::block_type, 1);
             return;
         }
@@ -171,6 +174,7 @@ struct Reader::State {
         desc.clear();
         schema.clear();
         tag_overlong = schema_overlong = false;
+        deps.clear();
         want_int(Step::e_dump_id);
     }
 
@@ -183,6 +187,13 @@ struct Reader::State {
         if (desc == "TABLE" && !tag_overlong && !schema_overlong) {
             tables.emplace(schema, tag);
         }
+        summary.toc.push_back(TocEntry{.dump_id = dump_id,
+                                       .desc = desc,
+                                       .schema = schema,
+                                       .tag = tag,
+                                       .deps = std::move(deps),
+                                       .has_data = data_state != k_offset_no_data});
+        deps.clear();
         if (data_state != k_offset_no_data) {
             if (desc == "TABLE DATA" && (tag_overlong || schema_overlong || tag.empty())) {
                 return corrupt("a TABLE DATA entry (" + std::to_string(dump_id) + ") without a valid table name");
@@ -424,12 +435,18 @@ struct Reader::State {
             }
             return {};
         case Step::e_owner: want_string(Step::e_with_oids, false); return {};
-        case Step::e_with_oids: want_string(Step::e_dependency, false); return {};
+        case Step::e_with_oids: want_string(Step::e_dependency, true); return {};
         case Step::e_dependency:
             if (text_null) {
                 want_fixed(Step::e_data_state, 1);
             } else {
-                want_string(Step::e_dependency, false);
+                // A dump id in decimal; anything else is no dependency pg_restore could follow either.
+                char* end = nullptr;
+                const long long id = text.empty() || text_overlong ? 0 : std::strtoll(text.c_str(), &end, 10);
+                if (id > 0 && end != nullptr && *end == '\0') {
+                    deps.push_back(id);
+                }
+                want_string(Step::e_dependency, true);
             }
             return {};
         default: return corrupt("an internal reader state");

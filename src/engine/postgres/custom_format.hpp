@@ -50,6 +50,16 @@ struct DataEntry {
     bool table_entry = false;
 };
 
+// One entry of the archive's table of contents, as pg_restore -l lists it.
+struct TocEntry {
+    std::int64_t dump_id = 0;
+    std::string desc;               // "TABLE", "SCHEMA", "INDEX", "TABLE DATA" ...
+    std::string schema;             // namespace (empty for a schema itself); bytes in the dump's encoding
+    std::string tag;                // the object's name ("orders"; "SCHEMA app" for a COMMENT on one)
+    std::vector<std::int64_t> deps; // dump ids of the entries it depends on
+    bool has_data = false;          // the archive holds a data block for it
+};
+
 // What the archive says about itself, filled while reading.
 struct Summary {
     int version_major = 0, version_minor = 0, version_rev = 0;
@@ -60,6 +70,10 @@ struct Summary {
     std::string encoding;       // the dump's encoding, from its ENCODING entry ("UTF8", "LATIN1"); empty: none
     std::int64_t toc_entries = 0;
     std::vector<DataEntry> data; // entries with data, in TOC order
+    // Every TOC entry in TOC order (names longer than k_max_kept_string are cut there), and whether the whole
+    // TOC has been read (it precedes all data, so a reader fed the first bytes of a dump knows it early).
+    std::vector<TocEntry> toc;
+    bool toc_complete = false;
     std::int64_t large_objects = 0;
     // False when the archive is one this reader cannot count (a newer archive version, compressed data); the
     // reader then consumes the rest without looking at it and `unsupported` says why.

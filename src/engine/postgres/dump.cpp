@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <iconv.h>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace dbkeep::engine::pg {
@@ -369,6 +371,57 @@ void record_archive(DumpInfo& info, const pgdump::Summary& s, const std::string&
     }
 }
 
+// A list of patterns as one detail: a JSON array of strings (patterns may hold commas).
+std::string json_list(const std::vector<std::string>& items)
+{
+    return nlohmann::json(items).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The target's exclusions in the manifest's details, and the tables whose rows exclude_table_data left out as
+// stats of 0 rows: the table is dumped (and restored) empty, which is what verify --restore then finds. Those are
+// the TABLE entries without a TABLE DATA entry, except partitioned tables (a TABLE ATTACH entry depends on them),
+// which never have rows of their own and are not counted live either.
+void record_exclusions(DumpInfo& info, const PostgresOptions& pg, const pgdump::Summary& s, const std::string& encoding)
+{
+    if (!pg.exclude_tables.empty()) {
+        info.details["exclude_tables"] = json_list(pg.exclude_tables);
+    }
+    if (!pg.exclude_schemas.empty()) {
+        info.details["exclude_schemas"] = json_list(pg.exclude_schemas);
+    }
+    if (pg.exclude_table_data.empty()) {
+        return;
+    }
+    info.details["exclude_table_data"] = json_list(pg.exclude_table_data);
+    if (!s.supported || !s.toc_complete) {
+        return;
+    }
+    std::set<std::pair<std::string, std::string>> with_data;
+    for (const auto& e : s.toc) {
+        if (e.desc == "TABLE DATA") {
+            with_data.emplace(e.schema, e.tag);
+        }
+    }
+    std::set<std::int64_t> attached_to;
+    for (const auto& e : s.toc) {
+        if (e.desc == "TABLE ATTACH") {
+            attached_to.insert(e.deps.begin(), e.deps.end());
+        }
+    }
+    std::int64_t empty = 0;
+    for (const auto& e : s.toc) {
+        if (e.desc != "TABLE" || with_data.contains({e.schema, e.tag}) || attached_to.contains(e.dump_id)) {
+            continue;
+        }
+        auto key = archive_text(e.schema, encoding) + "." + archive_text(e.tag, encoding);
+        if (!info.stats.contains(key)) {
+            info.stats[key] = 0;
+            ++empty;
+        }
+    }
+    info.details["tables_without_data"] = std::to_string(empty);
+}
+
 } // namespace
 
 Error lock_timeout_error(runner::Runner& runner, const Target& target, const std::string& said)
@@ -423,6 +476,16 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
     for (const auto& [schema, table] : plan.exclude_table_data) {
         cmd.argv.push_back("--exclude-table-data=" + exact_table_pattern(schema, table));
     }
+    // The target's own exclusions: pg_dump's patterns, one argv item each (never through a shell).
+    for (const auto& p : pg.exclude_tables) {
+        cmd.argv.push_back("--exclude-table=" + p);
+    }
+    for (const auto& p : pg.exclude_schemas) {
+        cmd.argv.push_back("--exclude-schema=" + p);
+    }
+    for (const auto& p : pg.exclude_table_data) {
+        cmd.argv.push_back("--exclude-table-data=" + p);
+    }
     add_password_env(cmd, pg);
     observe::debug("starting pg_dump", {{"target", target.name}, {"tool", tool->path}, {"runner", runner.describe()}});
     auto proc = runner.start(cmd);
@@ -458,6 +521,7 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
     info.details["pg_dump_path"] = tool->path;
     info.details["database"] = pg.dbname;
     record_archive(info, tee.summary(), tee.summary().encoding);
+    record_exclusions(info, pg, tee.summary(), tee.summary().encoding);
     return info;
 }
 

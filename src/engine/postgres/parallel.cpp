@@ -284,6 +284,14 @@ Result<DumpInfo> dump_parallel(runner::Runner& runner, const Target& target, str
     if (pg.jobs <= 1) {
         return dump_database(runner, target, out);
     }
+    if (!pg.exclude_tables.empty() || !pg.exclude_schemas.empty() || !pg.exclude_table_data.empty()) {
+        // Which tables pg_dump's patterns match is pg_dump's to say (its pattern rules, its search_path):
+        // rather than guess which split tables they leave out, the dump is the one stream pg_dump writes.
+        observe::warn("jobs: exclude_tables, exclude_schemas and exclude_table_data make the dump one stream "
+                      "(pg_dump alone applies its patterns); dumping without splitting tables",
+                      {{"target", target.name}});
+        return dump_database(runner, target, out);
+    }
     if (!runner.local()) {
         observe::warn("jobs: a parallel dump needs a direct connection (runner: local); dumping in one stream",
                       {{"target", target.name}, {"runner", runner.describe()}});

@@ -54,7 +54,8 @@ Result<Chunk> chunk_from_details(const std::map<std::string, std::string>& detai
 // `jobs` connections that import the snapshot into parts, and runs pg_dump --snapshot with their data
 // excluded into out. DumpInfo as dump_database's, with each split table's rows summed from its chunks and
 // details parallel_jobs, split_tables and parts. Without a table to split, with jobs 1 or another runner,
-// it is dump_database. Fails as dump_database does, as a part fails, or when cancelled; every part it opened
+// it is dump_database; so it is (with a warning) when the target has exclude_tables, exclude_schemas or
+// exclude_table_data. Fails as dump_database does, as a part fails, or when cancelled; every part it opened
 // is then aborted or finished (the caller removes finished ones).
 Result<DumpInfo> dump_parallel(runner::Runner& runner, const Target& target, stream::Sink& out, PartWriter& parts);
 

@@ -39,6 +39,9 @@ struct PostgresOptions {
     // backup. dbname is then empty: dbkeep connects to "postgres" for the listing and the globals.
     bool all_databases = false;
     std::vector<std::string> databases;
+    // pg_dump patterns (its --exclude-table, --exclude-schema, --exclude-table-data; README "Leaving tables
+    // out"), each passed as one argv item. With jobs > 1 any of them makes the dump one stream, with a warning.
+    std::vector<std::string> exclude_tables, exclude_schemas, exclude_table_data;
 };
 
 // The engine for target `target` (its name, for messages) at `url` (secrets removed, for messages), running

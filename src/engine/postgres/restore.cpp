@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <unistd.h>
@@ -80,6 +82,32 @@ public:
     }
 
     const std::filesystem::path& file() const { return m_file; }
+
+    // Writes `content` to a further file `name` in the private folder (O_EXCL | O_NOFOLLOW, mode 0600).
+    Result<std::filesystem::path> add_file(const std::string& name, const std::string& content)
+    {
+        const auto path = m_dir / name;
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            return fail(ErrorKind::failed, "create temp file", path.string(), errno_message(errno));
+        }
+        for (std::size_t done = 0; done < content.size();) {
+            const ssize_t w = ::write(fd, content.data() + done, content.size() - done);
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w < 0) {
+                const int err = errno;
+                ::close(fd);
+                return fail(ErrorKind::failed, "write temp file", path.string(), errno_message(err));
+            }
+            done += static_cast<std::size_t>(w);
+        }
+        if (::close(fd) != 0) {
+            return fail(ErrorKind::failed, "write temp file", path.string(), errno_message(errno));
+        }
+        return path;
+    }
 
     void remove() noexcept
     {
@@ -442,6 +470,233 @@ std::string drop_sql(const std::string& db, int server_major)
     return "DROP DATABASE IF EXISTS " + pg::quote_ident(db) + (server_major >= 13 ? " WITH (FORCE)" : "");
 }
 
+// The table of contents of the dump in `file`, read with dbkeep's own reader (it precedes all data, so only the
+// start of the file is read). Fails with ErrorKind::corruption when the file is no custom-format archive, and
+// with ErrorKind::failed when it is one this dbkeep cannot read.
+Result<std::vector<pgdump::TocEntry>> read_toc(const std::filesystem::path& file)
+{
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return fail(ErrorKind::failed, "read temp file", file.string(), errno_message(errno));
+    }
+    pgdump::Reader reader;
+    std::vector<std::uint8_t> buf(1 << 16);
+    Status st;
+    while (!reader.summary().toc_complete && reader.summary().supported) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            st = fail(ErrorKind::failed, "read temp file", file.string(), errno_message(errno));
+            break;
+        }
+        if (n == 0) {
+            st = reader.finish();
+            break;
+        }
+        if (st = reader.feed(Bytes(buf.data(), static_cast<std::size_t>(n))); !st) {
+            break;
+        }
+    }
+    ::close(fd);
+    if (!st) {
+        return std::unexpected(st.error());
+    }
+    if (!reader.summary().supported || !reader.summary().toc_complete) {
+        return fail(ErrorKind::failed, "read the table of contents of", "the dump",
+                    "this dbkeep cannot read it (" + reader.summary().unsupported + ")",
+                    "restore the whole backup, or write it with --output and use pg_restore -t/-n");
+    }
+    return reader.summary().toc;
+}
+
+bool is_relation(const std::string& desc)
+{
+    return desc == "TABLE" || desc == "VIEW" || desc == "MATERIALIZED VIEW" || desc == "FOREIGN TABLE" ||
+           desc == "SEQUENCE";
+}
+
+bool table_matches(const pgdump::TocEntry& e, const std::string& name)
+{
+    return is_relation(e.desc) && (e.tag == name || e.schema + "." + e.tag == name);
+}
+
+bool schema_matches(const pgdump::TocEntry& e, const std::string& name)
+{
+    return (e.desc == "SCHEMA" && e.tag == name) || (!e.schema.empty() && e.schema == name);
+}
+
+} // namespace
+
+std::vector<std::string> missing_names(const std::vector<pgdump::TocEntry>& toc, const std::vector<std::string>& tables,
+                                       const std::vector<std::string>& schemas)
+{
+    std::vector<std::string> out;
+    for (const auto& t : tables) {
+        if (std::none_of(toc.begin(), toc.end(), [&](const auto& e) { return table_matches(e, t); })) {
+            out.push_back("table " + t);
+        }
+    }
+    for (const auto& n : schemas) {
+        if (std::none_of(toc.begin(), toc.end(), [&](const auto& e) { return schema_matches(e, n); })) {
+            out.push_back("schema " + n);
+        }
+    }
+    return out;
+}
+
+EntrySelection select_entries(const std::vector<pgdump::TocEntry>& toc, const std::vector<std::string>& tables,
+                              const std::vector<std::string>& schemas, const std::set<std::string>& existing_schemas)
+{
+    // Parts of a table that come with it when any entry they depend on is selected, and those that come only
+    // when every entry they depend on is (a foreign key to a table left out would fail).
+    static const std::set<std::string> k_with_any = {
+        "TABLE DATA", "INDEX",        "CONSTRAINT",     "CHECK CONSTRAINT",       "DEFAULT",
+        "COMMENT",    "ACL",          "SECURITY LABEL", "SEQUENCE SET",           "SEQUENCE OWNED BY",
+        "POLICY",     "ROW SECURITY", "STATISTICS",     "MATERIALIZED VIEW DATA", "SEQUENCE"};
+    static const std::set<std::string> k_with_all = {"FK CONSTRAINT", "TRIGGER", "RULE", "INDEX ATTACH",
+                                                     "TABLE ATTACH"};
+    std::set<std::int64_t> selected, schema_ids;
+    std::map<std::int64_t, const pgdump::TocEntry*> by_id;
+    std::map<std::string, std::int64_t> schema_entry;
+    for (const auto& e : toc) {
+        by_id[e.dump_id] = &e;
+        if (e.desc == "SCHEMA") {
+            schema_ids.insert(e.dump_id);
+            schema_entry[e.tag] = e.dump_id;
+        }
+    }
+    EntrySelection out;
+    out.schemas.insert(schemas.begin(), schemas.end());
+    for (const auto& e : toc) {
+        const bool by_table =
+            std::any_of(tables.begin(), tables.end(), [&](const auto& t) { return table_matches(e, t); });
+        const bool by_schema =
+            std::any_of(schemas.begin(), schemas.end(), [&](const auto& n) { return schema_matches(e, n); });
+        if (by_table || by_schema) {
+            selected.insert(e.dump_id);
+        }
+    }
+    // The schema of every selected relation, created when the database lacks it.
+    for (const auto& e : toc) {
+        if (selected.contains(e.dump_id) && is_relation(e.desc) && !existing_schemas.contains(e.schema)) {
+            if (auto it = schema_entry.find(e.schema); it != schema_entry.end()) {
+                selected.insert(it->second);
+            }
+        }
+    }
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& e : toc) {
+            if (selected.contains(e.dump_id) || e.deps.empty()) {
+                continue;
+            }
+            const bool any = std::any_of(e.deps.begin(), e.deps.end(), [&](auto d) { return selected.contains(d); });
+            const bool all = std::all_of(e.deps.begin(), e.deps.end(), [&](auto d) {
+                return selected.contains(d) || schema_ids.contains(d) || !by_id.contains(d);
+            });
+            // A sequence comes with a table only as its identity (it depends on the table itself).
+            const bool part =
+                e.desc == "SEQUENCE"
+                    ? std::any_of(e.deps.begin(), e.deps.end(),
+                                  [&](auto d) { return selected.contains(d) && by_id[d]->desc == "TABLE"; })
+                : k_with_any.contains(e.desc) ? any
+                                              : (k_with_all.contains(e.desc) && any && all);
+            if (!part) {
+                continue;
+            }
+            selected.insert(e.dump_id);
+            grew = true;
+            if (e.desc == "DEFAULT") { // a serial column's sequence comes with its default
+                for (auto d : e.deps) {
+                    if (by_id.contains(d) && by_id[d]->desc == "SEQUENCE" && !selected.contains(d)) {
+                        selected.insert(d);
+                    }
+                }
+            }
+        }
+    }
+    for (const auto& e : toc) {
+        if (selected.contains(e.dump_id)) {
+            out.ids.push_back(e.dump_id);
+            if (is_relation(e.desc)) {
+                out.tables.emplace(e.schema, e.tag);
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// The schemas of the database params names.
+Result<std::set<std::string>> destination_schemas(runner::Runner& runner, const Target& target,
+                                                  const ConnectParams& params)
+{
+    auto conn = open_session(runner, target, params);
+    if (!conn) {
+        return std::unexpected(conn.error());
+    }
+    auto rows = (*conn)->query("SELECT nspname FROM pg_namespace");
+    if (!rows) {
+        return std::unexpected(rows.error());
+    }
+    std::set<std::string> out;
+    for (const auto& r : *rows) {
+        if (!r.empty()) {
+            out.insert(r.front());
+        }
+    }
+    return out;
+}
+
+// What of a partial restore's named objects the database at params already has: "table s.t, schema s" (empty:
+// none). A named table is looked for under each schema the dump holds it in; a named schema by its name.
+Result<std::string> existing_objects(runner::Runner& runner, const Target& target, const ConnectParams& params,
+                                     const std::vector<pgdump::TocEntry>& toc, const RestoreOptions& options)
+{
+    auto conn = open_session(runner, target, params);
+    if (!conn) {
+        return std::unexpected(conn.error());
+    }
+    auto rows =
+        (*conn)->query("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                       "c.relnamespace WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'");
+    if (!rows) {
+        return std::unexpected(rows.error());
+    }
+    std::set<std::pair<std::string, std::string>> relations;
+    for (const auto& r : *rows) {
+        if (r.size() == 2) {
+            relations.emplace(r[0], r[1]);
+        }
+    }
+    std::set<std::string> found;
+    auto selection = select_entries(toc, options.tables, options.schemas, {});
+    for (const auto& [schema, name] : selection.tables) {
+        if (relations.contains({schema, name})) {
+            found.insert("table " + schema + "." + name);
+        }
+    }
+    if (!options.schemas.empty()) {
+        auto schemas = (*conn)->query("SELECT nspname FROM pg_namespace");
+        if (!schemas) {
+            return std::unexpected(schemas.error());
+        }
+        for (const auto& r : *schemas) {
+            if (!r.empty() && selection.schemas.contains(r.front())) {
+                found.insert("schema " + r.front());
+            }
+        }
+    }
+    std::string out;
+    for (const auto& f : found) {
+        out += (out.empty() ? "" : ", ") + f;
+    }
+    return out;
+}
+
 } // namespace
 
 // Each remedy is chosen by the phrase PostgreSQL uses for its cause, never by a word that other causes share
@@ -484,6 +739,8 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     }
     auto params = *to;
     std::string what = params.what;
+    // restore --table/--schema: part of the dump, chosen from its table of contents.
+    const bool partial = !options.tables.empty() || !options.schemas.empty();
     const std::string db = params.keywords["dbname"];
     auto admin_params = params;
     admin_params.keywords["dbname"] = "postgres";
@@ -514,7 +771,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
                             "the scratch database holds objects and was not made by dbkeep verify",
                             "drop it or name another --to: verify --restore makes its scratch database afresh each "
                             "time and drops it afterwards");
-            } else if (*busy && !options.clean) {
+            } else if (*busy && !options.clean && !partial) {
                 return fail(ErrorKind::config, "restore into", what,
                             "the database already holds objects, and restoring over them would fail half-way",
                             "restore into a new database (it is created like the source's), or add --clean to drop "
@@ -540,7 +797,9 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     // A parallel dump's archive is restored in sections around its parts (pre-data and data, the parts, then
     // post-data): pg_restore reads it twice, so it goes to a temp file like a parallel restore's.
     const bool with_parts = !options.parts.empty();
-    const bool to_file = options.jobs > 1 || with_parts;
+    // A partial restore goes through the file too: pg_restore would stop reading a stream after the last entry
+    // it wants, before the SHA-256 at the stream's end was checked.
+    const bool to_file = options.jobs > 1 || with_parts || partial;
     PrivateTemp temp;
     std::vector<std::uint8_t> prefix;
     if (to_file) {
@@ -558,6 +817,38 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
                       {{"file", temp.file().string()}, {"jobs", std::to_string(options.jobs)}});
         if (auto st = temp.write_all(in); !st) {
             return st;
+        }
+    }
+    // Every name must be in the dump, and (into a database that exists) absent from the database, before
+    // anything is written.
+    std::vector<pgdump::TocEntry> toc;
+    if (partial) {
+        auto read = read_toc(temp.file());
+        if (!read) {
+            return std::unexpected(read.error());
+        }
+        toc = std::move(*read);
+        auto missing = missing_names(toc, options.tables, options.schemas);
+        if (!missing.empty()) {
+            std::string list;
+            for (const auto& m : missing) {
+                list += (list.empty() ? "" : ", ") + m;
+            }
+            return fail(ErrorKind::config, "restore part of", target.name,
+                        "not in the backup: " + list + " (nothing was restored)",
+                        "name tables as schema.table or table and schemas as in the source; `pg_restore -l` on the "
+                        "dump (restore --output FILE) lists what it holds");
+        }
+        if (exists && !recreate) {
+            auto conflicts = existing_objects(runner, target, params, toc, options);
+            if (!conflicts) {
+                return std::unexpected(conflicts.error());
+            }
+            if (!conflicts->empty() && !options.clean) {
+                return fail(ErrorKind::config, "restore into", what,
+                            "the database already has " + *conflicts + ", and restoring over it would fail half-way",
+                            "add --clean to drop and restore them, or restore into a new database");
+            }
         }
     }
     DatabaseEntries entries;
@@ -665,6 +956,42 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     if (options.jobs > 1) {
         cmd.argv.push_back("--jobs=" + std::to_string(options.jobs));
     }
+    RestoreOptions partial_options;
+    if (partial) {
+        auto present = destination_schemas(runner, target, params);
+        if (!present) {
+            return cleanup(present.error());
+        }
+        auto selection = select_entries(toc, options.tables, options.schemas, *present);
+        std::string list = "; entries chosen by dbkeep restore --table/--schema\n";
+        for (auto id : selection.ids) {
+            list += std::to_string(id) + ";\n";
+        }
+        auto list_file = temp.add_file("entries.list", list);
+        if (!list_file) {
+            return cleanup(list_file.error());
+        }
+        cmd.argv.push_back("--use-list=" + list_file->string());
+        if (!with_parts && options.jobs <= 1) {
+            cmd.argv.push_back("--single-transaction"); // all of it or nothing, as a whole restore
+        }
+        // Only the chunks of the tables restored, each still checked against its own SHA-256.
+        partial_options = options;
+        partial_options.parts.clear();
+        std::vector<std::size_t> index;
+        for (std::size_t i = 0; i < options.parts.size(); ++i) {
+            auto c = chunk_from_details(options.parts[i]);
+            if (!c || selection.tables.contains({c->schema, c->table})) {
+                partial_options.parts.push_back(options.parts[i]); // a malformed part fails in load_parts
+                index.push_back(i);
+            }
+        }
+        partial_options.open_part = [&options, index](std::size_t i) { return options.open_part(index.at(i)); };
+        observe::info("restoring part of the dump", {{"entries", std::to_string(selection.ids.size())},
+                                                     {"tables", std::to_string(selection.tables.size())},
+                                                     {"parts", std::to_string(partial_options.parts.size())}});
+    }
+    const RestoreOptions& load_options = partial ? partial_options : options;
     if (to_file) {
         cmd.argv.push_back(temp.file().string());
     } else {
@@ -683,9 +1010,9 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
         std::erase_if(after.argv, [](const std::string& a) { return a == "--clean" || a == "--if-exists"; });
         result = run_restore(runner, target, before, nullptr);
         if (result) {
-            observe::info("loading the parallel dump's parts", {{"parts", std::to_string(options.parts.size())},
+            observe::info("loading the parallel dump's parts", {{"parts", std::to_string(load_options.parts.size())},
                                                                 {"jobs", std::to_string(std::max(options.jobs, 1))}});
-            result = load_parts(params, options);
+            result = load_parts(params, load_options);
         }
         if (result) {
             result = run_restore(runner, target, after, nullptr);

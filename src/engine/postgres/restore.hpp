@@ -3,9 +3,16 @@
 #pragma once
 
 #include "engine/engine.hpp"
+#include "engine/postgres/custom_format.hpp"
 #include "engine/postgres/session.hpp"
 #include "runner/runner.hpp"
 #include "stream/sink.hpp"
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace dbkeep::engine::pg {
 
@@ -26,8 +33,33 @@ namespace dbkeep::engine::pg {
 // errors keep everything it said (DETAIL and HINT included). Fails with ErrorKind::config
 // for a bad url, as the connection, CREATE DATABASE, the tool search or pg_restore fail; an input that is
 // corrupt or cancelled stops pg_restore at once.
+//
+// With options.tables or options.schemas (restore --table/--schema) only part of the dump is restored: the
+// dump always goes to the private temp file first (its SHA-256 is checked there, before anything is written),
+// every name is checked against the dump's table of contents (one it does not hold is an ErrorKind::config
+// error before the destination is touched), and pg_restore gets a list (-L) of the entries select_entries
+// chose; of a parallel dump only the named tables' parts are loaded. Into an existing database the named
+// tables and schemas must be absent there unless options.clean.
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in,
                         const RestoreOptions& options);
+
+// What a partial restore takes from a dump's table of contents. A --table name ("schema.table" or "table",
+// pg_restore -t) matches TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE and SEQUENCE entries by their schema-
+// qualified or bare name; a --schema name (pg_restore -n) matches the SCHEMA entry and every entry in it.
+// A table comes with its data, indexes, constraints, defaults (and the sequences they use), comments,
+// privileges, policies and statistics, and with its foreign keys, triggers and rules when everything they
+// depend on is selected too; the SCHEMA entry of a selected table's schema is added when `existing_schemas`
+// lacks it. Names compare as bytes in the dump's encoding. Pure.
+struct EntrySelection {
+    std::vector<std::int64_t> ids;                        // dump ids, in TOC order
+    std::set<std::pair<std::string, std::string>> tables; // (schema, name) of the selected relations
+    std::set<std::string> schemas;                        // the schemas --schema named
+};
+// The names no entry matches, each as "table NAME" or "schema NAME"; empty when all are in the dump.
+std::vector<std::string> missing_names(const std::vector<pgdump::TocEntry>& toc, const std::vector<std::string>& tables,
+                                       const std::vector<std::string>& schemas);
+EntrySelection select_entries(const std::vector<pgdump::TocEntry>& toc, const std::vector<std::string>& tables,
+                              const std::vector<std::string>& schemas, const std::set<std::string>& existing_schemas);
 
 // Drops the database of url when restore_database marked it as a scratch database; leaves any other (and a
 // missing one) alone. Fails as the connection or DROP DATABASE fails.

@@ -543,6 +543,12 @@ Status restore_server(runner::Runner& runner, const Target& target, stream::Sour
         return fail(ErrorKind::config, "test-restore", target.name,
                     "a whole-server backup is test-restored one database at a time: name one with --database");
     }
+    const bool partial = !options.tables.empty() || !options.schemas.empty();
+    if (partial && options.database.empty()) {
+        return fail(ErrorKind::config, "restore", target.name,
+                    "--table and --schema restore part of one database of a whole-server backup",
+                    "name it with --database NAME");
+    }
     auto to = url_params(target, options.to_url, options.password);
     if (!to) {
         return std::unexpected(to.error());
@@ -602,7 +608,9 @@ Status restore_server(runner::Runner& runner, const Target& target, stream::Sour
     };
     // A test restore goes into verify's own scratch database (restore_database checks that it made it) and leaves
     // the scratch server's roles alone: the globals were read and parsed above, which is their test.
-    if (!options.clean && !options.scratch) {
+    // A partial restore (--table/--schema) may go into a database that holds other objects: restore_database
+    // refuses only when the named ones exist there.
+    if (!options.clean && !options.scratch && !partial) {
         for (const auto& [name, index] : dbs) {
             const std::string dest = dest_name(name);
             if (!existing->contains(dest)) {
