@@ -286,6 +286,35 @@ TEST_F(PostgresServerBackup, RepairLeavesABackupWithoutItsManifestAlone)
     EXPECT_EQ(m_work->stored_files().size() + 1, before.size());
 }
 
+// The exclusions apply to every database of a whole server, and --table restores part of one database of it
+// (which one is named: a table name alone could mean any database's).
+TEST_F(PostgresServerBackup, ExclusionsApplyToEveryDatabaseAndATableOfOneIsRestored)
+{
+    m_pg->psql("app", "CREATE TABLE public.orders (id int); INSERT INTO public.orders VALUES (1), (2)");
+    write_config("    databases: all\n    exclude_table_data: [orders]\n", m_pg->url(""));
+    auto b = dbkeep({"backup", "app"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto m = only_manifest();
+    EXPECT_EQ(m["stats"]["shop/public.orders"], 0) << m["stats"].dump();
+    EXPECT_EQ(m["stats"]["app/public.orders"], 0) << m["stats"].dump();
+    EXPECT_EQ(m["stats"]["app/billing.invoices"], 100) << m["stats"].dump();
+
+    auto unnamed = dbkeep({"restore", "app", "--table", "billing.invoices", "--to", m_pg->url("")});
+    EXPECT_NE(unnamed.exit_code, 0);
+    EXPECT_NE(unnamed.err.find("--database NAME"), std::string::npos) << unnamed.err;
+
+    // Into an existing database that lacks the table: only that table arrives, the rest is left as it was.
+    m_pg->create_database("reports");
+    m_pg->psql("reports", "CREATE TABLE mine (id int)");
+    auto r = dbkeep({"restore", "app", "--database", "app", "--table", "billing.invoices", "--no-roles", "--to",
+                     m_pg->url("reports")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(m_pg->psql("reports", "SELECT count(*) FROM billing.invoices"), "100");
+    EXPECT_EQ(m_pg->psql("reports", "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "
+                                    "'information_schema')"),
+              "2");
+}
+
 // The commands docs/format.md gives for a whole server, run as written there onto a fresh server.
 TEST_F(PostgresServerBackup, TheServerRestoresWithZstdPsqlAndPgRestoreAlone)
 {
