@@ -15,4 +15,13 @@ Status CountingSink::on_finish()
     return {};
 }
 
+Result<std::size_t> CountingSource::read(MutableBytes out)
+{
+    auto n = m_in.read(out);
+    if (n) {
+        m_bytes.fetch_add(*n, std::memory_order_relaxed);
+    }
+    return n;
+}
+
 } // namespace dbkeep::stream

@@ -83,6 +83,9 @@ struct Reader::State {
     std::size_t have = 0;
     std::int64_t value = 0;     // the last int read
     std::int64_t remaining = 0; // string or chunk bytes still to come
+    std::int64_t text_length = 0; // the current string's length (-1: NULL), whether kept or not
+    bool keep_toc = false;        // keep each entry in summary.toc
+    TocEntry entry;               // the entry being read, with keep_toc
     std::string text;           // the string being read (up to k_max_kept_string)
     bool text_null = false;     // it was NULL
     bool text_overlong = false; // it was longer than kept
@@ -171,6 +174,7 @@ struct Reader::State {
         desc.clear();
         schema.clear();
         tag_overlong = schema_overlong = false;
+        entry = TocEntry{};
         want_int(Step::e_dump_id);
     }
 
@@ -179,6 +183,13 @@ struct Reader::State {
         if (data_state != k_offset_not_set && data_state != k_offset_set && data_state != k_offset_no_data) {
             return corrupt("an unknown data state " + std::to_string(data_state) + " in TOC entry " +
                            std::to_string(dump_id));
+        }
+        if (keep_toc) {
+            entry.dump_id = dump_id;
+            entry.desc = desc;
+            entry.schema = schema;
+            entry.name = tag;
+            summary.toc.push_back(std::move(entry));
         }
         if (desc == "TABLE" && !tag_overlong && !schema_overlong) {
             tables.emplace(schema, tag);
@@ -281,9 +292,15 @@ struct Reader::State {
             dump_id = value;
             want_int(Step::e_had_dumper);
             return {};
-        case Step::e_had_dumper: want_string(Step::e_table_oid, false); return {};
-        case Step::e_section: want_string(Step::e_defn, desc == "ENCODING"); return {};
-        case Step::e_relkind: want_string(Step::e_owner, false); return {};
+        case Step::e_had_dumper:
+            entry.had_dumper = value != 0;
+            want_string(Step::e_table_oid, keep_toc);
+            return {};
+        case Step::e_section:
+            entry.section = static_cast<int>(std::clamp<std::int64_t>(value, 0, 100));
+            want_string(Step::e_defn, desc == "ENCODING");
+            return {};
+        case Step::e_relkind: want_string(Step::e_owner, keep_toc); return {};
         case Step::e_data_state:
             want_fixed(Step::e_offset, static_cast<std::size_t>(summary.offset_size));
             value = buf[0];
@@ -370,8 +387,14 @@ struct Reader::State {
             summary.dump_version = text;
             want_int(Step::toc_count);
             return {};
-        case Step::e_table_oid: want_string(Step::e_oid, false); return {};
-        case Step::e_oid: want_string(Step::e_tag, true); return {};
+        case Step::e_table_oid:
+            entry.table_oid = text;
+            want_string(Step::e_oid, keep_toc);
+            return {};
+        case Step::e_oid:
+            entry.oid = text;
+            want_string(Step::e_tag, true);
+            return {};
         case Step::e_tag:
             tag = text;
             tag_overlong = text_overlong;
@@ -386,6 +409,7 @@ struct Reader::State {
             }
             return {};
         case Step::e_defn:
+            entry.has_definition = text_length > 0;
             if (desc == "ENCODING") {
                 // SET client_encoding = 'LATIN1';
                 auto q1 = text.find('\'');
@@ -413,17 +437,20 @@ struct Reader::State {
             if (archive_version >= version(1, 14)) {
                 want_string(Step::e_table_am, false);
             } else {
-                want_string(Step::e_owner, false);
+                want_string(Step::e_owner, keep_toc);
             }
             return {};
         case Step::e_table_am:
             if (archive_version >= version(1, 16)) {
                 want_int(Step::e_relkind);
             } else {
-                want_string(Step::e_owner, false);
+                want_string(Step::e_owner, keep_toc);
             }
             return {};
-        case Step::e_owner: want_string(Step::e_with_oids, false); return {};
+        case Step::e_owner:
+            entry.owner = text;
+            want_string(Step::e_with_oids, false);
+            return {};
         case Step::e_with_oids: want_string(Step::e_dependency, false); return {};
         case Step::e_dependency:
             if (text_null) {
@@ -520,6 +547,7 @@ struct Reader::State {
                     break;
                 }
                 // A string's length.
+                text_length = *v;
                 if (*v == -1) {
                     text_null = true;
                     if (auto st = on_string(); !st) {
@@ -581,8 +609,36 @@ struct Reader::State {
     }
 };
 
-Reader::Reader() : m_state(std::make_unique<State>())
+bool listed_by_pg_restore(const TocEntry& entry)
 {
+    const std::string& d = entry.desc;
+    if (d == "ENCODING" || d == "STDSTRINGS" || d == "SEARCHPATH") {
+        return false;
+    }
+    if (d == "DATABASE" || d == "DATABASE PROPERTIES") {
+        return true;
+    }
+    // Entries without a dumper that pg_restore still counts as data.
+    const bool large_object = entry.name.starts_with("LARGE OBJECT ");
+    const bool data_like = d == "SEQUENCE SET" || d == "BLOB" ||
+                           ((d == "ACL" || d == "COMMENT" || d == "SECURITY LABEL") && large_object);
+    return entry.had_dumper || data_like || entry.has_definition;
+}
+
+const char* section_name(int section) noexcept
+{
+    switch (section) {
+    case 1: return "none";
+    case 2: return "pre-data";
+    case 3: return "data";
+    case 4: return "post-data";
+    default: return "";
+    }
+}
+
+Reader::Reader(bool keep_toc) : m_state(std::make_unique<State>())
+{
+    m_state->keep_toc = keep_toc;
     m_state->want_fixed(Step::magic, 5);
 }
 

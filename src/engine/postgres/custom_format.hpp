@@ -50,6 +50,28 @@ struct DataEntry {
     bool table_entry = false;
 };
 
+// One entry of the archive's table of contents, as `pg_restore -l` lists it (pg_backup_archiver.c,
+// PrintTOCSummary): "<dump_id>; <table_oid> <oid> <desc> <schema or -> <name> <owner>".
+struct TocEntry {
+    std::int64_t dump_id = 0;
+    std::string table_oid, oid; // the catalog id as the archive stores it (decimal text)
+    std::string desc;           // "TABLE", "TABLE DATA", "INDEX", "SEQUENCE SET", "ACL" ...
+    int section = 0;            // 1 none, 2 pre-data, 3 data, 4 post-data (archive 1.11 on); 0 not recorded
+    std::string schema;         // namespace, empty when none; bytes in the dump's encoding
+    std::string name;           // tag; bytes in the dump's encoding
+    std::string owner;          // bytes in the dump's encoding
+    bool had_dumper = false;    // the entry had a data dumper (its data is a block of the archive)
+    bool has_definition = false; // its defn (CREATE ... statement) is not empty
+};
+
+// Whether `pg_restore -l` lists the entry (pg_backup_archiver.c, _tocEntryRequired with pg_restore's defaults):
+// not ENCODING, STDSTRINGS or SEARCHPATH (handled specially), always DATABASE and DATABASE PROPERTIES, else only
+// an entry with data or a definition.
+bool listed_by_pg_restore(const TocEntry& entry);
+
+// "pre-data", "data", "post-data", "none", or "" for a section this reader does not know.
+const char* section_name(int section) noexcept;
+
 // What the archive says about itself, filled while reading.
 struct Summary {
     int version_major = 0, version_minor = 0, version_rev = 0;
@@ -60,6 +82,7 @@ struct Summary {
     std::string encoding;       // the dump's encoding, from its ENCODING entry ("UTF8", "LATIN1"); empty: none
     std::int64_t toc_entries = 0;
     std::vector<DataEntry> data; // entries with data, in TOC order
+    std::vector<TocEntry> toc;   // every TOC entry in order, only when the Reader was made with keep_toc
     std::int64_t large_objects = 0;
     // False when the archive is one this reader cannot count (a newer archive version, compressed data); the
     // reader then consumes the rest without looking at it and `unsupported` says why.
@@ -75,13 +98,14 @@ inline constexpr std::int64_t k_max_string = std::int64_t{1} << 30;
 
 class Reader {
 public:
-    Reader();
+    // keep_toc: keep every TOC entry in Summary::toc (memory then grows with the number of entries too).
+    explicit Reader(bool keep_toc = false);
     ~Reader();
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
 
-    // Consumes every byte of data, in any chunking; memory stays bounded by the number of data entries whatever
-    // the data size. Errors (ErrorKind::corruption, naming the offset): not a custom-format archive, a
+    // Consumes every byte of data, in any chunking; memory stays bounded by the number of data entries (TOC
+    // entries with keep_toc) whatever the data size. Errors (ErrorKind::corruption, naming the offset): not a custom-format archive, a
     // malformed header, TOC or block, a string longer than k_max_string, a block for an unknown entry or read
     // twice. After an error every later call returns that error again.
     Status feed(Bytes data);

@@ -25,6 +25,12 @@ public:
 
     Result<DumpInfo> inspect(stream::Source& dump) override { return pg::inspect_archive(dump); }
 
+    Result<Contents> contents(stream::Source& object, bool /*part*/,
+                              const std::map<std::string, std::string>& details) override
+    {
+        return pg::object_contents(object, details);
+    }
+
     Status restore(stream::Source& in, const RestoreOptions& options) override
     {
         return pg::restore_database(m_runner, m_target, in, options);
