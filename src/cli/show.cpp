@@ -51,18 +51,21 @@ nlohmann::json show_json(const job::ShowResult& r)
     return doc;
 }
 
+std::string text_of(const std::string& value)
+{
+    return value;
+}
+std::string text_of(std::int64_t value)
+{
+    return std::to_string(value);
+}
+
 // "key=value key=value" of a map, printable.
 template <typename Map> std::string pairs(const Map& map)
 {
     std::string out;
     for (const auto& [k, v] : map) {
-        std::string value;
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
-            value = v;
-        } else {
-            value = std::to_string(v);
-        }
-        out += (out.empty() ? "" : " ") + printable(k) + "=" + printable(value);
+        out += (out.empty() ? "" : " ") + printable(k) + "=" + printable(text_of(v));
     }
     return out;
 }
@@ -78,13 +81,7 @@ template <typename Map> void print_block(const char* title, const Map& map)
     }
     std::printf("%s:\n", title);
     for (const auto& [k, v] : map) {
-        std::string value;
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
-            value = v;
-        } else {
-            value = std::to_string(v);
-        }
-        std::printf("  %-*s  %s\n", static_cast<int>(width), printable(k).c_str(), printable(value).c_str());
+        std::printf("  %-*s  %s\n", static_cast<int>(width), printable(k).c_str(), printable(text_of(v)).c_str());
     }
 }
 
@@ -108,9 +105,8 @@ void print_listing(const engine::Contents& c)
         for (std::size_t i = 0; i < c.columns.size(); ++i) {
             std::string cell = i < cells.size() ? printable(cells[i]) : "";
             if (upper) {
-                std::transform(cell.begin(), cell.end(), cell.begin(), [](unsigned char ch) {
-                    return static_cast<char>(std::toupper(ch));
-                });
+                std::transform(cell.begin(), cell.end(), cell.begin(),
+                               [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
             }
             out += " " + cell;
             if (i + 1 < c.columns.size()) {
@@ -135,16 +131,15 @@ void print_text(const job::ShowResult& r)
                 printable(m.finished_at).c_str(), human_duration(m.finished_unix_ms - m.started_unix_ms).c_str());
     std::printf("  trigger   %s, runner %s, dbkeep %s\n", catalog::trigger_name(m.trigger), printable(m.runner).c_str(),
                 printable(m.dbkeep_version).c_str());
-    std::printf("  format    %d, %s level %d, %s\n", m.parts.empty() ? catalog::k_manifest_format_single
-                                                                    : catalog::k_manifest_format,
-                m.compression.c_str(), m.compression_level,
+    std::printf("  format    %d, %s level %d, %s\n",
+                m.parts.empty() ? catalog::k_manifest_format_single : catalog::k_manifest_format, m.compression.c_str(),
+                m.compression_level,
                 m.encryption.empty() ? "not encrypted"
                                      : (m.encryption + " (" + std::to_string(m.encryption_recipients.size()) +
                                         " recipient" + (m.encryption_recipients.size() == 1 ? ")" : "s)"))
                                            .c_str());
     std::printf("  size      %s raw, %s stored, %zu object%s\n", human_size(catalog::total_raw_bytes(m)).c_str(),
-                human_size(catalog::total_stored_bytes(m)).c_str(), r.objects.size(),
-                r.objects.size() == 1 ? "" : "s");
+                human_size(catalog::total_stored_bytes(m)).c_str(), r.objects.size(), r.objects.size() == 1 ? "" : "s");
     print_block("details", m.details);
     print_block("stats", m.stats);
     for (const auto& o : r.objects) {
@@ -181,36 +176,27 @@ void add_show_command(CLI::App& app, Context& ctx, int& exit_code)
     cmd->add_flag("--json", *json_flag, "print JSON");
     cmd->callback([&ctx, &exit_code, target, id, identity, json_flag] {
         const bool as_json = *json_flag || ctx.json;
-        auto targets = ctx.targets({*target});
-        if (!targets) {
-            exit_code = k_exit_usage;
-            return;
-        }
-        const auto& t = *targets->front();
-        auto storage = ctx.storage_for(t);
-        if (!storage) {
-            exit_code = report(storage.error());
-            if (as_json) {
-                print_json(failed_target_json(t.name, storage.error()));
-            }
-            return;
-        }
-        job::ShowRequest req;
-        req.selector = *id;
-        req.read.identity_files = identity_files(*identity);
-        req.read.passphrase = t.encryption.passphrase.reveal();
-        auto shown = job::run_show(t, **storage, req);
-        if (!shown) {
-            exit_code = report(shown.error());
-            if (as_json) {
-                print_json(failed_target_json(t.name, shown.error()));
-            }
-            return;
-        }
-        if (as_json) {
-            print_json(show_json(*shown));
-        } else {
-            print_text(*shown);
+        // One target: for_each_target reports an unknown name, a storage that does not open and show's error.
+        exit_code =
+            ctx.for_each_target({*target}, [&](const config::TargetConfig& t, storage::Storage& storage) -> Status {
+                job::ShowRequest req;
+                req.selector = *id;
+                req.read.identity_files = identity_files(*identity);
+                req.read.passphrase = t.encryption.passphrase.reveal();
+                auto shown = job::run_show(t, storage, req);
+                if (!shown) {
+                    return std::unexpected(shown.error());
+                }
+                if (as_json) {
+                    print_json(show_json(*shown));
+                } else {
+                    print_text(*shown);
+                }
+                return {};
+            });
+        if (as_json && !ctx.target_errors().empty()) {
+            const auto& failed = ctx.target_errors().front();
+            print_json(failed_target_json(failed.target, failed.error));
         }
     });
 }

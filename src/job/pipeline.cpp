@@ -9,8 +9,8 @@
 #include "stream/zstd.hpp"
 
 #include <optional>
-#include <vector>
 #include <utility>
+#include <vector>
 
 namespace dbkeep::job {
 namespace {
@@ -204,9 +204,9 @@ Result<std::pair<std::string, Expected>> object_of(const catalog::Manifest& mani
                         std::to_string(manifest.parts.size()) + ")");
     }
     const auto& part = manifest.parts[index];
-    return std::pair{part.key, Expected{"part " + std::to_string(index + 1) + " of backup " + manifest.id + " of " +
-                                            manifest.target,
-                                        part.stored_bytes, part.sha256}};
+    return std::pair{
+        part.key, Expected{"part " + std::to_string(index + 1) + " of backup " + manifest.id + " of " + manifest.target,
+                           part.stored_bytes, part.sha256}};
 }
 
 } // namespace
@@ -240,16 +240,10 @@ Status check_stored_object(storage::Storage& storage, const catalog::Manifest& m
         return std::unexpected(object.error());
     }
     VerifiedObjectSource verified(std::move(*object), std::move(what->second));
-    std::vector<std::uint8_t> buf(1 << 20);
-    for (;;) {
-        auto n = verified.read(buf);
-        if (!n) {
-            return std::unexpected(n.error());
-        }
-        if (*n == 0) {
-            return {};
-        }
+    if (auto read = stream::drain(verified); !read) {
+        return std::unexpected(read.error());
     }
+    return {};
 }
 
 } // namespace dbkeep::job

@@ -1,7 +1,7 @@
 #include "job/show.hpp"
 
 #include "catalog/catalog.hpp"
-#include "core/cancel.hpp"
+#include "config/config.hpp"
 #include "job/open.hpp"
 #include "observe/log.hpp"
 #include "storage/storage.hpp"
@@ -12,24 +12,6 @@
 
 namespace dbkeep::job {
 namespace {
-
-// Reads the rest of in (after the engine stopped), so that the object's size and SHA-256 are checked.
-Status drain(stream::Source& in)
-{
-    std::vector<std::uint8_t> buf(1 << 20);
-    for (;;) {
-        if (cancel::requested()) {
-            return fail_cancelled("read", "backup object");
-        }
-        auto n = in.read(buf);
-        if (!n) {
-            return std::unexpected(n.error());
-        }
-        if (*n == 0) {
-            return {};
-        }
-    }
-}
 
 // Reads one object through the engine; on a failure that a damaged stored object could cause, the stored object is
 // checked as it is, and its SHA-256 mismatch is the error when it has one.
@@ -48,7 +30,10 @@ Status read_object(engine::Engine& engine, storage::Storage& storage, const cata
         st = std::unexpected(contents.error());
     } else {
         shown.contents = std::move(*contents);
-        st = drain(counted);
+        // The rest, so that the object's size and SHA-256 are checked at its end.
+        if (auto rest = stream::drain(counted); !rest) {
+            st = std::unexpected(rest.error());
+        }
     }
     if (st && shown.raw_bytes != 0 && counted.bytes() != shown.raw_bytes) {
         st = fail(ErrorKind::corruption, "read", shown.key,

@@ -27,10 +27,10 @@ struct ShowRequest {
 
 // One object of the backup as show read it.
 struct ShownObject {
-    bool part = false;        // false: the data object
-    std::size_t index = 0;    // the part's index in manifest.parts (0-based) when part
-    std::string key;          // its key in storage
-    std::uint64_t raw_bytes = 0;    // as the manifest records them
+    bool part = false;           // false: the data object
+    std::size_t index = 0;       // the part's index in manifest.parts (0-based) when part
+    std::string key;             // its key in storage
+    std::uint64_t raw_bytes = 0; // as the manifest records them
     std::uint64_t stored_bytes = 0;
     std::string sha256;
     std::map<std::string, std::string> details; // the part's details (empty for the data object)
@@ -49,7 +49,6 @@ struct ShowResult {
 // match the manifest (a damaged object that zstd or age reject first is checked again as stored, so the error
 // names the SHA-256 mismatch) or the engine finds it malformed, ErrorKind::cancelled on cancel::requested(), or
 // as storage fails. Writes nothing anywhere.
-Result<ShowResult> run_show(const config::TargetConfig& target, storage::Storage& storage,
-                            const ShowRequest& request);
+Result<ShowResult> run_show(const config::TargetConfig& target, storage::Storage& storage, const ShowRequest& request);
 
 } // namespace dbkeep::job

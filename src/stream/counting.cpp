@@ -24,4 +24,15 @@ Result<std::size_t> CountingSource::read(MutableBytes out)
     return n;
 }
 
+Result<std::uint64_t> drain(Source& source, std::size_t chunk)
+{
+    class Discard final : public Sink {
+    public:
+        Status write(Bytes /*data*/) override { return {}; }
+        Status finish() override { return {}; }
+        void abort() noexcept override {}
+    } discard;
+    return copy(source, discard, chunk);
+}
+
 } // namespace dbkeep::stream

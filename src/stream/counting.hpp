@@ -38,4 +38,8 @@ private:
     std::atomic<std::uint64_t> m_bytes{0};
 };
 
+// Reads `source` to its end and drops the bytes (a reader that checks at its end, e.g. a checksum, has then
+// checked); returns how many there were. Fails as source fails, or with ErrorKind::cancelled on cancel::requested().
+Result<std::uint64_t> drain(Source& source, std::size_t chunk = 1 << 20);
+
 } // namespace dbkeep::stream

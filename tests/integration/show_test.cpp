@@ -286,8 +286,9 @@ TEST_F(ShowRedis, TheRdbSummaryHasKeysPerDbTypesAndVersion)
     for (const auto& e : c["entries"]) {
         types[e["type"]] = e["keys"];
     }
-    EXPECT_EQ(types, (std::map<std::string, std::string>{
-                         {"string", "301"}, {"hash", "2"}, {"list", "1"}, {"set", "1"}, {"zset", "1"}, {"stream", "1"}}));
+    EXPECT_EQ(types,
+              (std::map<std::string, std::string>{
+                  {"string", "301"}, {"hash", "2"}, {"list", "1"}, {"set", "1"}, {"zset", "1"}, {"stream", "1"}}));
     auto text = dbkeep({"show", "cache"});
     ASSERT_EQ(text.exit_code, 0) << text.err;
     EXPECT_NE(text.out.find("rdb_version="), std::string::npos) << text.out;

@@ -81,17 +81,17 @@ struct Reader::State {
     std::size_t need = 0; // fixed: bytes wanted in buf
     std::array<std::uint8_t, 16> buf{};
     std::size_t have = 0;
-    std::int64_t value = 0;     // the last int read
-    std::int64_t remaining = 0; // string or chunk bytes still to come
+    std::int64_t value = 0;       // the last int read
+    std::int64_t remaining = 0;   // string or chunk bytes still to come
     std::int64_t text_length = 0; // the current string's length (-1: NULL), whether kept or not
     bool keep_toc = false;        // keep each entry in summary.toc
     TocEntry entry;               // the entry being read, with keep_toc
-    std::string text;           // the string being read (up to k_max_kept_string)
-    bool text_null = false;     // it was NULL
-    bool text_overlong = false; // it was longer than kept
-    bool keep_text = false;     // the current string is kept
-    std::uint64_t offset = 0;   // bytes consumed so far
-    std::optional<Error> error; // sticky
+    std::string text;             // the string being read (up to k_max_kept_string)
+    bool text_null = false;       // it was NULL
+    bool text_overlong = false;   // it was longer than kept
+    bool keep_text = false;       // the current string is kept
+    std::uint64_t offset = 0;     // bytes consumed so far
+    std::optional<Error> error;   // sticky
     int archive_version = 0;
     int created_left = 0;
     std::int64_t entries_left = 0;
@@ -620,8 +620,8 @@ bool listed_by_pg_restore(const TocEntry& entry)
     }
     // Entries without a dumper that pg_restore still counts as data.
     const bool large_object = entry.name.starts_with("LARGE OBJECT ");
-    const bool data_like = d == "SEQUENCE SET" || d == "BLOB" ||
-                           ((d == "ACL" || d == "COMMENT" || d == "SECURITY LABEL") && large_object);
+    const bool data_like =
+        d == "SEQUENCE SET" || d == "BLOB" || ((d == "ACL" || d == "COMMENT" || d == "SECURITY LABEL") && large_object);
     return entry.had_dumper || data_like || entry.has_definition;
 }
 

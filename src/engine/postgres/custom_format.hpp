@@ -54,13 +54,13 @@ struct DataEntry {
 // PrintTOCSummary): "<dump_id>; <table_oid> <oid> <desc> <schema or -> <name> <owner>".
 struct TocEntry {
     std::int64_t dump_id = 0;
-    std::string table_oid, oid; // the catalog id as the archive stores it (decimal text)
-    std::string desc;           // "TABLE", "TABLE DATA", "INDEX", "SEQUENCE SET", "ACL" ...
-    int section = 0;            // 1 none, 2 pre-data, 3 data, 4 post-data (archive 1.11 on); 0 not recorded
-    std::string schema;         // namespace, empty when none; bytes in the dump's encoding
-    std::string name;           // tag; bytes in the dump's encoding
-    std::string owner;          // bytes in the dump's encoding
-    bool had_dumper = false;    // the entry had a data dumper (its data is a block of the archive)
+    std::string table_oid, oid;  // the catalog id as the archive stores it (decimal text)
+    std::string desc;            // "TABLE", "TABLE DATA", "INDEX", "SEQUENCE SET", "ACL" ...
+    int section = 0;             // 1 none, 2 pre-data, 3 data, 4 post-data (archive 1.11 on); 0 not recorded
+    std::string schema;          // namespace, empty when none; bytes in the dump's encoding
+    std::string name;            // tag; bytes in the dump's encoding
+    std::string owner;           // bytes in the dump's encoding
+    bool had_dumper = false;     // the entry had a data dumper (its data is a block of the archive)
     bool has_definition = false; // its defn (CREATE ... statement) is not empty
 };
 
@@ -105,9 +105,9 @@ public:
     Reader& operator=(const Reader&) = delete;
 
     // Consumes every byte of data, in any chunking; memory stays bounded by the number of data entries (TOC
-    // entries with keep_toc) whatever the data size. Errors (ErrorKind::corruption, naming the offset): not a custom-format archive, a
-    // malformed header, TOC or block, a string longer than k_max_string, a block for an unknown entry or read
-    // twice. After an error every later call returns that error again.
+    // entries with keep_toc) whatever the data size. Errors (ErrorKind::corruption, naming the offset): not a
+    // custom-format archive, a malformed header, TOC or block, a string longer than k_max_string, a block for an
+    // unknown entry or read twice. After an error every later call returns that error again.
     Status feed(Bytes data);
 
     // Call at the end of input: corruption when the archive ends inside the header, the TOC or a block, or

@@ -197,13 +197,13 @@ TEST(PgDumpArchive, ContentsListTheTocWithRowsAndLeaveOtherDataUnread)
     ASSERT_TRUE(c) << c.error().to_string();
     EXPECT_EQ(c->kind, "pg_dump custom archive");
     EXPECT_EQ(c->counts, (std::map<std::string, std::int64_t>{{"s.Q t", 2}}));
-    ASSERT_EQ(c->columns,
-              (std::vector<std::string>{"id", "table_oid", "oid", "section", "desc", "schema", "name", "owner", "rows"}));
+    ASSERT_EQ(c->columns, (std::vector<std::string>{"id", "table_oid", "oid", "section", "desc", "schema", "name",
+                                                    "owner", "rows"}));
     ASSERT_EQ(c->entries.size(), 3u);
-    EXPECT_EQ(c->entries[0], (std::vector<std::string>{"6", "2615", "16398", "pre-data", "SCHEMA", "-", "s", "postgres",
-                                                       ""}));
-    EXPECT_EQ(c->entries[2], (std::vector<std::string>{"3339", "0", "16399", "data", "TABLE DATA", "s", "Q t",
-                                                       "postgres", "2"}));
+    EXPECT_EQ(c->entries[0],
+              (std::vector<std::string>{"6", "2615", "16398", "pre-data", "SCHEMA", "-", "s", "postgres", ""}));
+    EXPECT_EQ(c->entries[2],
+              (std::vector<std::string>{"3339", "0", "16399", "data", "TABLE DATA", "s", "Q t", "postgres", "2"}));
     EXPECT_EQ(c->facts["encoding"], "UTF8");
 
     auto copy = stream::make_string_source("1\tx\n2\ty\n");
