@@ -609,14 +609,14 @@ struct Reader::State {
     }
 };
 
-bool listed_by_pg_restore(const TocEntry& entry)
+bool listed_by_pg_restore(const TocEntry& entry, bool create)
 {
     const std::string& d = entry.desc;
     if (d == "ENCODING" || d == "STDSTRINGS" || d == "SEARCHPATH") {
         return false;
     }
     if (d == "DATABASE" || d == "DATABASE PROPERTIES") {
-        return true;
+        return create;
     }
     // Entries without a dumper that pg_restore still counts as data.
     const bool large_object = entry.name.starts_with("LARGE OBJECT ");

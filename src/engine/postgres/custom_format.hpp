@@ -64,10 +64,10 @@ struct TocEntry {
     bool has_definition = false; // its defn (CREATE ... statement) is not empty
 };
 
-// Whether `pg_restore -l` lists the entry (pg_backup_archiver.c, _tocEntryRequired with pg_restore's defaults):
-// not ENCODING, STDSTRINGS or SEARCHPATH (handled specially), always DATABASE and DATABASE PROPERTIES, else only
-// an entry with data or a definition.
-bool listed_by_pg_restore(const TocEntry& entry);
+// Whether `pg_restore -l` (PostgreSQL 15) lists the entry (pg_backup_archiver.c, _tocEntryRequired with
+// pg_restore's defaults): not ENCODING, STDSTRINGS or SEARCHPATH (handled specially), DATABASE and DATABASE
+// PROPERTIES only with `create` (pg_restore --create), else only an entry with data or a definition. Pure.
+bool listed_by_pg_restore(const TocEntry& entry, bool create = false);
 
 // "pre-data", "data", "post-data", "none", or "" for a section this reader does not know.
 const char* section_name(int section) noexcept;
