@@ -168,9 +168,12 @@ TEST_F(Show, AnUnknownIdIsAClearError)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
     auto s = dbkeep({"show", "app", "20200101T000000Z-abcdef"});
-    EXPECT_NE(s.exit_code, 0);
+    EXPECT_EQ(s.exit_code, 1) << s.err;
     EXPECT_TRUE(s.out.empty()) << s.out;
-    EXPECT_NE(s.err.find("20200101T000000Z-abcdef"), std::string::npos) << s.err;
+    EXPECT_NE(s.err.find("no backup with id 20200101T000000Z-abcdef"), std::string::npos) << s.err;
+    auto j = dbkeep({"show", "app", "20200101T000000Z-abcdef", "--json"});
+    EXPECT_EQ(j.exit_code, 1) << j.err;
+    EXPECT_EQ(nlohmann::json::parse(j.out)["error"]["kind"], "not_found") << j.out;
     auto t = dbkeep({"show", "nosuchtarget"});
     EXPECT_EQ(t.exit_code, 2) << t.err;
 }
