@@ -40,6 +40,7 @@ int run_unguarded(int argc, char** argv)
     add_run_command(app, ctx, exit_code);
     add_prune_command(app, ctx, exit_code);
     add_repair_command(app, ctx, exit_code);
+    add_show_command(app, ctx, exit_code);
     add_daemon_command(app, ctx, exit_code);
     add_keygen_command(app, ctx, exit_code);
     add_version_command(app, ctx, exit_code);

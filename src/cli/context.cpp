@@ -167,4 +167,18 @@ int Context::for_each_target(const std::vector<std::string>& names, const Target
     return exit_code;
 }
 
+std::vector<std::string> identity_files(const std::string& flag)
+{
+    std::string file = flag;
+    if (file.empty()) {
+        if (const char* env = std::getenv("DBKEEP_IDENTITY_FILE")) {
+            file = env;
+        }
+    }
+    if (file.empty()) {
+        return {};
+    }
+    return {file};
+}
+
 } // namespace dbkeep::cli

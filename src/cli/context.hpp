@@ -66,6 +66,9 @@ private:
     bool m_failed = false;
 };
 
+// The age identity files for reading encrypted backups: `flag` (--identity), else $DBKEEP_IDENTITY_FILE, else none.
+std::vector<std::string> identity_files(const std::string& flag);
+
 // Prints "dbkeep: <message>" (redacted) on stderr and returns the exit code for the error's kind.
 int report(const Error& error);
 int exit_code_for(const Error& error);
@@ -82,6 +85,7 @@ void add_prune_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_daemon_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_keygen_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_repair_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_show_command(CLI::App& app, Context& ctx, int& exit_code);
 void add_version_command(CLI::App& app, Context& ctx, int& exit_code);
 // The text of `dbkeep --version`: observe::format_build_info of this build, newline-terminated lines.
 std::string version_text();

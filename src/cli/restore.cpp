@@ -108,15 +108,7 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
         if (const char* pw = std::getenv("DBKEEP_RESTORE_PASSWORD")) {
             req.password = pw;
         }
-        std::string identity = a->identity;
-        if (identity.empty()) {
-            if (const char* env = std::getenv("DBKEEP_IDENTITY_FILE")) {
-                identity = env;
-            }
-        }
-        if (!identity.empty()) {
-            req.read.identity_files.push_back(identity);
-        }
+        req.read.identity_files = identity_files(a->identity);
         req.read.passphrase = t.encryption.passphrase.reveal();
         const auto started = std::chrono::steady_clock::now();
         auto m = job::run_restore(t, **storage, req);

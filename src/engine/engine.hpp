@@ -85,6 +85,17 @@ struct RestoreOptions {
     std::vector<std::string> schemas;
 };
 
+// What one stored object of a backup holds, for `dbkeep show`: facts the engine read in it, counts, and a
+// listing (a table with named columns, e.g. a pg_dump archive's table of contents). All text is UTF-8 (names from
+// a database in another encoding converted or escaped).
+struct Contents {
+    std::string kind;                              // "pg_dump custom archive", "rdb"; empty: not read by the engine
+    std::map<std::string, std::string> facts;      // "archive_version" -> "1.14.0", "rdb_version" -> "11"
+    std::map<std::string, std::int64_t> counts;    // "public.orders" -> rows, "db0" -> keys, "type hash" -> keys
+    std::vector<std::string> columns;              // the listing's column names
+    std::vector<std::vector<std::string>> entries; // the listing: one value per column each
+};
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -117,6 +128,38 @@ public:
         (void)dump;
         return fail(ErrorKind::failed, "inspect", format() + " dump",
                     "cannot read statistics of " + format() + " dumps");
+    }
+
+    // What one object of a stored backup holds (`dbkeep show`), read from its raw stream (already decrypted and
+    // decompressed): the data object when `part` is false (details: the manifest's details), else a part
+    // (details: that part's details, e.g. a parallel dump's table and ctid range, or a whole server's database).
+    // May stop reading before the end: the caller reads the rest (so the object's checksum is checked there).
+    // Fails with ErrorKind::corruption when the object is malformed, with the reader's error when reading fails,
+    // and with ErrorKind::cancelled on cancel::requested(). The default reads a data object with inspect() (its
+    // stats as counts, its details as facts) and leaves parts, and objects inspect() cannot read, unread (an
+    // empty kind).
+    virtual Result<Contents> contents(stream::Source& object, bool part,
+                                      const std::map<std::string, std::string>& details)
+    {
+        (void)details;
+        Contents out;
+        if (part) {
+            return out;
+        }
+        auto info = inspect(object);
+        if (!info) {
+            if (info.error().kind == ErrorKind::failed && info.error().operation == "inspect") {
+                return out; // an engine that cannot inspect its dumps
+            }
+            return std::unexpected(info.error());
+        }
+        out.kind = format() + " dump";
+        out.counts = std::move(info->stats);
+        out.facts = std::move(info->details);
+        if (!info->server_version.empty()) {
+            out.facts["server_version"] = info->server_version;
+        }
+        return out;
     }
 
     // Restores a dump read from in (already decrypted and decompressed).

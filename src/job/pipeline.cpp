@@ -9,6 +9,8 @@
 #include "stream/zstd.hpp"
 
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace dbkeep::job {
 namespace {
@@ -185,27 +187,63 @@ Result<std::unique_ptr<stream::Source>> open_object(storage::Storage& storage, c
 
 } // namespace
 
-Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
-                                                    const ReadOptions& options)
-{
-    return open_object(storage, manifest, manifest.object_key,
-                       {"backup " + manifest.id + " of " + manifest.target, manifest.stored_bytes, manifest.sha256},
-                       options);
-}
+namespace {
 
-Result<std::unique_ptr<stream::Source>> open_backup_part(storage::Storage& storage, const catalog::Manifest& manifest,
-                                                         std::size_t index, const ReadOptions& options)
+// The key and the Expected of the data object (part_index empty) or of part *part_index; not_found past the parts.
+Result<std::pair<std::string, Expected>> object_of(const catalog::Manifest& manifest,
+                                                   std::optional<std::size_t> part_index)
 {
+    if (!part_index) {
+        return std::pair{manifest.object_key, Expected{"backup " + manifest.id + " of " + manifest.target,
+                                                       manifest.stored_bytes, manifest.sha256}};
+    }
+    const std::size_t index = *part_index;
     if (index >= manifest.parts.size()) {
         return fail(ErrorKind::not_found, "read backup", manifest.id,
                     "it has no part " + std::to_string(index + 1) + " (it has " +
                         std::to_string(manifest.parts.size()) + ")");
     }
     const auto& part = manifest.parts[index];
-    return open_object(storage, manifest, part.key,
-                       {"part " + std::to_string(index + 1) + " of backup " + manifest.id + " of " + manifest.target,
-                        part.stored_bytes, part.sha256},
-                       options);
+    return std::pair{
+        part.key, Expected{"part " + std::to_string(index + 1) + " of backup " + manifest.id + " of " + manifest.target,
+                           part.stored_bytes, part.sha256}};
+}
+
+} // namespace
+
+Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, const catalog::Manifest& manifest,
+                                                    const ReadOptions& options)
+{
+    auto object = object_of(manifest, std::nullopt);
+    return open_object(storage, manifest, object->first, std::move(object->second), options);
+}
+
+Result<std::unique_ptr<stream::Source>> open_backup_part(storage::Storage& storage, const catalog::Manifest& manifest,
+                                                         std::size_t index, const ReadOptions& options)
+{
+    auto object = object_of(manifest, index);
+    if (!object) {
+        return std::unexpected(object.error());
+    }
+    return open_object(storage, manifest, object->first, std::move(object->second), options);
+}
+
+Status check_stored_object(storage::Storage& storage, const catalog::Manifest& manifest,
+                           std::optional<std::size_t> part_index)
+{
+    auto what = object_of(manifest, part_index);
+    if (!what) {
+        return std::unexpected(what.error());
+    }
+    auto object = storage.open_reader(what->first);
+    if (!object) {
+        return std::unexpected(object.error());
+    }
+    VerifiedObjectSource verified(std::move(*object), std::move(what->second));
+    if (auto read = stream::drain(verified); !read) {
+        return std::unexpected(read.error());
+    }
+    return {};
 }
 
 } // namespace dbkeep::job

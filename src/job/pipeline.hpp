@@ -6,6 +6,7 @@
 #include "stream/sink.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,5 +51,13 @@ Result<std::unique_ptr<stream::Source>> open_backup(storage::Storage& storage, c
 // ErrorKind::not_found for an index past the parts. Thread-safe as far as storage's open_reader is.
 Result<std::unique_ptr<stream::Source>> open_backup_part(storage::Storage& storage, const catalog::Manifest& manifest,
                                                          std::size_t index, const ReadOptions& options);
+
+// Reads the stored object of the data object (part_index empty) or of part *part_index as it is in storage, without
+// decrypting or decompressing it, and checks its size and SHA-256 against the manifest: the cause to name when
+// reading it through open_backup failed in a later stage (zstd, age). Fails with ErrorKind::corruption on a
+// mismatch ("SHA-256 mismatch" in the message), ErrorKind::not_found for a part index past the parts, or as storage
+// fails.
+Status check_stored_object(storage::Storage& storage, const catalog::Manifest& manifest,
+                           std::optional<std::size_t> part_index);
 
 } // namespace dbkeep::job

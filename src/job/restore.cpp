@@ -12,6 +12,7 @@
 #include "runner/ecs.hpp"
 #include "runner/runner.hpp"
 #include "storage/storage.hpp"
+#include "stream/counting.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -21,29 +22,6 @@
 #include <vector>
 
 namespace dbkeep::job {
-namespace {
-
-// Passes reads through and counts their bytes; bytes() may be read from another thread.
-class CountedSource final : public stream::Source {
-public:
-    explicit CountedSource(stream::Source& in) : m_in(in) {}
-    Result<std::size_t> read(MutableBytes out) override
-    {
-        auto n = m_in.read(out);
-        if (n) {
-            m_bytes.fetch_add(*n, std::memory_order_relaxed);
-        }
-        return n;
-    }
-    std::uint64_t bytes() const noexcept { return m_bytes.load(std::memory_order_relaxed); }
-
-private:
-    stream::Source& m_in;
-    std::atomic<std::uint64_t> m_bytes{0};
-};
-
-} // namespace
-
 namespace {
 
 Status write_fd(int fd, Bytes data, const std::string& what)
@@ -157,7 +135,7 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         return wrap(opened.error(), op);
     }
     // The raw dump's bytes, counted for the progress report (the manifest's raw size gives the ETA).
-    CountedSource counted(**opened);
+    stream::CountingSource counted(**opened);
     stream::Source* src = &counted;
     const observe::Progress progress(observe::ProgressOptions{.what = "restore " + target.name,
                                                               .expected_bytes = manifest->raw_bytes,

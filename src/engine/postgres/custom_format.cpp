@@ -82,14 +82,17 @@ struct Reader::State {
     std::size_t need = 0; // fixed: bytes wanted in buf
     std::array<std::uint8_t, 16> buf{};
     std::size_t have = 0;
-    std::int64_t value = 0;     // the last int read
-    std::int64_t remaining = 0; // string or chunk bytes still to come
-    std::string text;           // the string being read (up to k_max_kept_string)
-    bool text_null = false;     // it was NULL
-    bool text_overlong = false; // it was longer than kept
-    bool keep_text = false;     // the current string is kept
-    std::uint64_t offset = 0;   // bytes consumed so far
-    std::optional<Error> error; // sticky
+    std::int64_t value = 0;       // the last int read
+    std::int64_t remaining = 0;   // string or chunk bytes still to come
+    std::int64_t text_length = 0; // the current string's length (-1: NULL), whether kept or not
+    bool keep_toc = false;        // keep each entry's catalog ids, section and owner too
+    TocEntry entry;               // the entry being read
+    std::string text;             // the string being read (up to k_max_kept_string)
+    bool text_null = false;       // it was NULL
+    bool text_overlong = false;   // it was longer than kept
+    bool keep_text = false;       // the current string is kept
+    std::uint64_t offset = 0;     // bytes consumed so far
+    std::optional<Error> error;   // sticky
     int archive_version = 0;
     int created_left = 0;
     std::int64_t entries_left = 0;
@@ -97,7 +100,6 @@ struct Reader::State {
     std::int64_t dump_id = 0;
     std::string tag, desc, schema;
     bool tag_overlong = false, schema_overlong = false;
-    std::vector<std::int64_t> deps;
     std::map<std::int64_t, std::size_t> by_id;            // data entries by dump id
     std::map<std::int64_t, bool> ids;                     // every dump id of the TOC (duplicates are corrupt)
     std::set<std::pair<std::string, std::string>> tables; // schema and name of each TABLE entry
@@ -174,7 +176,7 @@ struct Reader::State {
         desc.clear();
         schema.clear();
         tag_overlong = schema_overlong = false;
-        deps.clear();
+        entry = TocEntry{};
         want_int(Step::e_dump_id);
     }
 
@@ -187,13 +189,13 @@ struct Reader::State {
         if (desc == "TABLE" && !tag_overlong && !schema_overlong) {
             tables.emplace(schema, tag);
         }
-        summary.toc.push_back(TocEntry{.dump_id = dump_id,
-                                       .desc = desc,
-                                       .schema = schema,
-                                       .tag = tag,
-                                       .deps = std::move(deps),
-                                       .has_data = data_state != k_offset_no_data});
-        deps.clear();
+        entry.dump_id = dump_id;
+        entry.desc = desc;
+        entry.schema = schema;
+        entry.name = tag;
+        entry.has_data = data_state != k_offset_no_data;
+        summary.toc.push_back(std::move(entry));
+        entry = TocEntry{};
         if (data_state != k_offset_no_data) {
             if (desc == "TABLE DATA" && (tag_overlong || schema_overlong || tag.empty())) {
                 return corrupt("a TABLE DATA entry (" + std::to_string(dump_id) + ") without a valid table name");
@@ -292,9 +294,15 @@ struct Reader::State {
             dump_id = value;
             want_int(Step::e_had_dumper);
             return {};
-        case Step::e_had_dumper: want_string(Step::e_table_oid, false); return {};
-        case Step::e_section: want_string(Step::e_defn, desc == "ENCODING"); return {};
-        case Step::e_relkind: want_string(Step::e_owner, false); return {};
+        case Step::e_had_dumper:
+            entry.had_dumper = value != 0;
+            want_string(Step::e_table_oid, keep_toc);
+            return {};
+        case Step::e_section:
+            entry.section = static_cast<int>(std::clamp<std::int64_t>(value, 0, 100));
+            want_string(Step::e_defn, desc == "ENCODING");
+            return {};
+        case Step::e_relkind: want_string(Step::e_owner, keep_toc); return {};
         case Step::e_data_state:
             want_fixed(Step::e_offset, static_cast<std::size_t>(summary.offset_size));
             value = buf[0];
@@ -381,8 +389,14 @@ struct Reader::State {
             summary.dump_version = text;
             want_int(Step::toc_count);
             return {};
-        case Step::e_table_oid: want_string(Step::e_oid, false); return {};
-        case Step::e_oid: want_string(Step::e_tag, true); return {};
+        case Step::e_table_oid:
+            entry.table_oid = text;
+            want_string(Step::e_oid, keep_toc);
+            return {};
+        case Step::e_oid:
+            entry.oid = text;
+            want_string(Step::e_tag, true);
+            return {};
         case Step::e_tag:
             tag = text;
             tag_overlong = text_overlong;
@@ -397,6 +411,7 @@ struct Reader::State {
             }
             return {};
         case Step::e_defn:
+            entry.has_definition = text_length > 0;
             if (desc == "ENCODING") {
                 // SET client_encoding = 'LATIN1';
                 auto q1 = text.find('\'');
@@ -424,17 +439,20 @@ struct Reader::State {
             if (archive_version >= version(1, 14)) {
                 want_string(Step::e_table_am, false);
             } else {
-                want_string(Step::e_owner, false);
+                want_string(Step::e_owner, keep_toc);
             }
             return {};
         case Step::e_table_am:
             if (archive_version >= version(1, 16)) {
                 want_int(Step::e_relkind);
             } else {
-                want_string(Step::e_owner, false);
+                want_string(Step::e_owner, keep_toc);
             }
             return {};
-        case Step::e_owner: want_string(Step::e_with_oids, false); return {};
+        case Step::e_owner:
+            entry.owner = text;
+            want_string(Step::e_with_oids, false);
+            return {};
         case Step::e_with_oids: want_string(Step::e_dependency, true); return {};
         case Step::e_dependency:
             if (text_null) {
@@ -444,7 +462,7 @@ struct Reader::State {
                 char* end = nullptr;
                 const long long id = text.empty() || text_overlong ? 0 : std::strtoll(text.c_str(), &end, 10);
                 if (id > 0 && end != nullptr && *end == '\0') {
-                    deps.push_back(id);
+                    entry.deps.push_back(id);
                 }
                 want_string(Step::e_dependency, true);
             }
@@ -537,6 +555,7 @@ struct Reader::State {
                     break;
                 }
                 // A string's length.
+                text_length = *v;
                 if (*v == -1) {
                     text_null = true;
                     if (auto st = on_string(); !st) {
@@ -598,8 +617,36 @@ struct Reader::State {
     }
 };
 
-Reader::Reader() : m_state(std::make_unique<State>())
+bool listed_by_pg_restore(const TocEntry& entry, bool create)
 {
+    const std::string& d = entry.desc;
+    if (d == "ENCODING" || d == "STDSTRINGS" || d == "SEARCHPATH") {
+        return false;
+    }
+    if (d == "DATABASE" || d == "DATABASE PROPERTIES") {
+        return create;
+    }
+    // Entries without a dumper that pg_restore still counts as data.
+    const bool large_object = entry.name.starts_with("LARGE OBJECT ");
+    const bool data_like =
+        d == "SEQUENCE SET" || d == "BLOB" || ((d == "ACL" || d == "COMMENT" || d == "SECURITY LABEL") && large_object);
+    return entry.had_dumper || data_like || entry.has_definition;
+}
+
+const char* section_name(int section) noexcept
+{
+    switch (section) {
+    case 1: return "none";
+    case 2: return "pre-data";
+    case 3: return "data";
+    case 4: return "post-data";
+    default: return "";
+    }
+}
+
+Reader::Reader(bool keep_toc) : m_state(std::make_unique<State>())
+{
+    m_state->keep_toc = keep_toc;
     m_state->want_fixed(Step::magic, 5);
 }
 

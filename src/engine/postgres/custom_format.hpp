@@ -50,15 +50,30 @@ struct DataEntry {
     bool table_entry = false;
 };
 
-// One entry of the archive's table of contents, as pg_restore -l lists it.
+// One entry of the archive's table of contents, as `pg_restore -l` lists it. table_oid, oid, section and owner
+// are filled only by a Reader made with keep_toc; the rest always. As `pg_restore -l` lists it (pg_backup_archiver.c,
+// PrintTOCSummary): "<dump_id>; <table_oid> <oid> <desc> <schema or -> <name> <owner>".
 struct TocEntry {
     std::int64_t dump_id = 0;
-    std::string desc;               // "TABLE", "SCHEMA", "INDEX", "TABLE DATA" ...
-    std::string schema;             // namespace (empty for a schema itself); bytes in the dump's encoding
-    std::string tag;                // the object's name ("orders"; "SCHEMA app" for a COMMENT on one)
+    std::string table_oid, oid;  // the catalog id as the archive stores it (decimal text)
+    std::string desc;            // "TABLE", "TABLE DATA", "INDEX", "SEQUENCE SET", "ACL" ...
+    int section = 0;             // 1 none, 2 pre-data, 3 data, 4 post-data (archive 1.11 on); 0 not recorded
+    std::string schema;          // namespace, empty when none; bytes in the dump's encoding
+    std::string name;            // tag; bytes in the dump's encoding
+    std::string owner;           // bytes in the dump's encoding
+    bool had_dumper = false;     // the entry had a data dumper (its data is a block of the archive)
+    bool has_definition = false; // its defn (CREATE ... statement) is not empty
     std::vector<std::int64_t> deps; // dump ids of the entries it depends on
     bool has_data = false;          // the archive holds a data block for it
 };
+
+// Whether `pg_restore -l` (PostgreSQL 15) lists the entry (pg_backup_archiver.c, _tocEntryRequired with
+// pg_restore's defaults): not ENCODING, STDSTRINGS or SEARCHPATH (handled specially), DATABASE and DATABASE
+// PROPERTIES only with `create` (pg_restore --create), else only an entry with data or a definition. Pure.
+bool listed_by_pg_restore(const TocEntry& entry, bool create = false);
+
+// "pre-data", "data", "post-data", "none", or "" for a section this reader does not know.
+const char* section_name(int section) noexcept;
 
 // What the archive says about itself, filled while reading.
 struct Summary {
@@ -71,7 +86,8 @@ struct Summary {
     std::int64_t toc_entries = 0;
     std::vector<DataEntry> data; // entries with data, in TOC order
     // Every TOC entry in TOC order (names longer than k_max_kept_string are cut there), and whether the whole
-    // TOC has been read (it precedes all data, so a reader fed the first bytes of a dump knows it early).
+    // TOC has been read (it precedes all data, so a reader fed the first bytes of a dump knows it early). Its
+    // catalog ids, section and owner only when the Reader was made with keep_toc.
     std::vector<TocEntry> toc;
     bool toc_complete = false;
     std::int64_t large_objects = 0;
@@ -89,15 +105,16 @@ inline constexpr std::int64_t k_max_string = std::int64_t{1} << 30;
 
 class Reader {
 public:
-    Reader();
+    // keep_toc: keep every TOC entry in Summary::toc (memory then grows with the number of entries too).
+    explicit Reader(bool keep_toc = false);
     ~Reader();
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
 
-    // Consumes every byte of data, in any chunking; memory stays bounded by the number of data entries whatever
-    // the data size. Errors (ErrorKind::corruption, naming the offset): not a custom-format archive, a
-    // malformed header, TOC or block, a string longer than k_max_string, a block for an unknown entry or read
-    // twice. After an error every later call returns that error again.
+    // Consumes every byte of data, in any chunking; memory stays bounded by the number of data entries (TOC
+    // entries with keep_toc) whatever the data size. Errors (ErrorKind::corruption, naming the offset): not a
+    // custom-format archive, a malformed header, TOC or block, a string longer than k_max_string, a block for an
+    // unknown entry or read twice. After an error every later call returns that error again.
     Status feed(Bytes data);
 
     // Call at the end of input: corruption when the archive ends inside the header, the TOC or a block, or

@@ -4,12 +4,12 @@
 #include "core/hex.hpp"
 #include "engine/postgres/connection.hpp"
 #include "engine/postgres/custom_format.hpp"
+#include "engine/postgres/encoding.hpp"
 #include "engine/postgres/tools.hpp"
 #include "observe/log.hpp"
 
 #include <chrono>
 #include <cstdlib>
-#include <iconv.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -174,75 +174,6 @@ private:
     std::optional<Error> m_error;
 };
 
-// The iconv name of a PostgreSQL server encoding, empty when there is none to convert from.
-std::string iconv_name(const std::string& pg)
-{
-    static const std::map<std::string, std::string> k_names = {
-        {"LATIN1", "ISO-8859-1"},
-        {"LATIN2", "ISO-8859-2"},
-        {"LATIN3", "ISO-8859-3"},
-        {"LATIN4", "ISO-8859-4"},
-        {"LATIN5", "ISO-8859-9"},
-        {"LATIN6", "ISO-8859-10"},
-        {"LATIN7", "ISO-8859-13"},
-        {"LATIN8", "ISO-8859-14"},
-        {"LATIN9", "ISO-8859-15"},
-        {"LATIN10", "ISO-8859-16"},
-        {"ISO_8859_5", "ISO-8859-5"},
-        {"ISO_8859_6", "ISO-8859-6"},
-        {"ISO_8859_7", "ISO-8859-7"},
-        {"ISO_8859_8", "ISO-8859-8"},
-        {"KOI8R", "KOI8-R"},
-        {"KOI8U", "KOI8-U"},
-        {"EUC_JP", "EUC-JP"},
-        {"EUC_CN", "EUC-CN"},
-        {"EUC_KR", "EUC-KR"},
-        {"EUC_TW", "EUC-TW"},
-        {"EUC_JIS_2004", "EUC-JISX0213"},
-        {"MULE_INTERNAL", ""},
-        {"SJIS", "SHIFT_JIS"},
-        {"BIG5", "BIG5"},
-        {"GBK", "GBK"},
-        {"UHC", "CP949"},
-        {"GB18030", "GB18030"},
-        {"JOHAB", "JOHAB"},
-    };
-    if (auto it = k_names.find(pg); it != k_names.end()) {
-        return it->second;
-    }
-    if (pg.starts_with("WIN")) {
-        return "CP" + pg.substr(3);
-    }
-    return "";
-}
-
-// Text from the archive (bytes in the dump's encoding, `encoding` as its ENCODING entry names it) as UTF-8:
-// converted where the encoding is known and the bytes are valid in it, escaped otherwise (as sessions do).
-std::string archive_text(const std::string& bytes, const std::string& encoding)
-{
-    const std::string from = encoding == "UTF8" || encoding == "SQL_ASCII" ? "" : iconv_name(encoding);
-    if (from.empty() || bytes.empty()) {
-        return utf8_or_escaped(bytes);
-    }
-    iconv_t cd = ::iconv_open("UTF-8", from.c_str());
-    if (cd == reinterpret_cast<iconv_t>(-1)) { // NOLINT(performance-no-int-to-ptr): iconv_open's failure value
-        return utf8_or_escaped(bytes);
-    }
-    std::string in = bytes;
-    std::string out(bytes.size() * 4 + 4, '\0');
-    char* ip = in.data();
-    char* op = out.data();
-    std::size_t il = in.size();
-    std::size_t ol = out.size();
-    const std::size_t rc = ::iconv(cd, &ip, &il, &op, &ol);
-    ::iconv_close(cd);
-    if (rc == static_cast<std::size_t>(-1) || il != 0) {
-        return utf8_or_escaped(bytes);
-    }
-    out.resize(out.size() - ol);
-    return utf8_or_escaped(out);
-}
-
 // "15.18" from "15.18 (Debian 15.18-0+deb12u1)".
 std::string version_word(const std::string& text)
 {
@@ -399,7 +330,7 @@ void record_exclusions(DumpInfo& info, const PostgresOptions& pg, const pgdump::
     std::set<std::pair<std::string, std::string>> with_data;
     for (const auto& e : s.toc) {
         if (e.desc == "TABLE DATA") {
-            with_data.emplace(e.schema, e.tag);
+            with_data.emplace(e.schema, e.name);
         }
     }
     std::set<std::int64_t> attached_to;
@@ -410,10 +341,10 @@ void record_exclusions(DumpInfo& info, const PostgresOptions& pg, const pgdump::
     }
     std::int64_t empty = 0;
     for (const auto& e : s.toc) {
-        if (e.desc != "TABLE" || with_data.contains({e.schema, e.tag}) || attached_to.contains(e.dump_id)) {
+        if (e.desc != "TABLE" || with_data.contains({e.schema, e.name}) || attached_to.contains(e.dump_id)) {
             continue;
         }
-        auto key = archive_text(e.schema, encoding) + "." + archive_text(e.tag, encoding);
+        auto key = archive_text(e.schema, encoding) + "." + archive_text(e.name, encoding);
         if (!info.stats.contains(key)) {
             info.stats[key] = 0;
             ++empty;
@@ -525,10 +456,16 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
     return info;
 }
 
-Result<DumpInfo> inspect_archive(stream::Source& in)
+namespace {
+
+// Feeds `first` (bytes already read from in) and then the rest of in to reader, and finishes it.
+Status read_archive(stream::Source& in, pgdump::Reader& reader, Bytes first = {})
 {
-    // The reader dump_database tees pg_dump's output through, so the statistics are the ones a backup records.
-    pgdump::Reader reader;
+    if (!first.empty()) {
+        if (auto st = reader.feed(first); !st) {
+            return st;
+        }
+    }
     std::vector<std::uint8_t> buf(k_chunk);
     for (;;) {
         if (cancel::requested()) {
@@ -542,10 +479,19 @@ Result<DumpInfo> inspect_archive(stream::Source& in)
             break;
         }
         if (auto st = reader.feed(Bytes(buf.data(), *n)); !st) {
-            return std::unexpected(st.error());
+            return st;
         }
     }
-    if (auto st = reader.finish(); !st) {
+    return reader.finish();
+}
+
+} // namespace
+
+Result<DumpInfo> inspect_archive(stream::Source& in)
+{
+    // The reader dump_database tees pg_dump's output through, so the statistics are the ones a backup records.
+    pgdump::Reader reader;
+    if (auto st = read_archive(in, reader); !st) {
         return std::unexpected(st.error());
     }
     const pgdump::Summary& s = reader.summary();
@@ -554,6 +500,74 @@ Result<DumpInfo> inspect_archive(stream::Source& in)
     info.tool_version = version_word(s.dump_version);
     record_archive(info, s, s.encoding);
     return info;
+}
+
+Result<Contents> object_contents(stream::Source& in, const std::map<std::string, std::string>& details)
+{
+    // A custom archive starts with PGDMP; anything else (a parallel dump's COPY chunk, a whole server's globals
+    // SQL) is left to the caller, which shows its details.
+    constexpr std::size_t k_magic = 5;
+    std::vector<std::uint8_t> first(k_magic);
+    std::size_t have = 0;
+    while (have < k_magic) {
+        auto n = in.read(MutableBytes(first.data() + have, k_magic - have));
+        if (!n) {
+            return std::unexpected(n.error());
+        }
+        if (*n == 0) {
+            break;
+        }
+        have += *n;
+    }
+    Contents out;
+    if (have < k_magic || std::string_view(reinterpret_cast<const char*>(first.data()), k_magic) != "PGDMP") {
+        auto format = details.find("format");
+        out.kind = format != details.end() ? format->second : "data";
+        return out;
+    }
+    pgdump::Reader reader(true);
+    if (auto st = read_archive(in, reader, Bytes(first.data(), have)); !st) {
+        return std::unexpected(st.error());
+    }
+    const pgdump::Summary& s = reader.summary();
+    const std::string& enc = s.encoding;
+    out.kind = "pg_dump custom archive";
+    if (!s.supported) {
+        out.facts["toc"] = "not read: " + s.unsupported;
+    }
+    out.facts["archive_version"] =
+        std::to_string(s.version_major) + "." + std::to_string(s.version_minor) + "." + std::to_string(s.version_rev);
+    out.facts["database"] = archive_text(s.database, enc);
+    out.facts["server_version"] = utf8_or_escaped(s.server_version);
+    out.facts["pg_dump_version"] = utf8_or_escaped(s.dump_version);
+    out.facts["encoding"] = enc;
+    out.facts["toc_entries"] = std::to_string(s.toc_entries);
+    out.facts["large_objects"] = std::to_string(s.large_objects);
+    std::map<std::int64_t, const pgdump::DataEntry*> data;
+    for (const auto& e : s.data) {
+        data[e.dump_id] = &e;
+        if (e.desc == "TABLE DATA") {
+            out.counts[archive_text(e.schema, enc) + "." + archive_text(e.name, enc)] = e.rows;
+        }
+    }
+    out.columns = {"id", "table_oid", "oid", "section", "desc", "schema", "name", "owner", "rows"};
+    for (const auto& e : s.toc) {
+        if (!pgdump::listed_by_pg_restore(e)) {
+            continue;
+        }
+        auto d = data.find(e.dump_id);
+        std::string rows;
+        if (d != data.end() && e.desc == "TABLE DATA") {
+            rows = std::to_string(d->second->rows);
+        } else if (d != data.end() && d->second->large_objects > 0) {
+            rows = std::to_string(d->second->large_objects);
+        }
+        out.entries.push_back({std::to_string(e.dump_id), utf8_or_escaped(e.table_oid), utf8_or_escaped(e.oid),
+                               pgdump::section_name(e.section), utf8_or_escaped(e.desc),
+                               e.schema.empty() ? "-" : archive_text(e.schema, enc), archive_text(e.name, enc),
+                               archive_text(e.owner, enc), rows});
+    }
+    return out;
 }
 
 } // namespace dbkeep::engine::pg

@@ -47,4 +47,13 @@ std::string exact_table_pattern(const std::string& schema, const std::string& ta
 // when reading fails, ErrorKind::cancelled on cancel::requested().
 Result<DumpInfo> inspect_archive(stream::Source& in);
 
+// What one object of a stored PostgreSQL backup holds (Engine::contents): a custom-format archive (it starts with
+// PGDMP) is read to its end into kind "pg_dump custom archive", facts (archive version, database, encoding,
+// server and pg_dump versions, TOC entries, large objects), counts (each table's COPY rows, "schema.table") and
+// its TOC as `pg_restore -l` lists it (columns id, table_oid, oid, section, desc, schema ("-" for none), name,
+// owner, rows: a TABLE DATA entry's rows or a BLOBS entry's large objects), names converted to UTF-8. Anything
+// else (a COPY chunk, a SQL script) is read no further than its first 5 bytes and has kind details["format"]
+// (or "data") and no listing. Fails as inspect_archive does.
+Result<Contents> object_contents(stream::Source& in, const std::map<std::string, std::string>& details);
+
 } // namespace dbkeep::engine::pg

@@ -36,6 +36,12 @@ public:
 
     Result<DumpInfo> inspect(stream::Source& dump) override { return pg::inspect_archive(dump); }
 
+    Result<Contents> contents(stream::Source& object, bool /*part*/,
+                              const std::map<std::string, std::string>& details) override
+    {
+        return pg::object_contents(object, details);
+    }
+
     Status restore(stream::Source& in, const RestoreOptions& options) override
     {
         if (auto it = options.details.find("layout"); it != options.details.end() && it->second == "server") {

@@ -519,12 +519,12 @@ bool is_relation(const std::string& desc)
 
 bool table_matches(const pgdump::TocEntry& e, const std::string& name)
 {
-    return is_relation(e.desc) && (e.tag == name || e.schema + "." + e.tag == name);
+    return is_relation(e.desc) && (e.name == name || e.schema + "." + e.name == name);
 }
 
 bool schema_matches(const pgdump::TocEntry& e, const std::string& name)
 {
-    return (e.desc == "SCHEMA" && e.tag == name) || (!e.schema.empty() && e.schema == name);
+    return (e.desc == "SCHEMA" && e.name == name) || (!e.schema.empty() && e.schema == name);
 }
 
 } // namespace
@@ -564,7 +564,7 @@ EntrySelection select_entries(const std::vector<pgdump::TocEntry>& toc, const st
         by_id[e.dump_id] = &e;
         if (e.desc == "SCHEMA") {
             schema_ids.insert(e.dump_id);
-            schema_entry[e.tag] = e.dump_id;
+            schema_entry[e.name] = e.dump_id;
         }
     }
     EntrySelection out;
@@ -621,7 +621,7 @@ EntrySelection select_entries(const std::vector<pgdump::TocEntry>& toc, const st
         if (selected.contains(e.dump_id)) {
             out.ids.push_back(e.dump_id);
             if (is_relation(e.desc)) {
-                out.tables.emplace(e.schema, e.tag);
+                out.tables.emplace(e.schema, e.name);
             }
         }
     }

@@ -72,10 +72,49 @@ void fill_info(DumpInfo& info, const rdb::Summary& s, std::uint64_t bytes)
     }
 }
 
-Result<DumpInfo> inspect_rdb(stream::Source& in)
+std::string rdb_type_name(std::uint8_t type)
+{
+    switch (type) {
+    case 0: return "string";
+    case 1:
+    case 10:
+    case 14:
+    case 18: return "list";
+    case 2:
+    case 11:
+    case 20: return "set";
+    case 3:
+    case 5:
+    case 12:
+    case 17: return "zset";
+    case 4:
+    case 9:
+    case 13:
+    case 16:
+    case 22:
+    case 23:
+    case 24:
+    case 25: return "hash";
+    case 15:
+    case 19:
+    case 21: return "stream";
+    case 6:
+    case 7: return "module";
+    default: return "type " + std::to_string(type);
+    }
+}
+
+Result<DumpInfo> inspect_rdb(stream::Source& in, std::map<std::string, std::int64_t>* types)
 {
     // The parser and fill_info of the dump strategies, so the statistics are the ones a backup records.
-    rdb::Parser parser;
+    rdb::Parser::KeyHandler on_key;
+    if (types != nullptr) {
+        on_key = [types](const rdb::Entry& e) -> Status {
+            ++(*types)[rdb_type_name(e.type)];
+            return {};
+        };
+    }
+    rdb::Parser parser({}, on_key);
     std::vector<std::uint8_t> buf(k_chunk);
     std::uint64_t bytes = 0;
     for (;;) {

@@ -52,6 +52,11 @@ void fill_info(DumpInfo& info, const rdb::Summary& s, std::uint64_t bytes);
 // its end. Fails with ErrorKind::corruption when in is not one complete RDB (truncated, malformed, a CRC
 // mismatch, data after its end), ErrorKind::failed for content the parser does not support, in's error when
 // reading fails, ErrorKind::cancelled on cancel::requested().
-Result<DumpInfo> inspect_rdb(stream::Source& in);
+// types: when not null, each key's type is counted in it by rdb_type_name ("string" -> keys).
+Result<DumpInfo> inspect_rdb(stream::Source& in, std::map<std::string, std::int64_t>* types = nullptr);
+
+// The logical type of an RDB type byte: "string", "list", "set", "zset", "hash", "stream", "module", or
+// "type N" for a byte this dbkeep does not know. Pure.
+std::string rdb_type_name(std::uint8_t type);
 
 } // namespace dbkeep::engine::redis

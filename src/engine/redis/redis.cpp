@@ -80,6 +80,28 @@ public:
         return info;
     }
 
+    Result<Contents> contents(stream::Source& object, bool part,
+                              const std::map<std::string, std::string>& /*details*/) override
+    {
+        Contents out;
+        if (part) {
+            return out; // an RDB backup has no parts
+        }
+        std::map<std::string, std::int64_t> types;
+        auto info = redis::inspect_rdb(object, &types);
+        if (!info) {
+            return std::unexpected(info.error());
+        }
+        out.kind = "rdb";
+        out.facts = std::move(info->details);
+        out.counts = std::move(info->stats);
+        out.columns = {"type", "keys"};
+        for (const auto& [type, keys] : types) {
+            out.entries.push_back({type, std::to_string(keys)});
+        }
+        return out;
+    }
+
     Status restore(stream::Source& in, const RestoreOptions& options) override
     {
         auto ep = redis::endpoint_from_url(options.to_url, options.password, "restore " + m_target + " to");

@@ -129,3 +129,86 @@ TEST(PgDumpArchive, InspectGivesTheStatisticsADumpRecords)
     ASSERT_FALSE(truncated);
     EXPECT_EQ(truncated.error().kind, ErrorKind::corruption);
 }
+
+namespace {
+
+// The reader's TOC entries as `pg_restore -l` prints them (its PrintTOCSummary line), those it lists only.
+std::vector<std::string> listed(const engine::pgdump::Summary& s)
+{
+    std::vector<std::string> out;
+    for (const auto& e : s.toc) {
+        if (engine::pgdump::listed_by_pg_restore(e)) {
+            out.push_back(std::to_string(e.dump_id) + "; " + e.table_oid + " " + e.oid + " " + e.desc + " " +
+                          (e.schema.empty() ? "-" : e.schema) + " " + e.name + " " + e.owner);
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+// The expected lines are `pg_restore -l` (PostgreSQL 15) of the same seeds, its comment lines left out.
+TEST(PgDumpArchive, KeepsTheTocEntriesThatPgRestoreLists)
+{
+    engine::pgdump::Reader r(true);
+    ASSERT_TRUE(read(r, seed("copy-escapes.pgdump"), 11).has_value());
+    EXPECT_EQ(listed(r.summary()), (std::vector<std::string>{
+                                       "215; 1259 16392 TABLE public e postgres",
+                                       "214; 1259 16387 TABLE public t postgres",
+                                       "3343; 0 16392 TABLE DATA public e postgres",
+                                       "3342; 0 16387 TABLE DATA public t postgres",
+                                   }));
+    // Every entry is kept, the ones pg_restore handles specially too, with its section.
+    EXPECT_EQ(static_cast<std::int64_t>(r.summary().toc.size()), r.summary().toc_entries);
+    bool encoding = false;
+    for (const auto& e : r.summary().toc) {
+        encoding = encoding || e.desc == "ENCODING";
+        if (e.desc == "TABLE DATA") {
+            EXPECT_STREQ(engine::pgdump::section_name(e.section), "data");
+            EXPECT_TRUE(e.had_dumper);
+        }
+        if (e.desc == "TABLE") {
+            EXPECT_STREQ(engine::pgdump::section_name(e.section), "pre-data");
+            EXPECT_TRUE(e.has_definition);
+        }
+    }
+    EXPECT_TRUE(encoding);
+
+    engine::pgdump::Reader lo(true);
+    ASSERT_TRUE(read(lo, seed("large-objects.pgdump"), 2).has_value());
+    EXPECT_EQ(listed(lo.summary()), (std::vector<std::string>{
+                                        "214; 1259 16395 TABLE public one postgres",
+                                        "3339; 2613 77 BLOB - 77 postgres",
+                                        "3340; 2613 78 BLOB - 78 postgres",
+                                        "3338; 0 16395 TABLE DATA public one postgres",
+                                        "3341; 0 0 BLOBS - BLOBS ",
+                                    }));
+
+    engine::pgdump::Reader plain;
+    ASSERT_TRUE(read(plain, seed("copy-escapes.pgdump"), 64).has_value());
+    EXPECT_TRUE(plain.summary().toc.empty()) << "entries are kept only when asked for";
+}
+
+// `dbkeep show` reads an archive through object_contents: the TOC as pg_restore -l lists it, with each table's rows.
+TEST(PgDumpArchive, ContentsListTheTocWithRowsAndLeaveOtherDataUnread)
+{
+    auto source = stream::make_string_source(seed("quoted-schema.pgdump"));
+    auto c = engine::pg::object_contents(*source, {});
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->kind, "pg_dump custom archive");
+    EXPECT_EQ(c->counts, (std::map<std::string, std::int64_t>{{"s.Q t", 2}}));
+    ASSERT_EQ(c->columns, (std::vector<std::string>{"id", "table_oid", "oid", "section", "desc", "schema", "name",
+                                                    "owner", "rows"}));
+    ASSERT_EQ(c->entries.size(), 3u);
+    EXPECT_EQ(c->entries[0],
+              (std::vector<std::string>{"6", "2615", "16398", "pre-data", "SCHEMA", "-", "s", "postgres", ""}));
+    EXPECT_EQ(c->entries[2],
+              (std::vector<std::string>{"3339", "0", "16399", "data", "TABLE DATA", "s", "Q t", "postgres", "2"}));
+    EXPECT_EQ(c->facts["encoding"], "UTF8");
+
+    auto copy = stream::make_string_source("1\tx\n2\ty\n");
+    auto chunk = engine::pg::object_contents(*copy, {{"format", "copy-text"}, {"table", "t"}});
+    ASSERT_TRUE(chunk) << chunk.error().to_string();
+    EXPECT_EQ(chunk->kind, "copy-text");
+    EXPECT_TRUE(chunk->entries.empty());
+}

@@ -16,7 +16,7 @@ pgdump::TocEntry entry(std::int64_t id, std::string desc, std::string schema, st
     return pgdump::TocEntry{.dump_id = id,
                             .desc = std::move(desc),
                             .schema = std::move(schema),
-                            .tag = std::move(tag),
+                            .name = std::move(tag),
                             .deps = std::move(deps),
                             .has_data = false};
 }
