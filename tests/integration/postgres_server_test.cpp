@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -313,6 +314,28 @@ TEST_F(PostgresServerBackup, ExclusionsApplyToEveryDatabaseAndATableOfOneIsResto
     EXPECT_EQ(m_pg->psql("reports", "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "
                                     "'information_schema')"),
               "2");
+}
+
+// dbkeep show lists a whole server's objects: the globals by their details, each database's archive with its
+// table of contents and the rows counted in it.
+TEST_F(PostgresServerBackup, ShowListsEveryDatabasesTableOfContents)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto s = dbkeep({"show", "app", "--json"});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    auto doc = nlohmann::json::parse(s.out);
+    ASSERT_EQ(doc["objects"].size(), 4u) << doc.dump(2);
+    std::map<std::string, nlohmann::json> by_database;
+    for (std::size_t i = 1; i < doc["objects"].size(); ++i) {
+        const auto& o = doc["objects"][i];
+        EXPECT_EQ(o["checksum"], "ok") << o.dump(2);
+        EXPECT_EQ(o["contents"]["kind"], "pg_dump custom archive") << o.dump(2);
+        by_database[o["contents"]["facts"]["database"].get<std::string>()] = o;
+    }
+    ASSERT_EQ(by_database.size(), 3u);
+    EXPECT_EQ(by_database["shop"]["contents"]["counts"]["public.orders"], 42);
+    EXPECT_EQ(by_database["app"]["contents"]["counts"]["billing.invoices"], 100);
+    EXPECT_EQ(doc["objects"][0]["checksum"], "ok") << doc["objects"][0].dump(2);
 }
 
 // The commands docs/format.md gives for a whole server, run as written there onto a fresh server.

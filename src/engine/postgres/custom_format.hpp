@@ -55,14 +55,14 @@ struct DataEntry {
 // PrintTOCSummary): "<dump_id>; <table_oid> <oid> <desc> <schema or -> <name> <owner>".
 struct TocEntry {
     std::int64_t dump_id = 0;
-    std::string table_oid, oid;  // the catalog id as the archive stores it (decimal text)
-    std::string desc;            // "TABLE", "TABLE DATA", "INDEX", "SEQUENCE SET", "ACL" ...
-    int section = 0;             // 1 none, 2 pre-data, 3 data, 4 post-data (archive 1.11 on); 0 not recorded
-    std::string schema;          // namespace, empty when none; bytes in the dump's encoding
-    std::string name;            // tag; bytes in the dump's encoding
-    std::string owner;           // bytes in the dump's encoding
-    bool had_dumper = false;     // the entry had a data dumper (its data is a block of the archive)
-    bool has_definition = false; // its defn (CREATE ... statement) is not empty
+    std::string table_oid, oid;     // the catalog id as the archive stores it (decimal text)
+    std::string desc;               // "TABLE", "TABLE DATA", "INDEX", "SEQUENCE SET", "ACL" ...
+    int section = 0;                // 1 none, 2 pre-data, 3 data, 4 post-data (archive 1.11 on); 0 not recorded
+    std::string schema;             // namespace, empty when none; bytes in the dump's encoding
+    std::string name;               // tag; bytes in the dump's encoding
+    std::string owner;              // bytes in the dump's encoding
+    bool had_dumper = false;        // the entry had a data dumper (its data is a block of the archive)
+    bool has_definition = false;    // its defn (CREATE ... statement) is not empty
     std::vector<std::int64_t> deps; // dump ids of the entries it depends on
     bool has_data = false;          // the archive holds a data block for it
 };
