@@ -338,6 +338,24 @@ TEST_F(PostgresServerBackup, ShowListsEveryDatabasesTableOfContents)
     EXPECT_EQ(doc["objects"][0]["checksum"], "ok") << doc["objects"][0].dump(2);
 }
 
+// A database that fails half-way through a whole server (the role cannot read one of shop's tables) fails the
+// backup with pg_dump's own words and the database's name, and leaves no manifest and no object: the globals
+// and app's archive, already stored, are removed with it.
+TEST_F(PostgresServerBackup, ADatabaseThatFailsLeavesNoManifestAndNoObject)
+{
+    m_pg->psql("postgres", "CREATE ROLE backup LOGIN");
+    m_pg->psql("app", "GRANT USAGE ON SCHEMA billing TO backup; GRANT SELECT ON billing.invoices TO backup");
+    write_config("    databases: all\n", m_pg->url("", "backup"));
+    auto b = dbkeep({"backup", "app"});
+    EXPECT_NE(b.exit_code, 0);
+    EXPECT_NE(b.err.find("dump database shop"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find("permission denied for table orders"), std::string::npos) << b.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+    for (const auto& f : m_work->stored_files()) {
+        EXPECT_EQ(f.find(".zst"), std::string::npos) << "left behind: " << f;
+    }
+}
+
 // The commands docs/format.md gives for a whole server, run as written there onto a fresh server.
 TEST_F(PostgresServerBackup, TheServerRestoresWithZstdPsqlAndPgRestoreAlone)
 {
