@@ -201,7 +201,17 @@ Result<Manifest> select_backup(const Listing& listing, const std::string& target
                 return m;
             }
         }
-        return fail(ErrorKind::not_found, "find backup of", target, "no backup at or before " + selector);
+        // The oldest one that counts names the earliest time --at can reach.
+        std::string oldest;
+        for (const auto& m : listing.backups) {
+            if (!dated_in_future(m.id, now)) {
+                oldest = m.id;
+            }
+        }
+        return fail(ErrorKind::not_found, "find backup of", target, "no backup at or before " + selector,
+                    oldest.empty() ? "run `dbkeep list " + target + "` to see the backups"
+                                   : "the oldest backup is " + oldest + ": give --at a time after it, or --backup " +
+                                         oldest);
     }
     if (!backup_time(selector)) { // not shaped like an id either: most likely a time --at could not read
         return fail(ErrorKind::not_found, "find backup of", target,

@@ -299,6 +299,7 @@ TEST_F(PostgresServerBackup, ExclusionsApplyToEveryDatabaseAndATableOfOneIsResto
     EXPECT_EQ(m["stats"]["shop/public.orders"], 0) << m["stats"].dump();
     EXPECT_EQ(m["stats"]["app/public.orders"], 0) << m["stats"].dump();
     EXPECT_EQ(m["stats"]["app/billing.invoices"], 100) << m["stats"].dump();
+    EXPECT_NE(m["details"].value("exclude_table_data", "").find("orders"), std::string::npos) << m["details"].dump();
 
     auto unnamed = dbkeep({"restore", "app", "--table", "billing.invoices", "--to", m_pg->url("")});
     EXPECT_NE(unnamed.exit_code, 0);
@@ -354,6 +355,47 @@ TEST_F(PostgresServerBackup, ADatabaseThatFailsLeavesNoManifestAndNoObject)
     for (const auto& f : m_work->stored_files()) {
         EXPECT_EQ(f.find(".zst"), std::string::npos) << "left behind: " << f;
     }
+}
+
+// Quotes of one kind inside names of the other (a database "it's" owned by "o'brien", a comment with ';'): the
+// database-level statements are split where SQL ends them, so the owner, setting and comment arrive. verify
+// --restore refuses the server itself or its postgres database as a scratch database, and --to naming postgres
+// means the server: --database keeps the database's own name (here refused, as it holds objects).
+TEST_F(PostgresServerBackup, QuotesInNamesKeepTheOwnerSettingAndComment)
+{
+    m_pg->psql("postgres", "CREATE ROLE \"o'brien\"");
+    m_pg->psql("postgres", "CREATE DATABASE \"it's\" OWNER \"o'brien\"");
+    m_pg->psql("postgres", "ALTER DATABASE \"it's\" SET search_path = billing, public; COMMENT ON DATABASE "
+                           "\"it's\" IS 'O''Brien''s; data'");
+    m_pg->psql("it's", "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3)");
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+
+    PostgresServer fresh;
+    auto r = dbkeep({"restore", "app", "--to", fresh.url("")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string where = " FROM pg_database WHERE datname = 'it''s'";
+    EXPECT_EQ(fresh.psql("it's", "SELECT count(*) FROM t"), "3");
+    EXPECT_EQ(fresh.psql("postgres", "SELECT pg_get_userbyid(datdba)" + where), "o'brien");
+    EXPECT_EQ(fresh.psql("postgres", "SELECT shobj_description(oid, 'pg_database')" + where), "O'Brien's; data");
+    EXPECT_EQ(fresh.psql("postgres", "SELECT array_to_string(s.setconfig, ',') FROM pg_db_role_setting s JOIN "
+                                     "pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'it''s'"),
+              "search_path=billing, public");
+
+    auto v = dbkeep({"verify", "app", "--restore", "--to", m_pg->url("scratch")});
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    for (const std::string& to : {m_pg->url(""), m_pg->url("postgres")}) {
+        auto bad = dbkeep({"verify", "app", "--restore", "--to", to});
+        EXPECT_NE(bad.exit_code, 0) << to << bad.err;
+        EXPECT_NE((bad.out + bad.err).find("needs a scratch database of its own"), std::string::npos)
+            << bad.out << bad.err;
+    }
+    EXPECT_EQ(m_pg->psql("postgres", "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "
+                                     "'information_schema')"),
+              "0");
+    auto own = dbkeep({"restore", "app", "--database", "it's", "--to", m_pg->url("postgres")});
+    EXPECT_NE(own.exit_code, 0);
+    EXPECT_NE(own.err.find("database it's already exists and holds objects"), std::string::npos) << own.err;
+    EXPECT_EQ(m_pg->psql("postgres", "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), "0");
 }
 
 // The commands docs/format.md gives for a whole server, run as written there onto a fresh server.

@@ -272,6 +272,16 @@ std::pair<ErrorKind, std::string> classify_connect_error(const std::string& msg)
     if (has("authentication failed")) { // another method (GSSAPI, SSPI, certificate, ...): its cause is unknown here
         return {ErrorKind::auth, ""};
     }
+    // FATAL:  role "x" does not exist / database "x" does not exist: the url names what the server lacks.
+    if (has("FATAL:") && has("role \"") && has("does not exist")) {
+        return {ErrorKind::not_found, "the server has no role of the url's user name: check the user in the target's "
+                                      "url, or create the role (CREATE ROLE name LOGIN, with the grants `dbkeep check` "
+                                      "names)"};
+    }
+    if (has("FATAL:") && has("database \"") && has("does not exist")) {
+        return {ErrorKind::not_found, "the server has no database of that name: check the database in the url "
+                                      "(psql -l lists them), or use databases: all to back up every database"};
+    }
     if (has("does not exist")) {
         return {ErrorKind::not_found, ""};
     }

@@ -200,6 +200,33 @@ struct DatabaseEntries {
     std::vector<std::string> statements; // ALTER DATABASE / COMMENT ON DATABASE / GRANT ... ON DATABASE ...
 };
 
+// Whether SQL text ends inside a string literal ('...', E'...' with backslash escapes) or a quoted identifier
+// ("..."), each with its doubled quote as an escape: a ';' there does not end the statement. A quote of one
+// kind inside the other (a database "it's", an owner "o'brien") is text.
+bool inside_quotes(std::string_view sql)
+{
+    char open = 0;
+    bool escapes = false;
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        const char c = sql[i];
+        if (open == 0) {
+            if (c == '\'' || c == '"') {
+                open = c;
+                escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e');
+            }
+        } else if (escapes && c == '\\') {
+            ++i;
+        } else if (c == open) {
+            if (i + 1 < sql.size() && sql[i + 1] == open) {
+                ++i;
+            } else {
+                open = 0;
+            }
+        }
+    }
+    return open != 0;
+}
+
 // Picks the database-level statements out of pg_restore's script, line by line. Each entry is headed by
 // "-- Name: NAME; Type: TYPE; Schema: ...; Owner: ..."; its statements end at a line ending in ';' outside a
 // string literal; a \connect line ends the entry (what follows is the new session's SET preamble).
@@ -246,7 +273,7 @@ private:
             m_statement += '\n';
             m_statement += l;
         }
-        if (l.ends_with(';') && std::count(m_statement.begin(), m_statement.end(), '\'') % 2 == 0) {
+        if (l.ends_with(';') && !inside_quotes(m_statement)) {
             statement(std::move(m_statement));
             m_statement.clear();
         }
@@ -742,6 +769,12 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     // restore --table/--schema: part of the dump, chosen from its table of contents.
     const bool partial = !options.tables.empty() || !options.schemas.empty();
     const std::string db = params.keywords["dbname"];
+    if (options.scratch && (db == "postgres" || db == "template0" || db == "template1")) {
+        return fail(ErrorKind::config, "test-restore into", what,
+                    "verify --restore makes its scratch database afresh and drops it afterwards, and " + db +
+                        " is the server's own",
+                    "name a database that nothing else uses, e.g. postgres://user@host:5432/dbkeep_scratch");
+    }
     auto admin_params = params;
     admin_params.keywords["dbname"] = "postgres";
 

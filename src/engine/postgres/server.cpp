@@ -506,7 +506,7 @@ Result<DumpInfo> dump_server(runner::Runner& runner, const Target& target, strea
         auto dumped = dump_database(runner, one, **part);
         if (!dumped) {
             (*part)->abort();
-            return wrap(dumped.error(), "dump database " + name + " of");
+            return wrap(dumped.error(), "dump database " + name);
         }
         (*part)->set_detail("format", "pgdump");
         (*part)->set_detail("database", name);
@@ -528,8 +528,11 @@ Result<DumpInfo> dump_server(runner::Runner& runner, const Target& target, strea
         if (info.server_version.empty()) {
             info.server_version = dumped->server_version;
         }
-        if (auto it = dumped->details.find("pg_dump_path"); it != dumped->details.end()) {
-            info.details["pg_dump_path"] = it->second;
+        // The same for every database: the tool's path and the exclusions (README "Leaving tables out").
+        for (const auto& [key, value] : dumped->details) {
+            if (key == "pg_dump_path" || key.starts_with("exclude_")) {
+                info.details[key] = value;
+            }
         }
     }
     return info;
@@ -562,6 +565,13 @@ Status restore_server(runner::Runner& runner, const Target& target, stream::Sour
                     "give --to without a database (postgres://user@host:5432/), or --database NAME to restore one "
                     "database into " +
                         url_db);
+    }
+    if (options.scratch && (url_db.empty() || url_db == "postgres" || url_db.starts_with("template"))) {
+        return fail(ErrorKind::config, "test-restore into", where,
+                    "verify --restore needs a scratch database of its own, and --to names " +
+                        (url_db.empty() ? std::string("none") : url_db),
+                    "name one that nothing else uses, e.g. postgres://user@host:5432/dbkeep_scratch: it is made "
+                    "afresh for each database of the backup and dropped afterwards");
     }
     // The databases of the backup, by part.
     std::vector<std::pair<std::string, std::size_t>> dbs;
@@ -603,14 +613,18 @@ Status restore_server(runner::Runner& runner, const Target& target, stream::Sour
         return std::unexpected(existing.error());
     }
     // Every destination first: a database that exists and holds objects is refused before anything is written.
+    // --to names the server when its database is empty or postgres (the maintenance database is never a
+    // destination): each database then keeps its own name.
+    const bool names_server = url_db.empty() || url_db == "postgres";
     auto dest_name = [&](const std::string& source) {
-        return !options.database.empty() && !url_db.empty() ? url_db : source;
+        return !options.database.empty() && !names_server ? url_db : source;
     };
     // A test restore goes into verify's own scratch database (restore_database checks that it made it) and leaves
     // the scratch server's roles alone: the globals were read and parsed above, which is their test.
     // A partial restore (--table/--schema) may go into a database that holds other objects: restore_database
     // refuses only when the named ones exist there.
     if (!options.clean && !options.scratch && !partial) {
+        std::vector<std::string> busy_names;
         for (const auto& [name, index] : dbs) {
             const std::string dest = dest_name(name);
             if (!existing->contains(dest)) {
@@ -627,11 +641,18 @@ Status restore_server(runner::Runner& runner, const Target& target, stream::Sour
                 return std::unexpected(busy.error());
             }
             if (*busy) {
-                return fail(ErrorKind::config, "restore into", where,
-                            "database " + dest + " already exists and holds objects: nothing was restored",
-                            "drop it first, add --clean to drop the dump's objects in it, or restore one database "
-                            "elsewhere with --database NAME --to URL");
+                busy_names.push_back(dest);
             }
+        }
+        if (!busy_names.empty()) {
+            const bool one = busy_names.size() == 1;
+            return fail(ErrorKind::config, "restore into", where,
+                        std::string(one ? "database " : "databases ") + join(busy_names) +
+                            (one ? " already exists and holds" : " already exist and hold") +
+                            " objects: nothing was restored",
+                        std::string(one ? "drop it" : "drop them") +
+                            " first, add --clean to drop the dump's objects in them, or restore one database "
+                            "elsewhere with --database NAME --to URL");
         }
     }
     if (!options.no_roles && !options.scratch) {

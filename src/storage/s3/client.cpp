@@ -296,6 +296,16 @@ std::string error_hint(long status, const std::string& code, const std::string& 
     if (code == "RequestTimeTooSkewed") {
         return "this machine's clock is more than 15 minutes off: fix it (NTP)";
     }
+    // Retried with backoff before this (retryable): the server kept failing, which no setting here causes.
+    if (code == "SlowDown") {
+        return "the server kept asking to slow down (throttling) through every retry: retry later, or spread the "
+               "targets' schedules so fewer backups write to the bucket at once";
+    }
+    if (status >= 500 && status <= 599 && status != 501) {
+        return "the storage server failed (HTTP " + std::to_string(status) +
+               ") on every retry: it is down or overloaded, not refusing this request; retry later and check the "
+               "service's status";
+    }
     if ((status == 401 || status == 403) && (code == "AccessDenied" || code.empty())) {
         const std::string action = permission_for(operation);
         return "check the IAM policy: " +

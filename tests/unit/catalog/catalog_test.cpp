@@ -320,7 +320,9 @@ TEST_F(CatalogTest, NotFoundMessages)
     auto before = find_backup(*m_storage, "orders", "2026-11-23T00:00:00Z", k_now);
     ASSERT_FALSE(before);
     EXPECT_EQ(before.error().kind, ErrorKind::not_found);
-    EXPECT_EQ(before.error().to_string(), "find backup of orders: no backup at or before 2026-11-23T00:00:00Z");
+    EXPECT_EQ(before.error().to_string(),
+              "find backup of orders: no backup at or before 2026-11-23T00:00:00Z (the oldest backup is "
+              "20261124T000000Z-000001: give --at a time after it, or --backup 20261124T000000Z-000001)");
 
     auto unknown = find_backup(*m_storage, "orders", "20261124T000000Z-ffffff", k_now);
     ASSERT_FALSE(unknown);

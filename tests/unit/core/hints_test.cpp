@@ -66,6 +66,20 @@ TEST(Hints, S3RefusalsAreToldApartByTheirCode)
     EXPECT_FALSE(has(skew, "IAM")) << skew;
 }
 
+// A server that keeps failing (5xx, or throttling) after every retry is named as such, not as a permission or
+// a key; a 501 (a feature the store lacks) is not an outage.
+TEST(Hints, S3ServerFailuresAfterEveryRetrySayTheServerFailed)
+{
+    for (long status : {500L, 502L, 503L, 504L}) {
+        const std::string h = s3_hint(status, status == 500 ? "InternalError" : "");
+        EXPECT_TRUE(has(h, "the storage server failed (HTTP " + std::to_string(status) + ")")) << h;
+        EXPECT_FALSE(has(h, "IAM")) << h;
+    }
+    const std::string slow = s3_hint(503, "SlowDown");
+    EXPECT_TRUE(has(slow, "slow down")) << slow;
+    EXPECT_EQ(s3_hint(501, "NotImplemented"), "");
+}
+
 TEST(Hints, S3AccessDeniedNamesThePermissionTheRequestNeeds)
 {
     EXPECT_TRUE(has(s3_hint(403, "AccessDenied", "upload part"), "s3:PutObject"));
@@ -79,7 +93,7 @@ TEST(Hints, S3AccessDeniedNamesThePermissionTheRequestNeeds)
     // Codes whose cause is not a policy get no IAM hint, nor does a server error.
     EXPECT_EQ(s3_hint(403, "AllAccessDisabled"), "");
     EXPECT_EQ(s3_hint(403, "InvalidObjectState", "read object"), "");
-    EXPECT_EQ(s3_hint(500, "InternalError"), "");
+    EXPECT_FALSE(has(s3_hint(500, "InternalError"), "IAM"));
     EXPECT_EQ(s3_hint(400, "InvalidRequest"), "");
 }
 
@@ -137,6 +151,17 @@ TEST(Hints, PostgresConnectErrorsGetTheHintOfTheirCause)
     EXPECT_EQ(gss.first, ErrorKind::auth);
     EXPECT_EQ(gss.second, "") << "the password is not what GSSAPI checks";
 
+    // What the url names and the server lacks: the role, or the database; not the password or the network.
+    auto role = classify_connect_error("connection to server at \"db\", port 5432 failed: FATAL:  role \"bakup\" "
+                                       "does not exist");
+    EXPECT_EQ(role.first, ErrorKind::not_found);
+    EXPECT_TRUE(has(role.second, "no role of the url's user name")) << role.second;
+    auto database = classify_connect_error("connection to server at \"db\", port 5432 failed: FATAL:  database "
+                                           "\"ap\" does not exist");
+    EXPECT_EQ(database.first, ErrorKind::not_found);
+    EXPECT_TRUE(has(database.second, "no database of that name")) << database.second;
+    EXPECT_FALSE(has(database.second, "role")) << database.second;
+
     auto dns =
         classify_connect_error("could not translate host name \"db.internl\" to address: Name or service not known");
     EXPECT_EQ(dns.first, ErrorKind::transient);
@@ -164,7 +189,7 @@ TEST(Hints, PostgresConnectErrorsGetTheHintOfTheirCause)
 
     auto db = classify_connect_error("FATAL:  database \"nope\" does not exist");
     EXPECT_EQ(db.first, ErrorKind::not_found);
-    EXPECT_EQ(db.second, "");
+    EXPECT_TRUE(has(db.second, "no database of that name")) << db.second;
 }
 
 TEST(Hints, MysqlToolErrorsGetTheHintOfTheirCause)
