@@ -209,9 +209,9 @@ Result<Manifest> select_backup(const Listing& listing, const std::string& target
             }
         }
         return fail(ErrorKind::not_found, "find backup of", target, "no backup at or before " + selector,
-                    oldest.empty() ? "run `dbkeep list " + target + "` to see the backups"
-                                   : "the oldest backup is " + oldest + ": give --at a time after it, or --backup " +
-                                         oldest);
+                    oldest.empty()
+                        ? "run `dbkeep list " + target + "` to see the backups"
+                        : "the oldest backup is " + oldest + ": give --at a time after it, or --backup " + oldest);
     }
     if (!backup_time(selector)) { // not shaped like an id either: most likely a time --at could not read
         return fail(ErrorKind::not_found, "find backup of", target,

@@ -266,4 +266,31 @@ TEST_F(PostgresPartial, TableAndSchemaAreUsageErrorsWithOutputOrAnotherEngine)
     EXPECT_NE(r.err.find("part of a PostgreSQL dump; this target's engine is sqlite"), std::string::npos) << r.err;
 }
 
+// A LATIN1 database: names given in UTF-8 (the YAML file, the command line) mean the same table as in the
+// database. exclude_tables leaves "café" out (pg_dump reads the pattern in the database's encoding), and
+// --table finds "naïve" in a dump whose names are LATIN1 bytes; a pattern the encoding cannot hold is refused.
+TEST_F(PostgresPartial, NonAsciiNamesOfALatin1DatabaseAreExcludedAndRestoredByName)
+{
+    m_pg->psql("postgres", "CREATE DATABASE legacy ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+    m_pg->psql("legacy", "SET client_encoding = 'UTF8'; CREATE TABLE public.\"café\" (id int); INSERT INTO "
+                         "public.\"café\" VALUES (1), (2); CREATE TABLE public.\"naïve\" (id int); INSERT INTO "
+                         "public.\"naïve\" VALUES (1), (2), (3);");
+    write_config("    exclude_tables: ['café']\n", m_pg->url("legacy"));
+    auto b = dbkeep({"backup", "app"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto m = nlohmann::json::parse(read_file(m_work->backups() / m_work->manifests()[0]));
+    EXPECT_FALSE(m["stats"].contains("public.café")) << m["stats"].dump();
+    EXPECT_EQ(m["stats"]["public.naïve"], 3) << m["stats"].dump();
+
+    auto r = dbkeep({"restore", "app", "--table", "naïve", "--to", m_pg->url("legacy_part")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(m_pg->psql("legacy_part", "SET client_encoding = 'UTF8'; SELECT count(*) FROM public.\"naïve\""), "3");
+
+    write_config("    exclude_tables: ['日本']\n", m_pg->url("legacy"));
+    auto refused = dbkeep({"backup", "app"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("cannot be written in the database's encoding LATIN1"), std::string::npos)
+        << refused.err;
+}
+
 } // namespace

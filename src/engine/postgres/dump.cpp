@@ -185,8 +185,9 @@ std::string version_word(const std::string& text)
 }
 
 struct ServerVersion {
-    int major = 0;       // 0: unknown
-    std::string version; // "15.18"; empty: unknown
+    int major = 0;        // 0: unknown
+    std::string version;  // "15.18"; empty: unknown
+    std::string encoding; // the database's encoding ("LATIN1"); empty: unknown
 };
 
 // The server's version before pg_dump starts, to pick the pg_dump that fits it: a session (libpq with a local
@@ -205,9 +206,10 @@ Result<ServerVersion> server_version(runner::Runner& runner, const Target& targe
             return std::unexpected(conn.error());
         }
         out.major = (*conn)->server_version_num() / 10000;
-        auto v = (*conn)->query("SELECT current_setting('server_version')");
-        if (v && !v->empty() && !v->front().empty()) {
-            out.version = version_word(v->front().front());
+        auto v = (*conn)->query("SELECT current_setting('server_version'), current_setting('server_encoding')");
+        if (v && !v->empty() && v->front().size() == 2) {
+            out.version = version_word(v->front()[0]);
+            out.encoding = v->front()[1];
         }
         return out;
     }
@@ -220,7 +222,8 @@ Result<ServerVersion> server_version(runner::Runner& runner, const Target& targe
                     "--no-password",
                     "--dbname=" + pg::conninfo(params.keywords),
                     "-c",
-                    "SELECT current_setting('server_version_num') || ' ' || current_setting('server_version')"};
+                    "SELECT current_setting('server_version_num') || ' ' || current_setting('server_encoding') || "
+                    "' ' || current_setting('server_version')"};
     add_password_env(version, pg);
     auto v = runner::run_capture(runner, version, 4096);
     if (!v && v.error().kind == ErrorKind::cancelled) {
@@ -232,7 +235,11 @@ Result<ServerVersion> server_version(runner::Runner& runner, const Target& targe
     } else if (v->status.ok()) {
         out.major = std::atoi(v->out.c_str()) / 10000;
         if (auto sp = v->out.find(' '); sp != std::string::npos) {
-            out.version = version_word(v->out.substr(sp + 1));
+            auto sp2 = v->out.find(' ', sp + 1);
+            out.encoding = v->out.substr(sp + 1, sp2 == std::string::npos ? std::string::npos : sp2 - sp - 1);
+            if (sp2 != std::string::npos) {
+                out.version = version_word(v->out.substr(sp2 + 1));
+            }
         }
     } else if (v->status.code == 2) {
         std::string msg = tool_message(v->err);
@@ -407,15 +414,21 @@ Result<DumpInfo> dump_database(runner::Runner& runner, const Target& target, str
     for (const auto& [schema, table] : plan.exclude_table_data) {
         cmd.argv.push_back("--exclude-table-data=" + exact_table_pattern(schema, table));
     }
-    // The target's own exclusions: pg_dump's patterns, one argv item each (never through a shell).
-    for (const auto& p : pg.exclude_tables) {
-        cmd.argv.push_back("--exclude-table=" + p);
-    }
-    for (const auto& p : pg.exclude_schemas) {
-        cmd.argv.push_back("--exclude-schema=" + p);
-    }
-    for (const auto& p : pg.exclude_table_data) {
-        cmd.argv.push_back("--exclude-table-data=" + p);
+    // The target's own exclusions: pg_dump's patterns, one argv item each (never through a shell). pg_dump reads
+    // them in the database's encoding (its client encoding): a UTF-8 "café" is written as a LATIN1 one.
+    for (const auto& [option, patterns] :
+         {std::pair{"--exclude-table=", &pg.exclude_tables}, std::pair{"--exclude-schema=", &pg.exclude_schemas},
+          std::pair{"--exclude-table-data=", &pg.exclude_table_data}}) {
+        for (const auto& p : *patterns) {
+            auto bytes = to_encoding(p, server->encoding);
+            if (!bytes) {
+                return fail(ErrorKind::config, "back up", target.name,
+                            "the pattern '" + p + "' cannot be written in the database's encoding " + server->encoding +
+                                " (or that encoding is unknown here), so pg_dump could not match it",
+                            "write the pattern with characters of that encoding, or with ? for the others");
+            }
+            cmd.argv.push_back(option + *bytes);
+        }
     }
     add_password_env(cmd, pg);
     observe::debug("starting pg_dump", {{"target", target.name}, {"tool", tool->path}, {"runner", runner.describe()}});

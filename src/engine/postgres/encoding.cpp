@@ -2,10 +2,38 @@
 
 #include "engine/postgres/connection.hpp"
 
+#include <algorithm>
 #include <iconv.h>
 #include <map>
 
 namespace dbkeep::engine::pg {
+
+namespace {
+
+// `in` converted by iconv from `from` to `to` (iconv names); nullopt when either is unknown or a byte sequence
+// has no place in `to`.
+std::optional<std::string> convert(const std::string& in_text, const std::string& to, const std::string& from)
+{
+    iconv_t cd = ::iconv_open(to.c_str(), from.c_str());
+    if (cd == reinterpret_cast<iconv_t>(-1)) { // NOLINT(performance-no-int-to-ptr): iconv_open's failure value
+        return std::nullopt;
+    }
+    std::string in = in_text;
+    std::string out(in_text.size() * 4 + 4, '\0');
+    char* ip = in.data();
+    char* op = out.data();
+    std::size_t il = in.size();
+    std::size_t ol = out.size();
+    const std::size_t rc = ::iconv(cd, &ip, &il, &op, &ol);
+    ::iconv_close(cd);
+    if (rc == static_cast<std::size_t>(-1) || il != 0) {
+        return std::nullopt;
+    }
+    out.resize(out.size() - ol);
+    return out;
+}
+
+} // namespace
 
 std::string iconv_name(const std::string& pg)
 {
@@ -54,23 +82,22 @@ std::string archive_text(const std::string& bytes, const std::string& encoding)
     if (from.empty() || bytes.empty()) {
         return utf8_or_escaped(bytes);
     }
-    iconv_t cd = ::iconv_open("UTF-8", from.c_str());
-    if (cd == reinterpret_cast<iconv_t>(-1)) { // NOLINT(performance-no-int-to-ptr): iconv_open's failure value
-        return utf8_or_escaped(bytes);
+    auto out = convert(bytes, "UTF-8", from);
+    return utf8_or_escaped(out ? *out : bytes);
+}
+
+std::optional<std::string> to_encoding(const std::string& utf8, const std::string& encoding)
+{
+    const bool ascii =
+        std::all_of(utf8.begin(), utf8.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    if (ascii || encoding.empty() || encoding == "UTF8" || encoding == "SQL_ASCII") {
+        return utf8;
     }
-    std::string in = bytes;
-    std::string out(bytes.size() * 4 + 4, '\0');
-    char* ip = in.data();
-    char* op = out.data();
-    std::size_t il = in.size();
-    std::size_t ol = out.size();
-    const std::size_t rc = ::iconv(cd, &ip, &il, &op, &ol);
-    ::iconv_close(cd);
-    if (rc == static_cast<std::size_t>(-1) || il != 0) {
-        return utf8_or_escaped(bytes);
+    const std::string to = iconv_name(encoding);
+    if (to.empty()) {
+        return std::nullopt;
     }
-    out.resize(out.size() - ol);
-    return utf8_or_escaped(out);
+    return convert(utf8, to, "UTF-8");
 }
 
 } // namespace dbkeep::engine::pg

@@ -2,6 +2,7 @@
 #include "engine/postgres/parallel.hpp"
 
 #include "core/url.hpp"
+#include "engine/postgres/encoding.hpp"
 #include "engine/postgres/tools.hpp"
 #include "observe/log.hpp"
 
@@ -535,7 +536,15 @@ Result<std::vector<pgdump::TocEntry>> read_toc(const std::filesystem::path& file
                     "this dbkeep cannot read it (" + reader.summary().unsupported + ")",
                     "restore the whole backup, or write it with --output and use pg_restore -t/-n");
     }
-    return reader.summary().toc;
+    // Names as UTF-8, like the names given on the command line and those the destination's connection (client
+    // encoding UTF8) reads: a LATIN1 dump's "café" is then the café a user types.
+    auto toc = reader.summary().toc;
+    const std::string& encoding = reader.summary().encoding;
+    for (auto& e : toc) {
+        e.name = archive_text(e.name, encoding);
+        e.schema = archive_text(e.schema, encoding);
+    }
+    return toc;
 }
 
 bool is_relation(const std::string& desc)
