@@ -213,17 +213,13 @@ Result<ServerVersion> server_version(runner::Runner& runner, const Target& targe
         }
         return out;
     }
+    // "<version_num> <encoding> <version>": one line that psql -A -t prints as it is.
+    const std::string sql = "SELECT current_setting('server_version_num') || ' ' || "
+                            "current_setting('server_encoding') || ' ' || current_setting('server_version')";
     runner::Command version;
     version.inherit = libpq_environment();
-    version.argv = {psql_path(pg),
-                    "-X",
-                    "-A",
-                    "-t",
-                    "--no-password",
-                    "--dbname=" + pg::conninfo(params.keywords),
-                    "-c",
-                    "SELECT current_setting('server_version_num') || ' ' || current_setting('server_encoding') || "
-                    "' ' || current_setting('server_version')"};
+    version.argv = {psql_path(pg), "-X", "-A", "-t", "--no-password", "--dbname=" + pg::conninfo(params.keywords),
+                    "-c",          sql};
     add_password_env(version, pg);
     auto v = runner::run_capture(runner, version, 4096);
     if (!v && v.error().kind == ErrorKind::cancelled) {
