@@ -59,7 +59,7 @@ void add_prune_command(CLI::App& app, Context& ctx, int& exit_code)
                 return {};
             }
             if (!r->skipped.empty()) {
-                std::printf("%s: %s\n", t.name.c_str(), r->skipped.c_str());
+                std::printf("%s: %s\n", t.name.c_str(), printable(r->skipped).c_str());
             }
             for (const auto& d : r->decisions) {
                 std::string reasons;
@@ -70,17 +70,18 @@ void add_prune_command(CLI::App& app, Context& ctx, int& exit_code)
                             d.keep ? "keep" : (*dry_run ? "would remove" : "remove"), reasons.c_str());
             }
             for (const auto& o : r->removed_orphans) {
-                std::printf("%-12s %s %s (no manifest, --orphans)\n", t.name.c_str(), o.c_str(),
+                // Keys come from storage: their control characters are escaped, never sent to the terminal.
+                std::printf("%-12s %s %s (no manifest, --orphans)\n", t.name.c_str(), printable(o).c_str(),
                             *dry_run ? "would remove" : "removed");
             }
             for (const auto& o : r->orphans) {
                 std::printf("%-12s %s kept: no manifest (an orphan; `prune %s --orphans` deletes it once a day "
                             "old)\n",
-                            t.name.c_str(), o.c_str(), t.name.c_str());
+                            t.name.c_str(), printable(o).c_str(), t.name.c_str());
             }
             for (const auto& w : r->swept.discarded) {
-                std::printf("%-12s %s %s (an incomplete write older than a day)\n", t.name.c_str(), w.c_str(),
-                            *dry_run ? "would remove" : "removed");
+                std::printf("%-12s %s %s (an incomplete write older than a day)\n", t.name.c_str(),
+                            printable(w).c_str(), *dry_run ? "would remove" : "removed");
             }
             return {};
         });

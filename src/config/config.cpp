@@ -1340,11 +1340,36 @@ Result<std::string> interpolate(const std::string& text)
     return out;
 }
 
+namespace {
+
+// An age secret key pasted anywhere in the file (not only under recipients:) is never repeated by an error that
+// quotes the value: every AGE-SECRET-KEY-1... in the message (any case) is cut to its prefix.
+std::string without_secret_keys(std::string msg)
+{
+    constexpr std::string_view k_prefix = "age-secret-key-";
+    std::string lower = msg;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (auto at = lower.find(k_prefix); at != std::string::npos; at = lower.find(k_prefix, at + 1)) {
+        auto end = at + k_prefix.size();
+        while (end < lower.size() && std::isalnum(static_cast<unsigned char>(lower[end])) != 0) {
+            ++end;
+        }
+        const std::string cut = msg.substr(at, k_prefix.size()) + "...(redacted)";
+        msg.replace(at, end - at, cut);
+        lower.replace(at, end - at, cut);
+    }
+    return msg;
+}
+
+} // namespace
+
 Result<Config> load_from_string(const std::string& yaml, const std::string& name, const std::filesystem::path& base_dir)
 {
     auto where = [&](Mark m, const std::string& msg) {
         return fail(ErrorKind::config, "", "",
-                    name + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": " + msg);
+                    name + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": " +
+                        without_secret_keys(msg));
     };
     YAML::Node root;
     try {

@@ -139,3 +139,25 @@ TEST_F(AwsCredentials, NothingFoundListsEverySourceTried)
         EXPECT_NE(text.find(source), std::string::npos) << source << " missing from: " << text;
     }
 }
+
+// An answer of the wrong shape (a number where a key id belongs, an array) is no credentials, never an exception
+// (nlohmann's type_error ended the process); a null token is none.
+TEST_F(AwsCredentials, AnAnswerOfTheWrongShapeIsNoCredentials)
+{
+    std::filesystem::create_directories(m_dir / ".aws");
+    auto with_process = [&](const std::string& json) {
+        write_file(m_dir / ".aws" / "config", "[profile backup]\ncredential_process = printf '" + json + "'\n");
+        setenv("AWS_PROFILE", "backup", 1);
+        storage::CredentialProvider p(m_config);
+        return p.get();
+    };
+    for (const char* bad : {R"({"Version":1,"AccessKeyId":1,"SecretAccessKey":"s"})",
+                            R"({"Version":1,"AccessKeyId":"K","SecretAccessKey":{"a":1}})",
+                            R"({"Version":1,"AccessKeyId":"K","SecretAccessKey":"s","SessionToken":7})", R"([1,2])"}) {
+        auto c = with_process(bad);
+        EXPECT_FALSE(c) << bad;
+    }
+    auto null_token = with_process(R"({"Version":1,"AccessKeyId":"K","SecretAccessKey":"s","SessionToken":null})");
+    ASSERT_TRUE(null_token) << null_token.error().to_string();
+    EXPECT_EQ(null_token->session_token, "");
+}

@@ -33,6 +33,12 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD": self.wfile.write(data)
     def do_HEAD(self):
+        bucket = self.path.split("/")[1].split("?")[0]
+        if bucket in ("badlength", "hugelength"):
+            self.send_response(200)
+            self.send_header("Content-Length", "12x" if bucket == "badlength" else "99999999999999999999999")
+            self.end_headers()
+            return
         self.answer(200, "")
     def do_DELETE(self):
         with open(LOG, "a") as f: f.write("DELETE " + self.path + "\n")
@@ -174,4 +180,17 @@ TEST_F(S3Hostile, ABucketInAnotherRegionIsFollowedWhenNoRegionWasGiven)
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().kind, ErrorKind::config);
     EXPECT_NE(refused.error().hint.find("region: eu-west-3"), std::string::npos) << refused.error().hint;
+}
+
+// A HEAD whose Content-Length is not a size (not a number, or past any object's) is an error, never a crash or
+// a size that later reads trust.
+TEST_F(S3Hostile, AnObjectSizeThatIsNotANumberIsAnError)
+{
+    for (const std::string bucket : {"badlength", "hugelength"}) {
+        auto st = storage_for(bucket)->stat("t/2026/01/x.rdb.zst");
+        EXPECT_FALSE(st) << bucket << " gave a size";
+        if (!st) {
+            EXPECT_FALSE(st.error().message.empty()) << bucket;
+        }
+    }
 }

@@ -479,6 +479,29 @@ TEST_F(UntrustedStorage, SixBackupsWhoseManifestsWereLostAreKeptAndListedAsOrpha
     EXPECT_EQ(dbkeep({"verify", "cache"}).exit_code, 0);
 }
 
+// A key from storage with terminal control characters in it (an ESC sequence that would clear the screen or
+// set the window title) is printed escaped by every command that lists it: list, verify and prune.
+TEST_F(UntrustedStorage, ControlCharactersInKeysNeverReachTheTerminal)
+{
+    write_config(m_redis->url());
+    back_up("cache");
+    const std::string id = "20240101T023000Z-000001";
+    const std::string hostile = folder_of("cache", id) + id + ".\x1b[2J\x1b]0;owned\x07.rdb.zst";
+    fs::create_directories(backups() / folder_of("cache", id));
+    write_file(backups() / hostile, "not a backup");
+    backdate(backups() / hostile, std::chrono::hours(48));
+    for (const auto& args : std::vector<std::vector<std::string>>{{"list", "cache"},
+                                                                  {"verify", "cache"},
+                                                                  {"prune", "cache"},
+                                                                  {"prune", "cache", "--orphans", "--dry-run"}}) {
+        auto r = dbkeep(args);
+        EXPECT_EQ((r.out + r.err).find('\x1b'), std::string::npos) << args[0] << ": " << r.out << r.err;
+        EXPECT_EQ((r.out + r.err).find('\x07'), std::string::npos) << args[0] << ": " << r.out << r.err;
+    }
+    auto prune = dbkeep({"prune", "cache"});
+    EXPECT_NE(prune.out.find("2J"), std::string::npos) << "the key is still shown, escaped: " << prune.out;
+}
+
 TEST_F(UntrustedStorage, ATruncatedManifestIsListedAsUnreadableAndFailsVerify)
 {
     write_config(m_redis->url());

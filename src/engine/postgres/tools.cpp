@@ -5,6 +5,7 @@
 #include "observe/log.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -164,7 +165,12 @@ std::optional<ToolCandidate> parse_tool_version(const std::string& path, const s
     }
     ToolCandidate c;
     c.path = path;
-    c.major = std::stoi(m[1]);
+    // A major version that does not fit an int is no PostgreSQL's (std::stoi would throw on it).
+    const std::string major = m[1].str();
+    auto [end, ec] = std::from_chars(major.data(), major.data() + major.size(), c.major);
+    if (ec != std::errc{} || end != major.data() + major.size() || c.major <= 0 || c.major > 1000) {
+        return std::nullopt;
+    }
     c.version = m[1].str() + (m[2].matched ? "." + m[2].str() : "");
     return c;
 }

@@ -19,7 +19,9 @@ namespace {
 
 constexpr int k_poll_ms = 200;
 constexpr int k_max_depth = 16;
-constexpr std::int64_t k_max_bulk = 1ll << 32;
+// Redis's own largest bulk string (proto-max-bulk-len, 512 MiB): a longer length is no reply a server sends,
+// and buffering it would let a peer take gigabytes of memory.
+constexpr std::int64_t k_max_bulk = std::int64_t{512} << 20;
 
 using Clock = std::chrono::steady_clock;
 

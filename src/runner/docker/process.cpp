@@ -22,6 +22,20 @@
 namespace dbkeep::runner {
 namespace {
 
+// The engine's JSON, read field by field for its type: a field of another type (a string "Running", a numeric
+// "Version") is its default, never nlohmann's type_error.
+bool flag(const nlohmann::json& j, const char* key)
+{
+    auto it = j.find(key);
+    return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::string text(const nlohmann::json& j, const char* key, const std::string& fallback = {})
+{
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using docker::Api;
@@ -70,7 +84,7 @@ void kill_by_token(const DockerOptions& o, const Api& api, const std::string& to
                 break;
             }
             auto j = json::parse(s->body, nullptr, false);
-            if (!j.is_object() || !j.value("Running", false)) {
+            if (!j.is_object() || !flag(j, "Running")) {
                 break;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -154,13 +168,13 @@ public:
                 return fail(ErrorKind::failed, "read the exit status in container", m_opts.container,
                             "invalid answer from the engine");
             }
-            if (!j.value("Running", false) || Clock::now() > until) {
+            if (!flag(j, "Running") || Clock::now() > until) {
                 int code = j.contains("ExitCode") && j["ExitCode"].is_number_integer() ? j["ExitCode"].get<int>() : -1;
                 // The engine reports a process killed by signal N as 128 + N, like a shell.
                 if (m_killed_early.load()) {
                     // Stopped by kill() before its output ended: a killed command, whatever its shell returned.
                     m_status = ExitStatus{.code = -1, .signal = code > 128 && code < 128 + 32 ? code - 128 : SIGTERM};
-                } else if (j.value("Running", false)) {
+                } else if (flag(j, "Running")) {
                     m_status = ExitStatus{.code = -1, .signal = SIGKILL};
                 } else {
                     m_status = ExitStatus{.code = code, .signal = 0};
@@ -455,10 +469,10 @@ Result<ContainerState> inspect_container(const DockerOptions& options)
             std::string name = "Docker";
             if (j.contains("Components") && j["Components"].is_array() && !j["Components"].empty() &&
                 j["Components"][0].is_object()) {
-                name = j["Components"][0].value("Name", std::string("Docker"));
+                name = text(j["Components"][0], "Name", "Docker");
             }
-            state.engine = name + " " + j.value("Version", std::string());
-            state.api_version = j.value("ApiVersion", std::string());
+            state.engine = name + " " + text(j, "Version");
+            state.api_version = text(j, "ApiVersion");
         }
     }
     auto r = api.call("GET", "/containers/" + percent_encode(options.container) + "/json");
@@ -477,11 +491,11 @@ Result<ContainerState> inspect_container(const DockerOptions& options)
     }
     state.exists = true;
     if (j.contains("State") && j["State"].is_object()) {
-        state.running = j["State"].value("Running", false) && !j["State"].value("Paused", false);
-        state.status = j["State"].value("Status", std::string());
+        state.running = flag(j["State"], "Running") && !flag(j["State"], "Paused");
+        state.status = text(j["State"], "Status");
     }
     if (j.contains("Config") && j["Config"].is_object()) {
-        state.image = j["Config"].value("Image", std::string());
+        state.image = text(j["Config"], "Image");
     }
     return state;
 }

@@ -83,16 +83,34 @@ Result<std::string> http_get(const std::string& url, const std::string& authoriz
 // {AccessKeyId, SecretAccessKey, Token|SessionToken, Expiration} as ECS, IMDS and credential_process answer.
 std::optional<sigv4::Credentials> from_json(const std::string& body, std::chrono::system_clock::time_point& expires)
 {
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.contains("AccessKeyId") || !j.contains("SecretAccessKey")) {
+    // Every field is checked for its type: an answer of the wrong shape is no credentials, never an exception.
+    const auto j = nlohmann::json::parse(body, nullptr, false);
+    auto text = [&](const char* key) -> std::optional<std::string> {
+        auto it = j.find(key);
+        if (it == j.end() || !it->is_string()) {
+            return std::nullopt;
+        }
+        return it->get<std::string>();
+    };
+    if (j.is_discarded() || !j.is_object()) {
         return std::nullopt;
     }
-    if (j.contains("Expiration") && j["Expiration"].is_string()) {
-        if (auto t = parse_rfc3339(j["Expiration"].get<std::string>())) {
+    auto key_id = text("AccessKeyId");
+    auto secret = text("SecretAccessKey");
+    if (!key_id || !secret || key_id->empty() || secret->empty()) {
+        return std::nullopt;
+    }
+    for (const char* optional : {"Token", "SessionToken", "Expiration"}) {
+        if (j.contains(optional) && !j[optional].is_string() && !j[optional].is_null()) {
+            return std::nullopt;
+        }
+    }
+    if (auto exp = text("Expiration")) {
+        if (auto t = parse_rfc3339(*exp)) {
             expires = *t;
         }
     }
-    return sigv4::Credentials{j["AccessKeyId"], j["SecretAccessKey"], j.value("Token", j.value("SessionToken", ""))};
+    return sigv4::Credentials{*key_id, *secret, text("Token").value_or(text("SessionToken").value_or(""))};
 }
 
 } // namespace

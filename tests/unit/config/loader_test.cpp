@@ -1462,6 +1462,19 @@ TEST(ConfigParsedOnce, ASecretKeyPastedInAnyCaseIsNeverEchoed)
     EXPECT_EQ(message.find("qyqszqgp"), std::string::npos) << message;
 }
 
+// Pasted where a value is quoted back (an unknown runner type, a schedule that does not parse), the key is cut
+// to its prefix in the error, whatever the field.
+TEST(ConfigParsedOnce, ASecretKeyPastedInAnyFieldIsNeverEchoed)
+{
+    const std::string key = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS0WMHD4";
+    for (const std::string& extra : {"    runner: { type: " + key + " }\n", "    schedule: \"" + key + "\"\n",
+                                     "    lock_wait_timeout: " + key + "\n"}) {
+        auto message = error_of(k_pg_target + extra);
+        EXPECT_FALSE(message.empty()) << extra;
+        EXPECT_EQ(message.find("QYQSZQGP"), std::string::npos) << message;
+    }
+}
+
 // The s3 storage's options as the loader fills them: typed values, and an endpoint that can address an S3
 // service (scheme and host, no path) checked at load with the key's line and column.
 namespace {

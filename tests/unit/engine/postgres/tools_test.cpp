@@ -60,6 +60,10 @@ TEST(PgTools, ToolVersionsAreReadAndTheOldestFittingOneIsPicked)
     EXPECT_EQ(v->major, 15);
     EXPECT_EQ(v->version, "15.18");
     EXPECT_FALSE(parse_tool_version("x", "pg_dump: command not found"));
+    // A runner's odd answer is no version, never an exception (std::stoi threw out_of_range on the first).
+    EXPECT_FALSE(parse_tool_version("x", "pg_dump (PostgreSQL) 99999999999"));
+    EXPECT_FALSE(parse_tool_version("x", "pg_dump (PostgreSQL) 0"));
+    EXPECT_FALSE(parse_tool_version("x", "pg_dump (PostgreSQL) 2000.1"));
     std::vector<ToolCandidate> all{{"a", 13, "13.1"}, {"b", 16, "16.2"}, {"c", 15, "15.4"}};
     EXPECT_EQ(pick_tool(all, 14)->path, "c");
     EXPECT_EQ(pick_tool(all, 15)->path, "c");
