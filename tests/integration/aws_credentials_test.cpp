@@ -56,15 +56,33 @@ protected:
               "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"}) {
             unsetenv(v);
         }
+        if (const char* home = std::getenv("HOME")) {
+            m_home = home;
+        }
         setenv("HOME", m_dir.path().c_str(), 1);
         setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
         m_server = std::make_unique<HttpStandIn>(m_dir.path(), "endpoints.py", k_endpoints);
+    }
+    // Later suites in this process (and the dbkeep they start) see none of this suite's variables.
+    void TearDown() override
+    {
+        for (const char* v :
+             {"AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+              "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ENDPOINT_URL_STS",
+              "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+            unsetenv(v);
+        }
+        setenv("AWS_EC2_METADATA_DISABLED", "true", 1); // as the test harness runs everything
+        if (!m_home.empty()) {
+            setenv("HOME", m_home.c_str(), 1);
+        }
     }
     std::string url() const { return m_server->url(); }
 
     TempDir m_dir;
     std::unique_ptr<HttpStandIn> m_server;
     storage::S3Options m_config;
+    std::string m_home;
 };
 
 } // namespace

@@ -124,6 +124,31 @@ TEST_F(PostgresFaults, SigtermWhileBlockedOnALockEndsTheBackupWithinSecondsAndCa
         std::chrono::seconds(5)));
 }
 
+// A holder whose lease another runner took over while it was held up (here: pg_dump waiting on a lock) does not
+// commit: at the commit point it finds the lease is no longer its own, fails, and leaves no manifest and no
+// object, and the other runner's lease stays as it is.
+TEST_F(PostgresFaults, AHolderWhoseLeaseWasTakenOverWhileBlockedCommitsNothing)
+{
+    auto holder = hold_lock_on_orders();
+    write_config();
+    auto bg = m_work->start_dbkeep({"backup", "app"}, "bg.log");
+    ASSERT_TRUE(wait_for_pg_dump_blocked()) << m_work->log("bg.log");
+    ASSERT_TRUE(fs::exists(lease_file()));
+    auto lease = nlohmann::json::parse(read_file(lease_file()));
+    lease["owner"] = "another-runner";
+    lease["pid"] = 1;
+    write_file(lease_file(), lease.dump(2));
+    holder.reset(); // the lock goes: pg_dump finishes, and the backup reaches its commit point
+    EXPECT_EQ(bg->wait(std::chrono::seconds(60)), 1) << m_work->log("bg.log");
+    EXPECT_NE(m_work->log("bg.log").find("lease"), std::string::npos) << m_work->log("bg.log");
+    EXPECT_TRUE(m_work->manifests().empty()) << m_work->log("bg.log");
+    for (const auto& f : m_work->stored_files()) {
+        EXPECT_EQ(f.find(".pgdump.zst"), std::string::npos) << "left behind: " << f;
+    }
+    ASSERT_TRUE(fs::exists(lease_file()));
+    EXPECT_EQ(nlohmann::json::parse(read_file(lease_file()))["owner"], "another-runner");
+}
+
 TEST_F(PostgresFaults, AfterSigkillTheNextBackupOnThisHostTakesTheDeadProcesssLeaseAtOnce)
 {
     auto holder = hold_lock_on_orders();

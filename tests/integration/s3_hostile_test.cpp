@@ -46,6 +46,16 @@ class H(BaseHTTPRequestHandler):
     def do_GET(self):
         with open(LOG, "a") as f: f.write("GET " + self.path + "\n")
         bucket = self.path.split("/")[1].split("?")[0]
+        if bucket == "trickle":
+            # A listing sent 2 bytes a second: headers at once, then a body that never ends in time.
+            import time
+            self.send_response(200); self.send_header("Content-Length", "100000"); self.end_headers()
+            try:
+                for _ in range(100000):
+                    self.wfile.write(b" "); self.wfile.flush(); time.sleep(0.5)
+            except Exception:
+                pass
+            return
         if bucket == "badsize":
             return self.answer(200, listing("<Contents><Key>t/a</Key><Size>12x</Size></Contents>"))
         if bucket == "nokey":
@@ -90,9 +100,11 @@ protected:
         m_liar = std::make_unique<HttpStandIn>(m_dir.path(), "liar.py", k_liar);
     }
 
-    std::unique_ptr<storage::Storage> storage_for(const std::string& bucket, bool region_given = true) const
+    std::unique_ptr<storage::Storage> storage_for(const std::string& bucket, bool region_given = true,
+                                                  std::chrono::seconds stall_timeout = std::chrono::seconds(60)) const
     {
         storage::S3Options o;
+        o.stall_timeout = stall_timeout;
         o.bucket = bucket;
         o.region = "us-east-1";
         o.region_given = region_given;
@@ -193,4 +205,16 @@ TEST_F(S3Hostile, AnObjectSizeThatIsNotANumberIsAnError)
             EXPECT_FALSE(st.error().message.empty()) << bucket;
         }
     }
+}
+
+// A server trickling 2 bytes a second is as stalled as a silent one: each attempt fails after stall_timeout
+// below 1 KiB/s, and after the retries the listing is a transient error, not a request held for hours.
+TEST_F(S3Hostile, AServerTricklingTwoBytesASecondIsAStall)
+{
+    const auto t0 = std::chrono::steady_clock::now();
+    auto listed = storage_for("trickle", true, std::chrono::seconds(1))->list("t/");
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(listed) << "listed " << listed->size();
+    EXPECT_EQ(listed.error().kind, ErrorKind::transient) << listed.error().to_string();
+    EXPECT_LT(took, std::chrono::seconds(60)) << "six attempts of about a second each, and their backoff";
 }

@@ -200,8 +200,9 @@ Result<http::Response> Client::once(const Call& call)
         };
         h.reader_size = call.body.size();
     }
-    h.low_speed_time = m_options.stall_timeout; // a stalled transfer fails and is retried
-    h.max_body = std::size_t{64} << 20;         // ranged reads ask for 8 MiB; listings are ~1 MiB
+    h.low_speed_time = m_options.stall_timeout; // a stalled (or trickling) transfer fails and is retried
+    h.low_speed_bytes = call.slow_answer ? 1 : k_min_transfer_rate;
+    h.max_body = std::size_t{64} << 20; // ranged reads ask for 8 MiB; listings are ~1 MiB
     h.ignore_cancel = call.cleanup;
     return http::perform(h, call.operation, object);
 }

@@ -21,7 +21,14 @@ struct Call {
     std::string_view body; // sent whole; not owned: the caller keeps it alive until call() returns
     std::string operation; // for errors: "upload part", "list objects"
     bool cleanup = false;  // still sent after SIGINT/SIGTERM (aborting a multipart upload)
+    // The answer may come slower than k_min_transfer_rate for long (CompleteMultipartUpload: S3 sends whitespace
+    // every few seconds while it assembles the parts); only a full stall of stall_timeout fails it.
+    bool slow_answer = false;
 };
+
+// Below this rate (bytes a second) for stall_timeout, a transfer is as stalled as one that sends nothing: a
+// server trickling 2 bytes a second would otherwise hold a request for hours. It fails and is retried.
+inline constexpr std::uint64_t k_min_transfer_rate = 1024;
 
 class Client {
 public:

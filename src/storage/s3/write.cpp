@@ -78,7 +78,8 @@ public:
                                 .query = {{"uploadId", m_upload_id}},
                                 .headers = {{"Content-Type", "application/xml"}},
                                 .body = xml,
-                                .operation = "complete multipart upload"});
+                                .operation = "complete multipart upload",
+                                .slow_answer = true});
         // S3 may answer 200 with an error document.
         if (r && r->body.find("<Error>") != std::string::npos) {
             r = fail(ErrorKind::failed, "complete multipart upload", m_key, xml_value(r->body, "Message"));
