@@ -262,7 +262,8 @@ TEST_F(MysqlBackup, RestoreRefusesANonEmptyDatabaseWithoutClean)
 TEST_F(MysqlBackup, AFailedRestoreDropsTheDatabaseItCreated)
 {
     write_config();
-    ASSERT_EQ(dbkeep({"backup", "shop"}).exit_code, 0);
+    auto backup = dbkeep({"backup", "shop"});
+    ASSERT_EQ(backup.exit_code, 0) << backup.err;
     // The restoring account may create the database but not routines: the load fails half-way.
     m_db->sql("CREATE USER 'loader'@'127.0.0.1' IDENTIFIED BY 'loader-pw'; GRANT CREATE, DROP, SELECT, INSERT, "
               "ALTER, INDEX, REFERENCES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER ON *.* TO "

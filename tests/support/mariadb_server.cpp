@@ -32,7 +32,13 @@ MariadbServer::MariadbServer()
     m_dir = std::make_unique<TempDir>("dbkeep-mariadb");
     const std::string d = m_dir->path().string();
     const bool root = ::geteuid() == 0;
-    if (root && sh("chown mysql:mysql '" + d + "' && chmod 755 '" + d + "'").exit_code != 0) {
+    // A tmpdir of its own: servers sharing /tmp delete each other's temporary tables (a starting mariadbd
+    // removes the #sql* files it finds there), and a query of a test running beside it fails with "Error on
+    // delete of '/tmp/#sql-temptable-...' (Errcode: 2)".
+    std::filesystem::create_directories(d + "/tmp");
+    if (root &&
+        sh("chown mysql:mysql '" + d + "' '" + d + "/tmp' && chmod 755 '" + d + "' && chmod 700 '" + d + "/tmp'")
+                .exit_code != 0) {
         throw std::runtime_error("cannot chown the MariaDB temp dir");
     }
     // Native AIO off: io_setup() contexts are a system-wide budget (aio-max-nr) that parallel test servers
@@ -67,6 +73,7 @@ MariadbServer::MariadbServer()
                                          "--socket=" + d + "/sock",
                                          "--pid-file=" + d + "/mariadbd.pid",
                                          "--log-error=" + d + "/error.log",
+                                         "--tmpdir=" + d + "/tmp",
                                          "--log-bin=" + d + "/data/binlog",
                                          "--server-id=1",
                                          "--skip-name-resolve",
