@@ -5,7 +5,7 @@
 #   redis-cli   redis-cli --rdb FILE; zstd -3 -T2 FILE        (the path dbkeep replaces)
 #   dbkeep      dbkeep backup                                 (PSYNC, RDB parsed + CRC-checked, zstd, SHA-256)
 #   restart     a fresh redis-server loading the RDB file     (cold restore)
-#   restore     dbkeep restore --to redis://... --flush --yes (RESTORE into a live server)
+#   restore     dbkeep restore --to redis://... --flush --yes (the server loads the RDB as a full synchronisation)
 # and prints wall time, CPU time, peak RSS, output size and ratios.
 set -euo pipefail
 KEYS=${1:-5000000}

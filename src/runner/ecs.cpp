@@ -378,7 +378,7 @@ Result<nlohmann::json> aws_ecs(const EcsOptions& c, std::vector<std::string> arg
     if (!c.endpoint.empty()) {
         cmd.argv.insert(cmd.argv.end(), {"--endpoint-url", c.endpoint});
     }
-    cmd.inherit = command_environment();
+    cmd.inherit = launcher_environment();
     auto local = make_local_runner();
     auto out = run_capture(*local, cmd, 16 << 20);
     const std::string op = "find the running task of";
@@ -604,7 +604,7 @@ public:
         tail.insert(tail.end(), command.argv.begin(), command.argv.end());
         Command launch;
         launch.argv = m_opts.launcher;
-        launch.inherit = command_environment(); // aws ecs execute-command needs AWS_*; custom launchers more
+        launch.inherit = launcher_environment(); // aws ecs execute-command needs AWS_*; custom launchers more
         if (m_opts.launcher_takes_one_string) {
             std::string line;
             for (const auto& w : tail) {

@@ -1,6 +1,7 @@
 #include "runner/local.hpp"
 
 #include "core/cancel.hpp"
+#include "core/child.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -14,24 +15,10 @@
 #include <thread>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace dbkeep::runner {
 namespace {
 
 constexpr std::size_t k_stderr_keep = 64 * 1024;
-
-// What every child may see of dbkeep's environment: where programs and home are, who runs them, locale and
-// time zone, temp folder, CA certificates, proxies. No secrets.
-constexpr std::string_view k_base_environment[] = {
-    "PATH",       "HOME",        "USER",     "LOGNAME",    "SHELL",         "TMPDIR",
-    "TZ",         "LANG",        "LANGUAGE", "LC_*",       "SSL_CERT_FILE", "SSL_CERT_DIR",
-    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",   "NO_PROXY"};
-
-bool matches(std::string_view name, std::string_view pattern)
-{
-    return pattern.ends_with('*') ? name.starts_with(pattern.substr(0, pattern.size() - 1)) : name == pattern;
-}
 
 class FdSource final : public stream::Source {
 public:
@@ -273,97 +260,13 @@ class LocalRunner final : public Runner {
 public:
     Result<std::unique_ptr<Process>> start(const Command& command) override
     {
-        if (command.argv.empty()) {
-            return fail(ErrorKind::config, "start process", "", "empty command");
+        auto started = child::spawn(
+            {.argv = command.argv, .env = command.env, .inherit = command.inherit, .with_stdin = command.with_stdin});
+        if (!started) {
+            return std::unexpected(started.error());
         }
-        const std::string what = command.argv[0];
-        int out[2], err[2], in[2] = {-1, -1};
-        if (::pipe2(out, O_CLOEXEC) != 0) {
-            return fail(ErrorKind::failed, "start", what, errno_message(errno));
-        }
-        if (::pipe2(err, O_CLOEXEC) != 0) {
-            int e = errno;
-            ::close(out[0]);
-            ::close(out[1]);
-            return fail(ErrorKind::failed, "start", what, errno_message(e));
-        }
-        if (command.with_stdin && ::pipe2(in, O_CLOEXEC) != 0) {
-            int e = errno;
-            for (int fd : {out[0], out[1], err[0], err[1]}) {
-                ::close(fd);
-            }
-            return fail(ErrorKind::failed, "start", what, errno_message(e));
-        }
-        // Build argv and environment before fork: nothing but async-signal-safe calls after it.
-        std::vector<std::string> env_strings = child_environment(command, environ);
-        std::vector<char*> argv, envp;
-        for (const auto& a : command.argv) {
-            argv.push_back(const_cast<char*>(a.c_str()));
-        }
-        argv.push_back(nullptr);
-        for (auto& e : env_strings) {
-            envp.push_back(e.data());
-        }
-        envp.push_back(nullptr);
-        // A larger pipe for the dump stream: fewer wake-ups between the tool and the compressor.
-        ::fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
-        int exec_err[2];
-        if (::pipe2(exec_err, O_CLOEXEC) != 0) {
-            return fail(ErrorKind::failed, "start", what, errno_message(errno));
-        }
-
-        pid_t pid = ::fork();
-        if (pid < 0) {
-            int e = errno;
-            return fail(ErrorKind::failed, "start", what, errno_message(e));
-        }
-        if (pid == 0) {
-            // Child: default signal dispositions, stdio wired to the pipes.
-            struct sigaction sa = {};
-            sa.sa_handler = SIG_DFL;
-            sigemptyset(&sa.sa_mask);
-            ::sigaction(SIGINT, &sa, nullptr);
-            ::sigaction(SIGTERM, &sa, nullptr);
-            ::sigaction(SIGPIPE, &sa, nullptr);
-            // Own process group, so kill() reaches a shell's children (pg_dump under a wrapper script).
-            ::setpgid(0, 0);
-            int devnull = -1;
-            if (command.with_stdin) {
-                ::dup2(in[0], 0);
-            } else {
-                devnull = ::open("/dev/null", O_RDONLY);
-                ::dup2(devnull, 0);
-            }
-            ::dup2(out[1], 1);
-            ::dup2(err[1], 2);
-            ::execvpe(argv[0], argv.data(), envp.data());
-            int e = errno;
-            (void)!::write(exec_err[1], &e, sizeof e);
-            ::_exit(127);
-        }
-        ::close(exec_err[1]);
-        ::close(out[1]);
-        ::close(err[1]);
-        if (command.with_stdin) {
-            ::close(in[0]);
-        }
-        int child_errno = 0;
-        ssize_t n;
-        do {
-            n = ::read(exec_err[0], &child_errno, sizeof child_errno);
-        } while (n < 0 && errno == EINTR);
-        ::close(exec_err[0]);
-        if (n == sizeof child_errno) {
-            ::waitpid(pid, nullptr, 0);
-            ::close(out[0]);
-            ::close(err[0]);
-            if (command.with_stdin) {
-                ::close(in[1]);
-            }
-            return fail(child_errno == ENOENT ? ErrorKind::not_found : ErrorKind::failed, "start", what,
-                        errno_message(child_errno));
-        }
-        return std::make_unique<LocalProcess>(pid, out[0], command.with_stdin ? in[1] : -1, err[0], what);
+        return std::make_unique<LocalProcess>(started->pid, started->out_fd, started->in_fd, started->err_fd,
+                                              command.argv[0]);
     }
 
     std::string describe() const override { return "local"; }
@@ -372,30 +275,6 @@ public:
 };
 
 } // namespace
-
-std::vector<std::string> child_environment(const Command& command, const char* const* parent)
-{
-    std::vector<std::string> out;
-    for (const char* const* e = parent; e && *e; ++e) {
-        const std::string_view kv = *e;
-        const auto eq = kv.find('=');
-        if (eq == std::string_view::npos || eq == 0) {
-            continue;
-        }
-        const std::string_view name = kv.substr(0, eq);
-        if (command.env.contains(std::string(name))) {
-            continue;
-        }
-        const auto allowed = [name](std::string_view pattern) { return matches(name, pattern); };
-        if (std::ranges::any_of(k_base_environment, allowed) || std::ranges::any_of(command.inherit, allowed)) {
-            out.emplace_back(kv);
-        }
-    }
-    for (const auto& [k, v] : command.env) {
-        out.push_back(k + "=" + v);
-    }
-    return out;
-}
 
 std::unique_ptr<Runner> make_local_runner()
 {

@@ -2,6 +2,8 @@
 
 #include "runner/local.hpp"
 
+#include <algorithm>
+
 namespace dbkeep::runner {
 namespace {
 
@@ -127,11 +129,40 @@ std::vector<std::string> kubectl_environment()
     return {"KUBECONFIG", "AWS_*", "GOOGLE_*", "CLOUDSDK_*", "AZURE_*"};
 }
 
-std::vector<std::string> command_environment()
+std::vector<std::string> container_environment()
+{
+    // The engine's socket and contexts (DOCKER_HOST, CONTAINER_HOST), podman's rootless runtime folder, and ssh's
+    // agent for ssh:// engine addresses.
+    return {"DOCKER_*", "CONTAINER_HOST", "CONTAINERS_*", "XDG_RUNTIME_DIR", "SSH_AUTH_SOCK"};
+}
+
+std::vector<std::string> launcher_environment()
 {
     auto out = kubectl_environment();
-    out.insert(out.end(), {"SSH_AUTH_SOCK", "DOCKER_*"});
+    for (auto& name : container_environment()) {
+        if (std::ranges::find(out, name) == out.end()) {
+            out.push_back(name);
+        }
+    }
     return out;
+}
+
+std::vector<std::string> command_environment(const std::vector<std::string>& prefix)
+{
+    std::string_view program = prefix.empty() ? std::string_view{} : std::string_view(prefix.front());
+    if (const auto slash = program.rfind('/'); slash != std::string_view::npos) {
+        program.remove_prefix(slash + 1);
+    }
+    if (program == "docker" || program == "podman" || program == "nerdctl") {
+        return container_environment();
+    }
+    if (program == "ssh") {
+        return ssh_environment();
+    }
+    if (program == "kubectl" || program == "oc") {
+        return kubectl_environment();
+    }
+    return launcher_environment();
 }
 
 std::vector<std::string> ssh_prefix(const SshOptions& c)
@@ -174,7 +205,7 @@ std::unique_ptr<Runner> make_command_runner(const CommandOptions& options)
     for (const auto& word : options.argv) {
         description += " " + word;
     }
-    return make_prefix_runner(options.argv, false, description, command_environment());
+    return make_prefix_runner(options.argv, false, description, command_environment(options.argv));
 }
 
 std::unique_ptr<Runner> make_ssh_runner(const SshOptions& options)

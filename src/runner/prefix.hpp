@@ -23,7 +23,13 @@ std::unique_ptr<Runner> make_prefix_runner(std::vector<std::string> prefix, bool
 // What the local program of each prefix runner inherits (Command::inherit patterns).
 std::vector<std::string> ssh_environment();     // SSH_AUTH_SOCK
 std::vector<std::string> kubectl_environment(); // KUBECONFIG and the cloud credential plug-ins' AWS_*, ...
-std::vector<std::string> command_environment(); // both, and DOCKER_*
+std::vector<std::string>
+container_environment(); // DOCKER_*, CONTAINER_HOST, CONTAINERS_*, XDG_RUNTIME_DIR, SSH_AUTH_SOCK
+// A launcher dbkeep does not know (the ECS launcher, nsenter, a wrapper): all of the above.
+std::vector<std::string> launcher_environment();
+// A `type: command` prefix: by its program's file name, docker/podman/nerdctl get container_environment(),
+// ssh ssh_environment(), kubectl/oc kubectl_environment(), anything else launcher_environment(). Pure.
+std::vector<std::string> command_environment(const std::vector<std::string>& prefix);
 
 // `runner: {type: command, argv: [...]}`: any argv prefix run on this machine.
 struct CommandOptions {

@@ -1,12 +1,15 @@
 // The AWS credential chain against loopback stand-ins for the documented endpoints (EC2 IMDSv2, STS
 // AssumeRoleWithWebIdentity) and a credential_process profile. Nothing here reaches a real AWS address.
 #include "config/config.hpp"
+#include "core/cancel.hpp"
 #include "storage/s3/credentials.hpp"
 #include "support/http_stand_in.hpp"
 #include "support/temp_dir.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <gtest/gtest.h>
+#include <thread>
 
 using namespace dbkeep;
 using namespace dbkeep::test;
@@ -131,6 +134,51 @@ TEST_F(AwsCredentials, CredentialProcessOfTheProfile)
     ASSERT_TRUE(c) << c.error().to_string();
     EXPECT_EQ(c->access_key_id, "PROCKEY");
     EXPECT_EQ(c->session_token, "proc-tok");
+}
+
+// credential_process runs bounded: only the base environment and AWS_* (another target's password never
+// reaches it), at most 1 MiB of output (popen read a flood without end), and SIGINT/SIGTERM stops it at once.
+TEST_F(AwsCredentials, CredentialProcessIsBoundedAndSeesNoOtherSecret)
+{
+    std::filesystem::create_directories(m_dir / ".aws");
+    const auto env_dump = m_dir / "env.txt";
+    write_file(m_dir / ".aws" / "config",
+               "[profile backup]\ncredential_process = env > '" + env_dump.string() +
+                   "'; printf '{\"Version\":1,\"AccessKeyId\":\"PROCKEY\",\"SecretAccessKey\":\"s\"}'\n");
+    setenv("AWS_PROFILE", "backup", 1);
+    setenv("PGPASSWORD", "other-target-secret", 1);
+    storage::CredentialProvider p(m_config);
+    auto c = p.get();
+    unsetenv("PGPASSWORD");
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->access_key_id, "PROCKEY");
+    const std::string seen = read_file(env_dump);
+    EXPECT_EQ(seen.find("other-target-secret"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("AWS_PROFILE=backup"), std::string::npos) << seen;
+
+    write_file(m_dir / ".aws" / "config", "[profile backup]\ncredential_process = yes\n");
+    auto start = std::chrono::steady_clock::now();
+    storage::CredentialProvider flood(m_config);
+    auto f = flood.get();
+    ASSERT_FALSE(f);
+    EXPECT_EQ(f.error().kind, ErrorKind::auth);
+    EXPECT_NE(f.error().message.find("printed more than"), std::string::npos) << f.error().to_string();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+
+    write_file(m_dir / ".aws" / "config", "[profile backup]\ncredential_process = sleep 60\n");
+    cancel::reset();
+    std::thread signal([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        cancel::request();
+    });
+    start = std::chrono::steady_clock::now();
+    storage::CredentialProvider slow(m_config);
+    auto s = slow.get();
+    signal.join();
+    cancel::reset();
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().kind, ErrorKind::cancelled) << s.error().to_string();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST_F(AwsCredentials, EnvironmentThenProfileFiles)

@@ -1,6 +1,7 @@
 // Redis restores that never put a key anywhere but where it belongs, against real redis-server 7 instances:
 // a refused SELECT (too few databases, an ACL user without SELECT), an older destination, a non-empty one, and
 // a destination that evicts keys while they are restored.
+#include "core/cancel.hpp"
 #include "engine/redis/redis.hpp"
 #include "runner/local.hpp"
 #include "runner/prefix.hpp"
@@ -9,6 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 
@@ -380,4 +384,141 @@ TEST_F(RedisRestore, VerifyRestoreCanRunTwiceIntoTheSameScratchServer)
         EXPECT_EQ(v.exit_code, 0) << i << ": " << v.err;
     }
     EXPECT_EQ(keyspace(scratch), keyspace(source));
+}
+
+namespace {
+
+std::string replication_role(const RedisServer& server)
+{
+    const std::string info = server.cli({"INFO", "replication"});
+    const auto at = info.find("role:");
+    return at == std::string::npos ? "" : info.substr(at + 5, info.find_first_of("\r\n", at) - at - 5);
+}
+
+// A source that requests cancellation (as SIGTERM does) once it has handed out `after` bytes.
+class CancellingSource final : public stream::Source {
+public:
+    CancellingSource(std::string data, std::size_t after) : m_data(std::move(data)), m_after(after) {}
+    Result<std::size_t> read(MutableBytes out) override
+    {
+        if (m_pos >= m_after) {
+            cancel::request();
+        }
+        const std::size_t n = std::min({out.size(), m_data.size() - m_pos, std::size_t{64} << 10});
+        std::memcpy(out.data(), m_data.data() + m_pos, n);
+        m_pos += n;
+        return n;
+    }
+
+private:
+    std::string m_data;
+    std::size_t m_after;
+    std::size_t m_pos = 0;
+};
+
+} // namespace
+
+// Issue 14, kind 4: `restore --flush` into a server on this machine hands it the RDB as a full synchronisation
+// (dbkeep as its master), so it loads the file at the speed of a restart instead of one RESTORE per key; the
+// destination's own keys are replaced, every database and TTL arrives, and it is a master again afterwards.
+TEST_F(RedisRestore, AFlushRestoreIsLoadedByTheServerAsAFullSynchronisation)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 3000, 100);
+    fill(source, 5, "five", 200);
+    source.cli({"SET", "ttl", "v", "EX", "3600"});
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+
+    RedisServer dest;
+    dest.cli({"SET", "stale", "live"});
+    dest.cli({"-n", "3", "SET", "other", "live"});
+    auto r = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("redis restore by full synchronisation"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("restored 3,201 keys into db 0 and db 5 by full synchronisation"), std::string::npos) << r.err;
+    EXPECT_EQ(keyspace(dest), keyspace(source));
+    EXPECT_EQ(dest.cli({"EXISTS", "stale"}), "0");
+    EXPECT_EQ(dest.cli({"GET", "zero:2999"}), std::string(100, 'v'));
+    EXPECT_GT(std::stoll(dest.cli({"TTL", "ttl"})), 3000);
+    EXPECT_EQ(replication_role(dest), "master");
+    dest.cli({"SET", "writable", "yes"}); // a master again: it takes writes
+    EXPECT_EQ(dest.cli({"GET", "writable"}), "yes");
+}
+
+// The payload's last bytes are held back until the backup has passed its checks: a stored object damaged near
+// its end fails the restore and the destination keeps every key it had (the old path had run FLUSHALL first).
+TEST_F(RedisRestore, ADamagedBackupLeavesAFlushRestoresDestinationAsItWas)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 2000, 100);
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    std::filesystem::path object;
+    for (const auto& f : m_work.stored_files()) {
+        if (f.ends_with(".rdb.zst")) {
+            object = m_work.backups() / f;
+        }
+    }
+    ASSERT_FALSE(object.empty());
+    std::string bytes = read_file(object);
+    bytes[bytes.size() - 20] = static_cast<char>(bytes[bytes.size() - 20] ^ 0x55);
+    write_file(object, bytes);
+
+    RedisServer dest;
+    fill(dest, 0, "mine", 50);
+    auto r = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes"});
+    EXPECT_NE(r.exit_code, 0) << r.err;
+    EXPECT_EQ(dest.cli({"DBSIZE"}), "50");
+    EXPECT_EQ(dest.cli({"EXISTS", "zero:0"}), "0");
+    EXPECT_EQ(replication_role(dest), "master");
+}
+
+// SIGTERM in the middle of the transfer: the restore stops within seconds as cancelled, the destination is a
+// master again and keeps its keys.
+TEST_F(RedisRestore, CancellingAFullSynchronisationLeavesTheDestinationAMasterWithItsKeys)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 20000, 200);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+    ASSERT_GT(data.size(), std::size_t{256} << 10);
+
+    RedisServer dest;
+    fill(dest, 0, "mine", 50);
+    auto runner = runner::make_local_runner();
+    auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
+    ASSERT_TRUE(eng.has_value());
+    CancellingSource src(data, data.size() / 2);
+    cancel::reset();
+    const auto start = std::chrono::steady_clock::now();
+    auto st = (*eng)->restore(
+        src, {.to_url = dest.url(), .flush = true, .expected_stats = info->stats, .details = info->details});
+    cancel::reset();
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().kind, ErrorKind::cancelled) << st.error().to_string();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+    EXPECT_EQ(replication_role(dest), "master");
+    EXPECT_EQ(dest.cli({"DBSIZE"}), "50");
+}
+
+// A destination that refuses REPLICAOF (renamed away here; an ACL without it, cluster mode) is restored with
+// RESTORE commands, as before: nothing was written before the fallback.
+TEST_F(RedisRestore, ADestinationThatRefusesReplicaofIsRestoredByRestoreCommands)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 500);
+    write_config(source.url());
+    auto b = dbkeep({"backup", "cache"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+
+    RedisServer dest(RedisOptions{.extra_args = {"--rename-command", "REPLICAOF", ""}});
+    fill(dest, 0, "mine", 5);
+    auto r = dbkeep({"restore", "cache", "--to", dest.url(), "--flush", "--yes"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("redis restore by RESTORE commands"), std::string::npos) << r.err;
+    EXPECT_EQ(keyspace(dest), keyspace(source));
 }

@@ -3,6 +3,7 @@
 #include "core/cancel.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -221,6 +222,12 @@ Result<std::string> Connection::read_line()
     }
 }
 
+Status Connection::write_raw(Bytes data)
+{
+    m_out.append(reinterpret_cast<const char*>(data.data()), data.size());
+    return flush();
+}
+
 Result<std::size_t> Connection::read_some(MutableBytes out)
 {
     if (out.empty()) {
@@ -253,6 +260,21 @@ Result<std::size_t> Connection::read_some(MutableBytes out)
     std::memcpy(out.data(), m_in.data() + m_in_pos, n);
     m_in_pos += n;
     return n;
+}
+
+Result<Reply> Connection::read_command()
+{
+    for (;;) {
+        while (m_in_pos < m_in.size() && (m_in[m_in_pos] == '\n' || m_in[m_in_pos] == '\r')) {
+            ++m_in_pos;
+        }
+        if (m_in_pos < m_in.size()) {
+            return parse_reply(0);
+        }
+        if (auto st = fill(); !st) {
+            return std::unexpected(st.error());
+        }
+    }
 }
 
 Result<Reply> Connection::read_reply()
@@ -375,6 +397,76 @@ Status Connection::select(int db)
         return fail(ErrorKind::failed, "select database " + std::to_string(db) + " on", m_endpoint, r->text);
     }
     return {};
+}
+
+Result<std::unique_ptr<Listener>> Listener::open(const std::string& host)
+{
+    const std::string what = host + ":0";
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    const bool v6 = host.find(':') != std::string::npos;
+    if (v6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+        a->sin6_family = AF_INET6;
+        if (::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) {
+            return fail(ErrorKind::config, "listen on", what, "not a numeric address");
+        }
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+        a->sin_family = AF_INET;
+        if (::inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) {
+            return fail(ErrorKind::config, "listen on", what, "not a numeric address");
+        }
+        len = sizeof *a;
+    }
+    int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return fail(ErrorKind::failed, "listen on", what, errno_message(errno));
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd, 4) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return fail(ErrorKind::failed, "listen on", what, errno_message(e));
+    }
+    const int port =
+        ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    return std::unique_ptr<Listener>(new Listener(fd, port, host + ":" + std::to_string(port)));
+}
+
+Listener::~Listener()
+{
+    if (m_fd >= 0) {
+        ::close(m_fd);
+    }
+}
+
+Result<std::unique_ptr<Connection>> Listener::accept(std::chrono::milliseconds timeout,
+                                                     std::chrono::milliseconds io_timeout)
+{
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) {
+            return fail(ErrorKind::transient, "wait for a connection on", m_endpoint,
+                        "none came within " + std::to_string(timeout.count() / 1000) + " s");
+        }
+        if (auto st = wait_ready(m_fd, POLLIN, left, m_endpoint, "wait for a connection on"); !st) {
+            return std::unexpected(st.error());
+        }
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        const int fd = ::accept4(m_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0) {
+            int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            return std::unique_ptr<Connection>(new Connection(fd, "replica on " + m_endpoint, io_timeout));
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+            return fail(ErrorKind::failed, "wait for a connection on", m_endpoint, errno_message(errno));
+        }
+    }
 }
 
 } // namespace dbkeep::engine::resp

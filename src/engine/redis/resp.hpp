@@ -52,6 +52,9 @@ public:
     Status flush();
     // Reads the next reply. An error reply is a value (Reply::is_error), not a failure.
     Result<Reply> read_reply();
+    // As a master: the replica's next command (a RESP array), skipping the bare newlines a replica sends as
+    // keep-alives while it loads a payload (replication.c, replicationSendNewlineToMaster).
+    Result<Reply> read_command();
     // append + flush + read_reply.
     Result<Reply> command(std::initializer_list<std::string_view> args);
 
@@ -64,9 +67,13 @@ public:
     Result<std::string> read_line();
     Result<std::size_t> read_some(MutableBytes out);
 
+    // Writes bytes as they are (a reply to a replica, the replication payload), after anything queued.
+    Status write_raw(Bytes data);
+
     void set_io_timeout(std::chrono::milliseconds timeout) noexcept { m_io_timeout = timeout; }
 
 private:
+    friend class Listener;
     Connection(int fd, std::string endpoint, std::chrono::milliseconds io_timeout);
     Status fill(); // reads more bytes into m_in; fails on timeout, close or cancel
     Result<Reply> parse_reply(int depth);
@@ -77,6 +84,28 @@ private:
     std::string m_out;
     std::string m_in;
     std::size_t m_in_pos = 0;
+};
+
+// A listening TCP socket on one address, port chosen by the kernel: where a Redis server made a replica of
+// dbkeep (REPLICAOF) connects. Not thread-safe.
+class Listener {
+public:
+    // Binds host (a numeric address: "127.0.0.1", "::1") port 0 and listens. Errors: failed when the address
+    // cannot be bound.
+    static Result<std::unique_ptr<Listener>> open(const std::string& host);
+    ~Listener(); // closes the socket
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    int port() const noexcept { return m_port; }
+    // The next connection, within timeout. Errors: transient on timeout, cancelled on SIGINT/SIGTERM.
+    Result<std::unique_ptr<Connection>> accept(std::chrono::milliseconds timeout, std::chrono::milliseconds io_timeout);
+
+private:
+    Listener(int fd, int port, std::string endpoint) : m_fd(fd), m_port(port), m_endpoint(std::move(endpoint)) {}
+    int m_fd = -1;
+    int m_port = 0;
+    std::string m_endpoint;
 };
 
 } // namespace dbkeep::engine::resp

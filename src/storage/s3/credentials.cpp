@@ -1,5 +1,6 @@
 #include "storage/s3/credentials.hpp"
 
+#include "core/child.hpp"
 #include "core/http.hpp"
 #include "core/percent.hpp"
 #include "core/time.hpp"
@@ -165,23 +166,29 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         auto ini = read_ini(file);
         auto it = ini.find(profile);
         if (it != ini.end() && it->second.contains("credential_process")) {
-            std::string out;
-            FILE* p = ::popen(it->second["credential_process"].c_str(), "r");
-            if (p != nullptr) {
-                char buf[4096];
-                std::size_t n;
-                while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
-                    out.append(buf, n);
-                }
-                if (::pclose(p) == 0) {
-                    if (auto c = from_json(out, m_expires)) {
-                        m_source = "credential_process of profile " + profile;
-                        return *c;
-                    }
-                }
+            // As the AWS SDKs do, but bounded: the command runs through sh with only the base environment and
+            // AWS_* (no other target's secret), for at most 60 s, and may print at most 1 MiB.
+            const std::string what = "credential_process of profile " + profile;
+            auto ran = child::run({.argv = {"/bin/sh", "-c", it->second["credential_process"]}, .inherit = {"AWS_*"}},
+                                  {.max_output = std::size_t{1} << 20, .deadline = std::chrono::seconds(60)}, what);
+            if (!ran && ran.error().kind == ErrorKind::cancelled) {
+                return std::unexpected(ran.error());
             }
-            return fail(ErrorKind::auth, "find AWS credentials", "",
-                        "credential_process of profile " + profile + " failed or printed no credentials");
+            std::string why;
+            if (!ran) {
+                why = ran.error().message;
+            } else if (!ran->ok()) {
+                // Not its stderr: a credential helper's messages may carry a secret.
+                why = ran->signal != 0 ? "was killed by signal " + std::to_string(ran->signal)
+                                       : "exited with code " + std::to_string(ran->code);
+            } else if (auto c = from_json(ran->out, m_expires)) {
+                m_source = what;
+                return *c;
+            } else {
+                why = "printed no credentials (a JSON object with Version 1, AccessKeyId and SecretAccessKey)";
+            }
+            return fail(ErrorKind::auth, "find AWS credentials", "", what + " " + why,
+                        "run the profile's credential_process by hand to see what it prints");
         }
         if (it != ini.end() && it->second.contains("aws_access_key_id") &&
             it->second.contains("aws_secret_access_key")) {

@@ -1,7 +1,10 @@
 #include "runner/prefix.hpp"
+#include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
+#include <cstdlib>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sstream>
@@ -120,4 +123,34 @@ TEST(RunnerArgv, SshAndKubectlPrefixes)
     }
     EXPECT_EQ(joined, "kubectl --context eks -n prod exec -i pg-0 -c postgres -- ");
     EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+}
+
+// A `type: command` prefix gets what its program needs: a container engine its DOCKER_* and no AWS_* (the
+// storage's AWS_SECRET_ACCESS_KEY reached `docker exec` before); a launcher dbkeep does not know gets AWS_* too.
+TEST(RunnerEnvironment, AContainerEnginePrefixSeesNoAwsSecret)
+{
+    test::TempDir dir;
+    const auto seen = dir / "seen.txt";
+    for (const char* program : {"docker", "podman", "my-launcher"}) {
+        const auto script = dir / program;
+        test::write_file(script, "#!/bin/sh\nenv > '" + seen.string() + "'\nexec \"$@\"\n");
+        std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+        ::setenv("AWS_SECRET_ACCESS_KEY", "storage-secret-XYZZY", 1);
+        ::setenv("DOCKER_HOST", "unix:///run/test-docker.sock", 1);
+        auto r = make_command_runner({.argv = {script.string()}});
+        auto out = run_capture(*r, {.argv = {"true"}});
+        ::unsetenv("AWS_SECRET_ACCESS_KEY");
+        ::unsetenv("DOCKER_HOST");
+        ASSERT_TRUE(out) << out.error().to_string();
+        EXPECT_TRUE(out->status.ok()) << out->err;
+        const std::string env = test::read_file(seen);
+        EXPECT_NE(env.find("DOCKER_HOST=unix:///run/test-docker.sock"), std::string::npos) << program;
+        if (std::string(program) == "my-launcher") {
+            EXPECT_NE(env.find("storage-secret-XYZZY"), std::string::npos) << "an unknown launcher may need AWS_*";
+        } else {
+            EXPECT_EQ(env.find("storage-secret-XYZZY"), std::string::npos) << program << " saw AWS_SECRET_ACCESS_KEY";
+        }
+    }
+    EXPECT_EQ(command_environment({"/usr/bin/ssh", "host"}), ssh_environment());
+    EXPECT_EQ(command_environment({"kubectl", "exec"}), kubectl_environment());
 }
