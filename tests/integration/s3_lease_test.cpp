@@ -96,7 +96,7 @@ TEST_P(S3Lease, HeldLeaseIsReleasedEvenAfterCancellation)
 
 INSTANTIATE_TEST_SUITE_P(Protocols, S3Lease,
                          ::testing::Values(LeaseProtocol::conditional_create, LeaseProtocol::claims),
-                         [](const auto& info) {
-                             return info.param == LeaseProtocol::claims ? std::string("claims")
-                                                                        : std::string("conditional_create");
+                         [](const auto& param_info) {
+                             return param_info.param == LeaseProtocol::claims ? std::string("claims")
+                                                                              : std::string("conditional_create");
                          });
