@@ -256,8 +256,13 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
                 }
                 std::vector<std::string> objects;
                 for (const auto& key : catalog::object_keys(*it)) {
+                    // The manifest names the key its id implies, but only a key the listing returned is removed:
+                    // a manifest never makes prune delete what it did not list (tests/unit/job/prune_test.cpp).
                     if (listed(key)) {
                         objects.push_back(key);
+                    } else {
+                        observe::warn("an object of a removed backup was not in the listing: left alone",
+                                      {{"target", target.name}, {"id", d.id}, {"key", key}});
                     }
                 }
                 if (!objects.empty()) {

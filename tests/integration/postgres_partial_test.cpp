@@ -108,6 +108,27 @@ TEST_F(PostgresPartial, ExcludedTableDataLeavesTheTableEmptyAndVerifyRestorePass
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// `dbkeep repair` records what the backup recorded for exclude_table_data: the patterns and 0 rows for the table
+// the archive holds without data (record_exclusions, as dump_database), so verify --restore passes on the
+// rebuilt manifest too.
+TEST_F(PostgresPartial, RepairRecordsExcludedTableDataAsTheBackupDid)
+{
+    write_config("    exclude_table_data: [public.sessions]\n");
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    const auto original = only_manifest();
+    ASSERT_EQ(original["stats"]["public.sessions"], 0) << original["stats"].dump(2);
+    fs::remove(m_work->backups() / m_work->manifests()[0]);
+    auto r = dbkeep({"repair", "app"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto repaired = only_manifest();
+    EXPECT_EQ(repaired["stats"], original["stats"]);
+    EXPECT_EQ(repaired["details"]["exclude_table_data"], "[\"public.sessions\"]") << repaired["details"].dump(2);
+    EXPECT_EQ(repaired["details"]["tables_without_data"], original["details"]["tables_without_data"]);
+    EXPECT_TRUE(repaired["details"].contains("repaired"));
+    r = dbkeep({"verify", "app", "--restore", "--to", m_pg->url("scratch")});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
 TEST_F(PostgresPartial, OneTableIntoAFreshDatabaseComesWithItsSchemaIndexesAndSequence)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);

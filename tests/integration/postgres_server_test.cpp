@@ -357,6 +357,26 @@ TEST_F(PostgresServerBackup, ADatabaseThatFailsLeavesNoManifestAndNoObject)
     }
 }
 
+// verify --restore refuses exactly the server's own databases (postgres, template0, template1) as its scratch
+// database, in a whole-server backup as in a single database's: a name that only starts with "template" is
+// anyone's, made afresh and dropped afterwards.
+TEST_F(PostgresServerBackup, AScratchDatabaseNamedLikeATemplateIsAcceptedATemplateIsNot)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto v = dbkeep({"verify", "app", "--restore", "--to", m_pg->url("templates_scratch")});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    EXPECT_FALSE(exists(*m_pg, "templates_scratch"));
+    for (const std::string db : {"template0", "template1"}) {
+        auto bad = dbkeep({"verify", "app", "--restore", "--to", m_pg->url(db)});
+        EXPECT_NE(bad.exit_code, 0) << db << bad.err;
+        EXPECT_NE((bad.out + bad.err).find("needs a scratch database of its own"), std::string::npos)
+            << bad.out << bad.err;
+    }
+    EXPECT_EQ(m_pg->psql("template1", "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "
+                                      "'information_schema')"),
+              "0");
+}
+
 // Quotes of one kind inside names of the other (a database "it's" owned by "o'brien", a comment with ';'): the
 // database-level statements are split where SQL ends them, so the owner, setting and comment arrive. verify
 // --restore refuses the server itself or its postgres database as a scratch database, and --to naming postgres

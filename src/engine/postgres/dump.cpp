@@ -496,7 +496,7 @@ Status read_archive(stream::Source& in, pgdump::Reader& reader, Bytes first = {}
 
 } // namespace
 
-Result<DumpInfo> inspect_archive(stream::Source& in)
+Result<DumpInfo> inspect_archive(stream::Source& in, const PostgresOptions& pg)
 {
     // The reader dump_database tees pg_dump's output through, so the statistics are the ones a backup records.
     pgdump::Reader reader;
@@ -508,6 +508,7 @@ Result<DumpInfo> inspect_archive(stream::Source& in)
     info.tool = "pg_dump";
     info.tool_version = version_word(s.dump_version);
     record_archive(info, s, s.encoding);
+    record_exclusions(info, pg, s, s.encoding);
     return info;
 }
 

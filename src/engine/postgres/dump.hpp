@@ -42,10 +42,13 @@ std::string exact_table_pattern(const std::string& schema, const std::string& ta
 
 // The DumpInfo that dump_database records, read back from a stored archive (the raw custom-format stream): each
 // table's rows as stats, the archive's server and pg_dump versions, its TOC entries, large objects and archive
-// version in details (no pg_dump_path: that is a fact of the dump's run, not of the archive). Reads in to its
-// end. Fails with ErrorKind::corruption when in is not one complete custom-format archive, with in's error
+// version in details (no pg_dump_path: that is a fact of the dump's run, not of the archive). The exclusions are
+// recorded as dump_database records them, from `pg` (the target's configuration now, which the archive does not
+// hold): its exclude_* patterns in details and, with exclude_table_data, 0 rows for each table the archive
+// holds without data, so that verify --restore agrees with a repaired manifest as with the original. Reads in to
+// its end. Fails with ErrorKind::corruption when in is not one complete custom-format archive, with in's error
 // when reading fails, ErrorKind::cancelled on cancel::requested().
-Result<DumpInfo> inspect_archive(stream::Source& in);
+Result<DumpInfo> inspect_archive(stream::Source& in, const PostgresOptions& pg = {});
 
 // What one object of a stored PostgreSQL backup holds (Engine::contents): a custom-format archive (it starts with
 // PGDMP) is read to its end into kind "pg_dump custom archive", facts (archive version, database, encoding,

@@ -34,7 +34,7 @@ public:
         return pg::dump_parallel(m_runner, m_target, out, parts);
     }
 
-    Result<DumpInfo> inspect(stream::Source& dump) override { return pg::inspect_archive(dump); }
+    Result<DumpInfo> inspect(stream::Source& dump) override { return pg::inspect_archive(dump, m_target.postgres); }
 
     Result<Contents> contents(stream::Source& object, bool /*part*/,
                               const std::map<std::string, std::string>& details) override

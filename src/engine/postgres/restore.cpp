@@ -3,6 +3,7 @@
 
 #include "core/url.hpp"
 #include "engine/postgres/encoding.hpp"
+#include "engine/postgres/sql_splitter.hpp"
 #include "engine/postgres/tools.hpp"
 #include "observe/log.hpp"
 
@@ -201,43 +202,17 @@ struct DatabaseEntries {
     std::vector<std::string> statements; // ALTER DATABASE / COMMENT ON DATABASE / GRANT ... ON DATABASE ...
 };
 
-// Whether SQL text ends inside a string literal ('...', E'...' with backslash escapes) or a quoted identifier
-// ("..."), each with its doubled quote as an escape: a ';' there does not end the statement. A quote of one
-// kind inside the other (a database "it's", an owner "o'brien") is text.
-bool inside_quotes(std::string_view sql)
-{
-    char open = 0;
-    bool escapes = false;
-    for (std::size_t i = 0; i < sql.size(); ++i) {
-        const char c = sql[i];
-        if (open == 0) {
-            if (c == '\'' || c == '"') {
-                open = c;
-                escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e');
-            }
-        } else if (escapes && c == '\\') {
-            ++i;
-        } else if (c == open) {
-            if (i + 1 < sql.size() && sql[i + 1] == open) {
-                ++i;
-            } else {
-                open = 0;
-            }
-        }
-    }
-    return open != 0;
-}
-
 // Picks the database-level statements out of pg_restore's script, line by line. Each entry is headed by
-// "-- Name: NAME; Type: TYPE; Schema: ...; Owner: ..."; its statements end at a line ending in ';' outside a
-// string literal; a \connect line ends the entry (what follows is the new session's SET preamble).
+// "-- Name: NAME; Type: TYPE; Schema: ...; Owner: ..."; its statements end where SqlSplitter says (a ';' in a
+// literal, a quoted name, a dollar quote or a comment is text); a \connect line ends the entry (what follows is
+// the new session's SET preamble).
 class EntryCollector {
 public:
     void add(const char* data, std::size_t n)
     {
         for (std::size_t i = 0; i < n; ++i) {
             if (data[i] == '\n') {
-                line(m_line);
+                line(std::move(m_line));
                 m_line.clear();
             } else if (m_line.size() < k_max_line) {
                 m_line += data[i];
@@ -247,7 +222,7 @@ public:
     DatabaseEntries finish()
     {
         if (!m_line.empty()) {
-            line(m_line);
+            line(std::move(m_line));
         }
         return std::move(m_entries);
     }
@@ -255,9 +230,9 @@ public:
 private:
     static constexpr std::size_t k_max_line = 16 << 20;
 
-    void line(const std::string& l)
+    void line(std::string l)
     {
-        if (m_statement.empty()) {
+        if (!m_sql.in_statement() && m_sql.inside() == SqlSplitter::Inside::code) { // between statements
             if (l.starts_with("-- Name: ")) {
                 header(l);
                 return;
@@ -269,14 +244,10 @@ private:
                 m_wanted = false;
                 return;
             }
-            m_statement = l;
-        } else {
-            m_statement += '\n';
-            m_statement += l;
         }
-        if (l.ends_with(';') && !inside_quotes(m_statement)) {
-            statement(std::move(m_statement));
-            m_statement.clear();
+        l += '\n';
+        for (auto& st : m_sql.add(l)) {
+            statement(std::move(st));
         }
     }
 
@@ -324,7 +295,8 @@ private:
     }
 
     DatabaseEntries m_entries;
-    std::string m_line, m_statement;
+    SqlSplitter m_sql;
+    std::string m_line;
     bool m_wanted = false;
 };
 
@@ -763,6 +735,11 @@ Result<bool> holds_user_objects(Connection& conn)
     return query_count(conn, k_user_objects_sql);
 }
 
+bool reserved_database(std::string_view name)
+{
+    return name == "postgres" || name == "template0" || name == "template1";
+}
+
 Status restore_database(runner::Runner& runner, const Target& target, stream::Source& in, const RestoreOptions& options)
 {
     auto to = url_params(target, options.to_url, options.password);
@@ -778,7 +755,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     // restore --table/--schema: part of the dump, chosen from its table of contents.
     const bool partial = !options.tables.empty() || !options.schemas.empty();
     const std::string db = params.keywords["dbname"];
-    if (options.scratch && (db == "postgres" || db == "template0" || db == "template1")) {
+    if (options.scratch && reserved_database(db)) {
         return fail(ErrorKind::config, "test-restore into", what,
                     "verify --restore makes its scratch database afresh and drops it afterwards, and " + db +
                         " is the server's own",

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -60,6 +61,11 @@ std::vector<std::string> missing_names(const std::vector<pgdump::TocEntry>& toc,
                                        const std::vector<std::string>& schemas);
 EntrySelection select_entries(const std::vector<pgdump::TocEntry>& toc, const std::vector<std::string>& tables,
                               const std::vector<std::string>& schemas, const std::set<std::string>& existing_schemas);
+
+// Whether `name` is one of the databases every server has for itself (postgres, template0, template1, exactly,
+// case-sensitive as PostgreSQL names are): never a scratch database for verify --restore, which drops it.
+// Pure; thread-safe.
+bool reserved_database(std::string_view name);
 
 // Drops the database of url when restore_database marked it as a scratch database; leaves any other (and a
 // missing one) alone. Fails as the connection or DROP DATABASE fails.

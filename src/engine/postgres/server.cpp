@@ -3,6 +3,7 @@
 #include "core/cancel.hpp"
 #include "engine/postgres/dump.hpp"
 #include "engine/postgres/restore.hpp"
+#include "engine/postgres/sql_splitter.hpp"
 #include "engine/postgres/tools.hpp"
 #include "observe/log.hpp"
 #include "stream/sink.hpp"
@@ -299,98 +300,24 @@ std::string dumpall_override(const PostgresOptions& options)
 
 Result<std::vector<GlobalsStatement>> split_globals(std::string_view sql)
 {
-    std::vector<GlobalsStatement> out;
-    std::string cur;
-    std::size_t i = 0;
-    bool line_start = true;
-    auto flush = [&] {
-        bool blank =
-            std::all_of(cur.begin(), cur.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
-        if (!blank) {
-            auto first = cur.find_first_not_of(" \t\r\n");
-            out.push_back(classify(cur.substr(first)));
-        }
-        cur.clear();
-    };
     auto corrupt = [](const std::string& why) {
         return fail(ErrorKind::corruption, "read", "the globals of the backup",
                     why + ": not the SQL of pg_dumpall --globals-only");
     };
-    while (i < sql.size()) {
-        const char c = sql[i];
-        if (line_start && c == '\\') { // a psql meta-command (\restrict KEY, \connect): psql's, not SQL
-            while (i < sql.size() && sql[i] != '\n') {
-                ++i;
-            }
-            continue;
-        }
-        line_start = c == '\n';
-        if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
-            while (i < sql.size() && sql[i] != '\n') {
-                ++i;
-            }
-            continue;
-        }
-        if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
-            auto end = sql.find("*/", i + 2);
-            if (end == std::string_view::npos) {
-                return corrupt("a comment does not end");
-            }
-            i = end + 2;
-            cur += ' ';
-            continue;
-        }
-        if (c == '\'' || c == '"') {
-            const bool escapes =
-                c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !ident_char(sql[i - 2]));
-            std::size_t j = i + 1;
-            bool closed = false;
-            while (j < sql.size()) {
-                if (escapes && sql[j] == '\\') {
-                    j += 2;
-                    continue;
-                }
-                if (sql[j] == c) {
-                    if (j + 1 < sql.size() && sql[j + 1] == c) {
-                        j += 2;
-                        continue;
-                    }
-                    closed = true;
-                    ++j;
-                    break;
-                }
-                ++j;
-            }
-            if (!closed) {
-                return corrupt(c == '\'' ? "a string literal does not end" : "a quoted name does not end");
-            }
-            cur.append(sql.substr(i, j - i));
-            i = j;
-            continue;
-        }
-        if (c == '$' && (i == 0 || !ident_char(sql[i - 1]))) {
-            std::size_t j = i + 1;
-            while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) != 0 || sql[j] == '_')) {
-                ++j;
-            }
-            if (j < sql.size() && sql[j] == '$') {
-                const std::string_view tag = sql.substr(i, j - i + 1);
-                auto end = sql.find(tag, j + 1);
-                if (end == std::string_view::npos) {
-                    return corrupt("a dollar-quoted string does not end");
-                }
-                cur.append(sql.substr(i, end + tag.size() - i));
-                i = end + tag.size();
-                continue;
-            }
-        }
-        cur += c;
-        ++i;
-        if (c == ';') {
-            flush();
-        }
+    SqlSplitter splitter;
+    std::vector<GlobalsStatement> out;
+    for (const auto& st : splitter.add(sql)) {
+        out.push_back(classify(st));
     }
-    if (!std::all_of(cur.begin(), cur.end(), [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); })) {
+    switch (splitter.inside()) {
+    case SqlSplitter::Inside::string: return corrupt("a string literal does not end");
+    case SqlSplitter::Inside::quoted_name: return corrupt("a quoted name does not end");
+    case SqlSplitter::Inside::dollar_quote: return corrupt("a dollar-quoted string does not end");
+    case SqlSplitter::Inside::block_comment: return corrupt("a comment does not end");
+    case SqlSplitter::Inside::code:
+    case SqlSplitter::Inside::line: break;
+    }
+    if (splitter.in_statement()) {
         return corrupt("the text ends inside a statement");
     }
     return out;
@@ -566,7 +493,7 @@ Status restore_server(runner::Runner& runner, const Target& target, stream::Sour
                     "database into " +
                         url_db);
     }
-    if (options.scratch && (url_db.empty() || url_db == "postgres" || url_db.starts_with("template"))) {
+    if (options.scratch && (url_db.empty() || reserved_database(url_db))) {
         return fail(ErrorKind::config, "test-restore into", where,
                     "verify --restore needs a scratch database of its own, and --to names " +
                         (url_db.empty() ? std::string("none") : url_db),

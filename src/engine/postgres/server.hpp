@@ -66,11 +66,10 @@ struct GlobalsStatement {
     std::string summary; // "CREATE ROLE app": the first words, for messages (never a password)
 };
 
-// Splits the SQL text of pg_dumpall --globals-only into statements: string literals ('...' with '' doubled,
-// E'...' with backslash escapes), quoted identifiers, dollar quotes, -- and /* */ comments and psql
-// meta-command lines (\restrict, \connect ...) are understood, so a ';' inside a password or a comment does
-// not end a statement. Fails with ErrorKind::corruption when the text ends inside a literal or a statement.
-// Pure; thread-safe.
+// Splits the SQL text of pg_dumpall --globals-only into statements with SqlSplitter (sql_splitter.hpp): a ';'
+// inside a password, a quoted name, a dollar quote or a comment does not end a statement, and psql
+// meta-command lines (\restrict, \connect ...) are left out. Fails with ErrorKind::corruption when the text ends inside
+// a literal or a statement. Pure; thread-safe.
 Result<std::vector<GlobalsStatement>> split_globals(std::string_view sql);
 
 } // namespace dbkeep::engine::pg

@@ -81,3 +81,15 @@ TEST(PartialRestore, NamesTheDumpLacksAreListed)
     EXPECT_EQ(missing_names(toc(), {"nope", "billing.orders", "touch()"}, {"public", "audit"}),
               (std::vector<std::string>{"table nope", "table billing.orders", "table touch()", "schema audit"}));
 }
+
+// verify --restore makes and drops its scratch database: exactly the server's own databases are refused, not a
+// name that merely starts like one.
+TEST(ReservedDatabase, ExactlyPostgresTemplate0AndTemplate1)
+{
+    for (const char* name : {"postgres", "template0", "template1"}) {
+        EXPECT_TRUE(reserved_database(name)) << name;
+    }
+    for (const char* name : {"", "templates_scratch", "template", "template2", "Postgres", "postgres2", "scratch"}) {
+        EXPECT_FALSE(reserved_database(name)) << name;
+    }
+}
