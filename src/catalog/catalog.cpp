@@ -172,12 +172,30 @@ const Manifest* newest_trusted(const Listing& listing, TimePoint now)
     return nullptr;
 }
 
+namespace {
+
+// "--backup ID", or for a command whose argument is the id "dbkeep show TARGET ID".
+std::string name_id(const SelectorSyntax& syntax, const std::string& target, const std::string& id)
+{
+    return syntax.id_option.empty() ? "`dbkeep " + syntax.command + " " + target + " " + id + "`"
+                                    : syntax.id_option + " " + id;
+}
+
+// "--at a time", or "a time" when the command's argument takes one.
+std::string give_time(const SelectorSyntax& syntax)
+{
+    return syntax.time_option.empty() ? "a time" : syntax.time_option + " a time";
+}
+
+} // namespace
+
 Result<Manifest> select_backup(const Listing& listing, const std::string& target, const std::string& selector,
-                               TimePoint now)
+                               TimePoint now, const SelectorSyntax& syntax)
 {
     if (listing.backups.empty()) {
         return fail(ErrorKind::not_found, "find backup of", target, "no backups");
     }
+    const std::string list_ids = "run `dbkeep list " + target + "` to see the ids";
     if (selector.empty() || selector == "latest") {
         if (const Manifest* newest = newest_trusted(listing, now)) {
             return *newest;
@@ -187,7 +205,8 @@ Result<Manifest> select_backup(const Listing& listing, const std::string& target
                     "every backup is dated after this machine's clock (more than " +
                         std::to_string(k_clock_skew_allowance.count()) + " minutes ahead; the newest is " + ahead +
                         "): the clock of the host that wrote them ran ahead, or this machine's is behind",
-                    "check both clocks (NTP); to restore one anyway, name it: --backup " + ahead);
+                    "check both clocks (NTP); to " + syntax.command +
+                        " one anyway, name it: " + name_id(syntax, target, ahead));
     }
     for (const auto& m : listing.backups) {
         if (m.id == selector) {
@@ -209,23 +228,32 @@ Result<Manifest> select_backup(const Listing& listing, const std::string& target
             }
         }
         return fail(ErrorKind::not_found, "find backup of", target, "no backup at or before " + selector,
-                    oldest.empty()
-                        ? "run `dbkeep list " + target + "` to see the backups"
-                        : "the oldest backup is " + oldest + ": give --at a time after it, or --backup " + oldest);
+                    oldest.empty() ? list_ids
+                                   : "the oldest backup is " + oldest + ": give " + give_time(syntax) +
+                                         " after it, or " + name_id(syntax, target, oldest));
     }
     if (!backup_time(selector)) { // not shaped like an id either: most likely a time --at could not read
+        const std::string forms = "such as 2026-11-25T10:00:00Z (or +02:00 for an offset, or a date: 2026-11-25)";
+        if (syntax.id_option.empty()) {
+            // The command's argument is first of all an id: what it lacks is one, and a time is the other form.
+            return fail(ErrorKind::not_found, "find backup of", target, "no backup with id " + selector,
+                        list_ids + ", or give a time " + forms);
+        }
+        if (syntax.id_option == syntax.time_option) {
+            return fail(ErrorKind::not_found, "find backup of", target,
+                        "'" + selector + "' is neither a backup id nor an RFC 3339 time",
+                        "give " + syntax.id_option + " an id `dbkeep list " + target + "` shows, or a time " + forms);
+        }
         return fail(ErrorKind::not_found, "find backup of", target,
                     "'" + selector + "' is neither a backup id nor an RFC 3339 time",
-                    "give --at a time such as 2026-11-25T10:00:00Z (or +02:00 for an offset, or a date: 2026-11-25), "
-                    "or --backup an id `dbkeep list " +
+                    "give " + give_time(syntax) + " " + forms + ", or " + syntax.id_option + " an id `dbkeep list " +
                         target + "` shows");
     }
-    return fail(ErrorKind::not_found, "find backup of", target, "no backup with id " + selector,
-                "run `dbkeep list " + target + "` to see the ids");
+    return fail(ErrorKind::not_found, "find backup of", target, "no backup with id " + selector, list_ids);
 }
 
 Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector,
-                             TimePoint now)
+                             TimePoint now, const SelectorSyntax& syntax)
 {
     auto listing = list_backups(storage, target);
     if (!listing) {
@@ -234,7 +262,7 @@ Result<Manifest> find_backup(storage::Storage& storage, const std::string& targe
     if (listing->backups.empty()) {
         return fail(ErrorKind::not_found, "find backup of", target, "no backups in " + storage.describe());
     }
-    return select_backup(*listing, target, selector, now);
+    return select_backup(*listing, target, selector, now, syntax);
 }
 
 Result<std::optional<Manifest>> newest_backup(storage::Storage& storage, const std::string& target, TimePoint now)

@@ -73,17 +73,28 @@ Result<std::optional<Manifest>> newest_backup(storage::Storage& storage, const s
 Result<std::optional<std::chrono::system_clock::time_point>> last_success(storage::Storage& storage,
                                                                           const std::string& target, TimePoint now);
 
+// How the command that picks a backup takes one, for the hints of select_backup's errors: the command's name
+// ("restore", "show"), and the option that takes an id and the one that takes a time; an empty option means
+// the command's own argument (`dbkeep show TARGET ID`). The default is restore's --backup and --at.
+struct SelectorSyntax {
+    std::string command = "restore";
+    std::string id_option = "--backup";
+    std::string time_option = "--at";
+};
+
 // A backup by id, "latest" (or empty), or the newest at or before an RFC 3339 time (--at), from a listing of
 // target. A backup dated in the future is chosen only by its id: "latest" is newest_trusted, --at skips such
 // backups, and when every backup is dated in the future "latest" fails (ErrorKind::not_found) naming the
 // newest one and the fix.
 // Fails with ErrorKind::not_found when nothing matches; a selector that is neither an id nor a time says so,
-// with the forms --at and --backup take. Pure.
+// with the forms --at and --backup take. Hints name only the options of `syntax`: a command whose argument is
+// the id (show) is told for a selector that is no id "no backup with id X" and to run `dbkeep list TARGET`, as
+// for a missing id of the right shape. Pure.
 Result<Manifest> select_backup(const Listing& listing, const std::string& target, const std::string& selector,
-                               TimePoint now);
+                               TimePoint now, const SelectorSyntax& syntax = {});
 
 // select_backup over list_backups(storage, target); also fails when the listing fails or is empty.
 Result<Manifest> find_backup(storage::Storage& storage, const std::string& target, const std::string& selector,
-                             TimePoint now);
+                             TimePoint now, const SelectorSyntax& syntax = {});
 
 } // namespace dbkeep::catalog

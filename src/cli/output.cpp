@@ -21,22 +21,6 @@ nlohmann::json failed_target_json(const std::string& target, const Error& error)
     return {{"target", target}, {"status", "failed"}, {"error", error_json(error)}};
 }
 
-std::string printable(const std::string& text)
-{
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7f) {
-            out += "\\x";
-            out += k_hex[c >> 4];
-            out += k_hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
 void print_json(const nlohmann::json& document)
 {
     // Strings from storage or peers may hold invalid UTF-8: replaced, never an exception.

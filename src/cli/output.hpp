@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "core/human.hpp" // printable: text from storage or peers for a terminal
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -18,9 +19,6 @@ nlohmann::json error_json(const Error& error);
 
 // {"target": target, "status": "failed", "error": error_json(error)}: a target whose run failed.
 nlohmann::json failed_target_json(const std::string& target, const Error& error);
-
-// Text from storage or peers (keys, reasons) for a terminal: control characters as \xNN, never sent raw.
-std::string printable(const std::string& text);
 
 // Prints the document on stdout, indented, with a final newline.
 void print_json(const nlohmann::json& document);

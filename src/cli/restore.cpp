@@ -122,6 +122,7 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
             return;
         }
         const auto took = elapsed_ms(started);
+        const std::string part = job::restored_part(req);
         if (quiet) {
             return;
         }
@@ -131,6 +132,10 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
                                {"id", m->id},
                                {"raw_bytes", catalog::total_raw_bytes(*m)},
                                {"duration_seconds", static_cast<double>(took) / 1000.0}};
+            // A part of the backup: what was restored (raw_bytes stays the backup's size, as documented).
+            if (!part.empty()) {
+                doc["restored"] = part;
+            }
             if (a->to.empty()) {
                 doc["output"] = a->output;
             } else {
@@ -138,9 +143,14 @@ void add_restore_command(CLI::App& app, Context& ctx, int& exit_code)
             }
             print_json(doc);
         } else {
-            // The one line is the summary: "restored orders 20261201T020000Z-a1b2c3 (4.0 MiB) into URL, in 3.1s".
-            print_summary("restored " + t.name + " " + m->id + " (" + human_size(catalog::total_raw_bytes(*m)) +
-                          ") into " + (a->to.empty() ? a->output : redact_url(a->to)) + ", in " + human_duration(took));
+            // The one line is the summary: "restored orders 20261201T020000Z-a1b2c3 (4.0 MiB) into URL, in 3.1s";
+            // of a part, what was restored and not the whole backup's size: "restored table items of orders
+            // 20261201T020000Z-a1b2c3 into URL, in 0.4s".
+            const std::string what = part.empty()
+                                         ? t.name + " " + m->id + " (" + human_size(catalog::total_raw_bytes(*m)) + ")"
+                                         : part + " of " + t.name + " " + m->id;
+            print_summary("restored " + printable(what) + " into " + (a->to.empty() ? a->output : redact_url(a->to)) +
+                          ", in " + human_duration(took));
         }
     });
 }

@@ -75,49 +75,14 @@ template <typename Map> void print_block(const char* title, const Map& map)
     if (map.empty()) {
         return;
     }
+    // Padded by display width, not bytes: printf's %-*s would misalign a non-ASCII key.
     std::size_t width = 0;
     for (const auto& kv : map) {
-        width = std::max(width, printable(kv.first).size());
+        width = std::max(width, display_width(printable(kv.first)));
     }
     std::printf("%s:\n", title);
     for (const auto& [k, v] : map) {
-        std::printf("  %-*s  %s\n", static_cast<int>(width), printable(k).c_str(), printable(text_of(v)).c_str());
-    }
-}
-
-// The listing as aligned columns under a header of the column names.
-void print_listing(const engine::Contents& c)
-{
-    if (c.columns.empty() || c.entries.empty()) {
-        return;
-    }
-    std::vector<std::size_t> width(c.columns.size());
-    for (std::size_t i = 0; i < c.columns.size(); ++i) {
-        width[i] = c.columns[i].size();
-        for (const auto& row : c.entries) {
-            if (i < row.size()) {
-                width[i] = std::max(width[i], printable(row[i]).size());
-            }
-        }
-    }
-    auto line = [&](const std::vector<std::string>& cells, bool upper) {
-        std::string out = "   ";
-        for (std::size_t i = 0; i < c.columns.size(); ++i) {
-            std::string cell = i < cells.size() ? printable(cells[i]) : "";
-            if (upper) {
-                std::transform(cell.begin(), cell.end(), cell.begin(),
-                               [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
-            }
-            out += " " + cell;
-            if (i + 1 < c.columns.size()) {
-                out += std::string(width[i] - std::min(width[i], cell.size()), ' ');
-            }
-        }
-        std::printf("%s\n", out.c_str());
-    };
-    line(c.columns, true);
-    for (const auto& row : c.entries) {
-        line(row, false);
+        std::printf("  %s  %s\n", pad_to_width(printable(k), width).c_str(), printable(text_of(v)).c_str());
     }
 }
 
@@ -157,7 +122,7 @@ void print_text(const job::ShowResult& r)
         if (!o.contents.counts.empty() && o.contents.counts != m.stats) {
             std::printf("  counts: %s\n", pairs(o.contents.counts).c_str());
         }
-        print_listing(o.contents);
+        std::fputs(job::listing_text(o.contents).c_str(), stdout);
     }
 }
 

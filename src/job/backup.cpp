@@ -1,5 +1,6 @@
 #include "job/backup.hpp"
 #include "core/time.hpp"
+#include "job/context.hpp"
 
 #include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
@@ -184,7 +185,7 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
 
     auto handle = open_engine(target);
     if (!handle) {
-        return wrap(handle.error(), op);
+        return wrap_once(handle.error(), op);
     }
     auto& engine = *handle->engine;
     const bool encrypted = target.encryption.enabled();
@@ -193,12 +194,12 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
 
     auto writer = storage.open_writer(key);
     if (!writer) {
-        return wrap(writer.error(), op);
+        return wrap_once(writer.error(), op);
     }
     auto pipeline = make_write_pipeline(**writer, target);
     if (!pipeline) {
         (*writer)->abort();
-        return wrap(pipeline.error(), op);
+        return wrap_once(pipeline.error(), op);
     }
     // Progress: the previous backup's raw size gives the ETA.
     std::uint64_t expected = 0;
@@ -217,7 +218,7 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
     auto failed = [&](const Error& e) {
         (*pipeline)->head().abort();
         parts.remove_all();
-        return wrap(e, op);
+        return wrap_once(e, op);
     };
     if (!info) {
         return failed(info.error());
@@ -272,13 +273,13 @@ Result<catalog::Manifest> run_backup(const config::Config&, const config::Target
         if (auto st = options.before_commit(); !st) {
             const cancel::Shield cleanup;
             (void)storage.remove(catalog::object_keys(m));
-            return wrap(st.error(), op + ": not committed");
+            return wrap_once(st.error(), op + ": not committed");
         }
     }
     if (auto st = storage::put_object(storage, catalog::manifest_key(target.name, id), catalog::to_json(m)); !st) {
         const cancel::Shield cleanup;
         (void)storage.remove(catalog::object_keys(m));
-        return wrap(st.error(), op + ": write manifest");
+        return wrap_once(st.error(), op + ": write manifest");
     }
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_steady).count();
     struct rusage usage {};

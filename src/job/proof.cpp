@@ -1,4 +1,5 @@
 #include "job/proof.hpp"
+#include "job/context.hpp"
 
 #include "catalog/naming.hpp"
 #include "config/config.hpp"
@@ -137,7 +138,7 @@ Result<ProofRun> run_proof_if_due(const config::TargetConfig& target, storage::S
     auto last = last_proof(storage, target.name);
     if (!last) {
         tell("", last.error());
-        return wrap(last.error(), "verify " + target.name);
+        return wrap_once(last.error(), "verify " + target.name);
     }
     if (metrics != nullptr && last->verified_restore_at) {
         metrics->verified_restore(target.name, unix_seconds(*last->verified_restore_at));
@@ -161,7 +162,7 @@ Result<ProofRun> run_proof_if_due(const config::TargetConfig& target, storage::S
     auto claimed = storage.create_if_absent(key, record.dump() + "\n");
     if (!claimed) {
         tell("", claimed.error());
-        return wrap(claimed.error(), "verify " + target.name);
+        return wrap_once(claimed.error(), "verify " + target.name);
     }
     if (!*claimed) {
         run.skipped = "another runner claimed the verification of the period starting " + format_rfc3339(instant);

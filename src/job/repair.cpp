@@ -1,4 +1,5 @@
 #include "job/repair.hpp"
+#include "job/context.hpp"
 
 #include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
@@ -216,7 +217,7 @@ Result<std::vector<RepairResult>> run_repair(const config::TargetConfig& target,
     const std::string op = "repair " + target.name;
     auto listing = catalog::list_backups(storage, target.name);
     if (!listing) {
-        return wrap(listing.error(), op);
+        return wrap_once(listing.error(), op);
     }
     std::vector<RepairResult> results;
     if (listing->orphans.empty()) {
@@ -225,7 +226,7 @@ Result<std::vector<RepairResult>> run_repair(const config::TargetConfig& target,
     // Reading a dump needs no database: the engine is built only for its format and its inspect().
     auto handle = open_engine(target);
     if (!handle) {
-        return wrap(handle.error(), op);
+        return wrap_once(handle.error(), op);
     }
     const std::string format = handle->engine->format();
     const std::string runner = handle->runner->describe();
@@ -271,7 +272,7 @@ Result<std::vector<RepairResult>> run_repair(const config::TargetConfig& target,
         r.manifest = *m;
         if (!options.dry_run && options.before_commit) {
             if (auto ours = options.before_commit(); !ours) {
-                return wrap(ours.error(), op); // the lease is lost: commit nothing more
+                return wrap_once(ours.error(), op); // the lease is lost: commit nothing more
             }
         }
         if (!options.dry_run) {

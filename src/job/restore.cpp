@@ -1,4 +1,5 @@
 #include "job/restore.hpp"
+#include "job/context.hpp"
 
 #include <atomic>
 
@@ -99,6 +100,40 @@ Status restore_to_file(stream::Source& src, const std::filesystem::path& output)
 
 } // namespace
 
+namespace {
+
+std::string join_names(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (const auto& n : names) {
+        out += (out.empty() ? "" : ",") + n;
+    }
+    return out;
+}
+
+} // namespace
+
+std::string restored_part(const RestoreRequest& request)
+{
+    if (request.globals_only) {
+        return "the globals";
+    }
+    if (!request.database.empty() && request.tables.empty() && request.schemas.empty()) {
+        return "database " + request.database;
+    }
+    std::string out;
+    for (const auto& t : request.tables) {
+        out += (out.empty() ? "table " : ", table ") + t;
+    }
+    for (const auto& n : request.schemas) {
+        out += (out.empty() ? "schema " : ", schema ") + n;
+    }
+    if (!out.empty() && !request.database.empty()) {
+        out += " of database " + request.database;
+    }
+    return out;
+}
+
 Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storage::Storage& storage,
                                       const RestoreRequest& request)
 {
@@ -127,12 +162,12 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
     }
     auto manifest = catalog::find_backup(storage, target.name, request.selector, std::chrono::system_clock::now());
     if (!manifest) {
-        return wrap(manifest.error(), op);
+        return wrap_once(manifest.error(), op);
     }
     observe::info("restore started", {{"target", target.name}, {"id", manifest->id}});
     auto opened = open_backup(storage, *manifest, request.read);
     if (!opened) {
-        return wrap(opened.error(), op);
+        return wrap_once(opened.error(), op);
     }
     // The raw dump's bytes, counted for the progress report (the manifest's raw size gives the ETA).
     stream::CountingSource counted(**opened);
@@ -153,7 +188,7 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
         // (pg_restore).
         if (request.globals_only) {
             if (auto st = restore_to_file(*src, request.output); !st) {
-                return wrap(st.error(), op);
+                return wrap_once(st.error(), op);
             }
             return *manifest;
         }
@@ -168,10 +203,10 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
             if (db->second == request.database) {
                 auto part = open_backup_part(storage, *manifest, i, request.read);
                 if (!part) {
-                    return wrap(part.error(), op);
+                    return wrap_once(part.error(), op);
                 }
                 if (auto st = restore_to_file(**part, request.output); !st) {
-                    return wrap(st.error(), op);
+                    return wrap_once(st.error(), op);
                 }
                 return *manifest;
             }
@@ -192,12 +227,12 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
     }
     if (!request.output.empty()) {
         if (auto st = restore_to_file(*src, request.output); !st) {
-            return wrap(st.error(), op);
+            return wrap_once(st.error(), op);
         }
     } else {
         auto handle = open_engine(target);
         if (!handle) {
-            return wrap(handle.error(), op);
+            return wrap_once(handle.error(), op);
         }
         engine::RestoreOptions opts;
         opts.to_url = request.to_url;
@@ -226,10 +261,22 @@ Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storag
             return open_backup_part(storage, m, index, read);
         };
         if (auto st = handle->engine->restore(*src, opts); !st) {
-            return wrap(st.error(), op + " from backup " + manifest->id);
+            return wrap_once(st.error(), op + " from backup " + manifest->id);
         }
     }
-    observe::info("restore complete", {{"target", target.name}, {"id", manifest->id}});
+    // A partial restore says what it restored, not the whole backup's size.
+    if (const std::string part = restored_part(request); part.empty()) {
+        observe::info("restore complete", {{"target", target.name},
+                                           {"id", manifest->id},
+                                           {"restored", "the whole backup"},
+                                           {"raw_bytes", std::to_string(catalog::total_raw_bytes(*manifest))}});
+    } else {
+        observe::info("restore complete", {{"target", target.name},
+                                           {"id", manifest->id},
+                                           {"restored", part},
+                                           {"tables", join_names(request.tables)},
+                                           {"schemas", join_names(request.schemas)}});
+    }
     return *manifest;
 }
 
@@ -341,9 +388,11 @@ std::optional<Error> test_restore(const config::TargetConfig& target, storage::S
 Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target, storage::Storage& storage,
                                              const VerifyRequest& request)
 {
+    // verify takes an id and a time alike with --backup (it has no --at).
+    const catalog::SelectorSyntax syntax{.command = "verify", .id_option = "--backup", .time_option = "--backup"};
     if (!request.restore_to.empty()) {
         auto m = catalog::find_backup(storage, target.name, request.selector.empty() ? "latest" : request.selector,
-                                      std::chrono::system_clock::now());
+                                      std::chrono::system_clock::now(), syntax);
         if (!m) {
             return std::unexpected(m.error());
         }
@@ -357,7 +406,7 @@ Result<std::vector<VerifyResult>> run_verify(const config::TargetConfig& target,
         }
         selected = listing->backups;
     } else {
-        auto m = catalog::find_backup(storage, target.name, request.selector, std::chrono::system_clock::now());
+        auto m = catalog::find_backup(storage, target.name, request.selector, std::chrono::system_clock::now(), syntax);
         if (!m) {
             return std::unexpected(m.error());
         }

@@ -47,7 +47,14 @@ struct RestoreRequest {
     std::vector<std::string> schemas;
 };
 
-// Returns the manifest of the restored backup.
+// What a restore of request restores when it is part of the backup, for the log and the summary: "table orders,
+// table public.items, schema sales" (--table, --schema), "database shop" (--database), "the globals"
+// (--globals); empty for the whole backup. Pure.
+std::string restored_part(const RestoreRequest& request);
+
+// Returns the manifest of the restored backup. Logs "restore complete" with what was restored: the whole
+// backup's raw_bytes, or for a part (restored_part) "restored" and its "tables" and "schemas", never the whole
+// backup's size as if it had all been restored.
 Result<catalog::Manifest> run_restore(const config::TargetConfig& target, storage::Storage& storage,
                                       const RestoreRequest& request);
 

@@ -1,4 +1,5 @@
 #include "job/scheduled.hpp"
+#include "job/context.hpp"
 
 #include "catalog/catalog.hpp"
 #include "catalog/lease.hpp"
@@ -29,13 +30,13 @@ Result<LeasedBackupResult> leased_backup(const config::Config& config, const con
     const std::chrono::seconds ttl{config.lease_ttl_seconds};
     auto protocol = catalog::lease_protocol_for(storage, target.name);
     if (!protocol) {
-        return wrap(protocol.error(), "take the lease of " + target.name);
+        return wrap_once(protocol.error(), "take the lease of " + target.name);
     }
     catalog::LeaseAttempt attempt;
     for (;;) {
         auto a = catalog::acquire_lease(storage, target.name, ttl, std::chrono::system_clock::now(), *protocol);
         if (!a) {
-            return wrap(a.error(), "take the lease of " + target.name);
+            return wrap_once(a.error(), "take the lease of " + target.name);
         }
         attempt = *a;
         if (attempt.outcome != catalog::LeaseOutcome::busy) {
@@ -179,7 +180,7 @@ Result<SweepReport> sweep_incomplete(storage::Storage& storage, const std::strin
     SweepReport report;
     auto incomplete = storage.list_incomplete(catalog::target_prefix(target));
     if (!incomplete) {
-        return wrap(incomplete.error(), "sweep " + target);
+        return wrap_once(incomplete.error(), "sweep " + target);
     }
     const auto limit =
         std::chrono::duration_cast<std::chrono::seconds>((now - k_incomplete_write_age).time_since_epoch()).count();
@@ -190,7 +191,7 @@ Result<SweepReport> sweep_incomplete(storage::Storage& storage, const std::strin
         }
         if (!dry_run) {
             if (auto st = storage.discard_incomplete(w); !st) {
-                return wrap(st.error(), "sweep " + target);
+                return wrap_once(st.error(), "sweep " + target);
             }
             observe::info("discarded an incomplete write",
                           {{"target", target}, {"key", w.handle}, {"bytes", std::to_string(w.size)}});
@@ -213,7 +214,7 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
     report.swept = std::move(*swept);
     auto listing = catalog::list_backups(storage, target.name);
     if (!listing) {
-        return wrap(listing.error(), "prune " + target.name + ": nothing removed");
+        return wrap_once(listing.error(), "prune " + target.name + ": nothing removed");
     }
     if (!listing->unreadable.empty()) {
         const auto& bad = listing->unreadable.front();
@@ -252,7 +253,7 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
                 // The manifest first: a backup without its manifest no longer exists, even if the object
                 // removal below fails (the object is then an orphan, reported by list).
                 if (auto st = storage.remove({manifest}); !st) {
-                    return wrap(st.error(), "prune " + target.name);
+                    return wrap_once(st.error(), "prune " + target.name);
                 }
                 std::vector<std::string> objects;
                 for (const auto& key : catalog::object_keys(*it)) {
@@ -267,7 +268,7 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
                 }
                 if (!objects.empty()) {
                     if (auto st = storage.remove(objects); !st) {
-                        return wrap(st.error(), "prune " + target.name);
+                        return wrap_once(st.error(), "prune " + target.name);
                     }
                 }
                 observe::info("removed backup", {{"target", target.name}, {"id", d.id}});
@@ -292,7 +293,7 @@ Result<PruneReport> run_prune(const config::TargetConfig& target, storage::Stora
         }
         if (!dry_run) {
             if (auto st = storage.remove({key}); !st) {
-                return wrap(st.error(), "prune " + target.name);
+                return wrap_once(st.error(), "prune " + target.name);
             }
             observe::info("removed an object without a manifest", {{"target", target.name}, {"key", key}});
         }

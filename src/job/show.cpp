@@ -1,12 +1,16 @@
 #include "job/show.hpp"
+#include "job/context.hpp"
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "core/human.hpp"
 #include "job/open.hpp"
 #include "observe/log.hpp"
 #include "storage/storage.hpp"
 #include "stream/counting.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 
@@ -50,17 +54,55 @@ Status read_object(engine::Engine& engine, storage::Storage& storage, const cata
 
 } // namespace
 
+std::string listing_text(const engine::Contents& c)
+{
+    if (c.columns.empty() || c.entries.empty()) {
+        return {};
+    }
+    auto cell_text = [&](const std::vector<std::string>& cells, std::size_t i, bool upper) {
+        std::string cell = i < cells.size() ? printable(cells[i]) : "";
+        if (upper) {
+            std::transform(cell.begin(), cell.end(), cell.begin(),
+                           [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+        }
+        return cell;
+    };
+    std::vector<std::size_t> width(c.columns.size());
+    for (std::size_t i = 0; i < c.columns.size(); ++i) {
+        width[i] = display_width(cell_text(c.columns, i, true));
+        for (const auto& row : c.entries) {
+            width[i] = std::max(width[i], display_width(cell_text(row, i, false)));
+        }
+    }
+    std::string out;
+    auto line = [&](const std::vector<std::string>& cells, bool upper) {
+        out += "   ";
+        for (std::size_t i = 0; i < c.columns.size(); ++i) {
+            std::string cell = cell_text(cells, i, upper);
+            out += " " + (i + 1 < c.columns.size() ? pad_to_width(std::move(cell), width[i]) : cell);
+        }
+        out += "\n";
+    };
+    line(c.columns, true);
+    for (const auto& row : c.entries) {
+        line(row, false);
+    }
+    return out;
+}
+
 Result<ShowResult> run_show(const config::TargetConfig& target, storage::Storage& storage, const ShowRequest& request)
 {
     const std::string op = "show " + target.name;
     const std::string selector = request.selector.empty() ? "latest" : request.selector;
-    auto manifest = catalog::find_backup(storage, target.name, selector, std::chrono::system_clock::now());
+    // The id is show's argument: the hints name no option of restore's (--at, --backup).
+    const catalog::SelectorSyntax syntax{.command = "show", .id_option = "", .time_option = ""};
+    auto manifest = catalog::find_backup(storage, target.name, selector, std::chrono::system_clock::now(), syntax);
     if (!manifest) {
-        return wrap(manifest.error(), op);
+        return wrap_once(manifest.error(), op);
     }
     auto handle = open_engine(target);
     if (!handle) {
-        return wrap(handle.error(), op);
+        return wrap_once(handle.error(), op);
     }
     ShowResult result;
     result.manifest = *manifest;
@@ -83,7 +125,7 @@ Result<ShowResult> run_show(const config::TargetConfig& target, storage::Storage
     }
     for (auto& shown : result.objects) {
         if (auto st = read_object(*handle->engine, storage, *manifest, request.read, shown); !st) {
-            return wrap(st.error(), op + " backup " + manifest->id);
+            return wrap_once(st.error(), op + " backup " + manifest->id);
         }
     }
     observe::debug("show read every object", {{"target", target.name}, {"id", manifest->id}});

@@ -42,6 +42,12 @@ struct ShowResult {
     std::vector<ShownObject> objects; // the data object, then the parts in the manifest's order
 };
 
+// The listing of c (its columns and entries) as show prints it: a header of the column names in capitals, then
+// a line per entry, each cell printable (core/human.hpp) and padded to its column's display width
+// (display_width: a non-ASCII name such as "café" or "日本" lines up with ASCII ones); each line begins with four
+// spaces and ends with a newline, the last column unpadded. Empty when c has no columns or no entries. Pure.
+std::string listing_text(const engine::Contents& c);
+
 // Reads the backup `request.selector` names (the newest complete one for "latest") of target: each object is read
 // to its end through the target's engine (Engine::contents), its size and SHA-256 checked against the manifest and
 // its decompressed size against the manifest's raw size. Fails with ErrorKind::not_found for an unknown id,

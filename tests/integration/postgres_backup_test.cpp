@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <sys/mount.h>
 
 using namespace dbkeep::test;
@@ -217,6 +218,45 @@ TEST_F(PostgresBackup, UnknownDatabaseFailsWithNoManifest)
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("no_such_db"), std::string::npos) << r.err;
     EXPECT_TRUE(stored_files().empty());
+}
+
+// "back up app: back up app: the server has no database nope ...": an engine's error naming the backup and the
+// target, wrapped by the job's "back up app". However a backup fails, each error line names that context once.
+TEST_F(PostgresBackup, AFailedBackupNamesItsContextOnce)
+{
+    auto times = [](const std::string& text, const std::string& part) {
+        std::size_t n = 0;
+        for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    auto killed =
+        fake_pg_dump("pg_dump_killed", PostgresServer::bin_dir() + "/pg_dump \"$@\" | head -c 20000\nkill -9 $$");
+    const std::vector<std::pair<std::string, std::pair<std::string, std::string>>> cases{
+        {"a database the server lacks", {"", m_pg->url("no_such_db")}},
+        {"a list of databases with one the server lacks", {"    databases: [app, nope]\n", m_pg->url("")}},
+        {"pg_dump killed", {"    pg_dump_path: " + killed + "\n", ""}},
+    };
+    for (const auto& [what, config] : cases) {
+        SCOPED_TRACE(what);
+        write_config(config.first, config.second);
+        auto r = dbkeep({"backup", "app"});
+        EXPECT_EQ(r.exit_code, 1) << r.err;
+        EXPECT_GE(times(r.err, "back up app"), 1u) << r.err;
+        std::istringstream lines(r.err);
+        for (std::string line; std::getline(lines, line);) {
+            EXPECT_LE(times(line, "back up app"), 1u) << line;
+        }
+        auto j = dbkeep({"backup", "app", "--json"});
+        EXPECT_EQ(j.exit_code, 1) << j.err;
+        const auto doc = nlohmann::json::parse(j.out);
+        ASSERT_TRUE(doc.is_array() && !doc.empty()) << j.out;
+        const auto& e = doc[0]["error"];
+        const std::string context = e["operation"].get<std::string>() + " " + e["object"].get<std::string>() + ": " +
+                                    e["message"].get<std::string>();
+        EXPECT_EQ(times(context, "back up app"), 1u) << j.out;
+    }
 }
 
 TEST_F(PostgresBackup, PgDumpKilledMidStreamLeavesNoManifestNoTempFileAndEarlierBackupsIntact)

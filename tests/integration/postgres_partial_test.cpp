@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 using namespace dbkeep::test;
 namespace fs = std::filesystem;
@@ -150,6 +151,51 @@ TEST_F(PostgresPartial, OneTableIntoAFreshDatabaseComesWithItsSchemaIndexesAndSe
     EXPECT_EQ(
         psql("fresh2", "SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'p'"),
         "1");
+}
+
+// A partial restore logged and summed up the whole backup's size as if all of it had been restored; it says what
+// it restored instead, and only a whole restore gives the backup's raw size.
+TEST_F(PostgresPartial, APartialRestoreLogsWhatItRestoredNotTheWholeBackupsSize)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto complete = [](const std::string& err) {
+        nlohmann::json found;
+        std::istringstream in(err);
+        for (std::string line; std::getline(in, line);) {
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_object() && j.value("msg", "") == "restore complete") {
+                found = j;
+            }
+        }
+        return found;
+    };
+
+    auto r = dbkeep({"restore", "app", "--to", m_pg->url("part"), "--table", "billing.invoices", "--schema", "audit"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(tables("part"), "audit.log,billing.invoices");
+    auto log = complete(r.err);
+    ASSERT_TRUE(log.is_object()) << r.err;
+    EXPECT_EQ(log["restored"], "table billing.invoices, schema audit") << log.dump();
+    EXPECT_EQ(log["tables"], "billing.invoices") << log.dump();
+    EXPECT_EQ(log["schemas"], "audit") << log.dump();
+    EXPECT_FALSE(log.contains("raw_bytes")) << log.dump();
+    const auto partial_log = log;
+    EXPECT_NE(r.out.find("restored table billing.invoices, schema audit of app "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find('('), std::string::npos) << "no size in the summary: " << r.out;
+
+    auto j = dbkeep({"restore", "app", "--to", m_pg->url("part2"), "--table", "orders", "--json"});
+    ASSERT_EQ(j.exit_code, 0) << j.err;
+    EXPECT_EQ(nlohmann::json::parse(j.out)["restored"], "table orders") << j.out;
+
+    // The whole backup: its raw size, in the log and the summary.
+    auto whole = dbkeep({"restore", "app", "--to", m_pg->url("whole")});
+    ASSERT_EQ(whole.exit_code, 0) << whole.err;
+    log = complete(whole.err);
+    EXPECT_EQ(log["restored"], "the whole backup") << whole.err;
+    const std::string raw = log.value("raw_bytes", "");
+    EXPECT_GT(raw.size(), 3u) << whole.err;
+    EXPECT_EQ(partial_log.dump().find(raw), std::string::npos) << partial_log.dump();
+    EXPECT_NE(whole.out.find(") into "), std::string::npos) << whole.out;
 }
 
 TEST_F(PostgresPartial, IntoAnExistingDatabaseOnlyWhenTheObjectsAreAbsentThere)

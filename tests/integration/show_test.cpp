@@ -1,6 +1,7 @@
 // `dbkeep show TARGET [ID]` against a real PostgreSQL 15 and Redis: the manifest and the dump's contents read
 // from storage (decrypted, checksum checked) without restoring; the TOC it shows is the one `pg_restore -l`
 // lists for the same stored dump.
+#include "core/human.hpp"
 #include "support/postgres_fixture.hpp"
 #include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
@@ -176,6 +177,77 @@ TEST_F(Show, AnUnknownIdIsAClearError)
     EXPECT_EQ(nlohmann::json::parse(j.out)["error"]["kind"], "not_found") << j.out;
     auto t = dbkeep({"show", "nosuchtarget"});
     EXPECT_EQ(t.exit_code, 2) << t.err;
+}
+
+// `dbkeep show app nope` suggested "--at" and "--backup", options of restore: show takes the id as its argument.
+// Like a missing id of the right shape, it says the id was not found and points at `dbkeep list app`.
+TEST_F(Show, AMissingIdSuggestsListAndNoOptionOfAnotherCommand)
+{
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    for (const char* bad : {"nope", "20200101T000000Z-abcdef"}) {
+        auto s = dbkeep({"show", "app", bad});
+        EXPECT_EQ(s.exit_code, 1) << s.err;
+        EXPECT_TRUE(s.out.empty()) << s.out;
+        EXPECT_NE(s.err.find(std::string("no backup with id ") + bad), std::string::npos) << s.err;
+        EXPECT_NE(s.err.find("run `dbkeep list app` to see the ids"), std::string::npos) << s.err;
+        EXPECT_EQ(s.err.find("--at"), std::string::npos) << s.err;
+        EXPECT_EQ(s.err.find("--backup"), std::string::npos) << s.err;
+        auto j = dbkeep({"show", "app", bad, "--json"});
+        EXPECT_EQ(j.exit_code, 1) << j.err;
+        const auto error = nlohmann::json::parse(j.out)["error"];
+        EXPECT_EQ(error["kind"], "not_found") << j.out;
+        EXPECT_EQ(error["message"], std::string("no backup with id ") + bad) << j.out;
+        EXPECT_EQ(error["hint"].get<std::string>().find("--"), std::string::npos) << j.out;
+    }
+    // A time before every backup names show's own form for the oldest one.
+    auto before = dbkeep({"show", "app", "2000-01-01T00:00:00Z"});
+    EXPECT_EQ(before.exit_code, 1) << before.err;
+    EXPECT_NE(before.err.find("no backup at or before 2000-01-01T00:00:00Z"), std::string::npos) << before.err;
+    EXPECT_NE(before.err.find("`dbkeep show app 20"), std::string::npos) << before.err;
+    EXPECT_EQ(before.err.find("--at"), std::string::npos) << before.err;
+    EXPECT_EQ(before.err.find("--backup"), std::string::npos) << before.err;
+}
+
+// Names that are not ASCII ("café" is 5 bytes in 4 columns, "日本" 6 bytes in 4) kept the columns after them
+// out of line: the listing was padded by bytes.
+TEST_F(Show, NonAsciiNamesKeepTheListingAligned)
+{
+    m_pg->psql("app", "CREATE TABLE public.\"café\" (x int); CREATE SCHEMA \"日本\"; "
+                      "CREATE TABLE \"日本\".\"東京\" (y int); INSERT INTO \"日本\".\"東京\" VALUES (1)");
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto s = dbkeep({"show", "app"});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    // The listing: the header line (with NAME and OWNER), then its entries; each entry's owner begins at the
+    // display column OWNER does.
+    std::istringstream in(s.out);
+    std::vector<std::string> listing;
+    for (std::string line; std::getline(in, line);) {
+        if (line.find(" DESC ") != std::string::npos && line.find("OWNER") != std::string::npos) {
+            listing.clear();
+        }
+        listing.push_back(line);
+    }
+    ASSERT_GT(listing.size(), 5u) << s.out;
+    const std::string& header = listing.front();
+    ASSERT_NE(header.find("OWNER"), std::string::npos) << s.out;
+    const auto owner_column = dbkeep::display_width(header.substr(0, header.find("OWNER")));
+    const std::string owner = m_pg->psql("app", "SELECT current_user");
+    int checked = 0;
+    bool cafe = false;
+    bool tokyo = false;
+    for (std::size_t i = 1; i < listing.size(); ++i) {
+        const std::string& line = listing[i];
+        const auto at = line.find(" " + owner + " ");
+        if (at == std::string::npos) {
+            continue;
+        }
+        EXPECT_EQ(dbkeep::display_width(line.substr(0, at + 1)), owner_column) << header << "\n" << line;
+        ++checked;
+        cafe = cafe || line.find("café") != std::string::npos;
+        tokyo = tokyo || line.find("東京") != std::string::npos;
+    }
+    EXPECT_GT(checked, 3) << s.out;
+    EXPECT_TRUE(cafe && tokyo) << s.out;
 }
 
 TEST_F(Show, ACorruptedObjectFailsWithAChecksumError)

@@ -301,6 +301,59 @@ TEST(Hints, AnAtTimeThatDoesNotParseSaysSoAndShowsTheForm)
     EXPECT_EQ(id.error().hint, "run `dbkeep list orders` to see the ids");
 }
 
+// `dbkeep show app nope` was told to "give --at a time ... or --backup an id": options of restore, not of show,
+// whose argument is the id. Show's hints name its argument and `dbkeep list`, as for a missing id.
+TEST(Hints, ShowsMissingIdSuggestsListAndNoOptionsOfOtherCommands)
+{
+    const auto now = std::chrono::system_clock::now();
+    catalog::Listing listing;
+    catalog::Manifest m;
+    m.id = catalog::make_backup_id(now - std::chrono::hours(24), "0000a1");
+    m.target = "orders";
+    listing.backups.push_back(m);
+    const catalog::SelectorSyntax show_syntax{.command = "show", .id_option = "", .time_option = ""};
+    auto no_option = [](const Error& e) {
+        const std::string text = e.to_string();
+        return !has(text, "--at") && !has(text, "--backup");
+    };
+
+    auto word = catalog::select_backup(listing, "orders", "nope", now, show_syntax);
+    ASSERT_FALSE(word);
+    EXPECT_EQ(word.error().kind, ErrorKind::not_found);
+    EXPECT_EQ(word.error().message, "no backup with id nope");
+    EXPECT_TRUE(has(word.error().hint, "run `dbkeep list orders` to see the ids")) << word.error().hint;
+    EXPECT_TRUE(no_option(word.error())) << word.error().to_string();
+
+    auto id = catalog::select_backup(listing, "orders", "20200101T000000Z-ffffff", now, show_syntax);
+    ASSERT_FALSE(id);
+    EXPECT_EQ(id.error().to_string(), "find backup of orders: no backup with id 20200101T000000Z-ffffff (run "
+                                      "`dbkeep list orders` to see the ids)");
+
+    auto before = catalog::select_backup(listing, "orders", "2000-01-01T00:00:00Z", now, show_syntax);
+    ASSERT_FALSE(before);
+    EXPECT_TRUE(has(before.error().hint, "`dbkeep show orders " + m.id + "`")) << before.error().hint;
+    EXPECT_TRUE(no_option(before.error())) << before.error().to_string();
+
+    catalog::Listing ahead;
+    catalog::Manifest future = m;
+    future.id = catalog::make_backup_id(now + std::chrono::hours(24 * 365), "0000a2");
+    ahead.backups.push_back(future);
+    auto latest = catalog::select_backup(ahead, "orders", "latest", now, show_syntax);
+    ASSERT_FALSE(latest);
+    EXPECT_TRUE(has(latest.error().hint, "to show one anyway, name it: `dbkeep show orders " + future.id + "`"))
+        << latest.error().hint;
+    EXPECT_TRUE(no_option(latest.error())) << latest.error().to_string();
+
+    // verify has --backup for both, and no --at.
+    const catalog::SelectorSyntax verify_syntax{
+        .command = "verify", .id_option = "--backup", .time_option = "--backup"};
+    auto v = catalog::select_backup(listing, "orders", "nope", now, verify_syntax);
+    ASSERT_FALSE(v);
+    EXPECT_FALSE(has(v.error().to_string(), "--at")) << v.error().to_string();
+    EXPECT_TRUE(has(v.error().hint, "give --backup an id `dbkeep list orders` shows, or a time such as"))
+        << v.error().hint;
+}
+
 // Docker answers an exec into a container that is not running with 409 whatever its state: a paused
 // container was told to `docker start`, which does not unpause it.
 TEST(Hints, DockerExecConflictNamesTheContainersState)
