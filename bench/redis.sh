@@ -87,7 +87,7 @@ for n in redis-cli dbkeep restart restore; do
 done
 echo "(restart output column: the uncompressed RDB; restart peak RSS is the redis-server being started)"
 echo "restore profile: wall ${WALL[restore]} s; dbkeep (client) CPU ${CPU[restore]} s; destination redis-server CPU $SERVER_CPU_RESTORE s" \
-     "(a server CPU close to the wall time: the server's RESTORE work is the bound, not dbkeep)"
+     "(a server CPU close to the wall time: the server's own loading of the payload is the bound, not dbkeep)"
 echo "dbkeep backup's own peak RSS: $(( SELF_RSS / 1024 )) MiB; dbkeep restore's peak RSS: $(( RESTORE_RSS / 1024 )) MiB"
 echo "ratios: backup dbkeep/redis-cli wall $(echo "scale=2; ${WALL[dbkeep]} / ${WALL[redis-cli]}" | bc) (target <= 1.0)," \
      "size $(echo "scale=2; ${SIZE[dbkeep]} / ${SIZE[redis-cli]}" | bc);" \

@@ -10,6 +10,7 @@ std::atomic<bool> g_requested{false};
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_graceful{false};
 thread_local int t_shields = 0;
+thread_local std::chrono::steady_clock::time_point t_shield_deadline{};
 
 extern "C" void on_signal(int sig)
 {
@@ -37,17 +38,22 @@ void install_signal_handlers()
 
 bool requested() noexcept
 {
-    return t_shields == 0 && g_requested.load();
+    if (!g_requested.load()) {
+        return false;
+    }
+    return t_shields == 0 || std::chrono::steady_clock::now() >= t_shield_deadline;
 }
 
-Shield::Shield() noexcept
+Shield::Shield(std::chrono::milliseconds budget) noexcept : m_outer_deadline(t_shield_deadline)
 {
     ++t_shields;
+    t_shield_deadline = std::chrono::steady_clock::now() + budget;
 }
 
 Shield::~Shield()
 {
     --t_shields;
+    t_shield_deadline = m_outer_deadline;
 }
 bool stop_requested() noexcept
 {

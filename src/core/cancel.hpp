@@ -1,25 +1,33 @@
 // Process-wide cancellation: SIGINT/SIGTERM set it; long loops poll it and abort cleanly.
 #pragma once
 
+#include <chrono>
+
 namespace dbkeep::cancel {
 
 // Installs SIGINT/SIGTERM handlers (without SA_RESTART, so blocking calls return EINTR) that request
 // cancellation. Idempotent.
 void install_signal_handlers();
 
-// True once a signal arrived or request() was called, except on a thread inside a Shield. Async-signal-safe
-// to read.
+// True once a signal arrived or request() was called, except on a thread inside a Shield whose budget is not
+// spent. Async-signal-safe to read.
 bool requested() noexcept;
 
-// While one lives, requested() is false on the thread that made it: cleanup that must still happen after
-// SIGINT/SIGTERM (releasing a lease, aborting an upload) runs to its end, bounded by its own deadlines.
-// Nests; not movable; affects only its own thread.
+// While one lives, requested() is false on the thread that made it, for at most `budget` from its making:
+// cleanup that must still happen after SIGINT/SIGTERM (releasing a lease, aborting an upload, making a server
+// a master again) runs to its end, yet a peer that does not answer cannot hold the process past the budget
+// (requested() is true again once it is spent, which stops retries and requests). Nests: the innermost
+// budget counts. Not movable; affects only its own thread.
 class Shield {
 public:
-    Shield() noexcept;
+    static constexpr std::chrono::milliseconds k_default_budget{15'000};
+    explicit Shield(std::chrono::milliseconds budget = k_default_budget) noexcept;
     ~Shield();
     Shield(const Shield&) = delete;
     Shield& operator=(const Shield&) = delete;
+
+private:
+    std::chrono::steady_clock::time_point m_outer_deadline;
 };
 
 // The signal that requested cancellation, or 0.
