@@ -1,5 +1,6 @@
 #include "core/cancel.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 
@@ -46,8 +47,9 @@ bool requested() noexcept
 
 Shield::Shield(std::chrono::milliseconds budget) noexcept : m_outer_deadline(t_shield_deadline)
 {
+    const auto mine = std::chrono::steady_clock::now() + budget;
+    t_shield_deadline = t_shields > 0 ? std::min(m_outer_deadline, mine) : mine;
     ++t_shields;
-    t_shield_deadline = std::chrono::steady_clock::now() + budget;
 }
 
 Shield::~Shield()

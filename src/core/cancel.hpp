@@ -16,8 +16,9 @@ bool requested() noexcept;
 // While one lives, requested() is false on the thread that made it, for at most `budget` from its making:
 // cleanup that must still happen after SIGINT/SIGTERM (releasing a lease, aborting an upload, making a server
 // a master again) runs to its end, yet a peer that does not answer cannot hold the process past the budget
-// (requested() is true again once it is spent, which stops retries and requests). Nests: the innermost
-// budget counts. Not movable; affects only its own thread.
+// (requested() is true again once it is spent, which stops retries and requests). Nests: a Shield made inside
+// another never outlasts the outer one's budget. The budget counts from the Shield's making, not from the
+// signal. Not movable; affects only its own thread.
 class Shield {
 public:
     static constexpr std::chrono::milliseconds k_default_budget{15'000};

@@ -129,17 +129,16 @@ Result<Started> spawn(const Spec& spec)
         ::sigaction(SIGINT, &sa, nullptr);
         ::sigaction(SIGTERM, &sa, nullptr);
         ::sigaction(SIGPIPE, &sa, nullptr);
+        // A thread that blocks SIGINT/SIGTERM (the lease renewer) must not hand that mask to the program.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         // Own process group, so a kill reaches a shell's children (pg_dump under a wrapper script).
         ::setpgid(0, 0);
-        if (spec.with_stdin) {
-            ::dup2(in[0], 0);
-        } else {
-            const int devnull = ::open("/dev/null", O_RDONLY);
-            ::dup2(devnull, 0);
+        const int input = spec.with_stdin ? in[0] : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (input >= 0 && ::dup2(input, 0) == 0 && ::dup2(out[1], 1) == 1 && ::dup2(err[1], 2) == 2) {
+            ::execvpe(argv[0], argv.data(), envp.data());
         }
-        ::dup2(out[1], 1);
-        ::dup2(err[1], 2);
-        ::execvpe(argv[0], argv.data(), envp.data());
         const int e = errno;
         (void)!::write(exec_err[1], &e, sizeof e);
         ::_exit(127);

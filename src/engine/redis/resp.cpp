@@ -222,6 +222,19 @@ Result<std::string> Connection::read_line()
     }
 }
 
+int Connection::peer_port() const noexcept
+{
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    if (::getpeername(m_fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+        return -1;
+    }
+    if (peer.ss_family == AF_INET6) {
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_port);
+    }
+    return peer.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&peer)->sin_port) : -1;
+}
+
 Status Connection::write_raw(Bytes data)
 {
     m_out.append(reinterpret_cast<const char*>(data.data()), data.size());

@@ -67,6 +67,9 @@ public:
     Result<std::string> read_line();
     Result<std::size_t> read_some(MutableBytes out);
 
+    // The port of the other end of the connection (getpeername); -1 when the socket cannot tell.
+    int peer_port() const noexcept;
+
     // Writes bytes as they are (a reply to a replica, the replication payload), after anything queued.
     Status write_raw(Bytes data);
 

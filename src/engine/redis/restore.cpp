@@ -912,8 +912,9 @@ Status restore_rdb(runner::Runner& runner, const Endpoint& ep, stream::Source& i
         if (!before) {
             return std::unexpected(before.error());
         }
-        auto loaded =
-            load_as_master(server, in, header->first, {.listen_host = ep.host == "::1" ? "::1" : "127.0.0.1"});
+        auto loaded = load_as_master(server, in, header->first,
+                                     {.listen_host = ep.host == "::1" ? "::1" : "127.0.0.1",
+                                      .reconnect = [&ep] { return open_connection(ep); }});
         if (!loaded) {
             return std::unexpected(loaded.error());
         }

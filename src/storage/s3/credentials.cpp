@@ -17,6 +17,20 @@
 namespace dbkeep::storage {
 namespace {
 
+// What a credential_process may see besides the base environment: the AWS profile's variables and what the
+// helpers people use there read (keyrings over D-Bus, gpg and pass, ssh and Kerberos, 1Password's CLI).
+std::vector<std::string> credential_process_environment()
+{
+    return {"AWS_*",
+            "XDG_RUNTIME_DIR",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "GNUPGHOME",
+            "PASSWORD_STORE_*",
+            "SSH_AUTH_SOCK",
+            "KRB5CCNAME",
+            "OP_*"};
+}
+
 std::string env(const char* name)
 {
     const char* v = std::getenv(name);
@@ -166,10 +180,12 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         auto ini = read_ini(file);
         auto it = ini.find(profile);
         if (it != ini.end() && it->second.contains("credential_process")) {
-            // As the AWS SDKs do, but bounded: the command runs through sh with only the base environment and
-            // AWS_* (no other target's secret), for at most 60 s, and may print at most 1 MiB.
+            // As the AWS SDKs do, but bounded: the command runs through sh with the base environment, AWS_* and
+            // what credential helpers (aws-vault, pass, 1Password, Kerberos) read, not another target's
+            // secret, for at most 60 s, and may print at most 1 MiB.
             const std::string what = "credential_process of profile " + profile;
-            auto ran = child::run({.argv = {"/bin/sh", "-c", it->second["credential_process"]}, .inherit = {"AWS_*"}},
+            auto ran = child::run({.argv = {"/bin/sh", "-c", it->second["credential_process"]},
+                                   .inherit = credential_process_environment()},
                                   {.max_output = std::size_t{1} << 20, .deadline = std::chrono::seconds(60)}, what);
             if (!ran && ran.error().kind == ErrorKind::cancelled) {
                 return std::unexpected(ran.error());

@@ -30,6 +30,12 @@ TEST(Cancel, AShieldHidesCancellationForItsBudgetOnly)
         EXPECT_TRUE(cancel::requested()) << "a peer that never answers cannot hold the process past the budget";
     }
     EXPECT_TRUE(cancel::requested());
+    {
+        const cancel::Shield outer(100ms);
+        const cancel::Shield inner(10s);
+        std::this_thread::sleep_for(150ms);
+        EXPECT_TRUE(cancel::requested()) << "an inner Shield never outlasts the outer one's budget";
+    }
     cancel::reset();
     EXPECT_FALSE(cancel::requested());
 }
