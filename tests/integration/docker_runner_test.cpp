@@ -8,6 +8,7 @@
 #include "support/wait.hpp"
 #include "support/workspace.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -112,6 +113,21 @@ protected:
     }
 };
 
+// A thread that appends the process's output to `got` until its end or an error.
+std::thread read_output(runner::Process& proc, std::string& got)
+{
+    return std::thread([&proc, &got] {
+        std::uint8_t buf[65536];
+        for (;;) {
+            auto n = proc.out().read(buf);
+            if (!n || *n == 0) {
+                break;
+            }
+            got.append(reinterpret_cast<const char*>(buf), *n);
+        }
+    });
+}
+
 } // namespace
 
 TEST_F(DockerTest, PostgresAndRedisRoundTripThroughTheEngineApi)
@@ -142,16 +158,7 @@ TEST_F(DockerTest, RunnerStreamsBinaryBothWaysAndReportsExitCodesAndStderr)
     auto proc = runner->start({.argv = {"cat"}, .with_stdin = true});
     ASSERT_TRUE(proc) << proc.error().to_string();
     std::string got;
-    std::thread reader([&] {
-        std::uint8_t buf[65536];
-        for (;;) {
-            auto n = (*proc)->out().read(buf);
-            if (!n || *n == 0) {
-                break;
-            }
-            got.append(reinterpret_cast<const char*>(buf), *n);
-        }
-    });
+    std::thread reader = read_output(**proc, got);
     for (std::size_t off = 0; off < data.size(); off += 100000) {
         auto chunk = std::string_view(data).substr(off, 100000);
         ASSERT_TRUE((*proc)->in()->write(as_bytes(chunk)));
@@ -179,6 +186,43 @@ TEST_F(DockerTest, RunnerStreamsBinaryBothWaysAndReportsExitCodesAndStderr)
         EXPECT_FALSE(missing->status.ok());
         EXPECT_NE(missing->err + missing->out, "");
     }
+}
+
+// pg_restore --schema-only reads a dump's table of contents and exits; the engine then reads no more of the
+// command's input. A write blocked on that input fails as soon as the command's output ends (a local pipe fails
+// with EPIPE), where it used to wait until the engine gave up on the connection, two minutes per restore.
+TEST_F(DockerTest, AWriteToACommandThatHasExitedFailsOnceItsOutputEnds)
+{
+    m_docker->run_container("box");
+    auto runner = runner::make_docker_runner({.host = m_docker->host(), .container = "box"});
+    auto proc = runner->start({.argv = {"sh", "-c", "head -c 1000 >/dev/null; echo done"}, .with_stdin = true});
+    ASSERT_TRUE(proc) << proc.error().to_string();
+    std::string got;
+    std::thread reader = read_output(**proc, got);
+    // Far more than the socket buffers hold, written from a thread so that a hang fails the test, not CI.
+    std::atomic<int> outcome{0}; // 0 writing, 1 all written, 2 the write failed
+    std::thread writer([&] {
+        const std::string chunk(1 << 20, 'x');
+        for (int i = 0; i < 256; ++i) {
+            if (!(*proc)->in()->write(as_bytes(std::string_view(chunk)))) {
+                outcome = 2;
+                return;
+            }
+        }
+        outcome = 1;
+    });
+    const bool ended = wait_until([&] { return outcome.load() != 0; }, std::chrono::seconds(30));
+    if (!ended) {
+        (*proc)->kill(); // wakes the writer (the old code's hang) so that the threads can be joined
+    }
+    writer.join();
+    reader.join();
+    EXPECT_TRUE(ended) << "the write to a command that has exited was still blocked after 30 s";
+    EXPECT_EQ(outcome.load(), 2);
+    EXPECT_EQ(got, "done\n");
+    auto status = (*proc)->wait();
+    ASSERT_TRUE(status);
+    EXPECT_TRUE(status->ok()) << status->describe();
 }
 
 TEST_F(DockerTest, KillStopsTheCommandAndItsChildrenInsideTheContainer)

@@ -1,5 +1,7 @@
 #include "support/mariadb_server.hpp"
 
+#include "support/data_template.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -44,24 +46,35 @@ MariadbServer::MariadbServer()
     // Native AIO off: io_setup() contexts are a system-wide budget (aio-max-nr) that parallel test servers
     // and CI machines can exhaust, and a bootstrap that cannot get one fails with only "Installation of system
     // tables failed". A failed bootstrap (seen once in CI under load) is retried into a fresh data folder.
-    std::vector<std::string> install = {"mariadb-install-db",       "--no-defaults",
-                                        "--datadir=" + d + "/data", "--auth-root-authentication-method=normal",
-                                        "--skip-test-db",           "--innodb-use-native-aio=0"};
-    if (root) {
-        install.push_back("--user=mysql");
-    }
-    for (int attempt = 1;; ++attempt) {
-        auto r = run(install);
-        if (r.exit_code == 0) {
-            break;
-        }
-        if (attempt == 3) {
-            throw std::runtime_error("mariadb-install-db failed 3 times; the last said: " + r.out + r.err);
-        }
-        std::filesystem::remove_all(d + "/data");
-        std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
-    }
     const std::string server = std::filesystem::exists("/usr/sbin/mariadbd") ? "/usr/sbin/mariadbd" : "mariadbd";
+    // The system tables are made once (support/data_template.hpp) and copied for each server.
+    copy_data_template("mariadb-" + program_stamp(server), d + "/data", [&](const std::filesystem::path& folder) {
+        const std::string f = folder.string();
+        if (root && sh("chown mysql:mysql '" + f + "' && chmod 755 '" + f + "'").exit_code != 0) {
+            throw std::runtime_error("cannot chown the MariaDB template folder");
+        }
+        std::vector<std::string> install = {"mariadb-install-db",
+                                            "--no-defaults",
+                                            "--datadir=" + f + "/data",
+                                            "--auth-root-authentication-method=normal",
+                                            "--skip-test-db",
+                                            "--innodb-use-native-aio=0",
+                                            "--innodb-log-file-size=16M"};
+        if (root) {
+            install.push_back("--user=mysql");
+        }
+        for (int attempt = 1;; ++attempt) {
+            auto r = run(install);
+            if (r.exit_code == 0) {
+                break;
+            }
+            if (attempt == 3) {
+                throw std::runtime_error("mariadb-install-db failed 3 times; the last said: " + r.out + r.err);
+            }
+            std::filesystem::remove_all(f + "/data");
+            std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
+        }
+    });
     // A port may be taken between probing and binding: try a few.
     for (int attempt = 0; attempt < 5; ++attempt) {
         m_port = free_port();

@@ -1,5 +1,6 @@
 #include "support/postgres_server.hpp"
 
+#include "support/data_template.hpp"
 #include "support/process.hpp"
 
 #include <filesystem>
@@ -48,18 +49,29 @@ PostgresServer::PostgresServer(PostgresOptions options) : m_options(std::move(op
         throw std::runtime_error("cannot chown pg temp dir");
     }
     std::string auth = m_options.superuser_password.empty() ? "trust" : "scram-sha-256";
-    std::string pwfile = d + "/pw";
-    std::string initdb = "runuser -u postgres -- " + bin_dir() + "/initdb -D " + d + "/data -U postgres " +
-                         m_options.initdb_locale + " --auth-local=trust --auth-host=" + auth;
-    if (!m_options.superuser_password.empty()) {
-        write_file(pwfile, m_options.superuser_password + "\n");
-        sh("chown postgres " + pwfile);
-        initdb += " --pwfile=" + pwfile;
-    }
-    auto r = sh(initdb);
-    if (r.exit_code != 0) {
-        throw std::runtime_error("initdb failed: " + r.err);
-    }
+    // initdb once per set of options (support/data_template.hpp), then a copy for each server.
+    const std::string initdb_options = m_options.initdb_locale + " --auth-local=trust --auth-host=" + auth;
+    const std::string key =
+        "pg15-" + program_stamp(bin_dir() + "/initdb") + "-" +
+        std::to_string(std::hash<std::string>{}(initdb_options + "\n" + m_options.superuser_password));
+    copy_data_template(key, d + "/data", [&](const std::filesystem::path& folder) {
+        const std::string f = folder.string();
+        if (sh("chown postgres:postgres " + shell_quote(f)).exit_code != 0) {
+            throw std::runtime_error("cannot chown the PostgreSQL template folder");
+        }
+        std::string initdb =
+            "runuser -u postgres -- " + bin_dir() + "/initdb --no-sync -D " + f + "/data -U postgres " + initdb_options;
+        if (!m_options.superuser_password.empty()) {
+            write_file(f + "/pw", m_options.superuser_password + "\n");
+            sh("chown postgres " + shell_quote(f + "/pw"));
+            initdb += " --pwfile=" + f + "/pw";
+        }
+        auto r = sh(initdb);
+        std::filesystem::remove(f + "/pw");
+        if (r.exit_code != 0) {
+            throw std::runtime_error("initdb failed: " + r.err);
+        }
+    });
     // A port may be taken between probing and binding: try a few.
     for (int attempt = 0; attempt < 5; ++attempt) {
         m_port = free_port();

@@ -265,6 +265,10 @@ public:
             }
             if (*n == 0) {
                 m_eof.store(true);
+                // The engine ends the stream when the command has exited, and then reads no more of its input:
+                // a writer blocked on a full socket would wait for ever (a local pipe would fail with EPIPE).
+                // Closing the connection wakes it, and its write fails as a closed input.
+                m_stream->shutdown();
                 if (m_frame_left > 0 || m_buf.size() > m_pos) {
                     return fail(ErrorKind::transient, "read output of", m_what,
                                 "the engine closed the stream in the middle of a frame");
