@@ -70,6 +70,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   man -w dbkeep >/dev/null
   DBKEEP_BIN=/usr/bin/dbkeep bash scripts/demo.sh
   stage "container image from that .deb: backup and restore of PostgreSQL and Redis through the image"
+  rm -f build/package/dbkeep_*.deb # test-image.sh takes the one .deb there: ours, not an older one
   DBKEEP_DEB="$deb" bash scripts/test-image.sh
 else
   echo "not root: the .deb was built but not installed" >&2

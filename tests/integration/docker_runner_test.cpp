@@ -225,6 +225,30 @@ TEST_F(DockerTest, AWriteToACommandThatHasExitedFailsOnceItsOutputEnds)
     EXPECT_TRUE(status->ok()) << status->describe();
 }
 
+// wait() while another thread reads the output (pg_restore's table of contents, redis-cli --pipe's summary)
+// leaves the output to that thread: it used to read and throw away what the thread had not read yet.
+TEST_F(DockerTest, WaitLeavesTheOutputToTheThreadThatReadsIt)
+{
+    m_docker->run_container("box");
+    auto runner = runner::make_docker_runner({.host = m_docker->host(), .container = "box"});
+    auto proc = runner->start({.argv = {"sh", "-c", "sleep 2; seq 1 200000"}});
+    ASSERT_TRUE(proc) << proc.error().to_string();
+    std::string got;
+    std::thread reader = read_output(**proc, got);
+    // The reader is inside its first read, which the output answers 2 s after the start.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto status = (*proc)->wait();
+    reader.join();
+    ASSERT_TRUE(status) << status.error().to_string();
+    EXPECT_TRUE(status->ok()) << status->describe();
+    std::string expected;
+    for (int i = 1; i <= 200000; ++i) {
+        expected += std::to_string(i) + "\n";
+    }
+    EXPECT_EQ(got.size(), expected.size());
+    EXPECT_TRUE(got == expected) << "the reader lost output to wait()";
+}
+
 TEST_F(DockerTest, KillStopsTheCommandAndItsChildrenInsideTheContainer)
 {
     m_docker->run_container("box");

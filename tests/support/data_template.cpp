@@ -54,6 +54,13 @@ void copy_data_template(const std::string& key, const std::filesystem::path& des
 {
     const auto base = std::filesystem::temp_directory_path() / ("dbkeep-test-templates-" + std::to_string(::geteuid()));
     std::filesystem::create_directories(base);
+    // A folder of ours that nobody else can write (the name is predictable), and that a server's user can cross
+    // whatever the umask.
+    struct stat st {};
+    if (::lstat(base.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+        ::chmod(base.c_str(), 0755) != 0) {
+        throw std::runtime_error(base.string() + " is not a folder of this user's (remove it)");
+    }
     const auto ready = base / key;
     if (!std::filesystem::exists(ready / "data")) {
         const FileLock lock(base / (key + ".lock"));
@@ -61,6 +68,7 @@ void copy_data_template(const std::string& key, const std::filesystem::path& des
             const auto partial = base / (key + ".partial");
             std::filesystem::remove_all(partial);
             std::filesystem::create_directories(partial);
+            std::filesystem::permissions(partial, std::filesystem::perms(0755));
             make(partial);
             if (!std::filesystem::exists(partial / "data")) {
                 throw std::runtime_error("making the data template " + key + " left no data folder");

@@ -48,18 +48,21 @@ MariadbServer::MariadbServer()
     // tables failed". A failed bootstrap (seen once in CI under load) is retried into a fresh data folder.
     const std::string server = std::filesystem::exists("/usr/sbin/mariadbd") ? "/usr/sbin/mariadbd" : "mariadbd";
     // The system tables are made once (support/data_template.hpp) and copied for each server.
-    copy_data_template("mariadb-" + program_stamp(server), d + "/data", [&](const std::filesystem::path& folder) {
+    const std::vector<std::string> install_options = {"--auth-root-authentication-method=normal", "--skip-test-db",
+                                                      "--innodb-use-native-aio=0", "--innodb-log-file-size=16M"};
+    std::string options_key;
+    for (const auto& o : install_options) {
+        options_key += o + "\n";
+    }
+    const std::string key = "mariadb-" + program_stamp(server) + "-" +
+                            std::to_string(std::hash<std::string>{}(options_key + (root ? "mysql" : "")));
+    copy_data_template(key, d + "/data", [&](const std::filesystem::path& folder) {
         const std::string f = folder.string();
         if (root && sh("chown mysql:mysql '" + f + "' && chmod 755 '" + f + "'").exit_code != 0) {
             throw std::runtime_error("cannot chown the MariaDB template folder");
         }
-        std::vector<std::string> install = {"mariadb-install-db",
-                                            "--no-defaults",
-                                            "--datadir=" + f + "/data",
-                                            "--auth-root-authentication-method=normal",
-                                            "--skip-test-db",
-                                            "--innodb-use-native-aio=0",
-                                            "--innodb-log-file-size=16M"};
+        std::vector<std::string> install = {"mariadb-install-db", "--no-defaults", "--datadir=" + f + "/data"};
+        install.insert(install.end(), install_options.begin(), install_options.end());
         if (root) {
             install.push_back("--user=mysql");
         }

@@ -60,7 +60,7 @@ PostgresServer::PostgresServer(PostgresOptions options) : m_options(std::move(op
             throw std::runtime_error("cannot chown the PostgreSQL template folder");
         }
         std::string initdb =
-            "runuser -u postgres -- " + bin_dir() + "/initdb --no-sync -D " + f + "/data -U postgres " + initdb_options;
+            "runuser -u postgres -- " + bin_dir() + "/initdb -D " + f + "/data -U postgres " + initdb_options;
         if (!m_options.superuser_password.empty()) {
             write_file(f + "/pw", m_options.superuser_password + "\n");
             sh("chown postgres " + shell_quote(f + "/pw"));

@@ -4,6 +4,7 @@
 #include "runner/docker/api.hpp"
 #include "runner/docker/docker.hpp"
 
+#include "core/cancel.hpp"
 #include "core/hex.hpp"
 #include "core/percent.hpp"
 #include "observe/log.hpp"
@@ -43,6 +44,8 @@ using docker::api_message;
 
 constexpr std::size_t k_stderr_keep = 64 * 1024;
 constexpr std::size_t k_read_size = 256 * 1024;
+// Output that arrives while wait() waits for a caller who reads it is kept for that caller up to this much.
+constexpr std::size_t k_keep_unread = std::size_t{8} << 20;
 
 std::string resolve_host(const DockerOptions& o)
 {
@@ -141,6 +144,29 @@ public:
         if (m_waited) {
             return m_status;
         }
+        if (m_reader.load()) {
+            // A caller reads the output (perhaps in another thread, perhaps done with it): what it has not read
+            // is its own, so what arrives is kept for it up to k_keep_unread, never thrown away (a local process's
+            // waitpid() takes none of the pipe either). Past that the reader is gone: drained below.
+            while (!m_eof.load() && !m_killed.load()) {
+                std::lock_guard read_lock(m_read_mutex);
+                if (m_eof.load() || m_buf.size() - m_pos > k_keep_unread) {
+                    break;
+                }
+                auto n = fill();
+                if (!n) {
+                    if (n.error().kind == ErrorKind::cancelled) {
+                        kill();
+                        return std::unexpected(n.error());
+                    }
+                    break;
+                }
+                if (*n == 0) {
+                    m_eof.store(true);
+                    m_stream->shutdown();
+                }
+            }
+        }
         // Output nobody read: drain it (keeping stderr) so the stream ends.
         std::uint8_t buf[65536];
         while (!m_eof.load() && !m_killed.load()) {
@@ -207,6 +233,17 @@ public:
         m_stream->shutdown();
     }
 
+    // out().read(): from then on the output belongs to that reader, and wait() leaves it to it.
+    Result<std::size_t> read_for_caller(MutableBytes out)
+    {
+        m_reader.store(true);
+        auto n = read_stdout(out);
+        if (!n) {
+            m_reader.store(false); // the reader stops here: wait() drains what is left
+        }
+        return n;
+    }
+
     // Demultiplexes the stream: stderr frames are kept, stdout frames returned.
     Result<std::size_t> read_stdout(MutableBytes out)
     {
@@ -248,6 +285,10 @@ public:
                 return filled;
             }
             if (m_eof.load()) {
+                if (m_frame_left > 0 || m_buf.size() > m_pos) {
+                    return fail(ErrorKind::transient, "read output of", m_what,
+                                "the engine closed the stream in the middle of a frame");
+                }
                 return 0;
             }
             if (m_killed.load()) {
@@ -349,7 +390,7 @@ private:
     std::size_t m_pos = 0;
     std::size_t m_frame_left = 0;
     int m_frame_stream = 0;
-    std::atomic<bool> m_eof{false}, m_killed{false}, m_killed_early{false};
+    std::atomic<bool> m_eof{false}, m_killed{false}, m_killed_early{false}, m_reader{false};
     bool m_stdin_closed = false;
     bool m_waited = false;
     ExitStatus m_status;
@@ -357,7 +398,7 @@ private:
 
 Result<std::size_t> DockerOut::read(MutableBytes out)
 {
-    return m_p.read_stdout(out);
+    return m_p.read_for_caller(out);
 }
 
 Status DockerIn::write(Bytes data)
