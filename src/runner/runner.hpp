@@ -38,10 +38,14 @@ public:
     // The process's stdout. Reading past its end returns 0. Honours cancel::requested().
     virtual stream::Source& out() = 0;
 
-    // The process's stdin when Command::with_stdin; finish() closes it. nullptr otherwise.
+    // The process's stdin when Command::with_stdin; finish() closes it. nullptr otherwise. A write after the
+    // process has exited fails (failed, "closed its input") rather than blocking; through the Docker Engine API,
+    // once a reader of out() has reached its end.
     virtual stream::Sink* in() = 0;
 
-    // Waits for the process to exit. Safe to call more than once.
+    // Waits for the process to exit. Safe to call more than once, and while another thread reads out():
+    // wait() takes none of the output a caller may still read (a runner that must drain the output for the
+    // process to end keeps it for the reader, up to a bound).
     virtual Result<ExitStatus> wait() = 0;
 
     // The last part (up to 64 KiB) of what the process wrote to stderr, available after wait().
