@@ -43,7 +43,7 @@ slowest build/release
 stage "asan-ubsan build and tests"
 cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan -j "$jobs"
-ctest --preset asan-ubsan -j "$test_jobs" --timeout 900
+ctest --preset asan-ubsan -j "$jobs" --timeout 900 # sanitized processes are CPU-bound: one per core
 slowest build/asan-ubsan
 
 stage "RDB parser and pg_dump archive reader fuzz smoke (libFuzzer, clang)"
