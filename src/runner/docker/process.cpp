@@ -162,8 +162,7 @@ public:
                     break;
                 }
                 if (*n == 0) {
-                    m_eof.store(true);
-                    m_stream->shutdown();
+                    end_of_stream();
                 }
             }
         }
@@ -230,6 +229,15 @@ public:
             kill_by_token(m_opts, m_api, m_token);
         }
         // Wake any reader or writer blocked on the stream.
+        m_stream->shutdown();
+    }
+
+    // The engine ends the stream when the command has exited, and then reads no more of its input: a writer
+    // blocked on a full socket would wait for ever (a local pipe would fail with EPIPE). Closing the connection
+    // wakes it, and its write fails as a closed input. Called with m_read_mutex held.
+    void end_of_stream() noexcept
+    {
+        m_eof.store(true);
         m_stream->shutdown();
     }
 
@@ -305,16 +313,7 @@ public:
                 return std::unexpected(n.error());
             }
             if (*n == 0) {
-                m_eof.store(true);
-                // The engine ends the stream when the command has exited, and then reads no more of its input:
-                // a writer blocked on a full socket would wait for ever (a local pipe would fail with EPIPE).
-                // Closing the connection wakes it, and its write fails as a closed input.
-                m_stream->shutdown();
-                if (m_frame_left > 0 || m_buf.size() > m_pos) {
-                    return fail(ErrorKind::transient, "read output of", m_what,
-                                "the engine closed the stream in the middle of a frame");
-                }
-                return 0;
+                end_of_stream(); // the loop's end-of-stream check returns 0, or fails on a cut frame
             }
         }
     }
