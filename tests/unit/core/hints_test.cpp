@@ -4,12 +4,14 @@
 #include "catalog/catalog.hpp"
 #include "catalog/naming.hpp"
 #include "engine/mysql/client.hpp"
+#include "engine/mysql/mysql.hpp"
 #include "engine/postgres/connection.hpp"
 #include "engine/postgres/restore.hpp"
 #include "engine/redis/resp.hpp"
 #include "engine/redis/server.hpp"
 #include "runner/docker/api.hpp"
 #include "runner/ecs.hpp"
+#include "runner/local.hpp"
 #include "storage/local.hpp"
 #include "storage/s3/client.hpp"
 #include "storage/storage.hpp"
@@ -224,6 +226,52 @@ TEST(Hints, MysqlToolErrorsGetTheHintOfTheirCause)
     auto rows = err("ERROR 1062 (23000) at line 9: Duplicate entry '2002' for key 'PRIMARY'\n");
     EXPECT_EQ(rows.kind, ErrorKind::failed) << "not a connection failure";
     EXPECT_EQ(rows.hint, "");
+
+    auto lock = err("ERROR 1205 (HY000) at line 40: Lock wait timeout exceeded; try restarting transaction\n");
+    EXPECT_EQ(lock.kind, ErrorKind::conflict);
+    EXPECT_TRUE(has(lock.hint, "raise lock_wait_timeout")) << lock.hint;
+    EXPECT_TRUE(has(lock.hint, "holds the lock")) << lock.hint;
+}
+
+// A --to URL of another engine is refused with the form a MySQL URL takes, and the password stays out of it.
+TEST(Hints, MysqlDestinationUrlOfAnotherEngineShowsTheMysqlForm)
+{
+    auto e = engine::mysql::parse_endpoint("postgres://app:secret-pw@db:5432/shop", "");
+    ASSERT_FALSE(e.has_value());
+    EXPECT_EQ(e.error().kind, ErrorKind::config);
+    EXPECT_TRUE(has(e.error().hint, "give mysql://user@host:3306/database")) << e.error().hint;
+    EXPECT_FALSE(has(e.error().to_string(), "secret-pw")) << e.error().to_string();
+}
+
+// A target of the API without a database (the configuration loader refuses it before, with the same forms).
+TEST(Hints, MysqlTargetWithoutADatabaseShowsWhereToNameIt)
+{
+    auto runner = runner::make_local_runner();
+    auto e = engine::make_mysql_engine("shop", "mysql://app@db:3306", engine::MysqlOptions{}, *runner);
+    ASSERT_FALSE(e.has_value());
+    EXPECT_EQ(e.error().kind, ErrorKind::config);
+    EXPECT_TRUE(has(e.error().hint, "give the database in the url (mysql://user@host:3306/db)")) << e.error().hint;
+}
+
+// Our own RESP connection: a host name that does not resolve and a port nobody listens on get different remedies.
+TEST(Hints, RedisConnectFailuresNameTheirCause)
+{
+    engine::resp::ConnectOptions dns;
+    dns.host = "cache.dbkeep-test.invalid"; // .invalid never resolves (RFC 2606)
+    dns.port = 6379;
+    auto unresolved = engine::resp::Connection::connect(dns);
+    ASSERT_FALSE(unresolved.has_value());
+    EXPECT_EQ(unresolved.error().kind, ErrorKind::transient);
+    EXPECT_TRUE(has(unresolved.error().hint, "does not resolve here")) << unresolved.error().to_string();
+
+    engine::resp::ConnectOptions closed;
+    closed.host = "127.0.0.1";
+    closed.port = test::free_port();
+    auto refused = engine::resp::Connection::connect(closed);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().kind, ErrorKind::transient);
+    EXPECT_TRUE(has(refused.error().hint, "redis listens there")) << refused.error().to_string();
+    EXPECT_FALSE(has(refused.error().hint, "resolve")) << refused.error().hint;
 }
 
 TEST(Hints, RedisCliErrorsGetTheHintOfTheirCause)
