@@ -11,10 +11,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 using namespace dbkeep;
 using namespace dbkeep::test;
@@ -521,4 +523,91 @@ TEST_F(RedisRestore, ADestinationThatRefusesReplicaofIsRestoredByRestoreCommands
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("redis restore by RESTORE commands"), std::string::npos) << r.err;
     EXPECT_EQ(keyspace(dest), keyspace(source));
+}
+
+// A restore user without INFO: the destination's version is asked first, so the restore stops there and says
+// what INFO is needed for; with INFO server allowed but not INFO keyspace, the key count is where it stops.
+TEST_F(RedisRestore, ARestoreUserWithoutInfoIsToldToAllowIt)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 20);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+
+    RedisServer dest;
+    dest.cli({"ACL", "SETUSER", "noinfo", "on", ">restore-pw", "~*", "&*", "+@all", "-info"});
+    auto st = restore(data, {.to_url = "redis://noinfo:restore-pw@127.0.0.1:" + std::to_string(dest.port())});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_NE(st.error().message.find("NOPERM"), std::string::npos) << st.error().to_string();
+    EXPECT_NE(st.error().hint.find("checks the destination's version and keys first: allow INFO"), std::string::npos)
+        << st.error().to_string();
+    EXPECT_NE(st.error().hint.find("+info"), std::string::npos) << st.error().to_string();
+
+    dest.cli({"ACL", "SETUSER", "serveronly", "on", ">restore-pw", "~*", "&*", "+@all", "-info", "+info|server"});
+    auto keys = restore(data, {.to_url = "redis://serveronly:restore-pw@127.0.0.1:" + std::to_string(dest.port())});
+    ASSERT_FALSE(keys.has_value());
+    EXPECT_NE(keys.error().operation.find("INFO keyspace"), std::string::npos) << keys.error().to_string();
+    EXPECT_NE(keys.error().hint.find("checks the destination's keys before and after: allow INFO"), std::string::npos)
+        << keys.error().to_string();
+    EXPECT_TRUE(keyspace(dest).empty());
+}
+
+// Another client empties the destination while the keys are restored: the restore counts the keys afterwards,
+// finds them missing and says what deleted them.
+TEST_F(RedisRestore, KeysDeletedWhileTheRestoreRunsAreReportedWithTheirCause)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 200000);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+
+    RedisServer dest;
+    std::atomic<bool> done{false}, flushed{false};
+    std::thread other([&] {
+        while (!done) {
+            if (dest.cli({"DBSIZE"}) != "0") {
+                dest.cli({"FLUSHALL"});
+                flushed = true;
+                return;
+            }
+        }
+    });
+    auto st = restore(data, {.to_url = dest.url()});
+    done = true;
+    other.join();
+    ASSERT_TRUE(flushed) << "the restore ended before the other client saw a key";
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().kind, ErrorKind::failed) << st.error().to_string();
+    EXPECT_NE(st.error().message.find("are missing"), std::string::npos) << st.error().to_string();
+    EXPECT_NE(st.error().hint.find("something deleted keys while the restore ran"), std::string::npos)
+        << st.error().to_string();
+}
+
+// A flush restore loads the backup as a full synchronisation, for which the destination writes a temporary
+// file into its dir: with that dir gone it drops the link, keeps its keys, and the hint says where to look.
+TEST_F(RedisRestore, AFullSynchronisationTheDestinationCannotStoreNamesItsDir)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 2000, 100);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+
+    RedisServer dest(RedisOptions{.extra_args = {"--enable-protected-configs", "yes"}});
+    fill(dest, 0, "mine", 50);
+    const auto gone = dest.dir() / "gone";
+    std::filesystem::create_directory(gone);
+    dest.cli({"CONFIG", "SET", "dir", gone.string()});
+    std::filesystem::remove(gone);
+    auto st =
+        restore(data, {.to_url = dest.url(), .flush = true, .expected_stats = info->stats, .details = info->details});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().kind, ErrorKind::transient) << st.error().to_string();
+    EXPECT_NE(st.error().message.find("dropped the replication link"), std::string::npos) << st.error().to_string();
+    EXPECT_NE(st.error().hint.find("see the destination's log (its dir must be writable"), std::string::npos)
+        << st.error().to_string();
+    EXPECT_EQ(dest.cli({"DBSIZE"}), "50");
+    EXPECT_EQ(replication_role(dest), "master");
 }

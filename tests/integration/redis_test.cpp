@@ -6,6 +6,7 @@
 #include "engine/redis/rdb.hpp"
 #include "engine/redis/redis.hpp"
 #include "runner/local.hpp"
+#include "runner/prefix.hpp"
 #include "support/process.hpp"
 #include "support/recording_sink.hpp"
 #include "support/redis_fixture.hpp"
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 using namespace dbkeep;
@@ -275,6 +277,8 @@ TEST_F(RedisEngine, FailsWithAnAuthErrorOnAWrongPasswordWithoutPrintingIt)
     ASSERT_FALSE(b.info.has_value());
     EXPECT_EQ(b.info.error().kind, ErrorKind::auth);
     EXPECT_EQ(b.info.error().to_string().find("wrong-password-123"), std::string::npos);
+    EXPECT_NE(b.info.error().hint.find("check the username and password of the target"), std::string::npos)
+        << b.info.error().to_string();
     EXPECT_TRUE(b.data.empty());
 
     t.password = Secret("right-password");
@@ -295,6 +299,79 @@ TEST_F(RedisEngine, ExplainsAMissingReplicationPermission)
     EXPECT_NE(b.info.error().message.find("NOPERM"), std::string::npos) << b.info.error().to_string();
     EXPECT_NE(b.info.error().hint.find("+psync"), std::string::npos);
     EXPECT_NE(b.info.error().hint.find("bgsave"), std::string::npos);
+}
+
+// Through a runner other than local the payload comes from `redis-cli --rdb`, which replicates with SYNC: the
+// remedy names +sync too.
+TEST_F(RedisEngine, ThroughARunnerAMissingReplicationPermissionNamesSync)
+{
+    RedisServer source;
+    source.cli({"ACL", "SETUSER", "backup", "on", ">backup-pw", "~*", "&*", "+@all", "-psync", "-sync"});
+    auto t = target_for(source);
+    t.username = "backup";
+    t.password = Secret("backup-pw");
+    auto runner = runner::make_command_runner({.argv = {"env"}});
+    auto eng = engine::make_redis_engine("cache", t, *runner);
+    ASSERT_TRUE(eng.has_value());
+    RecordingSink sink;
+    auto info = (*eng)->dump(sink);
+    ASSERT_FALSE(info.has_value());
+    EXPECT_EQ(info.error().kind, ErrorKind::auth) << info.error().to_string();
+    EXPECT_NE(info.error().operation.find("redis-cli --rdb"), std::string::npos) << info.error().to_string();
+    EXPECT_NE(info.error().hint.find("+psync +replconf +sync"), std::string::npos) << info.error().to_string();
+    EXPECT_EQ(info.error().to_string().find("backup-pw"), std::string::npos);
+}
+
+// A replica whose master is unreachable refuses PSYNC with NOMASTERLINK: the remedy is its master or bgsave,
+// not a permission.
+TEST_F(RedisEngine, AReplicaWhoseMasterLinkIsDownPointsAtItsMaster)
+{
+    RedisServer replica(RedisOptions{.extra_args = {"--replicaof", "127.0.0.1", std::to_string(free_port())}});
+    auto b = backup(target_for(replica));
+    ASSERT_FALSE(b.info.has_value());
+    EXPECT_NE(b.info.error().message.find("NOMASTERLINK"), std::string::npos) << b.info.error().to_string();
+    EXPECT_NE(b.info.error().hint.find("replica whose master link is down"), std::string::npos)
+        << b.info.error().to_string();
+    EXPECT_NE(b.info.error().hint.find("mode: bgsave"), std::string::npos);
+    EXPECT_EQ(b.info.error().hint.find("ACL"), std::string::npos) << b.info.error().hint;
+}
+
+// BGSAVE fails when the server cannot write into its dir (here: removed under it); the server's log says why.
+TEST_F(RedisEngine, AFailedBgsaveSendsTheUserToTheRedisLog)
+{
+    RedisServer source(RedisOptions{.extra_args = {"--enable-protected-configs", "yes"}});
+    source.cli({"SET", "a", "1"});
+    const auto gone = source.dir() / "gone";
+    std::filesystem::create_directory(gone);
+    source.cli({"CONFIG", "SET", "dir", gone.string()});
+    std::filesystem::remove(gone);
+    auto b = backup(target_for(source, "bgsave"));
+    ASSERT_FALSE(b.info.has_value());
+    EXPECT_EQ(b.info.error().kind, ErrorKind::failed) << b.info.error().to_string();
+    EXPECT_NE(b.info.error().message.find("the background save failed"), std::string::npos)
+        << b.info.error().to_string();
+    EXPECT_NE(b.info.error().hint.find("see the redis log"), std::string::npos) << b.info.error().to_string();
+    EXPECT_NE(read_file(source.dir() / "log").find("temp"), std::string::npos) << "the log names the file";
+}
+
+// The rdb file BGSAVE wrote is read with `cat` where the runner runs: a runner whose user may not read the
+// server's dir (here the runner drops to nobody) fails with the remedy of making it readable there.
+TEST_F(RedisEngine, AnRdbFileTheRunnerCannotReadSaysWhereItMustBeReadable)
+{
+    RedisServer source;
+    source.cli({"SET", "a", "1"});
+    std::filesystem::permissions(source.dir(), std::filesystem::perms::owner_all);
+    auto runner =
+        runner::make_command_runner({.argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}});
+    auto eng = engine::make_redis_engine("cache", target_for(source, "bgsave"), *runner);
+    ASSERT_TRUE(eng.has_value());
+    RecordingSink sink;
+    auto info = (*eng)->dump(sink);
+    ASSERT_FALSE(info.has_value());
+    EXPECT_EQ(info.error().kind, ErrorKind::failed) << info.error().to_string();
+    EXPECT_NE(info.error().message.find("Permission denied"), std::string::npos) << info.error().to_string();
+    EXPECT_NE(info.error().hint.find("the rdb file must be readable where the target's runner runs"), std::string::npos)
+        << info.error().to_string();
 }
 
 TEST_F(RedisEngine, RestoreWithFlushEmptiesTheServerFirstAndMergeKeepsOtherKeys)
