@@ -333,6 +333,9 @@ TEST_F(MysqlBackup, ADumpWaitingForALockIsStoppedAfterLockWaitTimeout)
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("wrote nothing for lock_wait_timeout (2s)"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("SELECT SLEEP(30)"), std::string::npos) << "the holding session is named: " << r.err;
+    EXPECT_NE(r.err.find("find the session holding the lock in SHOW PROCESSLIST and end it (KILL id)"),
+              std::string::npos)
+        << r.err;
     EXPECT_TRUE(m_work->manifests().empty());
     // The dump's waiting read was cancelled on the server too.
     EXPECT_TRUE(wait_until(
@@ -493,4 +496,93 @@ TEST_F(MysqlBackup, RepairRebuildsALostManifestFromTheDumpItself)
     EXPECT_EQ(rebuilt["details"].value("binlog_position", ""), original["details"].value("binlog_position", ""));
     auto v = dbkeep({"verify", "shop", "--restore", "--to", m_db->url("scratch")});
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+namespace {
+
+// A small database `shop` (and `other`) for the failures that need no large schema.
+class MysqlHints : public MariadbTest {
+protected:
+    void SetUp() override
+    {
+        MariadbTest::SetUp();
+        if (IsSkipped()) {
+            return;
+        }
+        m_db->sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY); INSERT INTO shop.t VALUES (1), "
+                  "(2); CREATE DATABASE other; CREATE TABLE other.u (id INT PRIMARY KEY); INSERT INTO other.u "
+                  "VALUES (3);");
+    }
+};
+
+} // namespace
+
+// The dump tool is found where the runner runs: a wrong dump_path is the configuration's to fix; no tool at all
+// is installed (or dump_path set).
+TEST_F(MysqlHints, ADumpToolThatDoesNotRunNamesWhatToFix)
+{
+    write_config("    dump_path: /nonexistent/mariadb-dump\n");
+    auto wrong = dbkeep({"backup", "shop"});
+    EXPECT_NE(wrong.exit_code, 0);
+    EXPECT_NE(wrong.err.find("fix dump_path in the configuration"), std::string::npos) << wrong.err;
+
+    write_config();
+    RunOptions o;
+    o.env["PATH"] = (m_work->dir() / "no-tools-here").string();
+    auto missing = dbkeep({"backup", "shop"}, o);
+    EXPECT_NE(missing.exit_code, 0);
+    EXPECT_NE(missing.err.find("install mariadb-client (or mysql-client) where the runner runs, or set dump_path"),
+              std::string::npos)
+        << missing.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+}
+
+TEST_F(MysqlHints, ADatabaseTheServerDoesNotShowNamesTheNameAndTheGrant)
+{
+    write_config("", m_db->url("nosuch"));
+    auto r = dbkeep({"backup", "shop"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("no database nosuch"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("check the database name, or GRANT SELECT ON db.* to the backup user"), std::string::npos)
+        << r.err;
+}
+
+// verify --restore needs a scratch database: a backup of several databases has none, and a database dbkeep did
+// not make is never taken for one.
+TEST_F(MysqlHints, VerifyRestoreRefusalsNameTheWayOut)
+{
+    write_config("    databases: [shop, other]\n", m_db->url(""));
+    ASSERT_EQ(dbkeep({"backup", "shop"}).exit_code, 0);
+    auto several = dbkeep({"verify", "shop", "--restore", "--to", m_db->url("")});
+    EXPECT_NE(several.exit_code, 0);
+    EXPECT_NE((several.out + several.err).find("back up each database as its own target"), std::string::npos)
+        << several.out << several.err;
+
+    write_config();
+    ASSERT_EQ(dbkeep({"backup", "shop"}).exit_code, 0);
+    auto busy = dbkeep({"verify", "shop", "--restore", "--to", m_db->url("other")});
+    EXPECT_NE(busy.exit_code, 0);
+    EXPECT_NE((busy.out + busy.err).find("drop it or name another --to"), std::string::npos) << busy.out << busy.err;
+    EXPECT_EQ(m_db->sql("SELECT COUNT(*) FROM other.u"), "1");
+}
+
+// A restore account that may not CREATE DATABASE is told to create it; doing so (and granting the account that
+// database) lets the same restore pass.
+TEST_F(MysqlHints, ARefusedCreateDatabaseIsLeftToTheUser)
+{
+    write_config();
+    ASSERT_EQ(dbkeep({"backup", "shop"}).exit_code, 0);
+    m_db->sql("CREATE USER 'loader'@'127.0.0.1' IDENTIFIED BY 'loader-pw'; GRANT SELECT, INSERT ON *.* TO "
+              "'loader'@'127.0.0.1';");
+    RunOptions o;
+    o.env["DBKEEP_RESTORE_PASSWORD"] = "loader-pw";
+    auto r = dbkeep({"restore", "shop", "--to", m_db->url("fresh", "loader")}, o);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("CREATE DATABASE"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("create the database yourself (empty) and restore into it"), std::string::npos) << r.err;
+
+    m_db->sql("CREATE DATABASE fresh; GRANT ALL ON fresh.* TO 'loader'@'127.0.0.1';");
+    auto again = dbkeep({"restore", "shop", "--to", m_db->url("fresh", "loader")}, o);
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(m_db->sql("SELECT COUNT(*) FROM fresh.t"), "2");
 }
