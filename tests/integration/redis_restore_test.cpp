@@ -418,6 +418,31 @@ private:
     std::size_t m_pos = 0;
 };
 
+// A source that hands out `after` bytes, then waits (at most 30 s) until `open` is set: a slow read from storage.
+class GatedSource final : public stream::Source {
+public:
+    GatedSource(std::string data, std::size_t after, const std::atomic<bool>& open)
+        : m_data(std::move(data)), m_after(after), m_open(open)
+    {
+    }
+    Result<std::size_t> read(MutableBytes out) override
+    {
+        for (int i = 0; m_pos >= m_after && !m_open && i < 3000; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        const std::size_t n = std::min({out.size(), m_data.size() - m_pos, std::size_t{64} << 10});
+        std::memcpy(out.data(), m_data.data() + m_pos, n);
+        m_pos += n;
+        return n;
+    }
+
+private:
+    std::string m_data;
+    std::size_t m_after;
+    const std::atomic<bool>& m_open;
+    std::size_t m_pos = 0;
+};
+
 } // namespace
 
 // Issue 14, kind 4: `restore --flush` into a server on this machine hands it the RDB as a full synchronisation
@@ -610,4 +635,50 @@ TEST_F(RedisRestore, AFullSynchronisationTheDestinationCannotStoreNamesItsDir)
         << st.error().to_string();
     EXPECT_EQ(dest.cli({"DBSIZE"}), "50");
     EXPECT_EQ(replication_role(dest), "master");
+}
+
+// The destination refuses REPLICAOF NO ONE after the load (here another client takes REPLICAOF away from the
+// restore user while it replicates): it is still a replica of dbkeep's closed port, and the hint's command,
+// run by an account allowed to, makes it a master again.
+TEST_F(RedisRestore, ADestinationLeftAReplicaIsToldToRunReplicaofNoOne)
+{
+    RedisServer source;
+    fill(source, 0, "zero", 5000, 100);
+    std::string data;
+    auto info = backup(source, data);
+    ASSERT_TRUE(info.has_value()) << info.error().to_string();
+
+    RedisServer dest;
+    dest.cli({"ACL", "SETUSER", "restorer", "on", ">restore-pw", "~*", "&*", "+@all"});
+    std::atomic<bool> done{false}, taken{false};
+    std::thread other([&] {
+        while (!done) {
+            if (replication_role(dest) == "slave") {
+                dest.cli({"ACL", "SETUSER", "restorer", "-replicaof"});
+                taken = true;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
+    auto runner = runner::make_local_runner();
+    auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
+    ASSERT_TRUE(eng.has_value());
+    GatedSource src(data, data.size() / 2, taken);
+    auto st = (*eng)->restore(src, {.to_url = "redis://restorer:restore-pw@127.0.0.1:" + std::to_string(dest.port()),
+                                    .flush = true,
+                                    .expected_stats = info->stats,
+                                    .details = info->details});
+    done = true;
+    other.join();
+    ASSERT_TRUE(taken) << "the other client never saw the destination replicate";
+    ASSERT_FALSE(st.has_value());
+    EXPECT_NE(st.error().message.find("NOPERM"), std::string::npos) << st.error().to_string();
+    EXPECT_NE(st.error().hint.find("may still be a replica of dbkeep's closed port: run REPLICAOF NO ONE on it"),
+              std::string::npos)
+        << st.error().to_string();
+    EXPECT_EQ(replication_role(dest), "slave");
+    dest.cli({"REPLICAOF", "NO", "ONE"});
+    EXPECT_EQ(replication_role(dest), "master");
+    EXPECT_EQ(dest.cli({"DBSIZE"}), "5000") << "the load itself succeeded";
 }
