@@ -1258,7 +1258,7 @@ Result<std::optional<std::string>> variable_value(const std::string& name)
     if (!value) {
         return fail(ErrorKind::config, "interpolate", "",
                     name + " is unset and " + file_var + " names '" + file + "', which cannot be read",
-                    "make the file readable by dbkeep's user, or set " + name);
+                    "point " + file_var + " at an existing file readable by dbkeep's user, or set " + name);
     }
     return value;
 }

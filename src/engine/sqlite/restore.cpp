@@ -269,6 +269,7 @@ Status restore_remote(runner::Runner& runner, const Target& target, stream::Sour
         return fail(ErrorKind::conflict, op, *dest, err,
                     "add --force to replace it (atomically, by a rename), or restore to another path");
     case 9: return fail(ErrorKind::corruption, op, *dest, err, "the destination was not touched");
+    case 10: return fail(ErrorKind::conflict, op, *dest, err, "restore to a path that does not exist");
     case 127:
         return fail(ErrorKind::failed, op, *dest, err,
                     "install sqlite3 where the runner runs (Debian/Ubuntu: apt-get install sqlite3; Alpine: apk add "

@@ -137,7 +137,7 @@ in_use() {
   return 1
 }
 if [ -e "$dest" ] || [ -L "$dest" ]; then
-  if [ -L "$dest" ] || [ ! -f "$dest" ]; then echo "dbkeep: $dest exists and is not a regular file" >&2; exit 6; fi
+  if [ -L "$dest" ] || [ ! -f "$dest" ]; then echo "dbkeep: $dest exists and is not a regular file" >&2; exit 10; fi
   if in_use; then exit 6; fi
   if [ "$force" != 1 ]; then echo "dbkeep: $dest exists" >&2; exit 7; fi
 fi

@@ -110,8 +110,12 @@ private:
             return std::unexpected(found.error());
         }
         if (!*found) {
+            // A passphrase file (one scrypt stanza) is opened by the target's passphrase, never by --identity.
+            const bool by_passphrase = std::any_of(header->stanzas.begin(), header->stanzas.end(),
+                                                   [](const age::Stanza& s) { return s.args[0] == "scrypt"; });
             return fail(ErrorKind::auth, "decrypt", "", "no identity matches this file's recipients",
-                        "pass the right --identity (or passphrase)");
+                        by_passphrase ? "set the target's encryption passphrase to the one the backup was made with"
+                                      : "pass the right --identity: the key of one of the backup's recipients");
         }
         age::Key expected = age::header_mac(file_key, std::string_view(text).substr(0, header->mac_input_size));
         if (sodium_memcmp(expected.data(), header->mac.data(), expected.size()) != 0) {

@@ -385,6 +385,8 @@ TEST(ConfigInterpolate, AnUnsetVariableIsReadFromTheFileItsFileVariableNames)
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message, "DBKEEP_T_PW is unset and DBKEEP_T_PW_FILE names '" + (dir / "absent").string() +
                                      "', which cannot be read");
+    EXPECT_EQ(r.error().hint,
+              "point DBKEEP_T_PW_FILE at an existing file readable by dbkeep's user, or set DBKEEP_T_PW");
 }
 
 TEST(ConfigParsedOnce, PasswordFileIsReadAtLoadAndExcludesPassword)

@@ -168,3 +168,20 @@ TEST(Prune, AnObjectTheListingDidNotReturnIsNeverRemovedWhateverItsManifestSays)
     EXPECT_NE(log.find(old.object_key), std::string::npos) << log;
     EXPECT_NE(log.find(gone.object_key), std::string::npos) << log;
 }
+
+// A manifest that does not parse stops prune before it removes anything, and the hint says where to look.
+TEST(Prune, AnUnreadableManifestRemovesNothingAndNamesListToInspectIt)
+{
+    MemoryStorage storage;
+    add_backup(storage, "orders", utc(2026, 11, 1), "000001");
+    auto newest = add_backup(storage, "orders", utc(2026, 11, 3), "000003");
+    const std::string key = catalog::manifest_key("orders", newest.id);
+    storage.objects[key] = storage.objects[key].substr(0, storage.objects[key].size() / 2);
+
+    auto r = job::run_prune(keep_last_one("orders"), storage, {}, k_now);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::corruption);
+    EXPECT_NE(r.error().message.find("unreadable manifest " + key), std::string::npos) << r.error().to_string();
+    EXPECT_EQ(r.error().hint, "inspect it (`dbkeep list orders`), then repair or remove it by hand");
+    EXPECT_TRUE(storage.removed.empty());
+}

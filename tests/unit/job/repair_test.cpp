@@ -40,3 +40,22 @@ TEST(RepairKeys, RefusesKeysTheTargetDoesNotWrite)
         EXPECT_NE(r.error().to_string().find(c.key), std::string::npos) << r.error().to_string();
     }
 }
+
+// What repair leaves alone says what to do with it instead.
+TEST(RepairKeys, APartOfAParallelDumpIsLeftAloneAndPruneOrphansNamedForIt)
+{
+    auto r = parse_orphan_key("app", "pgdump", "app/2026/11/20261125T000000Z-a1b2c3.part-0001.copy.zst");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, dbkeep::ErrorKind::corruption);
+    EXPECT_NE(r.error().message.find("a part of a parallel dump whose manifest is lost"), std::string::npos)
+        << r.error().to_string();
+    EXPECT_EQ(r.error().hint, "`dbkeep prune app --orphans` deletes it, with the backup's other orphaned objects");
+}
+
+TEST(RepairKeys, AKeyOfAnotherEngineIsLeftAloneWithWhereItMayBelong)
+{
+    auto r = parse_orphan_key("cache", "rdb", "cache/2026/11/20261125T000000Z-a1b2c3.pgdump.zst");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("not a key this target writes"), std::string::npos) << r.error().to_string();
+    EXPECT_EQ(r.error().hint, "if it belongs elsewhere, move it there; `dbkeep prune cache --orphans` deletes it");
+}

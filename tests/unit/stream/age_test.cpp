@@ -85,6 +85,7 @@ TEST(Age, EveryRecipientCanDecryptAndAStrangerCannot)
     EXPECT_EQ(no.error().kind, ErrorKind::auth);
     EXPECT_NE(no.error().to_string().find("no identity matches"), std::string::npos);
     EXPECT_EQ(no.error().to_string().find(stranger.identity.reveal()), std::string::npos);
+    EXPECT_NE(no.error().hint.find("pass the right --identity"), std::string::npos) << no.error().hint;
 }
 
 TEST(Age, PassphraseRoundTripAndWrongPassphrase)
@@ -95,6 +96,13 @@ TEST(Age, PassphraseRoundTripAndWrongPassphrase)
     auto wrong = decrypt(*c, {.passphrase = Secret("wrong")});
     ASSERT_FALSE(wrong);
     EXPECT_EQ(wrong.error().kind, ErrorKind::auth);
+    // A passphrase file is opened by the target's passphrase, not by an identity: the hint says which.
+    EXPECT_NE(wrong.error().hint.find("encryption passphrase"), std::string::npos) << wrong.error().to_string();
+    test::TempDir dir;
+    auto k = new_keys(dir, "k");
+    auto with_key = decrypt(*c, {.x25519 = {k.identity}});
+    ASSERT_FALSE(with_key);
+    EXPECT_NE(with_key.error().hint.find("encryption passphrase"), std::string::npos) << with_key.error().to_string();
 }
 
 TEST(Age, TruncationAndBitFlipsAreDetected)
@@ -129,9 +137,11 @@ TEST(Age, RejectsBadRecipientsAndMixingPassphraseWithRecipients)
     std::string out;
     auto sink = make_string_sink(out);
     EXPECT_FALSE(make_age_encryptor(*sink, {.x25519 = {"age1bad"}}));
-    EXPECT_FALSE(
-        make_age_encryptor(*sink, {.x25519 = {"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"},
-                                   .passphrase = Secret("x")}));
+    auto both = make_age_encryptor(*sink, {.x25519 = {"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"},
+                                           .passphrase = Secret("x")});
+    ASSERT_FALSE(both);
+    EXPECT_EQ(both.error().kind, ErrorKind::config);
+    EXPECT_EQ(both.error().hint, "use recipients only, or a passphrase only");
     EXPECT_FALSE(make_age_encryptor(*sink, {}));
 }
 

@@ -367,6 +367,8 @@ TEST(RdbParser, NamesTheModuleWhenTheRdbHoldsModuleData)
         auto run = parse(rdb_file(body));
         ASSERT_FALSE(run.consumed.has_value());
         EXPECT_NE(run.consumed.error().message.find("MBbloom--"), std::string::npos) << run.consumed.error().message;
+        EXPECT_NE(run.consumed.error().hint.find("back up this server with the module's own tools"), std::string::npos)
+            << run.consumed.error().hint;
     }
 }
 
@@ -375,7 +377,25 @@ TEST(RdbParser, RejectsUnknownTypesBadSignaturesAndNewerVersions)
     EXPECT_EQ(parse(rdb_file(std::string(1, '\x42') + str("k") + str("v"))).consumed.error().kind,
               ErrorKind::corruption);
     EXPECT_EQ(parse("RADIS0010\xff").consumed.error().kind, ErrorKind::corruption);
-    EXPECT_EQ(parse(rdb_file("", 99)).consumed.error().kind, ErrorKind::failed);
+    auto newer = parse(rdb_file("", 99));
+    ASSERT_FALSE(newer.consumed.has_value());
+    EXPECT_EQ(newer.consumed.error().kind, ErrorKind::failed);
+    EXPECT_NE(newer.consumed.error().message.find("rdb version 99 is not supported"), std::string::npos)
+        << newer.consumed.error().message;
+    EXPECT_EQ(newer.consumed.error().hint, "use a dbkeep release that knows this redis version");
+}
+
+// Opcode 0xf6 (RDB_OPCODE_FUNCTION_PRE_GA): functions as redis 7.0's release candidates saved them, a format no
+// released redis reads or writes.
+TEST(RdbParser, RefusesFunctionsInTheFormatOfRedisReleaseCandidates)
+{
+    auto run =
+        parse(rdb_file(std::string("\xf6") + str("#!lua name=lib\nredis.register_function('f', function() end)")));
+    ASSERT_FALSE(run.consumed.has_value());
+    EXPECT_EQ(run.consumed.error().kind, ErrorKind::failed);
+    EXPECT_NE(run.consumed.error().message.find("redis 7.0 release candidates"), std::string::npos)
+        << run.consumed.error().message;
+    EXPECT_EQ(run.consumed.error().hint, "save the data with a released redis version");
 }
 
 TEST(RdbParser, StreamsALargeStringInSmallPiecesWithAndWithoutCapture)
