@@ -103,6 +103,17 @@ TEST_F(PostgresParallel, BigTablesAreSplitIntoPartsAndRestoreTableByTable)
     EXPECT_EQ(m["stats"]["Odd \"Schema\".Tab le"], 20000);
     EXPECT_EQ(m["stats"]["public.small"], 7);
 
+    // --output writes one file, and a parallel dump is several objects: refused, naming the ways that work.
+    const auto out = m_work->dir() / "app.pgdump";
+    r = dbkeep({"restore", "app", "--output", out.string()});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("--output writes one file"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("restore it with --to URL, or load its objects with zstd, age, pg_restore and psql as "
+                         "docs/format.md shows"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(out));
+
     r = dbkeep({"restore", "app", "--to", m_pg->url("copy"), "--jobs", "2"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(fingerprint("copy"), fingerprint("app"));
@@ -274,6 +285,14 @@ TEST_F(PostgresParallel, RepairLeavesAParallelDumpWithoutItsManifestAlone)
     auto r = dbkeep({"repair", "app"});
     EXPECT_NE(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE((r.out + r.err).find("parallel dump whose manifest is lost"), std::string::npos) << r.out << r.err;
+    // The data object: restore by hand or prune; each part: prune.
+    EXPECT_NE(r.out.find("restore what it holds by hand with pg_restore or psql if needed (docs/format.md); "
+                         "`dbkeep prune app --orphans` deletes it and its parts"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("`dbkeep prune app --orphans` deletes it, with the backup's other orphaned objects"),
+              std::string::npos)
+        << r.out;
     EXPECT_TRUE(m_work->manifests().empty());
     EXPECT_EQ(stored_data_objects(), objects);
 }

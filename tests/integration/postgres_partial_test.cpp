@@ -324,6 +324,9 @@ TEST_F(PostgresPartial, TableAndSchemaAreUsageErrorsWithOutputOrAnotherEngine)
     auto r = dbkeep({"restore", "app", "--output", out, "--table", "orders"});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("--output writes the whole dump"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("write the dump with --output and pick from it with pg_restore -t/-n, or restore with --to"),
+              std::string::npos)
+        << r.err;
     EXPECT_FALSE(fs::exists(out));
 
     m_work->write_config(m_work->local_storage_yaml() + postgres_target_yaml(m_pg->url("app")) +
@@ -331,6 +334,7 @@ TEST_F(PostgresPartial, TableAndSchemaAreUsageErrorsWithOutputOrAnotherEngine)
     r = dbkeep({"restore", "lite", "--to", "/tmp/dbkeep-partial-none-copy.db", "--schema", "main"});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("part of a PostgreSQL dump; this target's engine is sqlite"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("restore the whole backup without --table/--schema"), std::string::npos) << r.err;
 }
 
 // A LATIN1 database: names given in UTF-8 (the YAML file, the command line) mean the same table as in the

@@ -295,6 +295,7 @@ TEST_F(Sqlite, VerifyRestoreComparesRowCountsAndRemovesItsScratchFile)
     auto refused = m_work->dbkeep({"verify", "app", "--restore", "--to", foreign});
     EXPECT_NE(refused.exit_code, 0);
     EXPECT_NE(refused.out.find("not a scratch copy made by dbkeep"), std::string::npos) << refused.out;
+    EXPECT_NE(refused.out.find("give verify --to a path that does not exist"), std::string::npos) << refused.out;
     EXPECT_EQ(sql(foreign, "SELECT x FROM mine"), "42");
 }
 
@@ -314,6 +315,7 @@ TEST_F(Sqlite, VerifyRestoreFailsWhenTheManifestsRowCountsDiffer)
     auto v = m_work->dbkeep({"verify", "app", "--restore", "--to", scratch});
     EXPECT_NE(v.exit_code, 0);
     EXPECT_NE(v.out.find("main.items 20001 in the manifest, 20000 restored"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("the destination was not touched; restore an earlier backup"), std::string::npos) << v.out;
     EXPECT_FALSE(fs::exists(scratch));
 }
 
@@ -377,6 +379,7 @@ TEST_F(Sqlite, RestoreRefusesToReplaceADatabaseWithoutForceAndOneInUseEvenWithIt
         auto busy = m_work->dbkeep({"restore", "app", "--to", dest, "--force"});
         EXPECT_EQ(busy.exit_code, 1);
         EXPECT_NE(busy.err.find("is in use: pid " + std::to_string(holder.pid())), std::string::npos) << busy.err;
+        EXPECT_NE(busy.err.find("stop the application using it"), std::string::npos) << busy.err;
     }
     write_file(dest + "-wal", "");
     auto wal = m_work->dbkeep({"restore", "app", "--to", dest, "--force"});
@@ -440,6 +443,8 @@ TEST_F(Sqlite, AMissingOrForeignFileFailsClearlyAndIsNeverCreated)
     auto missing = m_work->dbkeep({"backup", "app"});
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
+    EXPECT_NE(missing.err.find("check the target's path (it is never created by dbkeep)"), std::string::npos)
+        << missing.err;
     EXPECT_FALSE(fs::exists(m_db));
     auto check = m_work->dbkeep({"check", "app"});
     EXPECT_EQ(check.exit_code, 3);
@@ -449,6 +454,13 @@ TEST_F(Sqlite, AMissingOrForeignFileFailsClearlyAndIsNeverCreated)
     auto foreign = m_work->dbkeep({"backup", "app"});
     EXPECT_EQ(foreign.exit_code, 1);
     EXPECT_NE(foreign.err.find("not a SQLite database"), std::string::npos) << foreign.err;
+    EXPECT_NE(foreign.err.find("check the target's path: it must name the database file itself"), std::string::npos)
+        << foreign.err;
+    write_file(m_db, "");
+    auto empty = m_work->dbkeep({"backup", "app"});
+    EXPECT_EQ(empty.exit_code, 1);
+    EXPECT_NE(empty.err.find("the file is empty, not a SQLite database (check the target's path)"), std::string::npos)
+        << empty.err;
     EXPECT_TRUE(m_work->manifests().empty());
 }
 
@@ -473,6 +485,150 @@ TEST_F(Sqlite, CheckReportsTheFileItsJournalModeAndStagingRoom)
     auto r = m_work->dbkeep({"check", "app"});
     EXPECT_EQ(r.exit_code, 3);
     EXPECT_NE(r.out.find("sqlite3 command-line tool is not installed"), std::string::npos) << r.out;
+}
+
+// Destinations a local restore cannot write: each refusal names the fix for its own cause, and nothing is written.
+TEST_F(Sqlite, RestoreDestinationsThatCannotBeWrittenNameTheirFix)
+{
+    create_database("wal", 100);
+    write_config();
+    ASSERT_EQ(m_work->dbkeep({"backup", "app"}).exit_code, 0);
+    auto url = m_work->dbkeep({"restore", "app", "--to", "postgres://db.example/app"});
+    EXPECT_NE(url.exit_code, 0);
+    EXPECT_NE(url.err.find("give --to a file path or a file: URL of the database"), std::string::npos) << url.err;
+
+    const auto missing_folder = m_work->dir() / "no-such-folder" / "new.db";
+    auto folder = m_work->dbkeep({"restore", "app", "--to", missing_folder.string()});
+    EXPECT_EQ(folder.exit_code, 1);
+    EXPECT_NE(folder.err.find("the destination's folder must exist and be writable by dbkeep's user"),
+              std::string::npos)
+        << folder.err;
+    EXPECT_FALSE(fs::exists(missing_folder.parent_path()));
+
+    const auto a_folder = m_work->dir() / "a-folder";
+    fs::create_directories(a_folder);
+    auto not_file = m_work->dbkeep({"restore", "app", "--to", a_folder.string(), "--force"});
+    EXPECT_EQ(not_file.exit_code, 1);
+    EXPECT_NE(not_file.err.find("exists and is not a regular file (restore to a path that does not exist)"),
+              std::string::npos)
+        << not_file.err;
+    EXPECT_TRUE(fs::is_empty(a_folder));
+
+    const auto output = m_work->dir() / "dump.sqlite";
+    write_file(output, "mine");
+    auto exists = m_work->dbkeep({"restore", "app", "--output", output.string()});
+    EXPECT_EQ(exists.exit_code, 2) << exists.err;
+    EXPECT_NE(exists.err.find("the file exists (remove it or choose another --output)"), std::string::npos)
+        << exists.err;
+    EXPECT_EQ(read_file(output), "mine");
+}
+
+// Through a command runner the sqlite3 CLI where the runner runs copies and restores: its refusals and a
+// missing sqlite3 there name the fix, as the local path's do.
+TEST_F(Sqlite, ThroughARunnerEveryRefusalNamesItsFix)
+{
+    create_database("wal", 100);
+    write_config("    runner: { type: command, argv: [setsid, --wait] }\n");
+    ASSERT_EQ(m_work->dbkeep({"backup", "app"}).exit_code, 0);
+    auto relative = m_work->dbkeep({"restore", "app", "--to", "relative.db"});
+    EXPECT_EQ(relative.exit_code, 2) << relative.err;
+    EXPECT_NE(relative.err.find("give --to the absolute path of the database where the runner runs"), std::string::npos)
+        << relative.err;
+    const auto a_folder = m_work->dir() / "a-folder";
+    fs::create_directories(a_folder);
+    auto not_file = m_work->dbkeep({"restore", "app", "--to", a_folder.string(), "--force"});
+    EXPECT_EQ(not_file.exit_code, 1);
+    EXPECT_NE(not_file.err.find("exists and is not a regular file (restore to a path that does not exist)"),
+              std::string::npos)
+        << not_file.err;
+    const std::string dest = (m_work->dir() / "dest.db").string();
+    ASSERT_EQ(m_work->dbkeep({"restore", "app", "--to", dest}).exit_code, 0);
+    auto exists = m_work->dbkeep({"restore", "app", "--to", dest});
+    EXPECT_EQ(exists.exit_code, 1);
+    EXPECT_NE(exists.err.find("add --force to replace it (atomically, by a rename), or restore to another path"),
+              std::string::npos)
+        << exists.err;
+    write_file(dest + "-journal", "");
+    auto busy = m_work->dbkeep({"restore", "app", "--to", dest, "--force"});
+    EXPECT_EQ(busy.exit_code, 1);
+    EXPECT_NE(busy.err.find("stop the application using it (and let it remove its -wal/-journal files) first"),
+              std::string::npos)
+        << busy.err;
+    fs::remove(dest + "-journal");
+
+    // The database gone from where the runner runs.
+    fs::rename(m_db, m_db + ".moved");
+    auto gone = m_work->dbkeep({"backup", "app"});
+    EXPECT_EQ(gone.exit_code, 1);
+    EXPECT_NE(gone.err.find("check the target's path: it names the file where the runner runs"), std::string::npos)
+        << gone.err;
+    fs::rename(m_db + ".moved", m_db);
+
+    // A runner whose PATH has no sqlite3.
+    const auto bin = m_work->dir() / "bin";
+    fs::create_directories(bin);
+    for (const char* tool : {"sh", "cat", "id", "mktemp", "rm"}) {
+        fs::create_symlink(fs::exists(std::string("/usr/bin/") + tool) ? std::string("/usr/bin/") + tool
+                                                                       : std::string("/bin/") + tool,
+                           bin / tool);
+    }
+    write_config("    runner: { type: command, argv: [env, PATH=" + bin.string() + "] }\n");
+    auto no_cli = m_work->dbkeep({"backup", "app"});
+    EXPECT_EQ(no_cli.exit_code, 1);
+    EXPECT_NE(no_cli.err.find("install sqlite3 where the runner runs (Debian/Ubuntu: apt-get install sqlite3"),
+              std::string::npos)
+        << no_cli.err;
+    auto no_cli_restore = m_work->dbkeep({"restore", "app", "--to", (m_work->dir() / "other.db").string()});
+    EXPECT_EQ(no_cli_restore.exit_code, 1);
+    EXPECT_NE(no_cli_restore.err.find("install sqlite3 where the runner runs"), std::string::npos)
+        << no_cli_restore.err;
+    EXPECT_FALSE(fs::exists(m_work->dir() / "other.db"));
+}
+
+// The staging folder cannot be made (temp_dir names a folder that is gone): the hint names the setting.
+TEST_F(Sqlite, AStagingFolderThatCannotBeMadeNamesTempDir)
+{
+    create_database("wal", 100);
+    write_config();
+    fs::remove(m_work->dir() / "tmp");
+    auto b = m_work->dbkeep({"backup", "app"});
+    EXPECT_EQ(b.exit_code, 1);
+    EXPECT_NE(b.err.find("set the target's temp_dir (or TMPDIR) to a writable folder with room for the database"),
+              std::string::npos)
+        << b.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+}
+
+// A writer that holds its exclusive lock longer than the busy timeout (30 s) in rollback journal mode: the
+// backup gives up and names WAL mode, where readers never wait.
+TEST_F(Sqlite, AWriterHoldingTheLockPastTheTimeoutNamesWalMode)
+{
+    create_database("delete", 100);
+    write_config();
+    Background writer(
+        {"sh", "-c", "(echo 'BEGIN EXCLUSIVE; INSERT INTO audit VALUES (1);'; sleep 90) | sqlite3 '" + m_db + "'"});
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return run({"sqlite3", m_db, "SELECT count(*) FROM audit"}).exit_code != 0;
+        },
+        std::chrono::seconds(30)))
+        << "the writer holds its lock";
+    auto b = m_work->dbkeep({"backup", "app"});
+    EXPECT_EQ(b.exit_code, 1);
+    EXPECT_NE(b.err.find("writers held the database all that time"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find("switch the database to WAL mode (PRAGMA journal_mode=WAL)"), std::string::npos) << b.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+}
+
+// A verify: block with no schedule of its own backups (an outside trigger backs up) and nothing stored yet.
+TEST_F(Sqlite, ScheduledVerifyWithNoBackupSaysToBackUpFirst)
+{
+    create_database("wal", 100);
+    write_config("    verify:\n      schedule: \"* * * * *\"\n      backups: all\n");
+    auto r = m_work->dbkeep({"run", "--due"});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("there is no backup to verify (`dbkeep list app`; back it up first)"), std::string::npos)
+        << r.out << r.err;
 }
 
 TEST_F(Sqlite, AHotJournalOfACrashedWriterFailsClearlyUntilRolledBack)

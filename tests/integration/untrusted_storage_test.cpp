@@ -246,6 +246,7 @@ TEST_F(UntrustedStorage, LocalStorageRefusesSymlinkedAndSpecialFiles)
     auto through = storage->open_reader("cache/2025/01/x.rdb.zst");
     ASSERT_FALSE(through);
     EXPECT_NE(through.error().message.find("symbolic link"), std::string::npos) << through.error().to_string();
+    EXPECT_EQ(through.error().hint, "replace " + (backups() / "cache/2025/").string() + " with a real folder");
     EXPECT_FALSE(storage->remove({"cache/2025/01/x.rdb.zst"}));
     EXPECT_FALSE(storage::put_object(*storage, "cache/2025/01/y.rdb.zst", "y"));
     EXPECT_EQ(list_files(outside.path()), (std::vector<std::string>{"01/x.rdb.zst", "secret"}));

@@ -286,8 +286,20 @@ Result<std::string> online_backup(const std::string& source, const std::string& 
         return std::unexpected(src.error());
     }
     sqlite3_busy_timeout(src->handle(), k_busy_timeout_ms);
+    // The first read waits for the lock (PRAGMA journal_mode reads the header): a writer holding it past the
+    // timeout fails either read.
+    auto locked_out = [&](const Error& e) {
+        return fail(ErrorKind::transient, op, source,
+                    "no read lock within " + std::to_string(k_busy_timeout_ms / 1000) +
+                        " s: writers held the database all that time (" + e.message + ")",
+                    "switch the database to WAL mode (PRAGMA journal_mode=WAL), where readers never wait for "
+                    "writers, or back up at a quieter time");
+    };
     auto mode = src->rows("PRAGMA journal_mode", op);
     if (!mode) {
+        if (mode.error().kind == ErrorKind::transient) {
+            return locked_out(mode.error());
+        }
         return std::unexpected(mode.error());
     }
     const std::string journal_mode = mode->empty() ? std::string() : mode->front().at(0);
@@ -296,11 +308,7 @@ Result<std::string> online_backup(const std::string& source, const std::string& 
     // from page 1 whenever a writer commits, which a busy application does forever.
     if (auto st = src->exec("BEGIN; SELECT count(*) FROM main.sqlite_master", op); !st) {
         if (st.error().kind == ErrorKind::transient) {
-            return fail(ErrorKind::transient, op, source,
-                        "no read lock within " + std::to_string(k_busy_timeout_ms / 1000) +
-                            " s: writers held the database all that time (" + st.error().message + ")",
-                        "switch the database to WAL mode (PRAGMA journal_mode=WAL), where readers never wait for "
-                        "writers, or back up at a quieter time");
+            return locked_out(st.error());
         }
         return std::unexpected(st.error());
     }
