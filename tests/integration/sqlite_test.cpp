@@ -585,6 +585,49 @@ TEST_F(Sqlite, ThroughARunnerEveryRefusalNamesItsFix)
     EXPECT_FALSE(fs::exists(m_work->dir() / "other.db"));
 }
 
+// A backup whose object holds a damaged database, its manifest consistent with it (a store altered behind
+// dbkeep's back): the checksum passes, integrity_check of the restored copy does not, and neither restore, here
+// or through a runner, touches the destination.
+TEST_F(Sqlite, ADamagedDatabaseWithAMatchingChecksumIsRestoredNowhere)
+{
+    create_database("delete", 2000);
+    write_config();
+    ASSERT_EQ(m_work->dbkeep({"backup", "app"}).exit_code, 0);
+    const std::string damaged = (m_work->dir() / "damaged.db").string();
+    fs::copy_file(m_db, damaged);
+    {
+        std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(4096 * 9 + 2048);
+        const std::string junk(200, '\xff');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    ASSERT_NE(run({"sqlite3", damaged, "PRAGMA integrity_check"}).out, "ok\n");
+    const auto object = m_work->backups() / m_work->files_ending(".sqlite.zst").front();
+    ASSERT_EQ(run({"zstd", "-q", "-f", damaged, "-o", object.string()}).exit_code, 0);
+    const auto manifest_path = m_work->backups() / m_work->manifests().front();
+    auto m = nlohmann::json::parse(read_file(manifest_path));
+    m["object"]["sha256"] = trim(run({"sha256sum", object.string()}).out).substr(0, 64);
+    m["object"]["stored_bytes"] = fs::file_size(object);
+    m["object"]["raw_bytes"] = fs::file_size(damaged);
+    write_file(manifest_path, m.dump(2));
+
+    const std::string dest = (m_work->dir() / "dest.db").string();
+    sql(dest, "CREATE TABLE old (x); INSERT INTO old VALUES (7);");
+    auto local = m_work->dbkeep({"restore", "app", "--to", dest, "--force"});
+    EXPECT_EQ(local.exit_code, 1) << local.err;
+    EXPECT_NE(local.err.find("PRAGMA integrity_check of the restored copy failed"), std::string::npos) << local.err;
+    EXPECT_NE(local.err.find("the destination was not touched; restore an earlier backup"), std::string::npos)
+        << local.err;
+    EXPECT_EQ(sql(dest, "SELECT x FROM old"), "7");
+
+    write_config("    runner: { type: command, argv: [setsid, --wait] }\n");
+    auto remote = m_work->dbkeep({"restore", "app", "--to", dest, "--force"});
+    EXPECT_EQ(remote.exit_code, 1) << remote.err;
+    EXPECT_NE(remote.err.find("PRAGMA integrity_check of the restored copy failed"), std::string::npos) << remote.err;
+    EXPECT_NE(remote.err.find("the destination was not touched"), std::string::npos) << remote.err;
+    EXPECT_EQ(sql(dest, "SELECT x FROM old"), "7");
+}
+
 // The staging folder cannot be made (temp_dir names a folder that is gone): the hint names the setting.
 TEST_F(Sqlite, AStagingFolderThatCannotBeMadeNamesTempDir)
 {

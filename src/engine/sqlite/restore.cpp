@@ -344,7 +344,7 @@ Status restore_database(runner::Runner& runner, const Target& target, stream::So
     if (facts->integrity != "ok") {
         return fail(ErrorKind::corruption, op, *dest,
                     "PRAGMA integrity_check of the restored copy failed: " + facts->integrity,
-                    "the destination was not touched; verify the backup (dbkeep verify) or restore an earlier one");
+                    "the destination was not touched; restore an earlier backup");
     }
     if (auto diff = compare_counts(options.expected_stats, facts->rows); !diff.empty()) {
         return fail(ErrorKind::corruption, op, *dest, "row counts differ from the manifest: " + diff,
