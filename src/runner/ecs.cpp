@@ -273,7 +273,7 @@ public:
                             "no new output and no status for " + std::to_string(m_opts.idle_timeout.count()) +
                                 " s after " + std::to_string(m_offset) +
                                 " bytes: the command stopped without reporting (killed, or the container stopped?)",
-                            "see the container's logs; raise the runner's timeout: if the database needs longer "
+                            "see the container's logs; raise the runner's timeout if the database needs longer "
                             "to start its dump");
             }
             std::this_thread::sleep_for(k_poll);

@@ -120,6 +120,54 @@ TEST_F(AwsCredentials, WebIdentityAssumesTheRoleThroughSts)
     auto r = refused.get();
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().to_string().find("web identity"), std::string::npos);
+    EXPECT_EQ(r.error().kind, ErrorKind::auth) << r.error().to_string();
+    EXPECT_NE(r.error().hint.find("check that role AWS_ROLE_ARN trusts its identity provider"), std::string::npos)
+        << r.error().hint;
+
+    // No STS at the address: the hint is about the way there, not the role.
+    setenv("AWS_ENDPOINT_URL_STS", ("http://127.0.0.1:" + std::to_string(free_port())).c_str(), 1);
+    storage::CredentialProvider unreachable(m_config);
+    auto u = unreachable.get();
+    ASSERT_FALSE(u);
+    EXPECT_NE(u.error().hint.find("STS could not be reached"), std::string::npos) << u.error().to_string();
+}
+
+// The ECS (or EKS Pod Identity) credential endpoint: a refusal points at the authorization token, no answer at
+// the variables that are only meaningful inside a task.
+TEST_F(AwsCredentials, EcsContainerCredentialsThatFailSayWhy)
+{
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", (url() + "/v2/credentials/task").c_str(), 1);
+    storage::CredentialProvider refused(m_config);
+    auto r = refused.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::auth) << r.error().to_string();
+    EXPECT_NE(r.error().message.find("ECS container credentials: HTTP 401"), std::string::npos)
+        << r.error().to_string();
+    EXPECT_NE(r.error().hint.find("check AWS_CONTAINER_AUTHORIZATION_TOKEN"), std::string::npos) << r.error().hint;
+
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+           ("http://127.0.0.1:" + std::to_string(free_port()) + "/v2/credentials/task").c_str(), 1);
+    storage::CredentialProvider unreachable(m_config);
+    auto u = unreachable.get();
+    ASSERT_FALSE(u);
+    EXPECT_NE(u.error().hint.find("work only inside an ECS task (or EKS pod); unset them elsewhere"), std::string::npos)
+        << u.error().to_string();
+}
+
+// A credential_process that fails: the hint says to run it by hand (its stderr is not shown: it may hold a
+// secret).
+TEST_F(AwsCredentials, ACredentialProcessThatFailsIsToBeRunByHand)
+{
+    std::filesystem::create_directories(m_dir / ".aws");
+    write_file(m_dir / ".aws" / "config",
+               "[profile backup]\ncredential_process = echo expired-sso-session >&2; exit 3\n");
+    setenv("AWS_PROFILE", "backup", 1);
+    storage::CredentialProvider p(m_config);
+    auto c = p.get();
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().kind, ErrorKind::auth);
+    EXPECT_NE(c.error().message.find("exited with code 3"), std::string::npos) << c.error().to_string();
+    EXPECT_NE(c.error().hint.find("run the profile's credential_process by hand"), std::string::npos) << c.error().hint;
 }
 
 TEST_F(AwsCredentials, CredentialProcessOfTheProfile)

@@ -285,12 +285,15 @@ TEST_F(DockerTest, StoppedOrMissingContainerFailsClearlyWithNoManifest)
     auto m = dbkeep({"backup", "app"});
     EXPECT_NE(m.exit_code, 0);
     EXPECT_NE(m.err.find("nope"), std::string::npos) << m.err;
+    EXPECT_NE(m.err.find("check the runner's container: name (docker ps -a)"), std::string::npos) << m.err;
+    EXPECT_EQ(m.err.find("install psql"), std::string::npos) << "psql is not what is missing: " << m.err;
     EXPECT_TRUE(manifests().empty());
 
     write_config("{ type: docker, container: db, host: 'unix://" + (m_work.dir() / "no.sock").string() + "' }");
     auto s = dbkeep({"backup", "app"});
     EXPECT_NE(s.exit_code, 0);
     EXPECT_NE(s.err.find("no.sock"), std::string::npos) << s.err;
+    EXPECT_NE(s.err.find("daemon running?"), std::string::npos) << s.err;
 }
 
 TEST_F(DockerTest, PgDumpKilledInsideTheContainerLeavesNoManifest)

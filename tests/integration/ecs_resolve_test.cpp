@@ -36,6 +36,8 @@ SCENARIOS = {
   'bad_list': ([5], None),
   'bad_describe': ([A + 'aaa'], {'tasks': [{'lastStatus': 5}]}),
   'describe_not_list': ([A + 'aaa'], {'failures': []}),
+  'describe_not_objects': ([A + 'aaa'], {'tasks': [None]}),
+  'many': ([A + 't%d' % i for i in range(101)], None),
 }
 class H(http.server.BaseHTTPRequestHandler):
     def reply(self, code, body):
@@ -203,6 +205,36 @@ TEST_F(EcsResolve, MalformedAnswersAreClearErrors)
     EXPECT_NE(d.find("ecs:ListTasks and ecs:DescribeTasks"), std::string::npos) << d;
 }
 
+// Each answer that ECS never gives sends the user to the endpoint setting (these come from something else).
+TEST_F(EcsResolve, AnswersThatAreNotEcsPointAtTheEndpoint)
+{
+    for (const char* name : {"bad_list", "bad_describe", "describe_not_list", "describe_not_objects", "garbage"}) {
+        const auto e = error_of(name);
+        EXPECT_NE(e.find("points at ECS"), std::string::npos) << name << ": " << e;
+    }
+    const auto o = error_of("describe_not_objects");
+    EXPECT_NE(o.find("a task in the DescribeTasks answer is not an object"), std::string::npos) << o;
+}
+
+// No task to run in: the hint says what to change for each cause (nothing running, still starting, a task
+// without the database's container, far too many tasks for one database).
+TEST_F(EcsResolve, EachReasonForNoTaskHasItsOwnRemedy)
+{
+    const auto none = error_of("none");
+    EXPECT_NE(none.find("start the service (desired count at least 1)"), std::string::npos) << none;
+    const auto pending = error_of("pending");
+    EXPECT_NE(pending.find("retry once the task is RUNNING"), std::string::npos) << pending;
+    const auto other = error_of("other_container");
+    EXPECT_NE(other.find("check the runner's container name"), std::string::npos) << other;
+    scenario("many");
+    auto many = runner::resolve_ecs_task(m_options);
+    ASSERT_FALSE(many);
+    EXPECT_EQ(many.error().kind, ErrorKind::config);
+    EXPECT_NE(many.error().message.find("101 tasks run"), std::string::npos) << many.error().to_string();
+    EXPECT_NE(many.error().hint.find("name the database's own service or family"), std::string::npos)
+        << many.error().hint;
+}
+
 TEST_F(EcsResolve, TheRunnerResolvesBeforeLaunchingAndReportsNoneRunning)
 {
     scenario("none");
@@ -228,6 +260,37 @@ TEST_F(EcsResolve, ABackupThroughAServiceWithNoRunningTaskSaysSo)
     EXPECT_NE(r.err.find("service prod/web"), std::string::npos) << r.out << r.err;
     EXPECT_NE(r.err.find("no task of it is running"), std::string::npos) << r.out << r.err;
     EXPECT_TRUE(work.manifests().empty());
+}
+
+// Nothing to look the task up by: a config error before any call.
+TEST(EcsResolveConfig, NoServiceFamilyOrTaskSaysWhichToSet)
+{
+    runner::EcsOptions o;
+    o.cluster = "prod";
+    o.container = "postgres";
+    auto r = runner::resolve_ecs_task(o);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::config);
+    EXPECT_NE(r.error().hint.find("set the runner's service (or family, or task)"), std::string::npos)
+        << r.error().hint;
+}
+
+// Where the AWS CLI is not installed, the lookup says to install it (ECS Exec needs it too).
+TEST(EcsResolveConfig, NoAwsCliHereSaysToInstallIt)
+{
+    TempDir empty;
+    const char* path = std::getenv("PATH");
+    const std::string saved = path != nullptr ? path : "";
+    setenv("PATH", empty.path().c_str(), 1);
+    runner::EcsOptions o;
+    o.cluster = "prod";
+    o.service = "web";
+    o.container = "postgres";
+    auto r = runner::resolve_ecs_task(o);
+    setenv("PATH", saved.c_str(), 1);
+    ASSERT_FALSE(r) << *r;
+    EXPECT_EQ(r.error().kind, ErrorKind::not_found) << r.error().to_string();
+    EXPECT_NE(r.error().hint.find("install the AWS CLI here"), std::string::npos) << r.error().to_string();
 }
 
 // A restore through an ecs target cannot work (the runner cannot feed input): it says so before looking for

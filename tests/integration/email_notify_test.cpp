@@ -1,6 +1,7 @@
 // E-mail notifications against a real SMTP server: Debian's python3-aiosmtpd on loopback, with STARTTLS
 // required (a certificate made for the test) and AUTH; every message it accepts is recorded with its envelope
 // and whether the client had authenticated over TLS. A backup of a real redis-server, through the binary.
+#include "core/mail.hpp"
 #include "support/json_lines.hpp"
 #include "support/process.hpp"
 #include "support/redis_fixture.hpp"
@@ -12,6 +13,7 @@
 
 #include <sstream>
 
+using namespace dbkeep;
 using namespace dbkeep::test;
 
 namespace {
@@ -124,4 +126,101 @@ TEST_F(EmailNotify, AWrongPasswordOrADownServerNeitherFailsNorStallsTheBackup)
     EXPECT_EQ(ok.exit_code, 0) << ok.err;
     ASSERT_EQ(mails().size(), 1u) << ok.err;
     EXPECT_NE(mails()[0]["data"].get<std::string>().find("Subject: [dbkeep] cache: backed up on "), std::string::npos);
+}
+
+namespace {
+
+// aiosmtpd as the two kinds of server whose refusals the hints name: `auth` offers AUTH without TLS and answers a
+// wrong password with 535 (handled=False: aiosmtpd sends the code itself), `plain` offers no STARTTLS at all.
+const std::string k_plain_smtp_server = R"PY(
+import asyncio, sys
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, mode = int(sys.argv[1]), sys.argv[2]
+class Auth:
+    def __call__(self, server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and data.login == b"dbkeep" and data.password == b"Smtp-Pw-42"
+        return AuthResult(success=ok, handled=False)
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+if mode == "auth":
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=Auth(), auth_required=True,
+                            auth_require_tls=False)
+else:
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+controller.start()
+print("ready", flush=True)
+asyncio.get_event_loop().run_until_complete(asyncio.sleep(3600))
+)PY";
+
+class SmtpRefusals : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (sh("/usr/bin/python3 -c 'import aiosmtpd'").exit_code != 0) {
+            GTEST_SKIP() << "Debian's python3-aiosmtpd is not installed";
+        }
+        write_file(m_dir.path() / "smtp.py", k_plain_smtp_server);
+    }
+
+    // Starts the server in `mode`; returns its smtp:// URL.
+    std::string start(const std::string& mode)
+    {
+        const int port = free_port();
+        const auto log = m_dir.path() / (mode + ".log");
+        m_servers.push_back(std::make_unique<Background>(std::vector<std::string>{"/usr/bin/python3",
+                                                                                  (m_dir.path() / "smtp.py").string(),
+                                                                                  std::to_string(port), mode},
+                                                         RunOptions{}, log.string()));
+        EXPECT_TRUE(wait_until([&] { return read_file(log).find("ready") != std::string::npos; })) << read_file(log);
+        return "smtp://127.0.0.1:" + std::to_string(port);
+    }
+
+    static mail::Envelope envelope(const std::string& url)
+    {
+        mail::Envelope e;
+        e.url = url;
+        e.from = "dbkeep@example.org";
+        e.to = {"ops@example.org"};
+        e.timeout = std::chrono::seconds(10);
+        return e;
+    }
+
+    static std::string message()
+    {
+        return mail::compose("dbkeep@example.org", {"ops@example.org"}, "test", "body\n", "host",
+                             std::chrono::system_clock::now());
+    }
+
+    TempDir m_dir{"dbkeep-smtp-refusals"};
+    std::vector<std::unique_ptr<Background>> m_servers;
+};
+
+} // namespace
+
+TEST_F(SmtpRefusals, ARefusedLoginNamesTheChannelsCredentials)
+{
+    auto e = envelope(start("auth"));
+    e.require_tls = false;
+    e.username = "dbkeep";
+    e.password = "not-the-password";
+    auto sent = mail::send(e, message());
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error().kind, ErrorKind::auth) << sent.error().to_string();
+    EXPECT_NE(sent.error().message.find("535"), std::string::npos) << sent.error().to_string();
+    EXPECT_NE(sent.error().hint.find("check the channel's username and password"), std::string::npos)
+        << sent.error().hint;
+    EXPECT_EQ(sent.error().to_string().find("not-the-password"), std::string::npos);
+}
+
+TEST_F(SmtpRefusals, AServerWithoutStartTlsNamesSmtpsOrTlsNone)
+{
+    auto e = envelope(start("plain"));
+    auto sent = mail::send(e, message());
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error().kind, ErrorKind::failed) << sent.error().to_string();
+    EXPECT_NE(sent.error().hint.find("the server does not offer STARTTLS: use smtps://"), std::string::npos)
+        << sent.error().to_string();
+    EXPECT_NE(sent.error().hint.find("tls: none"), std::string::npos) << sent.error().hint;
 }

@@ -129,6 +129,11 @@ TEST_F(S3Hostile, EveryBrokenListingIsAnErrorNeverACrashALoopOrNoBackups)
         auto listed = storage_for(bucket)->list("t/");
         ASSERT_FALSE(listed) << bucket << " listed " << listed->size() << " objects";
         EXPECT_FALSE(listed.error().message.empty()) << bucket;
+        if (bucket == "badsize" || bucket == "nokey" || bucket == "hugesize") {
+            EXPECT_EQ(listed.error().kind, ErrorKind::corruption) << listed.error().to_string();
+            EXPECT_NE(listed.error().hint.find("check that the endpoint is an S3 server"), std::string::npos)
+                << bucket << ": " << listed.error().to_string();
+        }
         if (bucket == "loop") {
             EXPECT_NE(listed.error().message.find("repeats its continuation marker"), std::string::npos)
                 << listed.error().to_string();
@@ -203,6 +208,9 @@ TEST_F(S3Hostile, AnObjectSizeThatIsNotANumberIsAnError)
         EXPECT_FALSE(st) << bucket << " gave a size";
         if (!st) {
             EXPECT_FALSE(st.error().message.empty()) << bucket;
+            EXPECT_EQ(st.error().kind, ErrorKind::corruption) << st.error().to_string();
+            EXPECT_NE(st.error().hint.find("check the endpoint is an S3 server"), std::string::npos)
+                << bucket << ": " << st.error().to_string();
         }
     }
 }

@@ -330,7 +330,8 @@ Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const Co
     cmd.with_stdin = true;
     auto proc = runner.start(cmd);
     if (!proc) {
-        if (proc.error().kind == ErrorKind::not_found) {
+        // psql itself missing; a runner's own not_found (no such container) keeps the runner's hint.
+        if (proc.error().kind == ErrorKind::not_found && proc.error().hint.empty()) {
             auto e = proc.error();
             e.hint = "install psql where the runner runs (" + runner.describe() + "), or set pg_dump_path";
             return std::unexpected(e);

@@ -233,7 +233,10 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         if (!body) {
             return fail(body.error().kind, "find AWS credentials", "",
                         "web identity (STS AssumeRoleWithWebIdentity): " + body.error().message,
-                        "tried " + tried + ", web identity");
+                        body.error().kind == ErrorKind::auth
+                            ? "STS refused the token: check that role AWS_ROLE_ARN trusts its identity provider "
+                              "(the role's trust policy) and that AWS_WEB_IDENTITY_TOKEN_FILE holds a current token"
+                            : "STS could not be reached: check the network to it (AWS_REGION, AWS_ENDPOINT_URL_STS)");
         }
         std::string key = s3::xml_value(*body, "AccessKeyId"), secret = s3::xml_value(*body, "SecretAccessKey");
         if (key.empty() || secret.empty()) {
@@ -264,7 +267,11 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         if (!body) {
             return fail(body.error().kind, "find AWS credentials", "",
                         "ECS container credentials: " + body.error().message,
-                        "tried " + tried + ", ECS container credentials");
+                        body.error().kind == ErrorKind::auth
+                            ? "the endpoint refused: check AWS_CONTAINER_AUTHORIZATION_TOKEN (or _FILE) and that "
+                              "the task or pod has a role"
+                            : "the endpoint could not be reached: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI "
+                              "work only inside an ECS task (or EKS pod); unset them elsewhere");
         }
         auto c = from_json(*body, m_expires);
         if (!c) {

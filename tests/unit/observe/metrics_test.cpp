@@ -1,5 +1,6 @@
 #include "observe/metrics.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -80,4 +81,20 @@ TEST(Metrics, LeaseBusyAndVerifiedRestoreAreRenderedAndCarriedOver)
     next.load_previous(text);
     EXPECT_NEAR(next.get("orders").lease_busy_unix, busy, 1e-3); // 15 significant digits in the text
     EXPECT_EQ(next.get("orders").last_verified_restore_unix, 1795000000);
+}
+
+// metrics.textfile in a folder that does not exist: the export fails (the run's outcome stays its own) with the
+// hint to create the folder or make it writable.
+TEST(Metrics, ATextfileInAMissingFolderSaysTheFolderMustExist)
+{
+    test::TempDir dir{"dbkeep-metrics-textfile"};
+    observe::Metrics m;
+    m.succeeded("orders", 1795000000, 1.0, 10);
+    observe::MetricsExport out;
+    out.textfile = (dir.path() / "node_exporter" / "textfile" / "dbkeep.prom").string();
+    auto st = observe::export_metrics(out, m);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().kind, ErrorKind::failed) << st.error().to_string();
+    EXPECT_NE(st.error().hint.find("the folder of metrics.textfile must exist and be writable"), std::string::npos)
+        << st.error().to_string();
 }
