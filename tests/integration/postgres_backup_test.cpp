@@ -295,6 +295,18 @@ TEST_F(PostgresBackup, PgDumpOlderThanTheServerIsRefusedWithTheVersionNeeded)
     EXPECT_TRUE(stored_files().empty());
 }
 
+// A pg_dump_path that does not run (a typo, a package removed since): the setting is named as the thing to fix.
+TEST_F(PostgresBackup, APgDumpPathThatDoesNotRunNamesTheSetting)
+{
+    const auto missing = (m_work->dir() / "bin" / "pg_dump").string();
+    write_config("    pg_dump_path: " + missing + "\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot run " + missing + " --version on local"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("fix pg_dump_path in the configuration, or the runner"), std::string::npos) << r.err;
+    EXPECT_TRUE(stored_files().empty());
+}
+
 TEST_F(PostgresBackup, SigtermMidBackupAbortsCleanly)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);

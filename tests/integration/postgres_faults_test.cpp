@@ -16,7 +16,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace dbkeep::test;
 namespace fs = std::filesystem;
@@ -95,6 +97,66 @@ TEST_F(PostgresFaults, ALockHeldByAnIdleTransactionFailsWithinLockWaitTimeoutNam
     EXPECT_NE(r.err.find("Query was: LOCK TABLE"), std::string::npos) << r.err;
     EXPECT_TRUE(m_work->manifests().empty());
     EXPECT_FALSE(fs::exists(lease_file()));
+}
+
+// pg_dump's lock wait timed out, and by the time dbkeep asks who held the lock nobody does (the holder's
+// transaction ended in between; here, a pg_dump stand-in reports the timeout as pg_dump 15 words it and no session
+// ever held a lock): no session to name, so the hint says to try again and where to look if it recurs.
+TEST_F(PostgresFaults, ALockTimeoutWhoseHolderHasGoneSaysToTryAgainAndWhereToLook)
+{
+    auto fake =
+        fake_pg_dump("pg_dump_lock_timeout",
+                     "echo 'pg_dump: error: query failed: ERROR:  canceling statement due to lock timeout' >&2\n"
+                     "echo 'pg_dump: detail: Query was: LOCK TABLE public.orders IN ACCESS SHARE MODE' >&2\n"
+                     "exit 1");
+    write_config("    lock_wait_timeout: 3\n    pg_dump_path: " + fake + "\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("the session holding it had ended when asked"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("back up again, as the lock may be free now; if it recurs, find the session holding it in "
+                         "pg_locks / pg_stat_activity and end it, or raise the target's lock_wait_timeout"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("pg_terminate_backend"), std::string::npos) << "no session to name: " << r.err;
+    EXPECT_TRUE(m_work->manifests().empty());
+}
+
+// The private temp file of a parallel restore, in a folder where it cannot be made (read-only) or that has no room
+// for the dump: each fails naming TMPDIR, leaves nothing in the folder and restores nothing.
+TEST_F(PostgresFaults, AParallelRestoreWhoseTempFolderIsReadOnlyOrFullNamesTmpdir)
+{
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "mounting a small tmpfs needs root";
+    }
+    write_config();
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    const auto ro = m_work->dir() / "ro", small = m_work->dir() / "small";
+    fs::create_directories(ro);
+    fs::create_directories(small);
+    if (::mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "size=64k") != 0) {
+        GTEST_SKIP() << "cannot mount tmpfs here";
+    }
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=16k") != 0) {
+        ::umount(ro.c_str());
+        GTEST_SKIP() << "cannot mount tmpfs here";
+    }
+    RunOptions o;
+    o.env["TMPDIR"] = ro.string();
+    auto read_only = dbkeep({"restore", "app", "--to", m_pg->url("copy_ro"), "--jobs", "2"}, o);
+    o.env["TMPDIR"] = small.string();
+    auto full = dbkeep({"restore", "app", "--to", m_pg->url("copy_full"), "--jobs", "2"}, o);
+    const auto left = list_files(small);
+    ::umount(ro.c_str());
+    ::umount(small.c_str());
+    EXPECT_NE(read_only.exit_code, 0);
+    EXPECT_NE(read_only.err.find("create a private temp folder in " + ro.string()), std::string::npos) << read_only.err;
+    EXPECT_NE(read_only.err.find("set TMPDIR to a writable folder with room for the whole dump"), std::string::npos)
+        << read_only.err;
+    EXPECT_NE(full.exit_code, 0);
+    EXPECT_NE(full.err.find("No space left on device"), std::string::npos) << full.err;
+    EXPECT_NE(full.err.find("set TMPDIR to a folder with room for the whole dump"), std::string::npos) << full.err;
+    EXPECT_EQ(left, std::vector<std::string>{}) << "the private folder and its file are removed";
+    EXPECT_EQ(m_pg->psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'copy\\_%'"), "0");
 }
 
 TEST_F(PostgresFaults, SigtermWhileBlockedOnALockEndsTheBackupWithinSecondsAndCancelsTheServerSide)

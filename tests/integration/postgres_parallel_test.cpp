@@ -159,6 +159,17 @@ TEST_F(PostgresParallel, ACorruptPartFailsVerifyAndTheRestoreCommitsNothing)
 TEST_F(PostgresParallel, ThePartsRestoreWithZstdPgRestoreAndPsqlAlone)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    // --output writes one file, and a parallel dump is several: refused, naming the two ways that work (the
+    // second of which this test runs).
+    const auto one_file = m_work->dir() / "app.pgdump";
+    auto out = dbkeep({"restore", "app", "--output", one_file.string()});
+    EXPECT_NE(out.exit_code, 0);
+    EXPECT_NE(out.err.find("it is a parallel dump of"), std::string::npos) << out.err;
+    EXPECT_NE(out.err.find("restore it with --to URL, or load its objects with zstd, age, pg_restore and psql as "
+                           "docs/format.md shows"),
+              std::string::npos)
+        << out.err;
+    EXPECT_FALSE(fs::exists(one_file));
     std::string doc = read_file(fs::path(DBKEEP_SOURCE_DIR) / "docs/format.md");
     const std::string begin = "<!-- parallel-restore:begin -->", end = "<!-- parallel-restore:end -->";
     auto b = doc.find(begin), e = doc.find(end);

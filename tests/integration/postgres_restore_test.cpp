@@ -121,7 +121,21 @@ TEST_F(PostgresRestore, VerifyRestoreRefusesAScratchDatabaseItDidNotMake)
     auto r = dbkeep({"verify", "app", "--restore", "--to", m_pg->url("precious")});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE((r.out + r.err).find("not made by dbkeep verify"), std::string::npos) << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("drop it or name another --to: verify --restore makes its scratch database afresh"),
+              std::string::npos)
+        << r.out << r.err;
     EXPECT_EQ(m_pg->psql("precious", "SELECT count(*) FROM keep_me"), "1");
+    // The server's own databases are never a scratch database, whatever they hold.
+    for (const std::string db : {"postgres", "template1"}) {
+        auto own = dbkeep({"verify", "app", "--restore", "--to", m_pg->url(db)});
+        EXPECT_NE(own.exit_code, 0) << db;
+        EXPECT_NE((own.out + own.err).find(db + " is the server's own"), std::string::npos) << own.out << own.err;
+        EXPECT_NE((own.out + own.err)
+                      .find("name a database that nothing else uses, e.g. "
+                            "postgres://user@host:5432/dbkeep_scratch"),
+                  std::string::npos)
+            << own.out << own.err;
+    }
 }
 
 // Report 7: a restore into a database that holds objects refuses with a hint and touches nothing; with

@@ -2,6 +2,7 @@
 // roles (pg_dumpall --globals-only), restored whole onto a fresh server, one database with the roles it lacks,
 // or the globals alone; through the dbkeep binary against real PostgreSQL 15 servers.
 #include "support/postgres_fixture.hpp"
+#include "support/temp_dir.hpp"
 
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -172,11 +173,57 @@ TEST_F(PostgresServerBackup, ADestinationDatabaseWithObjectsIsRefusedBeforeAnyth
     auto r = dbkeep({"restore", "app", "--to", fresh.url("")});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("database shop already exists and holds objects"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("drop it first, add --clean to drop the dump's objects in them, or restore one database "
+                         "elsewhere with --database NAME --to URL"),
+              std::string::npos)
+        << r.err;
     EXPECT_EQ(roles(fresh), "");
     EXPECT_FALSE(exists(fresh, "app"));
     auto named = dbkeep({"restore", "app", "--to", fresh.url("elsewhere")});
     EXPECT_NE(named.exit_code, 0);
     EXPECT_NE(named.err.find("--database NAME"), std::string::npos) << named.err;
+}
+
+// A tablespace of the source whose folder the new server lacks: the whole-server restore stops at its CREATE
+// TABLESPACE, before any database, naming both ways on; each works (one database alone leaves tablespaces out,
+// and with the folder made the whole server restores).
+TEST_F(PostgresServerBackup, ATablespaceWhoseFolderTheNewServerLacksNamesTheFolderToMake)
+{
+    TempDir spaces("dbkeep-pgspace");
+    fs::permissions(spaces.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+    const auto folder = spaces.path() / "archive";
+    auto make_folder = [&] {
+        fs::create_directories(folder);
+        auto owned = run({"chown", "postgres:postgres", folder.string()});
+        ASSERT_EQ(owned.exit_code, 0) << owned.err;
+    };
+    make_folder();
+    m_pg->psql("postgres", "CREATE TABLESPACE archive LOCATION '" + folder.string() + "'");
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    m_pg->psql("postgres", "DROP TABLESPACE archive");
+    fs::remove_all(folder);
+
+    PostgresServer fresh;
+    auto r = dbkeep({"restore", "app", "--to", fresh.url("")});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("CREATE TABLESPACE"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("a tablespace needs its folder on the new server: create it (owned by postgres), or restore "
+                         "each database alone with --database NAME, which leaves the tablespaces out"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(exists(fresh, "app"));
+
+    auto one = dbkeep({"restore", "app", "--database", "shop", "--to", fresh.url("shop")});
+    ASSERT_EQ(one.exit_code, 0) << one.err;
+    EXPECT_EQ(fresh.psql("shop", "SELECT count(*) FROM orders"), "42");
+    fresh.psql("postgres", "DROP DATABASE shop");
+
+    make_folder();
+    auto whole = dbkeep({"restore", "app", "--to", fresh.url("")});
+    ASSERT_EQ(whole.exit_code, 0) << whole.err;
+    EXPECT_EQ(fresh.psql("postgres", "SELECT count(*) FROM pg_tablespace WHERE spcname = 'archive'"), "1");
+    EXPECT_EQ(fresh.psql("app", "SELECT count(*) FROM billing.invoices"), "100");
 }
 
 // A list of databases backs up those only; a name the server lacks fails before anything is stored.
@@ -197,6 +244,8 @@ TEST_F(PostgresServerBackup, AListOfDatabasesAndAMissingOne)
     auto r = dbkeep({"backup", "app"});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("no database nope"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("correct 'databases' in the configuration, or use databases: all"), std::string::npos)
+        << r.err;
     EXPECT_TRUE(m_work->manifests().empty());
     for (const auto& f : m_work->stored_files()) {
         EXPECT_EQ(f.find(".zst"), std::string::npos) << "left behind: " << f;
@@ -370,6 +419,11 @@ TEST_F(PostgresServerBackup, AScratchDatabaseNamedLikeATemplateIsAcceptedATempla
         auto bad = dbkeep({"verify", "app", "--restore", "--to", m_pg->url(db)});
         EXPECT_NE(bad.exit_code, 0) << db << bad.err;
         EXPECT_NE((bad.out + bad.err).find("needs a scratch database of its own"), std::string::npos)
+            << bad.out << bad.err;
+        EXPECT_NE((bad.out + bad.err)
+                      .find("name one that nothing else uses, e.g. postgres://user@host:5432/"
+                            "dbkeep_scratch"),
+                  std::string::npos)
             << bad.out << bad.err;
     }
     EXPECT_EQ(m_pg->psql("template1", "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "

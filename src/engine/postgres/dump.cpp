@@ -112,8 +112,8 @@ Error describe_lock_timeout(runner::Runner& runner, const Target& target, const 
     e.message = "waited lock_wait_timeout (" + seconds_text(target.postgres.lock_wait_timeout) +
                 ") for a table lock: " + (blockers.empty() ? "the session holding it had ended when asked" : blockers) +
                 " (" + said + ")";
-    e.hint = pids.empty() ? "find the session holding the lock in pg_locks / pg_stat_activity and end it, or raise "
-                            "lock_wait_timeout"
+    e.hint = pids.empty() ? "back up again, as the lock may be free now; if it recurs, find the session holding it in "
+                            "pg_locks / pg_stat_activity and end it, or raise the target's lock_wait_timeout"
                           : "commit or end that session (SELECT pg_terminate_backend(" + pids +
                                 ")), or raise the target's lock_wait_timeout";
     return e;

@@ -258,7 +258,7 @@ Result<GlobalsOutcome> apply_globals(Connection& conn, const std::vector<Globals
             e.message = "the server refused `" + st.summary + " ...` from the source's globals: " + e.message;
             if (st.kind == GlobalsStatement::Kind::tablespace) {
                 e.hint = "a tablespace needs its folder on the new server: create it (owned by postgres), or "
-                         "restore the databases without --globals: --database NAME for each";
+                         "restore each database alone with --database NAME, which leaves the tablespaces out";
             }
             return std::unexpected(std::move(e));
         }
