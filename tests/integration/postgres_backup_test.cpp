@@ -307,6 +307,40 @@ TEST_F(PostgresBackup, APgDumpPathThatDoesNotRunNamesTheSetting)
     EXPECT_TRUE(stored_files().empty());
 }
 
+// Through a runner (`type: command`), dbkeep's sessions are psql's, taken from pg_dump_path's folder. A folder
+// without psql is named as such, and psql put there is the fix. A launcher that does not exist is the runner's
+// fault, not psql's: the hint sends to dbkeep check, which names it.
+TEST_F(PostgresBackup, ThroughARunnerAMissingPsqlAndAMissingLauncherAreToldApart)
+{
+    const auto bin = m_work->dir() / "bin";
+    fs::create_directories(bin);
+    const auto pg_dump = bin / "pg_dump";
+    fs::create_symlink(PostgresServer::bin_dir() + "/pg_dump", pg_dump);
+    write_config("    runner: { type: command, argv: [env] }\n    pg_dump_path: " + pg_dump.string() + "\n");
+    auto r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(bin.string() + "/psql: not found"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("install psql where the runner runs (command env), or set pg_dump_path to a pg_dump with "
+                         "psql in its folder"),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(stored_files().empty());
+    fs::create_symlink(PostgresServer::bin_dir() + "/psql", bin / "psql");
+    r = dbkeep({"backup", "app"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+
+    const auto launcher = (m_work->dir() / "no-such-launcher").string();
+    write_config("    runner: { type: command, argv: [" + launcher + "] }\n");
+    r = dbkeep({"restore", "app", "--to", m_pg->url("copy")});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("start " + launcher + ": No such file or directory"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("fix the runner: dbkeep check shows what fails"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("install psql"), std::string::npos) << r.err;
+    auto c = dbkeep({"check", "app"});
+    EXPECT_NE(c.exit_code, 0);
+    EXPECT_NE(c.out.find("command " + launcher + " cannot run a command"), std::string::npos) << c.out << c.err;
+}
+
 TEST_F(PostgresBackup, SigtermMidBackupAbortsCleanly)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);

@@ -157,8 +157,9 @@ private:
 
 class PsqlConnection final : public Connection {
 public:
-    PsqlConnection(std::unique_ptr<runner::Process> proc, std::string what)
-        : m_proc(std::move(proc)), m_what(std::move(what))
+    // missing_hint: the remedy when psql is not there (the command exits 127 before it connects).
+    PsqlConnection(std::unique_ptr<runner::Process> proc, std::string what, std::string missing_hint)
+        : m_proc(std::move(proc)), m_what(std::move(what)), m_missing_hint(std::move(missing_hint))
     {
         m_marker = "__dbkeep_done_" + random_hex(8) + "__";
     }
@@ -278,6 +279,11 @@ private:
         }
         if (connecting) {
             auto [kind, hint] = classify_connect_error(msg);
+            if (status && status->code == 127) {
+                // The shell where the runner runs found no psql to run.
+                kind = ErrorKind::not_found;
+                hint = m_missing_hint;
+            }
             return fail(kind, "connect to", m_what, msg, hint);
         }
         return fail(msg.find("permission denied") != std::string::npos ? ErrorKind::auth : ErrorKind::failed, "query",
@@ -286,6 +292,7 @@ private:
 
     std::unique_ptr<runner::Process> m_proc;
     std::string m_what;
+    std::string m_missing_hint;
     std::string m_marker;
     std::string m_buf;
     bool m_broken = false;
@@ -330,15 +337,17 @@ Result<std::unique_ptr<Connection>> connect_via(runner::Runner& runner, const Co
     cmd.with_stdin = true;
     auto proc = runner.start(cmd);
     if (!proc) {
-        // psql itself missing; a runner's own not_found (no such container) keeps the runner's hint.
-        if (proc.error().kind == ErrorKind::not_found && proc.error().hint.empty()) {
-            auto e = proc.error();
-            e.hint = "install psql where the runner runs (" + runner.describe() + "), or set pg_dump_path";
-            return std::unexpected(e);
+        // Nothing started where the runner runs (its launcher or its container is missing): the runner's own
+        // error says why. A psql missing there shows later, as the command's exit 127.
+        auto e = proc.error();
+        if (e.hint.empty()) {
+            e.hint = "fix the runner: dbkeep check shows what fails";
         }
-        return std::unexpected(proc.error());
+        return std::unexpected(e);
     }
-    auto conn = std::make_unique<PsqlConnection>(std::move(*proc), params.what + " (via " + runner.describe() + ")");
+    auto conn = std::make_unique<PsqlConnection>(std::move(*proc), params.what + " (via " + runner.describe() + ")",
+                                                 "install psql where the runner runs (" + runner.describe() +
+                                                     "), or set pg_dump_path to a pg_dump with psql in its folder");
     if (auto st = conn->handshake(); !st) {
         return std::unexpected(st.error());
     }
