@@ -341,6 +341,28 @@ TEST_F(PostgresBackup, ThroughARunnerAMissingPsqlAndAMissingLauncherAreToldApart
     EXPECT_NE(c.out.find("command " + launcher + " cannot run a command"), std::string::npos) << c.out << c.err;
 }
 
+// No pg_dump on this machine at all (here hidden from dbkeep alone, in a mount namespace of its own, with a PATH
+// that has none): found none, and the package to install, rather than a runner that gave no answer.
+TEST_F(PostgresBackup, WithNoPgDumpHereThePackageToInstallIsNamed)
+{
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "a mount namespace needs root";
+    }
+    auto r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+                  "mount -t tmpfs none /usr/lib/postgresql || exit 99; PATH=/nowhere exec \"$0\" --config \"$1\" "
+                  "backup app",
+                  dbkeep_binary(), m_work->config_path().string()});
+    if (r.exit_code == 99 || r.err.starts_with("unshare:")) {
+        GTEST_SKIP() << "cannot make a mount namespace here: " << r.err;
+    }
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("found none (looked at pg_dump on local)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("install postgresql-client-15 where the runner runs, or set pg_dump_path"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("got no answer"), std::string::npos) << r.err;
+    EXPECT_TRUE(stored_files().empty());
+}
+
 TEST_F(PostgresBackup, SigtermMidBackupAbortsCleanly)
 {
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);

@@ -100,6 +100,9 @@ Result<ToolCandidate> find_tool(runner::Runner& runner, const Target& target, co
         tried += (tried.empty() ? "" : ", ") + p;
         if (!out) {
             last_error = out.error().message;
+            if (out.error().kind == ErrorKind::not_found && runner.local()) {
+                continue; // no such program on this machine: not there, rather than silent
+            }
             probe_error = out.error();
             continue;
         }

@@ -41,6 +41,7 @@ TEST(PgTools, AVersionProbeThatTimesOutSaysSoInsteadOfNotFound)
     EXPECT_NE(text.find("timed out"), std::string::npos) << text;
     EXPECT_EQ(text.find("found none"), std::string::npos) << text;
     EXPECT_EQ(text.find("install postgresql-client"), std::string::npos) << text;
+    EXPECT_EQ(tool.error().hint, "check the runner (dbkeep check shows it), then try again");
 }
 
 TEST(PgTools, ACancelledProbeIsACancelledError)
