@@ -4,6 +4,7 @@
 # is much slower, a cost between the two); a test renamed or gone is ignored.
 set(dbkeep_costs
   PostgresArchive.EveryTruncationIsACorruptionError 60
+  PostgresRestore.ATableOfContentsOver256MiBRestoresWithJobs2 40
   DockerTest.PostgresAndRedisRoundTripThroughTheEngineApi 25
   RedisRdbMatrix.EveryConfigurationsRdbIsBackedUpAndRestoredWithItsAccessMetadata 54
   Scheduling.DaemonRunsEveryMinuteServesMetricsAndStopsOnSigterm 49

@@ -210,6 +210,24 @@ TEST_F(PostgresRestore, ReadingTheDatabaseEntriesReadsOnlyTheTableOfContents)
 
 namespace {
 
+// A table of contents larger than a single-job restore holds in memory while pg_restore reads it (256 MiB; here a
+// 300 MiB comment): refused, naming --jobs 2, with which the same backup restores.
+TEST_F(PostgresRestore, ATableOfContentsOver256MiBRestoresWithJobs2)
+{
+    m_pg->psql("app", "DO $$ BEGIN EXECUTE format('COMMENT ON TABLE billing.invoices IS %L', repeat('x', 300 * 1024 * "
+                      "1024)); END $$");
+    ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
+    auto r = dbkeep({"restore", "app", "--to", m_pg->url("copy")});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("pg_restore read more than 256 MiB of it"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("restore with --jobs 2, which reads the table of contents from a temp file"),
+              std::string::npos)
+        << r.err;
+    auto jobs = dbkeep({"restore", "app", "--to", m_pg->url("copy"), "--jobs", "2"});
+    ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+    EXPECT_EQ(m_pg->psql("copy", "SELECT length(obj_description('billing.invoices'::regclass))"), "314572800");
+}
+
 // A single-job restore runs in one transaction: a SHA-256 mismatch, found only at the end of the stream,
 // leaves nothing behind, even in a database the restore did not create; --jobs checks before pg_restore.
 TEST_F(PostgresRestore, ChecksumMismatchAtTheEndCommitsNothing)
