@@ -27,6 +27,7 @@ set(dbkeep_costs
   PostgresServerBackup.ItsObjectsAsFilesAndVerify 10
   MysqlDocker.RoundTripThroughTheEngineApi 10
   S3Backup.AParallelDumpsPartsUploadSideBySideAndRestore 10
+  Sqlite.AWriterHoldingTheLockPastTheTimeoutNamesWalMode 31
   Sqlite.ThroughACommandRunnerTheSqlite3CliCopiesWhileAWriterCommits 10)
 list(LENGTH dbkeep_costs n)
 math(EXPR last "${n} - 1")

@@ -348,10 +348,10 @@ TEST_F(PostgresBackup, WithNoPgDumpHereThePackageToInstallIsNamed)
     if (geteuid() != 0) {
         GTEST_SKIP() << "a mount namespace needs root";
     }
-    auto r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
-                  "mount -t tmpfs none /usr/lib/postgresql || exit 99; PATH=/nowhere exec \"$0\" --config \"$1\" "
-                  "backup app",
-                  dbkeep_binary(), m_work->config_path().string()});
+    // In the namespace /usr/lib/postgresql is an empty tmpfs and PATH names nothing: no pg_dump anywhere.
+    const std::string script =
+        "mount -t tmpfs none /usr/lib/postgresql || exit 99; PATH=/nowhere exec \"$0\" --config \"$1\" backup app";
+    auto r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c", script, dbkeep_binary(), m_work->config_path().string()});
     if (r.exit_code == 99 || r.err.starts_with("unshare:")) {
         GTEST_SKIP() << "cannot make a mount namespace here: " << r.err;
     }

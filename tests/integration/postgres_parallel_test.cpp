@@ -221,13 +221,13 @@ TEST_F(PostgresParallel, ARefillCommittedWhileTheBackupWaitsForItsLockIsDumpedWh
 {
     RunOptions o;
     o.env["PGAPPNAME"] = "migration";
-    auto migration = std::make_unique<Background>(
-        std::vector<std::string>{PostgresServer::bin_dir() + "/psql", "-qX", "-v", "ON_ERROR_STOP=1", "-d",
-                                 m_pg->url("app"), "-c",
-                                 "BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); TRUNCATE big "
-                                 "CASCADE; INSERT INTO big (id, body) SELECT g, md5(g::text) FROM generate_series(1, "
-                                 "50000) g; COMMIT;"},
-        o);
+    const std::string refill = "BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); TRUNCATE big "
+                               "CASCADE; INSERT INTO big (id, body) SELECT g, md5(g::text) FROM generate_series(1, "
+                               "50000) g; COMMIT;";
+    auto migration =
+        std::make_unique<Background>(std::vector<std::string>{PostgresServer::bin_dir() + "/psql", "-qX", "-v",
+                                                              "ON_ERROR_STOP=1", "-d", m_pg->url("app"), "-c", refill},
+                                     o);
     ASSERT_TRUE(wait_until([&] {
         return m_pg->psql("app", "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
                                  "a.application_name = 'migration' AND l.mode = 'AccessExclusiveLock' AND "
