@@ -14,9 +14,9 @@ set(CPACK_PACKAGE_CONTACT "dbkeep maintainers <maintainers@dbkeep.invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "database backups that stream through zstd and age into local or S3 storage")
 set(CPACK_PACKAGE_DESCRIPTION
-  "dbkeep backs up PostgreSQL and Redis from one YAML file: each dump streams through zstd, age and SHA-256 \
-into a local folder or S3 with no staging copy; it schedules itself, keeps what the retention policy says, \
-verifies every backup and restores in one command.")
+  "dbkeep backs up PostgreSQL, Redis, MySQL/MariaDB and SQLite from one YAML file: each dump streams through \
+zstd, age and SHA-256 into a local folder or S3 with no staging copy; it schedules itself, keeps what the \
+retention policy says, verifies every backup and restores in one command.")
 set(CPACK_PACKAGE_INSTALL_DIRECTORY dbkeep)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
