@@ -27,6 +27,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.reply(200, TOKEN)
         self.reply(400, '')
     def do_GET(self):
+        if self.path == '/v2/credentials/busy':
+            return self.reply(503, '')
         if self.headers.get('X-aws-ec2-metadata-token') != TOKEN:
             return self.reply(401, '')
         if self.path == '/latest/meta-data/iam/security-credentials/':
@@ -41,6 +43,10 @@ class H(http.server.BaseHTTPRequestHandler):
                 '<SessionToken>sts-tok</SessionToken><SecretAccessKey>sts-secret</SecretAccessKey>'
                 '<Expiration>2099-01-01T00:00:00Z</Expiration><AccessKeyId>STSKEY</AccessKeyId></Credentials>'
                 '</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>', 'text/xml')
+        if q.get('WebIdentityToken') == ['throttled-jwt']:
+            return self.reply(400, '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code></Error></ErrorResponse>')
+        if q.get('WebIdentityToken') == ['unavailable-jwt']:
+            return self.reply(503, '')
         self.reply(403, '<Error><Code>AccessDenied</Code></Error>')
     def log_message(self, *a): pass
 http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
@@ -124,8 +130,20 @@ TEST_F(AwsCredentials, WebIdentityAssumesTheRoleThroughSts)
     EXPECT_NE(r.error().hint.find("check that role AWS_ROLE_ARN trusts its identity provider"), std::string::npos)
         << r.error().hint;
 
+    // STS throttles (400 Throttling, as STS sends it) or fails (503): worth retrying, and not the role's fault.
+    for (const char* token : {"throttled-jwt", "unavailable-jwt"}) {
+        write_file(m_dir / "token", token);
+        storage::CredentialProvider busy(m_config);
+        auto b = busy.get();
+        ASSERT_FALSE(b) << token;
+        EXPECT_EQ(b.error().kind, ErrorKind::transient) << b.error().to_string();
+        EXPECT_NE(b.error().hint.find("STS failed or throttled the request: try again later"), std::string::npos)
+            << b.error().to_string();
+    }
+
     // No STS at the address: the hint is about the way there, not the role.
-    setenv("AWS_ENDPOINT_URL_STS", ("http://127.0.0.1:" + std::to_string(free_port())).c_str(), 1);
+    const ClosedPort nobody;
+    setenv("AWS_ENDPOINT_URL_STS", ("http://127.0.0.1:" + std::to_string(nobody.port())).c_str(), 1);
     storage::CredentialProvider unreachable(m_config);
     auto u = unreachable.get();
     ASSERT_FALSE(u);
@@ -145,8 +163,17 @@ TEST_F(AwsCredentials, EcsContainerCredentialsThatFailSayWhy)
         << r.error().to_string();
     EXPECT_NE(r.error().hint.find("check AWS_CONTAINER_AUTHORIZATION_TOKEN"), std::string::npos) << r.error().hint;
 
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", (url() + "/v2/credentials/busy").c_str(), 1);
+    storage::CredentialProvider busy(m_config);
+    auto b = busy.get();
+    ASSERT_FALSE(b);
+    EXPECT_EQ(b.error().kind, ErrorKind::transient) << b.error().to_string();
+    EXPECT_NE(b.error().hint.find("the endpoint failed or throttled the request: try again later"), std::string::npos)
+        << b.error().to_string();
+
+    const ClosedPort nobody;
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
-           ("http://127.0.0.1:" + std::to_string(free_port()) + "/v2/credentials/task").c_str(), 1);
+           ("http://127.0.0.1:" + std::to_string(nobody.port()) + "/v2/credentials/task").c_str(), 1);
     storage::CredentialProvider unreachable(m_config);
     auto u = unreachable.get();
     ASSERT_FALSE(u);

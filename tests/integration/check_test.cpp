@@ -101,8 +101,8 @@ TEST_F(Check, PgDumpOlderThanTheServerFails)
 
 TEST_F(Check, UnreachableHostFailsWithAConnectivityRemedy)
 {
-    int closed = free_port();
-    configure("postgres://postgres@127.0.0.1:" + std::to_string(closed) + "/app");
+    const ClosedPort closed;
+    configure("postgres://postgres@127.0.0.1:" + std::to_string(closed.port()) + "/app");
     auto r = check();
     EXPECT_EQ(r.exit_code, 3);
     auto p = probe(nlohmann::json::parse(r.out), "postgres.connect");

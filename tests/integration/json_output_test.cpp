@@ -115,8 +115,8 @@ TEST_F(JsonOutput, EveryCommandPrintsOneDocumentOfItsShape)
 
 TEST_F(JsonOutput, FailuresAreInTheDocumentWithTheSameExitCodes)
 {
-    const int closed = free_port();
-    write_config("redis://:Pw-Not-Shown-5@127.0.0.1:" + std::to_string(closed));
+    const ClosedPort closed;
+    write_config("redis://:Pw-Not-Shown-5@127.0.0.1:" + std::to_string(closed.port()));
     auto backup = dbkeep({"backup", "--json"});
     EXPECT_EQ(backup.exit_code, 1) << backup.err;
     auto b = parse_document(backup);

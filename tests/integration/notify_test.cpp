@@ -65,17 +65,17 @@ protected:
 TEST_F(Notify, AFailedBackupSendsFailureWithTheCauseAndNoSecret)
 {
     // Nothing listens on this port: the backup fails to connect.
-    const int closed = free_port();
-    write_config("redis://:Target-Pw-123@127.0.0.1:" + std::to_string(closed), "    notify:\n"
-                                                                               "      - type: webhook\n"
-                                                                               "        url: " +
-                                                                                   m_receiver->url() +
-                                                                                   "/hook?token=${HOOK_TOKEN}\n"
-                                                                                   "        secret: ${HOOK_SECRET}\n"
-                                                                                   "      - type: slack\n"
-                                                                                   "        url: " +
-                                                                                   m_receiver->url() +
-                                                                                   "/slack/T000/B000/${HOOK_TOKEN}\n");
+    const ClosedPort closed;
+    write_config("redis://:Target-Pw-123@127.0.0.1:" + std::to_string(closed.port()),
+                 "    notify:\n"
+                 "      - type: webhook\n"
+                 "        url: " +
+                     m_receiver->url() +
+                     "/hook?token=${HOOK_TOKEN}\n"
+                     "        secret: ${HOOK_SECRET}\n"
+                     "      - type: slack\n"
+                     "        url: " +
+                     m_receiver->url() + "/slack/T000/B000/${HOOK_TOKEN}\n");
     m_work.env["HOOK_SECRET"] = "hook-S3cret";
     m_work.env["HOOK_TOKEN"] = "tok-9876";
     auto b = dbkeep({"backup", "cache"});

@@ -197,7 +197,7 @@ TEST_F(PostgresServerBackup, ATablespaceWhoseFolderTheNewServerLacksNamesTheFold
         auto owned = run({"chown", "postgres:postgres", folder.string()});
         ASSERT_EQ(owned.exit_code, 0) << owned.err;
     };
-    make_folder();
+    ASSERT_NO_FATAL_FAILURE(make_folder());
     m_pg->psql("postgres", "CREATE TABLESPACE archive LOCATION '" + folder.string() + "'");
     ASSERT_EQ(dbkeep({"backup", "app"}).exit_code, 0);
     m_pg->psql("postgres", "DROP TABLESPACE archive");
@@ -219,7 +219,7 @@ TEST_F(PostgresServerBackup, ATablespaceWhoseFolderTheNewServerLacksNamesTheFold
     EXPECT_EQ(fresh.psql("shop", "SELECT count(*) FROM orders"), "42");
     fresh.psql("postgres", "DROP DATABASE shop");
 
-    make_folder();
+    ASSERT_NO_FATAL_FAILURE(make_folder());
     auto whole = dbkeep({"restore", "app", "--to", fresh.url("")});
     ASSERT_EQ(whole.exit_code, 0) << whole.err;
     EXPECT_EQ(fresh.psql("postgres", "SELECT count(*) FROM pg_tablespace WHERE spcname = 'archive'"), "1");

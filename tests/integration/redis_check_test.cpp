@@ -168,15 +168,15 @@ TEST_F(RedisCheck, TheRdbVersionIsReported)
 // With mode: bgsave the backup copies its stale data: check warns, and the backup warns and records it.
 TEST_F(RedisCheck, AReplicaWhoseMasterLinkIsDownIsFlaggedAndRecorded)
 {
-    const int dead = free_port();
-    RedisServer replica(RedisOptions{.extra_args = {"--replicaof", "127.0.0.1", std::to_string(dead)}});
+    const ClosedPort dead;
+    RedisServer replica(RedisOptions{.extra_args = {"--replicaof", "127.0.0.1", std::to_string(dead.port())}});
     write_config(replica.url());
     auto c = dbkeep({"check", "--json"});
     EXPECT_EQ(c.exit_code, 3) << c.out << c.err;
     auto r = row(c, "redis.replica");
     ASSERT_FALSE(r.is_null()) << c.out;
     EXPECT_EQ(r["outcome"], "fail") << r.dump();
-    EXPECT_NE(r["finding"].get<std::string>().find("replica of 127.0.0.1:" + std::to_string(dead) +
+    EXPECT_NE(r["finding"].get<std::string>().find("replica of 127.0.0.1:" + std::to_string(dead.port()) +
                                                    " whose master link is down"),
               std::string::npos)
         << r.dump();
@@ -197,5 +197,5 @@ TEST_F(RedisCheck, AReplicaWhoseMasterLinkIsDownIsFlaggedAndRecorded)
     ASSERT_EQ(manifests.size(), 1u);
     auto m = nlohmann::json::parse(read_file(m_work.backups() / manifests[0]));
     EXPECT_EQ(m["details"]["master_link_status"], "down") << m.dump();
-    EXPECT_EQ(m["details"]["replica_of"], "127.0.0.1:" + std::to_string(dead)) << m.dump();
+    EXPECT_EQ(m["details"]["replica_of"], "127.0.0.1:" + std::to_string(dead.port())) << m.dump();
 }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <regex>
 #include <thread>
 
@@ -443,6 +444,42 @@ private:
     std::size_t m_pos = 0;
 };
 
+// Calls `step` every 20 ms on a thread of its own until it returns true or the watcher stops; joined on every
+// path (an ASSERT that returns early included), and an exception from `step` (a redis-cli that failed) is kept
+// for error() instead of ending the process.
+class Watcher {
+public:
+    explicit Watcher(std::function<bool()> step)
+        : m_thread([this, step = std::move(step)] {
+              try {
+                  while (!m_stop && !step()) {
+                      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                  }
+              } catch (const std::exception& e) {
+                  m_error = e.what();
+              }
+          })
+    {
+    }
+    ~Watcher() { stop(); }
+    Watcher(const Watcher&) = delete;
+    Watcher& operator=(const Watcher&) = delete;
+    void stop()
+    {
+        m_stop = true;
+        if (m_thread.joinable()) {
+            m_thread.join();
+        }
+    }
+    // After stop(): why `step` threw, or empty.
+    const std::string& error() const { return m_error; }
+
+private:
+    std::atomic<bool> m_stop{false};
+    std::string m_error;
+    std::thread m_thread; // last: it starts with the members above already made
+};
+
 } // namespace
 
 // Issue 14, kind 4: `restore --flush` into a server on this machine hands it the RDB as a full synchronisation
@@ -589,19 +626,23 @@ TEST_F(RedisRestore, KeysDeletedWhileTheRestoreRunsAreReportedWithTheirCause)
     ASSERT_TRUE(info.has_value()) << info.error().to_string();
 
     RedisServer dest;
-    std::atomic<bool> done{false}, flushed{false};
-    std::thread other([&] {
-        while (!done) {
-            if (dest.cli({"DBSIZE"}) != "0") {
-                dest.cli({"FLUSHALL"});
-                flushed = true;
-                return;
-            }
+    std::atomic<bool> flushed{false};
+    Watcher other([&] {
+        if (dest.cli({"DBSIZE"}) == "0") {
+            return false;
         }
+        dest.cli({"FLUSHALL"});
+        flushed = true;
+        return true;
     });
-    auto st = restore(data, {.to_url = dest.url()});
-    done = true;
-    other.join();
+    auto runner = runner::make_local_runner();
+    auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
+    ASSERT_TRUE(eng.has_value());
+    // The second half of the backup waits for the flush, so it lands before the restore counts the keys.
+    GatedSource src(data, data.size() / 2, flushed);
+    auto st = (*eng)->restore(src, {.to_url = dest.url()});
+    other.stop();
+    ASSERT_EQ(other.error(), "");
     ASSERT_TRUE(flushed) << "the restore ended before the other client saw a key";
     ASSERT_FALSE(st.has_value());
     EXPECT_EQ(st.error().kind, ErrorKind::failed) << st.error().to_string();
@@ -650,16 +691,14 @@ TEST_F(RedisRestore, ADestinationLeftAReplicaIsToldToRunReplicaofNoOne)
 
     RedisServer dest;
     dest.cli({"ACL", "SETUSER", "restorer", "on", ">restore-pw", "~*", "&*", "+@all"});
-    std::atomic<bool> done{false}, taken{false};
-    std::thread other([&] {
-        while (!done) {
-            if (replication_role(dest) == "slave") {
-                dest.cli({"ACL", "SETUSER", "restorer", "-replicaof"});
-                taken = true;
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::atomic<bool> taken{false};
+    Watcher other([&] {
+        if (replication_role(dest) != "slave") {
+            return false;
         }
+        dest.cli({"ACL", "SETUSER", "restorer", "-replicaof"});
+        taken = true;
+        return true;
     });
     auto runner = runner::make_local_runner();
     auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
@@ -669,8 +708,8 @@ TEST_F(RedisRestore, ADestinationLeftAReplicaIsToldToRunReplicaofNoOne)
                                     .flush = true,
                                     .expected_stats = info->stats,
                                     .details = info->details});
-    done = true;
-    other.join();
+    other.stop();
+    ASSERT_EQ(other.error(), "");
     ASSERT_TRUE(taken) << "the other client never saw the destination replicate";
     ASSERT_FALSE(st.has_value());
     EXPECT_NE(st.error().message.find("NOPERM"), std::string::npos) << st.error().to_string();

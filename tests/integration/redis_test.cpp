@@ -326,7 +326,8 @@ TEST_F(RedisEngine, ThroughARunnerAMissingReplicationPermissionNamesSync)
 // not a permission.
 TEST_F(RedisEngine, AReplicaWhoseMasterLinkIsDownPointsAtItsMaster)
 {
-    RedisServer replica(RedisOptions{.extra_args = {"--replicaof", "127.0.0.1", std::to_string(free_port())}});
+    const ClosedPort master;
+    RedisServer replica(RedisOptions{.extra_args = {"--replicaof", "127.0.0.1", std::to_string(master.port())}});
     auto b = backup(target_for(replica));
     ASSERT_FALSE(b.info.has_value());
     EXPECT_NE(b.info.error().message.find("NOMASTERLINK"), std::string::npos) << b.info.error().to_string();

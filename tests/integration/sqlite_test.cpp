@@ -648,8 +648,12 @@ TEST_F(Sqlite, AWriterHoldingTheLockPastTheTimeoutNamesWalMode)
 {
     create_database("delete", 100);
     write_config();
-    Background writer(
-        {"sh", "-c", "(echo 'BEGIN EXCLUSIVE; INSERT INTO audit VALUES (1);'; sleep 90) | sqlite3 '" + m_db + "'"});
+    // The writer waits out the probes below (.timeout): without it, a BEGIN EXCLUSIVE that meets a probe's read
+    // fails at once, its INSERT commits alone, and nothing holds the lock.
+    const std::string script = "(echo 'BEGIN EXCLUSIVE; INSERT INTO audit VALUES (1);'; sleep 90) | sqlite3 -cmd "
+                               "'.timeout 30000' '" +
+                               m_db + "'";
+    Background writer({"sh", "-c", script});
     ASSERT_TRUE(wait_until(
         [&] {
             return run({"sqlite3", m_db, "SELECT count(*) FROM audit"}).exit_code != 0;

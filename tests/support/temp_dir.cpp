@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
@@ -82,6 +86,43 @@ int free_port()
     int port = ntohs(addr.sin_port);
     close(fd);
     return port;
+}
+
+ClosedPort::ClosedPort()
+{
+    m_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (m_fd < 0 || bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        getsockname(m_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        if (m_fd >= 0) {
+            close(m_fd);
+        }
+        throw std::runtime_error("cannot bind a port on 127.0.0.1");
+    }
+    m_port = ntohs(addr.sin_port);
+}
+
+ClosedPort::~ClosedPort()
+{
+    close(m_fd);
+}
+
+std::string enter_private_mount_namespace()
+{
+    if (geteuid() != 0) {
+        return "a mount namespace needs root";
+    }
+    if (unshare(CLONE_NEWNS) != 0) {
+        return std::string("cannot make a mount namespace here: ") + std::strerror(errno);
+    }
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        return std::string("cannot make the mounts private: ") + std::strerror(errno);
+    }
+    return {};
 }
 
 } // namespace dbkeep::test

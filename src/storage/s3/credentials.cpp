@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace dbkeep::storage {
@@ -84,9 +85,28 @@ Result<std::string> http_request(const std::string& method, const std::string& u
         return std::unexpected(r.error());
     }
     if (r->status != 200) {
-        return fail(ErrorKind::auth, "fetch credentials from", url, "HTTP " + std::to_string(r->status));
+        // 429, 5xx and STS's own "try again" codes (sent as 400: Throttling, IDPCommunicationError) are worth
+        // retrying; any other answer refuses these credentials. STS names its error in <Code>.
+        const std::string code = s3::xml_value(r->body, "Code");
+        const bool failing =
+            r->status == 429 || r->status >= 500 || code == "Throttling" || code == "IDPCommunicationError";
+        return fail(failing ? ErrorKind::transient : ErrorKind::auth, "fetch credentials from", url,
+                    "HTTP " + std::to_string(r->status) + (code.empty() ? "" : " " + code));
     }
     return std::move(r->body);
+}
+
+// The hint for a failed credentials request, by what happened: `refused` when the service answered no (auth),
+// `failing` when it answered 429 or 5xx, `unreached` when no answer came; none when a signal cancelled it.
+std::string request_hint(const Error& e, std::string_view refused, std::string_view failing, std::string_view unreached)
+{
+    if (e.kind == ErrorKind::cancelled) {
+        return {};
+    }
+    if (e.kind == ErrorKind::auth) {
+        return std::string(refused);
+    }
+    return std::string(e.message.starts_with("HTTP ") ? failing : unreached);
 }
 
 Result<std::string> http_get(const std::string& url, const std::string& authorization)
@@ -233,10 +253,13 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         if (!body) {
             return fail(body.error().kind, "find AWS credentials", "",
                         "web identity (STS AssumeRoleWithWebIdentity): " + body.error().message,
-                        body.error().kind == ErrorKind::auth
-                            ? "STS refused the token: check that role AWS_ROLE_ARN trusts its identity provider "
-                              "(the role's trust policy) and that AWS_WEB_IDENTITY_TOKEN_FILE holds a current token"
-                            : "STS could not be reached: check the network to it (AWS_REGION, AWS_ENDPOINT_URL_STS)");
+                        request_hint(body.error(),
+                                     "STS refused the token: check that role AWS_ROLE_ARN trusts its identity "
+                                     "provider (the role's trust policy) and that AWS_WEB_IDENTITY_TOKEN_FILE holds a "
+                                     "current token",
+                                     "STS failed or throttled the request: try again later",
+                                     "STS could not be reached: check the network to it (AWS_REGION, "
+                                     "AWS_ENDPOINT_URL_STS)"));
         }
         std::string key = s3::xml_value(*body, "AccessKeyId"), secret = s3::xml_value(*body, "SecretAccessKey");
         if (key.empty() || secret.empty()) {
@@ -267,11 +290,12 @@ Result<sigv4::Credentials> CredentialProvider::resolve()
         if (!body) {
             return fail(body.error().kind, "find AWS credentials", "",
                         "ECS container credentials: " + body.error().message,
-                        body.error().kind == ErrorKind::auth
-                            ? "the endpoint refused: check AWS_CONTAINER_AUTHORIZATION_TOKEN (or _FILE) and that "
-                              "the task or pod has a role"
-                            : "the endpoint could not be reached: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI "
-                              "work only inside an ECS task (or EKS pod); unset them elsewhere");
+                        request_hint(body.error(),
+                                     "the endpoint refused: check AWS_CONTAINER_AUTHORIZATION_TOKEN (or _FILE) and "
+                                     "that the task or pod has a role",
+                                     "the endpoint failed or throttled the request: try again later",
+                                     "the endpoint could not be reached: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / "
+                                     "_FULL_URI work only inside an ECS task (or EKS pod); unset them elsewhere"));
         }
         auto c = from_json(*body, m_expires);
         if (!c) {

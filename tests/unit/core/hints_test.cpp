@@ -266,7 +266,8 @@ TEST(Hints, RedisConnectFailuresNameTheirCause)
 
     engine::resp::ConnectOptions closed;
     closed.host = "127.0.0.1";
-    closed.port = test::free_port();
+    const test::ClosedPort nobody;
+    closed.port = nobody.port();
     auto refused = engine::resp::Connection::connect(closed);
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().kind, ErrorKind::transient);
