@@ -559,6 +559,7 @@ TEST_F(MysqlHints, VerifyRestoreRefusalsNameTheWayOut)
         << several.out << several.err;
 
     write_config();
+    ASSERT_TRUE(m_work->wait_for_a_newer_backup_id()); // so that the one-database backup is the latest
     ASSERT_EQ(dbkeep({"backup", "shop"}).exit_code, 0);
     auto busy = dbkeep({"verify", "shop", "--restore", "--to", m_db->url("other")});
     EXPECT_NE(busy.exit_code, 0);
