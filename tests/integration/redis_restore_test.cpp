@@ -43,13 +43,19 @@ Result<engine::DumpInfo> backup(const RedisServer& server, std::string& data)
     return info;
 }
 
-Status restore(const std::string& data, engine::RestoreOptions options,
+Status restore(stream::Source& src, engine::RestoreOptions options,
                std::unique_ptr<runner::Runner> runner = runner::make_local_runner())
 {
     auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
     EXPECT_TRUE(eng.has_value());
+    return (*eng)->restore(src, options);
+}
+
+Status restore(const std::string& data, engine::RestoreOptions options,
+               std::unique_ptr<runner::Runner> runner = runner::make_local_runner())
+{
     auto src = stream::make_string_source(data);
-    return (*eng)->restore(*src, options);
+    return restore(*src, std::move(options), std::move(runner));
 }
 
 std::map<std::string, std::int64_t> keyspace(const RedisServer& server)
@@ -635,12 +641,9 @@ TEST_F(RedisRestore, KeysDeletedWhileTheRestoreRunsAreReportedWithTheirCause)
         flushed = true;
         return true;
     });
-    auto runner = runner::make_local_runner();
-    auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
-    ASSERT_TRUE(eng.has_value());
     // The second half of the backup waits for the flush, so it lands before the restore counts the keys.
     GatedSource src(data, data.size() / 2, flushed);
-    auto st = (*eng)->restore(src, {.to_url = dest.url()});
+    auto st = restore(src, {.to_url = dest.url()});
     other.stop();
     ASSERT_EQ(other.error(), "");
     ASSERT_TRUE(flushed) << "the restore ended before the other client saw a key";
@@ -700,14 +703,11 @@ TEST_F(RedisRestore, ADestinationLeftAReplicaIsToldToRunReplicaofNoOne)
         taken = true;
         return true;
     });
-    auto runner = runner::make_local_runner();
-    auto eng = engine::make_redis_engine("cache", engine::RedisOptions{}, *runner);
-    ASSERT_TRUE(eng.has_value());
     GatedSource src(data, data.size() / 2, taken);
-    auto st = (*eng)->restore(src, {.to_url = "redis://restorer:restore-pw@127.0.0.1:" + std::to_string(dest.port()),
-                                    .flush = true,
-                                    .expected_stats = info->stats,
-                                    .details = info->details});
+    auto st = restore(src, {.to_url = "redis://restorer:restore-pw@127.0.0.1:" + std::to_string(dest.port()),
+                            .flush = true,
+                            .expected_stats = info->stats,
+                            .details = info->details});
     other.stop();
     ASSERT_EQ(other.error(), "");
     ASSERT_TRUE(taken) << "the other client never saw the destination replicate";
